@@ -1,0 +1,80 @@
+// Typed errors. Every error a user can cause is a UserError: the CLI prints its message as one
+// line and exits non-zero, without a stack trace. Anything else is a bug and is shown in full.
+
+/** Where in a file something went wrong (1-based line; column optional). */
+export interface SourcePlace {
+  file: string;
+  line: number;
+  column?: number;
+}
+
+export class TsbuildError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** Bad input from the user: printed as one line, exit code 1. */
+export class UserError extends TsbuildError {
+  readonly exitCode: number = 1;
+}
+
+/** A problem in the Dockerfile, with its place: `Dockerfile:12: unknown instruction: FOO`. */
+export class DockerfileError extends UserError {
+  constructor(readonly place: SourcePlace, readonly detail: string) {
+    super(`${place.file}:${place.line}: ${detail}`);
+  }
+}
+
+/** A problem with a file in the build context (missing, outside the context, unreadable). */
+export class ContextError extends UserError {
+  constructor(readonly path: string, detail: string, place?: SourcePlace) {
+    super(place ? `${place.file}:${place.line}: ${detail}` : detail);
+  }
+}
+
+/** An image reference that does not parse, or names nothing in the store. */
+export class ImageReferenceError extends UserError {
+  constructor(readonly reference: string, detail: string) {
+    super(detail);
+  }
+}
+
+export class ImageNotFoundError extends UserError {
+  constructor(readonly reference: string, detail?: string) {
+    super(detail ?? `image not found: ${reference}`);
+  }
+}
+
+/** An archive (docker-archive, OCI layout, tar) that is not what it should be. */
+export class ArchiveError extends UserError {}
+
+/** A RUN step whose command failed: its argv, exit code and the last lines it printed. */
+export class RunFailedError extends UserError {
+  constructor(
+    readonly place: SourcePlace | undefined,
+    readonly command: string,
+    readonly exitStatus: number,
+    readonly lastOutput: string[],
+  ) {
+    const where = place ? `${place.file}:${place.line}: ` : "";
+    super(`${where}${command}: exit code ${exitStatus}`);
+  }
+}
+
+/** A failure of the machine or an external tool (mount, runc) that is not the user's input. */
+export class RuntimeFailure extends TsbuildError {}
+
+export function errorMessage(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** The errno code of a Node system error (`ENOENT`, ...), or undefined. */
+export function errnoCode(e: unknown): string | undefined {
+  if (typeof e === "object" && e !== null && "code" in e) {
+    const code = (e as { code: unknown }).code;
+    return typeof code === "string" ? code : undefined;
+  }
+  return undefined;
+}
