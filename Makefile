@@ -1,0 +1,48 @@
+# tsbuild: `make demo` and `make test` work on a fresh Debian machine as root (npm registry and Debian's
+# packages are the only network needed).
+SHELL := /bin/bash
+NODE_MODULES := node_modules/.package-lock.json
+SYSTEM_TOOLS := runc busybox skopeo umoci mount xz bzip2 zstd
+ROOT ?= $(or $(TSBUILD_ROOT),/var/lib/tsbuild)
+TESTS ?= $(shell find common builder cache runtime image cli test -name '*.test.ts' 2>/dev/null | sort)
+
+.PHONY: all deps system-deps build demo test bench clean typecheck
+
+all: build
+
+# Debian packages: runc (containers), busybox-static (the offline base image), skopeo and umoci (interop tests),
+# xz/bzip2/zstd (ADD of compressed archives), docker-registry (registry tests).
+system-deps:
+	@missing=""; for t in $(SYSTEM_TOOLS) docker-registry; do command -v $$t >/dev/null || missing=1; done; \
+	if [ -n "$$missing" ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    runc busybox-static skopeo umoci xz-utils bzip2 zstd docker-registry util-linux >/dev/null; \
+	fi
+
+$(NODE_MODULES): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps: system-deps $(NODE_MODULES)
+
+build: deps
+	npx tsc -p tsconfig.json
+
+typecheck: $(NODE_MODULES)
+	npx tsc --noEmit -p tsconfig.json
+
+demo: build
+	./testdata/busybox/make-rootfs.sh .tmp/busybox-rootfs.tar
+	./bin/tsbuild --root $(ROOT) import .tmp/busybox-rootfs.tar busybox:latest --change 'CMD ["sh"]'
+	./bin/tsbuild --root $(ROOT) build -t demo:1.0 testdata/demo
+	./bin/tsbuild --root $(ROOT) images
+	./bin/tsbuild --root $(ROOT) inspect demo:1.0
+
+test: build
+	node --import tsx --test --test-concurrency=1 $(TESTS)
+
+bench: build
+	node --import tsx bench/run.ts
+
+clean:
+	rm -rf dist .tmp

@@ -1,0 +1,42 @@
+// What a build tells the outside world while it runs. The builder emits these; cli/ renders them
+// (tty, plain, json) and writes the report. Nothing here prints.
+import type { SourcePlace } from "../common/errors.js";
+
+export interface StepInfo {
+  /** Unique within one build: "s<stage>.<ordinal>". */
+  id: string;
+  /** The stage's AS name, or "stage-N" for an unnamed one. */
+  stage: string;
+  stageIndex: number;
+  /** 1-based position in the stage, counting FROM as 1 (BuildKit's "[stage 2/5]"). */
+  index: number;
+  total: number;
+  /** The instruction as written, continuation lines joined. */
+  instruction: string;
+  place: SourcePlace;
+  /** True for RUN, COPY, ADD, WORKDIR: steps that produce a layer. */
+  filesystem: boolean;
+}
+
+export interface StepResult {
+  cached: boolean;
+  /** Why a filesystem step was not taken from the cache (or undefined when cached / metadata). */
+  reason?: string;
+  key?: string;
+  durationMs: number;
+  /** For a cache hit: how long the step took when it was built. */
+  savedMs?: number;
+  layerDigest?: string;
+  layerSize?: number;
+}
+
+export type BuildEvent =
+  | { type: "plan"; steps: StepInfo[] }
+  | { type: "step-start"; step: StepInfo }
+  | { type: "step-output"; step: StepInfo; stream: "stdout" | "stderr"; text: string }
+  | { type: "step-done"; step: StepInfo; result: StepResult }
+  | { type: "step-error"; step: StepInfo; message: string }
+  | { type: "warning"; message: string; place?: SourcePlace }
+  | { type: "image"; id: string; manifestDigest: string; refs: string[] };
+
+export type EventSink = (event: BuildEvent) => void;

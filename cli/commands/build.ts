@@ -1,0 +1,108 @@
+// `tsbuild build`: parses the flags, picks the progress renderer, runs the builder, writes the report.
+import { writeFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { UserError, errorMessage } from "../../common/errors.js";
+import type { BuildEvent } from "../../builder/events.js";
+import { PlainProgress } from "../progress/plain.js";
+import { JsonProgress } from "../progress/json.js";
+import { ReportCollector, cacheSummaryLine } from "../report.js";
+
+interface BuildFlags {
+  tag: string[];
+  file?: string;
+  buildArg: string[];
+  target?: string;
+  network: string;
+  label: string[];
+  progress: "auto" | "tty" | "plain" | "json";
+  report?: string;
+  cache: boolean;
+  quiet?: boolean;
+}
+
+function keyValues(list: string[], flag: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const eq = item.indexOf("=");
+    if (eq <= 0) {
+      // docker: `--build-arg NAME` takes the value from the environment
+      if (flag === "--build-arg" && eq === -1 && item !== "") {
+        const v = process.env[item];
+        if (v !== undefined) out[item] = v;
+        continue;
+      }
+      throw new UserError(`invalid ${flag} "${item}": expected KEY=VALUE`);
+    }
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+export async function runBuild(root: string, context: string, raw: Record<string, unknown>): Promise<void> {
+  const flags = raw as unknown as BuildFlags;
+  const { build } = await import("../../builder/build.js");
+  const contextDir = resolve(context);
+  const dockerfile = flags.file ? resolve(flags.file) : resolve(contextDir, "Dockerfile");
+  const mode = flags.progress === "auto" ? (process.stderr.isTTY ? "tty" : "plain") : flags.progress;
+  const err = (line: string): void => void process.stderr.write(`${line}\n`);
+  const report = new ReportCollector();
+  let render: (e: BuildEvent) => void;
+  let finish = (): void => {};
+  if (flags.quiet) render = () => {};
+  else if (mode === "json") {
+    const p = new JsonProgress((l) => process.stdout.write(`${l}\n`));
+    render = (e) => p.handle(e);
+  } else if (mode === "tty") {
+    const { TtyProgress } = await import("../progress/tty.js");
+    const { createLogUpdate } = await import("log-update");
+    const p = new TtyProgress(createLogUpdate(process.stderr), err);
+    render = (e) => p.handle(e);
+    finish = () => p.finish();
+  } else {
+    const p = new PlainProgress(err);
+    render = (e) => p.handle(e);
+  }
+
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  let failure: unknown;
+  let imageId = "";
+  try {
+    const result = await build({
+      root,
+      contextDir,
+      dockerfile,
+      dockerfileGiven: flags.file !== undefined,
+      tags: flags.tag,
+      buildArgs: keyValues(flags.buildArg, "--build-arg"),
+      labels: keyValues(flags.label, "--label"),
+      target: flags.target,
+      network: flags.network === "none" ? "none" : "host",
+      noCache: !flags.cache,
+      signal: abort.signal,
+      onEvent: (e) => {
+        report.handle(e);
+        render(e);
+      },
+    });
+    imageId = result.imageId;
+  } catch (e) {
+    failure = e;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    finish();
+  }
+  if (flags.report) {
+    const r = report.build(dockerfile, contextDir, failure === undefined ? null : errorMessage(failure));
+    await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
+  }
+  if (failure !== undefined) throw failure;
+  if (flags.quiet) process.stdout.write(`${imageId}\n`);
+  else if (mode !== "json") {
+    const { fs, hits } = report.totals();
+    err(cacheSummaryLine(hits, fs));
+  }
+}

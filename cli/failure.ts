@@ -1,0 +1,26 @@
+// The one place an error becomes output: a user's mistake is one line and exit 1, never a stack trace.
+import { CommanderError } from "commander";
+import { RunFailedError, UserError, errorMessage } from "../common/errors.js";
+
+export function reportFailure(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // commander has printed its own message (unknown option, --help, --version)
+    return e.exitCode;
+  }
+  if (e instanceof RunFailedError) {
+    for (const line of e.lastOutput) process.stderr.write(`  | ${line}\n`);
+    process.stderr.write(`error: ${e.message}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof UserError) {
+    process.stderr.write(`error: ${e.message}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof Error && e.name === "AbortError") {
+    process.stderr.write("error: interrupted\n");
+    return 130;
+  }
+  process.stderr.write(`error: ${errorMessage(e)}\n`);
+  if (process.env.TSBUILD_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
+  return 2;
+}

@@ -1,0 +1,135 @@
+// The tsbuild command line. Subcommands load their modules lazily: a no-op rebuild's time is mostly
+// Node's start-up, so nothing is imported before it is needed.
+import { Command, Option } from "commander";
+import { DEFAULT_ROOT } from "../common/storepaths.js";
+import { reportFailure } from "./failure.js";
+
+const SUBCOMMANDS = new Set([
+  "build", "load", "save", "import", "images", "inspect", "history", "tag", "rmi", "image", "run", "ps", "rm",
+  "commit", "system", "cache", "pull", "push", "login", "manifest", "help",
+]);
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+/** `tsbuild -t app .` means `tsbuild build -t app .`: insert "build" after the global options. */
+export function withDefaultCommand(argv: string[]): string[] {
+  let i = 0;
+  while (i < argv.length) {
+    const a = argv[i];
+    if (a === "--root") i += 2;
+    else if (a.startsWith("--root=")) i += 1;
+    else break;
+  }
+  const first = argv[i];
+  if (first === undefined || SUBCOMMANDS.has(first) || ["-h", "--help", "-V", "--version"].includes(first)) return argv;
+  return [...argv.slice(0, i), "build", ...argv.slice(i)];
+}
+
+export interface GlobalOptions {
+  root: string;
+}
+
+function rootOf(cmd: Command): string {
+  const opts = cmd.optsWithGlobals<{ root?: string }>();
+  return opts.root ?? process.env.TSBUILD_ROOT ?? DEFAULT_ROOT;
+}
+
+export function makeProgram(): Command {
+  const program = new Command("tsbuild")
+    .description("A daemonless Dockerfile builder with a layer cache")
+    .version("0.1.0")
+    .option("--root <dir>", `store location (env TSBUILD_ROOT, default ${DEFAULT_ROOT})`)
+    .showHelpAfterError()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .exitOverride();
+
+  program
+    .command("build")
+    .description("Build an image from a Dockerfile (`tsbuild -t app:1.0 .` is the same as `tsbuild build -t app:1.0 .`)")
+    .argument("<context>", "build context folder")
+    .option("-t, --tag <name>", "name and optionally tag (name:tag); repeatable", collect, [])
+    .option("-f, --file <path>", "Dockerfile (default: CONTEXT/Dockerfile)")
+    .option("--build-arg <key=value>", "set a build argument; repeatable", collect, [])
+    .option("--target <stage>", "build this stage and what it needs")
+    .addOption(new Option("--network <mode>", "network for RUN steps").choices(["host", "none", "default"]).default("host"))
+    .option("--label <key=value>", "set a label on the image; repeatable", collect, [])
+    .addOption(new Option("--progress <mode>", "progress output").choices(["auto", "tty", "plain", "json"]).default("auto"))
+    .option("--report <file>", "write a JSON report of every step (cached or not, and why)")
+    .option("--no-cache", "build every step; refresh the cache")
+    .option("-q, --quiet", "print only the image id")
+    .action(async (context: string, opts: Record<string, unknown>, cmd: Command) => {
+      const { runBuild } = await import("./commands/build.js");
+      await runBuild(rootOf(cmd), context, opts);
+    });
+
+  program
+    .command("load")
+    .description("Load images from a docker-archive tar, an OCI layout tar or an OCI layout folder")
+    .requiredOption("-i, --input <file>", "archive to read")
+    .option("-q, --quiet", "print nothing but errors")
+    .action(async (opts: { input: string; quiet?: boolean }, cmd: Command) => {
+      const { runLoad } = await import("./commands/archive.js");
+      await runLoad(rootOf(cmd), opts);
+    });
+
+  program
+    .command("save")
+    .description("Save images to a docker-archive tar (or an OCI layout tar with --format oci)")
+    .argument("<names...>", "images to save")
+    .requiredOption("-o, --output <file>", "file to write")
+    .addOption(new Option("--format <format>", "archive format").choices(["docker", "oci"]).default("docker"))
+    .action(async (names: string[], opts: { output: string; format: "docker" | "oci" }, cmd: Command) => {
+      const { runSave } = await import("./commands/archive.js");
+      await runSave(rootOf(cmd), names, opts);
+    });
+
+  program
+    .command("import")
+    .description("Create an image from a root filesystem tar (like docker import); `-` reads standard input")
+    .argument("<file>", "rootfs tar (plain or compressed), or -")
+    .argument("[name]", "image name")
+    .option("-c, --change <instruction>", "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, …); repeatable", collect, [])
+    .option("-m, --message <text>", "commit message for the history")
+    .action(async (file: string, name: string | undefined, opts: { change: string[]; message?: string }, cmd: Command) => {
+      const { runImport } = await import("./commands/archive.js");
+      await runImport(rootOf(cmd), file, name, opts);
+    });
+
+  program
+    .command("images")
+    .description("List images")
+    .argument("[reference]", "only images matching REPO[:TAG]")
+    .option("-a, --all", "show all images")
+    .option("-q, --quiet", "only image ids")
+    .option("--digests", "show digests")
+    .option("--no-trunc", "do not truncate ids")
+    .option("-f, --filter <filter>", "dangling=true|false, reference=PATTERN; repeatable", collect, [])
+    .option("--format <format>", "json")
+    .action(async (reference: string | undefined, opts: Record<string, unknown>, cmd: Command) => {
+      const { runImages } = await import("./commands/images.js");
+      await runImages(rootOf(cmd), reference, opts);
+    });
+
+  program
+    .command("inspect")
+    .description("Show an image's details as JSON")
+    .argument("<names...>", "image names, ids or name@digest")
+    .option("-f, --format <template>", "Go-template-like format, e.g. {{.Config.Cmd}}")
+    .action(async (names: string[], opts: { format?: string }, cmd: Command) => {
+      const { runInspect } = await import("./commands/inspect.js");
+      await runInspect(rootOf(cmd), names, opts);
+    });
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = makeProgram();
+  try {
+    await program.parseAsync(withDefaultCommand(argv), { from: "user" });
+  } catch (e) {
+    process.exitCode = reportFailure(e);
+  }
+}

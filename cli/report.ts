@@ -1,0 +1,93 @@
+// The build report for CI (--report FILE): one entry per planned instruction in execution order within
+// each stage, with its cache verdict and the reason for every miss, plus totals.
+import type { BuildEvent } from "../builder/events.js";
+
+export interface ReportStep {
+  stage: string;
+  instruction: string;
+  line: number;
+  cached: boolean;
+  reason: string | null;
+  key: string | null;
+  duration_ms: number;
+  layer_digest: string | null;
+  layer_size: number | null;
+}
+
+export interface BuildReport {
+  version: 1;
+  dockerfile: string;
+  context: string;
+  success: boolean;
+  error: string | null;
+  image: { id: string; manifest: string; tags: string[] } | null;
+  steps: ReportStep[];
+  totals: { steps: number; filesystem_steps: number; hits: number; misses: number; hit_ratio: number; duration_ms: number; time_saved_ms: number };
+}
+
+export class ReportCollector {
+  private readonly steps: ReportStep[] = [];
+  private readonly filesystem: boolean[] = [];
+  private savedMs = 0;
+  private image: BuildReport["image"] = null;
+  private readonly started = Date.now();
+
+  handle(e: BuildEvent): void {
+    if (e.type === "step-done") {
+      this.steps.push({
+        stage: e.step.stage,
+        instruction: e.step.instruction,
+        line: e.step.place.line,
+        cached: e.result.cached,
+        reason: e.result.reason ?? null,
+        key: e.result.key ?? null,
+        duration_ms: Math.round(e.result.durationMs),
+        layer_digest: e.result.layerDigest ?? null,
+        layer_size: e.result.layerSize ?? null,
+      });
+      this.filesystem.push(e.step.filesystem);
+      if (e.result.cached) this.savedMs += e.result.savedMs ?? 0;
+    } else if (e.type === "image") {
+      this.image = { id: e.id, manifest: e.manifestDigest, tags: e.refs };
+    }
+  }
+
+  /** Cache totals over the filesystem steps (metadata steps are always "cached"). */
+  totals(): { fs: number; hits: number } {
+    let fs = 0;
+    let hits = 0;
+    this.steps.forEach((s, i) => {
+      if (!this.filesystem[i]) return;
+      fs++;
+      if (s.cached) hits++;
+    });
+    return { fs, hits };
+  }
+
+  build(dockerfile: string, context: string, error: string | null): BuildReport {
+    const { fs, hits } = this.totals();
+    return {
+      version: 1,
+      dockerfile,
+      context,
+      success: error === null,
+      error,
+      image: this.image,
+      steps: this.steps,
+      totals: {
+        steps: this.steps.length,
+        filesystem_steps: fs,
+        hits,
+        misses: fs - hits,
+        hit_ratio: fs === 0 ? 1 : Math.round((hits / fs) * 1000) / 1000,
+        duration_ms: Date.now() - this.started,
+        time_saved_ms: Math.round(this.savedMs),
+      },
+    };
+  }
+}
+
+export function cacheSummaryLine(hits: number, total: number): string {
+  const pct = total === 0 ? 100 : Math.round((hits / total) * 100);
+  return `cache: ${hits}/${total} steps cached (${pct}%)`;
+}
