@@ -1,0 +1,204 @@
+// The content store: an OCI image layout at the store root (oci-layout, index.json, blobs/sha256/)
+// with tsbuild's own folders beside it. Local layers are stored uncompressed: digest = diffID.
+import { mkdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Digest } from "../common/digest.js";
+import { errnoCode, ImageNotFoundError, ImageReferenceError } from "../common/errors.js";
+import type { StorePaths } from "../common/storepaths.js";
+import { BlobStore, writeFileVia } from "./blobs.js";
+import { MediaType, type Descriptor, type ImageConfig, type ImageManifest } from "./config.js";
+import {
+  applyTags, manifestDigests, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, readIndex, refNameOf, updateIndex,
+} from "./layoutindex.js";
+import { idPrefix, parseReference, tryParseReference } from "./reference.js";
+
+export interface ImageRecord {
+  manifestDigest: Digest;
+  manifestDescriptor: Descriptor;
+  manifest: ImageManifest;
+  /** The image id. */
+  configDigest: Digest;
+  config: ImageConfig;
+  /** Full normalized references (`docker.io/library/app:1.0`) pointing at this manifest; empty when dangling. */
+  refs: string[];
+}
+
+export class ContentStore extends BlobStore {
+  private constructor(paths: StorePaths) {
+    super(paths);
+  }
+
+  /** Opens the store, creating the layout (and tsbuild's folders) when missing. */
+  static async open(paths: StorePaths): Promise<ContentStore> {
+    for (const dir of [paths.root, paths.blobs, paths.tmp, paths.locks]) await mkdir(dir, { recursive: true });
+    const store = new ContentStore(paths);
+    if (!(await exists(join(paths.layout, OCI_LAYOUT_FILE)))) {
+      await writeFileVia(paths.tmp, join(paths.layout, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT);
+    }
+    if (!(await exists(paths.indexJson))) {
+      await updateIndex(paths, (m) => ({ manifests: m, result: undefined }));
+    }
+    return store;
+  }
+
+  /** Writes config and OCI manifest blobs (no index change). config may be raw bytes to keep an image id. */
+  async writeImage(config: ImageConfig | Buffer, layers: Descriptor[]): Promise<ImageRecord> {
+    for (const l of layers) {
+      if (!(await this.has(l.digest))) throw new Error(`layer blob ${l.digest} is not in the store`);
+    }
+    const raw = Buffer.isBuffer(config) ? config : Buffer.from(JSON.stringify(config), "utf8");
+    const parsed = Buffer.isBuffer(config) ? (JSON.parse(raw.toString("utf8")) as ImageConfig) : config;
+    const configDesc = await this.writeBlob(raw, MediaType.ociConfig);
+    const manifest: ImageManifest = {
+      schemaVersion: 2,
+      mediaType: MediaType.ociManifest,
+      config: configDesc,
+      layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+    };
+    const manifestDescriptor = await this.writeBlob(JSON.stringify(manifest), MediaType.ociManifest);
+    return {
+      manifestDigest: manifestDescriptor.digest,
+      manifestDescriptor,
+      manifest,
+      configDigest: configDesc.digest,
+      config: parsed,
+      refs: [],
+    };
+  }
+
+  /** writeImage, then one index update: the given tags (any form) move here, or it is listed as dangling. */
+  async putImage(config: ImageConfig | Buffer, layers: Descriptor[], tags: string[] = []): Promise<ImageRecord> {
+    const rec = await this.writeImage(config, layers);
+    await this.registerImages([{ manifest: rec.manifestDescriptor, tags }]);
+    return { ...rec, refs: await this.refsOf(rec.manifestDigest) };
+  }
+
+  /** One locked index update for several images (an archive load lands all its tags at once). */
+  async registerImages(items: { manifest: Descriptor; tags: string[] }[]): Promise<void> {
+    const normalized = items.map((i) => ({ manifest: i.manifest, tags: i.tags.map(tagReference) }));
+    await updateIndex(this.paths, (m) => ({ manifests: applyTags(m, normalized), result: undefined }));
+  }
+
+  /** Points ref (e.g. `app:1.0`) at the manifest; the image it left, if untagged now, stays dangling. */
+  async tag(ref: string, manifest: Descriptor): Promise<void> {
+    await this.registerImages([{ manifest, tags: [ref] }]);
+  }
+
+  /** Removes one tag (as `docker rmi app:1.0`): an image left with no tag goes from the index too. */
+  async untag(ref: string): Promise<void> {
+    const full = tagReference(ref);
+    const found = await updateIndex(this.paths, (m) => ({
+      manifests: m.filter((d) => refNameOf(d) !== full),
+      result: m.some((d) => refNameOf(d) === full),
+    }));
+    if (!found) throw new ImageNotFoundError(ref, `No such image: ${ref}`);
+  }
+
+  /** Removes every index entry of an image (by id, prefix or reference); returns the refs it had. */
+  async removeImage(idOrRef: string): Promise<string[]> {
+    const rec = await this.resolveImage(idOrRef);
+    const all = await this.listImages();
+    const manifests = new Set(all.filter((r) => r.configDigest === rec.configDigest).map((r) => r.manifestDigest));
+    return updateIndex(this.paths, (m) => ({
+      manifests: m.filter((d) => !manifests.has(d.digest)),
+      result: m.filter((d) => manifests.has(d.digest)).flatMap((d) => refNameOf(d) ?? []),
+    }));
+  }
+
+  async loadRecord(manifest: Descriptor, refs: string[]): Promise<ImageRecord> {
+    const m = await this.readJson<ImageManifest>(manifest.digest);
+    return {
+      manifestDigest: manifest.digest,
+      manifestDescriptor: { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size },
+      manifest: m,
+      configDigest: m.config.digest,
+      config: await this.readJson<ImageConfig>(m.config.digest),
+      refs,
+    };
+  }
+
+  /** Every image the index lists (tagged and dangling), one record per manifest. */
+  async listImages(): Promise<ImageRecord[]> {
+    const entries = (await readIndex(this.paths)).manifests;
+    const out: ImageRecord[] = [];
+    for (const digest of manifestDigests(entries)) {
+      const mine = entries.filter((d) => d.digest === digest);
+      const first = mine[0] as Descriptor;
+      out.push(await this.loadRecord(first, mine.flatMap((d) => refNameOf(d) ?? [])));
+    }
+    return out;
+  }
+
+  /**
+   * Finds an image as Docker does: `sha256:<id>` by id; a reference by tag (or by manifest digest
+   * for `name@sha256:…`); otherwise a 12+ hex id prefix. Throws ImageNotFoundError naming the input.
+   */
+  async resolveImage(s: string): Promise<ImageRecord> {
+    const notFound = (): ImageNotFoundError => new ImageNotFoundError(s, `No such image: ${s}`);
+    const images = await this.listImages();
+    if (!s.startsWith("sha256:")) {
+      const ref = tryParseReference(s);
+      if (ref?.digest !== undefined) {
+        const hit = images.find((r) => r.manifestDigest === ref.digest || r.configDigest === ref.digest);
+        if (hit) return hit;
+        if (await this.has(ref.digest as Digest)) return this.loadRecord(await this.describeManifest(ref.digest as Digest), []);
+        throw notFound();
+      }
+      if (ref) {
+        const hit = images.find((r) => r.refs.includes(ref.full));
+        if (hit) return hit;
+      }
+    }
+    const prefix = idPrefix(s);
+    if (prefix === undefined) {
+      if (s.startsWith("sha256:")) throw new ImageReferenceError(s, `invalid image id: ${s}`);
+      throw notFound();
+    }
+    const matches = images.filter((r) => r.configDigest.slice("sha256:".length).startsWith(prefix));
+    const ids = new Set(matches.map((r) => r.configDigest));
+    if (ids.size > 1) throw new ImageNotFoundError(s, `image id prefix ${s} is ambiguous (${ids.size} images match)`);
+    const tagged = matches.find((r) => r.refs.length > 0);
+    const hit = tagged ?? matches[0];
+    if (!hit) throw notFound();
+    // All tags of that id, across its manifests.
+    return { ...hit, refs: matches.flatMap((r) => r.refs) };
+  }
+
+  /** Blobs reachable from the index (manifests, configs, layers): what a garbage collector keeps. */
+  async referencedBlobs(): Promise<Set<Digest>> {
+    const keep = new Set<Digest>();
+    for (const rec of await this.listImages()) {
+      keep.add(rec.manifestDigest);
+      keep.add(rec.configDigest);
+      for (const l of rec.manifest.layers) keep.add(l.digest);
+    }
+    return keep;
+  }
+
+  private async refsOf(manifestDigest: Digest): Promise<string[]> {
+    return (await readIndex(this.paths)).manifests.filter((d) => d.digest === manifestDigest).flatMap((d) => refNameOf(d) ?? []);
+  }
+
+  private async describeManifest(d: Digest): Promise<Descriptor> {
+    return { mediaType: MediaType.ociManifest, digest: d, size: await this.blobSize(d) };
+  }
+}
+
+/** A tag reference in its full form; a reference with a digest cannot be a tag. */
+export function tagReference(ref: string): string {
+  const r = parseReference(ref);
+  if (r.digest !== undefined) {
+    throw new ImageReferenceError(ref, `refusing to create a tag with a digest reference: ${ref}`);
+  }
+  return r.full;
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await stat(p);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return false;
+    throw e;
+  }
+}
