@@ -1,0 +1,161 @@
+import { readFile, readdir, rm, stat, utimes } from "node:fs/promises";
+import { join } from "node:path";
+import { errnoCode } from "../common/errors.js";
+import { atomicWriteFile } from "../common/fsutil.js";
+import { digestHex, isDigest, sha256, type Digest } from "../common/digest.js";
+import type { StepRecord } from "./key.js";
+
+/** What a cache hit restores: the snapshot (by chain id) and the layer it committed. */
+export interface CacheEntry {
+  key: Digest;
+  chainId: Digest;
+  diffId?: Digest;
+  layerSize?: number;
+  /** Milliseconds since the epoch. */
+  createdAt: number;
+  /** Milliseconds since the epoch; kept as the entry file's mtime so touch() is one utimes call. */
+  lastUsed: number;
+  durationMs: number;
+  record: StepRecord;
+}
+
+/**
+ * The persistent cache index: one JSON file per key under `<cache>/keys/`, and the last record of
+ * each Dockerfile step under `<cache>/steps/` for explanations. Every write is atomic (temporary
+ * file + rename), so concurrent builds and kills leave only whole files; the last writer wins.
+ */
+export class CacheIndex {
+  private readonly keysDir: string;
+  private readonly stepsDir: string;
+
+  constructor(cacheDir: string) {
+    this.keysDir = join(cacheDir, "keys");
+    this.stepsDir = join(cacheDir, "steps");
+  }
+
+  private keyFile(key: Digest): string {
+    if (!isDigest(key)) throw new TypeError(`not a cache key: ${key}`);
+    return join(this.keysDir, `${digestHex(key)}.json`);
+  }
+
+  async get(key: Digest): Promise<CacheEntry | undefined> {
+    const file = this.keyFile(key);
+    const entry = parseEntry(await readIfExists(file));
+    if (entry === undefined || entry.key !== key) return undefined;
+    const st = await statIfExists(file);
+    if (st === undefined) return undefined; // removed meanwhile
+    return { ...entry, lastUsed: Math.max(entry.lastUsed, st.mtimeMs) };
+  }
+
+  async put(key: Digest, entry: CacheEntry): Promise<void> {
+    if (entry.key !== key) throw new TypeError(`cache entry for ${entry.key} put under ${key}`);
+    await atomicWriteFile(this.keyFile(key), JSON.stringify(entry));
+    await this.touch(key, new Date(entry.lastUsed)); // the file's mtime is the lastUsed that counts
+  }
+
+  /** Marks an entry used now (for least-recently-used pruning). No-op if it is gone. */
+  async touch(key: Digest, now: Date = new Date()): Promise<void> {
+    try {
+      await utimes(this.keyFile(key), now, now);
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT") throw e;
+    }
+  }
+
+  async remove(key: Digest): Promise<void> {
+    await rm(this.keyFile(key), { force: true });
+  }
+
+  async list(): Promise<CacheEntry[]> {
+    let names: string[];
+    try {
+      names = await readdir(this.keysDir);
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") return [];
+      throw e;
+    }
+    const entries: CacheEntry[] = [];
+    for (const name of names) {
+      const m = /^([a-f0-9]{64})\.json$/.exec(name); // skips temporary files of writes in flight
+      if (m === null) continue;
+      const entry = await this.get(`sha256:${m[1]}`);
+      if (entry !== undefined) entries.push(entry);
+    }
+    return entries;
+  }
+
+  /** Remembers the record of the last build of a Dockerfile step (stepId: stable across builds). */
+  async rememberStep(stepId: string, rec: StepRecord): Promise<void> {
+    await atomicWriteFile(this.stepFile(stepId), JSON.stringify({ stepId, record: rec }));
+  }
+
+  async previousStep(stepId: string): Promise<StepRecord | undefined> {
+    const parsed = parseJson(await readIfExists(this.stepFile(stepId)));
+    if (typeof parsed !== "object" || parsed === null) return undefined;
+    const o = parsed as { stepId?: unknown; record?: unknown };
+    return o.stepId === stepId && isRecord(o.record) ? o.record : undefined;
+  }
+
+  private stepFile(stepId: string): string {
+    return join(this.stepsDir, `${digestHex(sha256(stepId))}.json`);
+  }
+}
+
+async function readIfExists(file: string): Promise<string | undefined> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+async function statIfExists(file: string): Promise<{ mtimeMs: number } | undefined> {
+  try {
+    return await stat(file);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+/** A file that is not JSON (only possible if someone edited the store) counts as no entry. */
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    if (e instanceof SyntaxError) return undefined;
+    throw e;
+  }
+}
+
+function parseEntry(text: string | undefined): CacheEntry | undefined {
+  const v = parseJson(text);
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Partial<Record<keyof CacheEntry, unknown>>;
+  const ok =
+    typeof o.key === "string" &&
+    isDigest(o.key) &&
+    typeof o.chainId === "string" &&
+    isDigest(o.chainId) &&
+    typeof o.createdAt === "number" &&
+    typeof o.lastUsed === "number" &&
+    typeof o.durationMs === "number" &&
+    isRecord(o.record);
+  return ok ? (v as CacheEntry) : undefined;
+}
+
+function isRecord(v: unknown): v is StepRecord {
+  if (typeof v !== "object" || v === null) return false;
+  const o = v as Partial<Record<keyof StepRecord, unknown>>;
+  return (
+    typeof o.parentKey === "string" &&
+    typeof o.instruction === "string" &&
+    typeof o.text === "string" &&
+    typeof o.definition === "object" &&
+    o.definition !== null &&
+    typeof o.buildArgs === "object" &&
+    o.buildArgs !== null
+  );
+}
