@@ -1,0 +1,88 @@
+import { readFile } from "node:fs/promises";
+import { execa } from "execa";
+import { RuntimeFailure } from "../common/errors.js";
+
+/** One line of /proc/self/mountinfo, the parts tsbuild needs. */
+export interface MountInfo {
+  mountPoint: string;
+  fsType: string;
+  source: string;
+}
+
+// mountinfo escapes space, tab, newline and backslash as \ooo octal.
+function unescapeMountPath(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_m, oct: string) => String.fromCharCode(Number.parseInt(oct, 8)));
+}
+
+export async function readMountInfo(): Promise<MountInfo[]> {
+  const text = await readFile("/proc/self/mountinfo", "utf8");
+  const mounts: MountInfo[] = [];
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    const [left, right] = line.split(" - ");
+    const fields = (left ?? "").split(" ");
+    const after = (right ?? "").split(" ");
+    mounts.push({
+      mountPoint: unescapeMountPath(fields[4] ?? ""),
+      fsType: after[0] ?? "",
+      source: unescapeMountPath(after[1] ?? ""),
+    });
+  }
+  return mounts;
+}
+
+/** Mount points at or under `dir`, deepest first (the order to unmount them in). */
+export async function mountsUnder(dir: string): Promise<string[]> {
+  const prefix = dir.endsWith("/") ? dir : dir + "/";
+  const points = (await readMountInfo())
+    .map((m) => m.mountPoint)
+    .filter((p) => p === dir || p.startsWith(prefix));
+  return [...new Set(points)].sort((a, b) => b.length - a.length);
+}
+
+async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
+  const r = await execa(cmd, args, { cwd, reject: false, stdin: "ignore", all: true });
+  if (r.exitCode !== 0) {
+    throw new RuntimeFailure(`${cmd} ${args.join(" ")} failed (exit ${r.exitCode}): ${String(r.all ?? "").trim()}`);
+  }
+}
+
+export interface OverlayOptions {
+  /** Lower dirs, top-most first; relative to cwd if cwd is given. */
+  lowers: string[];
+  upper?: string;
+  work?: string;
+  target: string;
+  /** Folder the mount command runs in, so relative lower paths keep the option string short. */
+  cwd?: string;
+  readOnly?: boolean;
+}
+
+// The kernel copies mount options into one page; beyond it the mount fails with a confusing error.
+const MAX_MOUNT_DATA = 4095;
+
+export async function mountOverlay(o: OverlayOptions): Promise<void> {
+  const opts = [`lowerdir=${o.lowers.join(":")}`];
+  if (o.upper !== undefined && o.work !== undefined) opts.push(`upperdir=${o.upper}`, `workdir=${o.work}`);
+  // index=off: the same lower may be mounted under many uppers at once (concurrent builds).
+  opts.push("index=off");
+  if (o.readOnly) opts.push("ro");
+  const data = opts.join(",");
+  if (data.length > MAX_MOUNT_DATA) {
+    throw new RuntimeFailure(`overlay mount options too long (${data.length} bytes, ${o.lowers.length} layers)`);
+  }
+  await run("mount", ["-t", "overlay", "overlay", "-o", data, o.target], o.cwd);
+}
+
+/** Unmounts target; if it stays busy after a few tries, detaches it lazily so nothing is left behind. */
+export async function unmount(target: string): Promise<void> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const r = await execa("umount", [target], { reject: false, stdin: "ignore", all: true });
+    if (r.exitCode === 0) return;
+    const out = String(r.all ?? "");
+    if (/not mounted|no mount point/i.test(out)) return;
+    if (!/busy/i.test(out)) throw new RuntimeFailure(`umount ${target} failed: ${out.trim()}`);
+    await new Promise((res) => setTimeout(res, 20 * (attempt + 1)));
+  }
+  await run("umount", ["-l", target]);
+}

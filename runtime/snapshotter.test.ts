@@ -1,0 +1,107 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readdir, readFile, writeFile, mkdir, stat, access } from "node:fs/promises";
+import { join } from "node:path";
+import { sha256, type Digest } from "../common/digest.js";
+import { Snapshotter, chainIdOf } from "./snapshotter.js";
+import { mountsUnder } from "./mounts.js";
+import { tempStore, busyboxSnapshot } from "./testsupport.js";
+
+test("chainIdOf follows the OCI definition", () => {
+  const d1 = sha256("a");
+  const d2 = sha256("b");
+  assert.equal(chainIdOf(null, d1), d1);
+  assert.equal(chainIdOf(d1, d2), sha256(`${d1} ${d2}`));
+});
+
+test("prepare, mount, write, commit, read back; remove drops an active snapshot", async () => {
+  const store = await tempStore();
+  try {
+    const snap = new Snapshotter(store.paths);
+    const base = await busyboxSnapshot(snap);
+    assert.ok(await snap.has(base));
+    const active = await snap.prepare(base);
+    assert.equal(await readFile(join(active.dir, "owner"), "utf8"), String(process.pid));
+    const m = await snap.mount(active);
+    await writeFile(join(m.rootfs, "hello"), "hi");
+    assert.ok((await stat(join(m.rootfs, "bin", "busybox"))).isFile(), "lower visible through the mount");
+    await m.unmount();
+    assert.deepEqual(await mountsUnder(store.paths.root), []);
+    assert.deepEqual(await readdir(active.upper), ["hello"], "the upper dir is the diff");
+    const chain = chainIdOf(base, sha256("layer-2"));
+    await snap.commit(active, chain);
+    assert.ok(await snap.has(chain));
+    await assert.rejects(access(join(active.dir, "owner")), "a committed snapshot has no owner");
+    assert.equal((await snap.lowerDirs(chain)).length, 2);
+    const ro = await snap.mountReadOnly(chain);
+    assert.equal(await readFile(join(ro.rootfs, "hello"), "utf8"), "hi");
+    await ro.unmount();
+    const single = await snap.mountReadOnly(base);
+    assert.ok((await stat(join(single.rootfs, "bin", "busybox"))).isFile());
+    await single.unmount();
+    const empty = await snap.mountReadOnly(null);
+    assert.deepEqual(await readdir(empty.rootfs), []);
+    await empty.unmount();
+
+    const dropped = await snap.prepare(chain);
+    await snap.remove(dropped);
+    await assert.rejects(access(dropped.dir));
+    assert.deepEqual(await mountsUnder(store.paths.root), []);
+  } finally {
+    await store.cleanup();
+  }
+});
+
+test("commit of a chain that already exists keeps the existing one", async () => {
+  const store = await tempStore();
+  try {
+    const a = new Snapshotter(store.paths);
+    const b = new Snapshotter(store.paths); // another build in the same store
+    const chain = sha256("same");
+    const first = await a.prepare(null);
+    const second = await b.prepare(null);
+    assert.notEqual(first.id, second.id);
+    await writeFile(join(first.upper, "who"), "first");
+    await writeFile(join(second.upper, "who"), "second");
+    await a.commit(first, chain);
+    await b.commit(second, chain);
+    await assert.rejects(access(second.dir), "the loser's folder is gone");
+    const ro = await b.mountReadOnly(chain);
+    assert.equal(await readFile(join(ro.rootfs, "who"), "utf8"), "first");
+    await ro.unmount();
+  } finally {
+    await store.cleanup();
+  }
+});
+
+test("a chain of 130 layers mounts at once, upper layers win", async () => {
+  const store = await tempStore();
+  try {
+    const snap = new Snapshotter(store.paths);
+    let parent: Digest | null = null;
+    for (let i = 1; i <= 130; i++) {
+      const active = await snap.prepare(parent);
+      await writeFile(join(active.upper, `f${i}`), String(i));
+      await mkdir(join(active.upper, "shared"), { recursive: true });
+      await writeFile(join(active.upper, "shared", "top"), String(i));
+      const chain: Digest = chainIdOf(parent, sha256(`layer ${i}`));
+      await snap.commit(active, chain);
+      parent = chain;
+    }
+    assert.ok(parent !== null);
+    const active = await snap.prepare(parent);
+    const m = await snap.mount(active);
+    try {
+      assert.equal(await readFile(join(m.rootfs, "f1"), "utf8"), "1");
+      assert.equal(await readFile(join(m.rootfs, "f130"), "utf8"), "130");
+      assert.equal(await readFile(join(m.rootfs, "shared", "top"), "utf8"), "130");
+      assert.equal((await readdir(m.rootfs)).length, 131);
+    } finally {
+      await m.unmount();
+    }
+    await snap.remove(active);
+    assert.deepEqual(await mountsUnder(store.paths.root), []);
+  } finally {
+    await store.cleanup();
+  }
+});

@@ -1,0 +1,234 @@
+import { mkdir, readdir, readFile, rename, rm, symlink, readlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { sha256, digestHex, type Digest } from "../common/digest.js";
+import { errnoCode, RuntimeFailure } from "../common/errors.js";
+import { atomicWriteFile } from "../common/fsutil.js";
+import type { StorePaths } from "../common/storepaths.js";
+import { mountOverlay, unmount } from "./mounts.js";
+import { scratchName } from "./owner.js";
+
+// Snapshots, modelled on containerd's snapshotter. A committed snapshot is one unpacked layer in overlay
+// format (deletion = 0:0 char device, opaque dir = trusted.overlay.opaque=y) in `snapshots/<n>/fs`,
+// published under its OCI chain ID by the symlink `snapshots/chains/<hex>` -> `../<n>`. Folders use short
+// numeric ids so that a mount of 120+ layers (`lowerdir=12/fs:11/fs:…`, relative to the snapshots folder,
+// as Docker's overlay2 does) fits in the one page the kernel allows for mount options.
+// An active snapshot is a folder `snapshots/<n>` with an `owner` file (the pid of its build) and no meta.
+
+export interface ActiveSnapshot {
+  readonly id: number;
+  readonly dir: string;
+  /** The overlay upper dir: after the step, it is the diff. */
+  readonly upper: string;
+  readonly work: string;
+  readonly parent: Digest | null;
+}
+
+export interface Mounted {
+  rootfs: string;
+  unmount(): Promise<void>;
+}
+
+interface SnapshotMeta {
+  chainId: Digest;
+  parent: Digest | null;
+  /** Numeric ids of this snapshot and its ancestors, top-most first. */
+  lowers: number[];
+}
+
+/** chain(1) = diffID(1); chain(n) = sha256(chain(n-1) + " " + diffID(n)). */
+export function chainIdOf(parent: Digest | null, diffId: Digest): Digest {
+  return parent === null ? diffId : sha256(`${parent} ${diffId}`);
+}
+
+export class Snapshotter {
+  private readonly dir: string;
+  private readonly chainsDir: string;
+  private readonly metaCache = new Map<Digest, SnapshotMeta>();
+  private nextId = 0;
+
+  constructor(private readonly paths: StorePaths) {
+    this.dir = paths.snapshots;
+    this.chainsDir = join(paths.snapshots, "chains");
+  }
+
+  async has(chainId: Digest): Promise<boolean> {
+    return (await this.tryMeta(chainId)) !== undefined;
+  }
+
+  /** A fresh upper + work dir over `parent` (null: over nothing), owned by this process. */
+  async prepare(parent: Digest | null): Promise<ActiveSnapshot> {
+    if (parent !== null) await this.meta(parent);
+    await mkdir(this.chainsDir, { recursive: true });
+    await mkdir(this.paths.tmp, { recursive: true });
+    // Built in scratch and renamed into place: a snapshot folder is never seen half-made, and rename
+    // onto an existing (non-empty) folder fails, which makes the id allocation race-free.
+    const staging = join(this.paths.tmp, scratchName("prep"));
+    await mkdir(join(staging, "fs"), { recursive: true });
+    await mkdir(join(staging, "work"));
+    await writeFile(join(staging, "owner"), String(process.pid));
+    try {
+      for (let id = await this.firstFreeId(); ; id++) {
+        try {
+          await rename(staging, join(this.dir, String(id)));
+        } catch (e) {
+          const code = errnoCode(e);
+          if (code === "ENOTEMPTY" || code === "EEXIST") continue;
+          throw e;
+        }
+        this.nextId = id + 1;
+        const dir = join(this.dir, String(id));
+        return { id, dir, upper: join(dir, "fs"), work: join(dir, "work"), parent };
+      }
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Publishes an active snapshot as `chainId`. If that chain already exists (a concurrent build made
+   * it first), ours is dropped and theirs kept. The active snapshot must be unmounted.
+   */
+  async commit(active: ActiveSnapshot, chainId: Digest): Promise<void> {
+    if (await this.has(chainId)) {
+      await this.remove(active);
+      return;
+    }
+    const parentLowers = active.parent === null ? [] : (await this.meta(active.parent)).lowers;
+    const meta: SnapshotMeta = { chainId, parent: active.parent, lowers: [active.id, ...parentLowers] };
+    await rm(active.work, { recursive: true, force: true });
+    await atomicWriteFile(join(active.dir, "meta.json"), JSON.stringify(meta));
+    try {
+      await symlink(`../${active.id}`, this.chainLink(chainId));
+    } catch (e) {
+      if (errnoCode(e) !== "EEXIST") throw e;
+      await this.remove(active);
+      return;
+    }
+    await rm(join(active.dir, "owner"), { force: true });
+    this.metaCache.set(chainId, meta);
+  }
+
+  /** Drops an active (uncommitted) snapshot. */
+  async remove(active: ActiveSnapshot): Promise<void> {
+    await rm(active.dir, { recursive: true, force: true });
+  }
+
+  /** Absolute fs dirs of the chain, top-most first. */
+  async lowerDirs(chainId: Digest): Promise<string[]> {
+    return (await this.meta(chainId)).lowers.map((n) => join(this.dir, String(n), "fs"));
+  }
+
+  /** The fs dir of the top layer of a committed chain (its diff in overlay format). */
+  async diffDir(chainId: Digest): Promise<string> {
+    const [top] = await this.lowerDirs(chainId);
+    return top as string;
+  }
+
+  /** Mounts the active snapshot's chain with its upper dir: the rootfs a step runs in. */
+  async mount(active: ActiveSnapshot, target?: string): Promise<Mounted> {
+    const lowers = active.parent === null ? [await this.emptyLower()] : await this.relativeLowers(active.parent);
+    return this.mountAt(target, (t) =>
+      mountOverlay({ lowers, upper: `${active.id}/fs`, work: `${active.id}/work`, target: t, cwd: this.dir }),
+    );
+  }
+
+  /** A read-only view of a committed chain (null: an empty dir). Callers must not write to it. */
+  async mountReadOnly(chainId: Digest | null): Promise<Mounted> {
+    if (chainId === null) {
+      const dir = join(this.paths.tmp, scratchName("empty"));
+      await mkdir(dir, { recursive: true });
+      return { rootfs: dir, unmount: () => rm(dir, { recursive: true, force: true }) };
+    }
+    const lowers = await this.relativeLowers(chainId);
+    if (lowers.length === 1) return { rootfs: join(this.dir, lowers[0] as string), unmount: async () => {} };
+    return this.mountAt(undefined, (t) => mountOverlay({ lowers, target: t, cwd: this.dir, readOnly: true }));
+  }
+
+  /**
+   * Unpacks one layer on top of `parent` with `apply` (a layer tar applier writing overlay format)
+   * and returns the new chain ID; an existing chain is reused without reading the layer.
+   */
+  async unpackWith(
+    apply: (input: NodeJS.ReadableStream, targetDir: string) => Promise<unknown>,
+    parent: Digest | null,
+    diffId: Digest,
+    open: () => NodeJS.ReadableStream,
+  ): Promise<Digest> {
+    const chainId = chainIdOf(parent, diffId);
+    if (await this.has(chainId)) return chainId;
+    const active = await this.prepare(parent);
+    try {
+      await apply(open(), active.upper);
+    } catch (e) {
+      await this.remove(active);
+      throw e;
+    }
+    await this.commit(active, chainId);
+    return chainId;
+  }
+
+  private async mountAt(target: string | undefined, doMount: (t: string) => Promise<void>): Promise<Mounted> {
+    const own = target === undefined;
+    const t = target ?? join(this.paths.tmp, scratchName("mnt"));
+    await mkdir(t, { recursive: true });
+    try {
+      await doMount(t);
+    } catch (e) {
+      if (own) await rm(t, { recursive: true, force: true });
+      throw e;
+    }
+    let done = false;
+    return {
+      rootfs: t,
+      unmount: async () => {
+        if (done) return;
+        await unmount(t);
+        done = true;
+        if (own) await rm(t, { recursive: true, force: true });
+      },
+    };
+  }
+
+  private async relativeLowers(chainId: Digest): Promise<string[]> {
+    return (await this.meta(chainId)).lowers.map((n) => `${n}/fs`);
+  }
+
+  private async emptyLower(): Promise<string> {
+    await mkdir(join(this.dir, "empty"), { recursive: true });
+    return "empty";
+  }
+
+  private chainLink(chainId: Digest): string {
+    return join(this.chainsDir, digestHex(chainId));
+  }
+
+  private async meta(chainId: Digest): Promise<SnapshotMeta> {
+    const m = await this.tryMeta(chainId);
+    if (m === undefined) throw new RuntimeFailure(`snapshot ${chainId} does not exist`);
+    return m;
+  }
+
+  private async tryMeta(chainId: Digest): Promise<SnapshotMeta | undefined> {
+    const cached = this.metaCache.get(chainId);
+    if (cached) return cached;
+    let target: string;
+    try {
+      target = await readlink(this.chainLink(chainId));
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") return undefined;
+      throw e;
+    }
+    const meta = JSON.parse(await readFile(join(this.chainsDir, target, "meta.json"), "utf8")) as SnapshotMeta;
+    this.metaCache.set(chainId, meta);
+    return meta;
+  }
+
+  private async firstFreeId(): Promise<number> {
+    if (this.nextId > 0) return this.nextId;
+    let max = 0;
+    for (const name of await readdir(this.dir)) {
+      if (/^\d+$/.test(name)) max = Math.max(max, Number.parseInt(name, 10));
+    }
+    return max + 1;
+  }
+}
