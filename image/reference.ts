@@ -48,7 +48,9 @@ function splitDockerDomain(name: string): { domain: string; remainder: string } 
   let domain: string;
   let remainder: string;
   const first = i === -1 ? "" : name.slice(0, i);
-  if (i === -1 || (!/[.:]/.test(first) && first !== "localhost" && first.toLowerCase() === first)) {
+  // Docker 26's rule: an uppercase first component without "." or ":" is not a domain (`UPPER/x`
+  // is a bad repository name, not a registry), unlike newer distribution/reference releases.
+  if (i === -1 || (!/[.:]/.test(first) && first !== "localhost")) {
     domain = DEFAULT_DOMAIN;
     remainder = name;
   } else {
