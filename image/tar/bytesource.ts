@@ -1,0 +1,75 @@
+// Pull-style reading of exact byte counts from a stream, holding at most one chunk ahead in memory.
+
+export class ByteSource {
+  private readonly chunks: Buffer[] = [];
+  private buffered = 0;
+  private ended = false;
+  private readonly iterator: AsyncIterator<unknown>;
+  /** Bytes handed out so far (for error messages). */
+  offset = 0;
+
+  constructor(input: NodeJS.ReadableStream) {
+    this.iterator = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+  }
+
+  private async fill(): Promise<boolean> {
+    while (!this.ended) {
+      const next = await this.iterator.next();
+      if (next.done === true) {
+        this.ended = true;
+        return false;
+      }
+      const value = next.value;
+      const buf = typeof value === "string" ? Buffer.from(value) : Buffer.from(value as Uint8Array);
+      if (buf.length === 0) continue;
+      this.chunks.push(buf);
+      this.buffered += buf.length;
+      return true;
+    }
+    return false;
+  }
+
+  /** Up to `max` bytes (at least 1), or null at end of input. */
+  async readSome(max: number): Promise<Buffer | null> {
+    if (this.buffered === 0 && !(await this.fill())) return null;
+    const head = this.chunks[0] as Buffer;
+    const out = head.length <= max ? head : head.subarray(0, max);
+    if (out.length === head.length) this.chunks.shift();
+    else this.chunks[0] = head.subarray(max);
+    this.buffered -= out.length;
+    this.offset += out.length;
+    return out;
+  }
+
+  /** Exactly n bytes, or fewer if the input ends first. */
+  async read(n: number): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    let got = 0;
+    while (got < n) {
+      const part = await this.readSome(n - got);
+      if (part === null) break;
+      parts.push(part);
+      got += part.length;
+    }
+    return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts, got);
+  }
+
+  /** Discards n bytes; returns how many were there. */
+  async skip(n: number): Promise<number> {
+    let skipped = 0;
+    while (skipped < n) {
+      const part = await this.readSome(n - skipped);
+      if (part === null) break;
+      skipped += part.length;
+    }
+    return skipped;
+  }
+
+  /** Stops reading the input (ends the iteration, which destroys a Readable). */
+  async close(): Promise<void> {
+    if (!this.ended && this.iterator.return !== undefined) {
+      this.ended = true;
+      await this.iterator.return();
+    }
+  }
+}
