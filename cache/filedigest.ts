@@ -52,10 +52,7 @@ export async function digestPaths(
   const walker = new Walker(root, filter, cache);
   const parts: string[] = [];
   for (const given of relPaths) {
-    const rel = normalizeRel(given);
-    if (rel === ".." || rel.startsWith("../")) {
-      throw new ContextError(given, `${given}: outside the build context`);
-    }
+    const rel = normalizeRel(given); // `..` cannot climb above root, as in BuildKit
     if (rel !== "" && !walker.keeps(rel)) continue; // ignored: as if it did not exist
     const top = await walker.entry(rel, true);
     if (top === undefined) throw new ContextError(given, `${given}: not found in build context`);
