@@ -1,0 +1,143 @@
+import { spawn } from "node:child_process";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { execa } from "execa";
+import { errnoCode, RuntimeFailure } from "../common/errors.js";
+import { resolveInRoot } from "../common/rootpath.js";
+import type { StorePaths } from "../common/storepaths.js";
+import { recordMountStubs } from "./mountstubs.js";
+import { buildSpec, GENERATED_FILE_MOUNTS, hostsFileContent, resolvConfContent, type ProcessUser } from "./ocispec.js";
+import { scratchName } from "./owner.js";
+import { readPasswd } from "./user.js";
+
+export const RUNC = "/usr/sbin/runc";
+export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export const SANDBOX_HOSTNAME = "buildkitsandbox";
+
+export interface ContainerSpec {
+  /** A mounted rootfs (e.g. Snapshotter.mount): what the process writes lands in its upper dir. */
+  rootfs: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  user: ProcessUser & { home?: string };
+  network: "host" | "none";
+  hostname?: string;
+  onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs one process in runc over `spec.rootfs` and waits for it. The working dir is created (root-owned)
+ * if missing; /etc/hosts and /etc/resolv.conf are bind-mounted read-only and their stubs removed after.
+ * On abort or error the container is killed and deleted and the bundle removed before this returns.
+ */
+export async function runContainer(paths: StorePaths, spec: ContainerSpec): Promise<{ exitCode: number }> {
+  spec.signal?.throwIfAborted();
+  const env = await withDefaultEnv(spec);
+  const cwdHost = await resolveInRoot(spec.rootfs, spec.cwd);
+  await mkdir(cwdHost, { recursive: true, mode: 0o755 });
+  const removeStubs = await recordMountStubs(spec.rootfs, GENERATED_FILE_MOUNTS);
+  const bundle = join(paths.tmp, scratchName("bundle"));
+  const id = scratchName("tsb");
+  try {
+    await mkdir(bundle, { recursive: true });
+    await mkdir(paths.runcState, { recursive: true });
+    const hostname = spec.hostname ?? SANDBOX_HOSTNAME;
+    const hostsFile = join(bundle, "hosts");
+    const resolvConfFile = join(bundle, "resolv.conf");
+    await writeFile(hostsFile, hostsFileContent(hostname));
+    await writeFile(resolvConfFile, resolvConfContent(await readHostResolvConf()));
+    const config = buildSpec({ ...spec, env, hostname, hostsFile, resolvConfFile });
+    await writeFile(join(bundle, "config.json"), JSON.stringify(config, null, 1));
+    const exitCode = await runRunc(paths, bundle, id, spec);
+    spec.signal?.throwIfAborted();
+    return { exitCode };
+  } finally {
+    await allSettledOrThrow([
+      () => deleteContainer(paths, id),
+      () => removeStubs(),
+      () => rm(bundle, { recursive: true, force: true }),
+    ]);
+  }
+}
+
+/** Runs every cleanup step even if an earlier one fails; then throws the first failure. */
+async function allSettledOrThrow(steps: Array<() => Promise<unknown>>): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (e) {
+      failures.push(e);
+    }
+  }
+  if (failures.length > 0) throw failures[0];
+}
+
+async function withDefaultEnv(spec: ContainerSpec): Promise<string[]> {
+  const env = [...spec.env];
+  const has = (name: string) => env.some((e) => e.startsWith(`${name}=`));
+  if (!has("PATH")) env.unshift(DEFAULT_PATH);
+  if (!has("HOME")) {
+    const home = spec.user.home ?? (await readPasswd(spec.rootfs)).find((p) => p.uid === spec.user.uid)?.home;
+    env.push(`HOME=${home !== undefined && home !== "" ? home : "/"}`);
+  }
+  return env;
+}
+
+async function readHostResolvConf(): Promise<string | undefined> {
+  try {
+    return await readFile("/etc/resolv.conf", "utf8");
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerSpec): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(RUNC, ["--root", paths.runcState, "run", "--bundle", bundle, id], {
+      stdio: ["ignore", "pipe", "pipe"],
+      cwd: bundle,
+    });
+    let exited = false;
+    child.stdout.on("data", (chunk: Buffer) => spec.onOutput?.("stdout", chunk));
+    child.stderr.on("data", (chunk: Buffer) => spec.onOutput?.("stderr", chunk));
+    // runc may not have created the container yet when the abort comes: keep killing until runc exits.
+    const onAbort = () => {
+      const tryKill = async () => {
+        while (!exited) {
+          await execa(RUNC, ["--root", paths.runcState, "kill", id, "KILL"], { reject: false, stdin: "ignore" });
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      void tryKill();
+    };
+    spec.signal?.addEventListener("abort", onAbort, { once: true });
+    child.on("error", (e) => {
+      exited = true;
+      spec.signal?.removeEventListener("abort", onAbort);
+      reject(new RuntimeFailure(`cannot start runc: ${e.message}`, { cause: e }));
+    });
+    child.on("close", (code, signal) => {
+      exited = true;
+      spec.signal?.removeEventListener("abort", onAbort);
+      resolve(code ?? 128 + signalNumber(signal));
+    });
+  });
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
+  return (signal && numbers[signal]) ?? 1;
+}
+
+/** `runc delete -f`, tolerating a container that runc already removed (the normal case after `run`). */
+export async function deleteContainer(paths: StorePaths, id: string): Promise<void> {
+  const r = await execa(RUNC, ["--root", paths.runcState, "delete", "-f", id], { reject: false, stdin: "ignore", all: true });
+  if (r.exitCode === 0) return;
+  const out = String(r.all ?? "");
+  if (/does not exist|not exist/i.test(out)) return;
+  throw new RuntimeFailure(`runc delete -f ${id} failed: ${out.trim()}`);
+}
