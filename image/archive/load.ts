@@ -1,0 +1,98 @@
+// `docker load`: a docker-archive tar (Docker 25+ also puts an OCI layout in it), an OCI layout tar,
+// or an OCI layout folder. Everything is verified in a staging folder first; blobs move into the
+// store only when the whole archive checked out, and tags land last, in one index update.
+import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { mkdir } from "node:fs/promises";
+import { ArchiveError, errnoCode } from "../../common/errors.js";
+import { withTempDir } from "../../common/fsutil.js";
+import { MediaType } from "../config.js";
+import type { ContentStore, ImageRecord } from "../store.js";
+import { planDockerArchive } from "./dockerformat.js";
+import { extractArchive } from "./extract.js";
+import { planOciLayout } from "./ociformat.js";
+import type { PlannedImage } from "./plan.js";
+import { compressionOf, fileHead, publishStaged, stageLayer, verifyFile, type StagedBlob } from "./stage.js";
+
+export interface LoadOptions {
+  /** Repository for an OCI layout whose ref.name is a bare tag (`latest`); without it such images load untagged. */
+  name?: string;
+}
+
+export async function loadArchive(store: ContentStore, file: string, options: LoadOptions = {}): Promise<ImageRecord[]> {
+  let isDir: boolean;
+  try {
+    isDir = (await stat(file)).isDirectory();
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") throw new ArchiveError(`${file}: no such file or directory`);
+    throw e;
+  }
+  return withTempDir(store.paths.tmp, "load-", async (tmp) => {
+    let dir = file;
+    if (!isDir) {
+      dir = join(tmp, "archive");
+      await mkdir(dir);
+      await extractArchive(file, dir);
+    }
+    const plan = await planArchive(dir, file, options);
+    const stagingDir = join(tmp, "staging");
+    await mkdir(stagingDir);
+    const staged = await stageLayers(plan, stagingDir, !isDir);
+    await publishStaged(store, staged.values());
+    const records = [];
+    for (const img of plan) {
+      const layers = img.layers.map((l) => {
+        const b = staged.get(l.path) as StagedBlob;
+        return { mediaType: MediaType.ociLayer, digest: b.digest, size: b.size };
+      });
+      records.push({ rec: await store.writeImage(img.configBytes, layers), tags: img.tags });
+    }
+    await store.registerImages(records.map((r) => ({ manifest: r.rec.manifestDescriptor, tags: r.tags })));
+    const listed = await store.listImages();
+    return records.map(({ rec }) => ({ ...rec, refs: listed.find((l) => l.manifestDigest === rec.manifestDigest)?.refs ?? [] }));
+  });
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return false;
+    throw e;
+  }
+}
+
+async function planArchive(dir: string, file: string, options: LoadOptions): Promise<PlannedImage[]> {
+  let plan: PlannedImage[];
+  if (await exists(join(dir, "manifest.json"))) plan = await planDockerArchive(dir, file);
+  else if (await exists(join(dir, "oci-layout"))) plan = await planOciLayout(dir, file, options.name);
+  else throw new ArchiveError(`${file}: not an image archive (no manifest.json or oci-layout)`);
+  if (plan.length === 0) throw new ArchiveError(`${file}: the archive holds no image`);
+  return plan;
+}
+
+/**
+ * Verifies every layer; a layer file of an unpacked tar that is already uncompressed is checked in
+ * place (and later moved), anything else is decompressed or copied into the staging folder.
+ */
+async function stageLayers(plan: PlannedImage[], stagingDir: string, movable: boolean): Promise<Map<string, StagedBlob>> {
+  const staged = new Map<string, StagedBlob>();
+  for (const img of plan) {
+    for (const layer of img.layers) {
+      const known = staged.get(layer.path);
+      if (known) {
+        if (known.digest !== layer.diffId) throw new ArchiveError(`${layer.what}: diffID mismatch: the config says ${layer.diffId}, the layer is ${known.digest}`);
+        continue;
+      }
+      const head = await fileHead(layer.path);
+      const plainInPlace = movable && compressionOf(head) === "none" && (layer.rawDigest === undefined || layer.rawDigest === layer.diffId);
+      const blob = plainInPlace
+        ? await verifyFile(layer.path, layer.diffId, layer.what)
+        : await stageLayer(createReadStream(layer.path), head, stagingDir, layer);
+      staged.set(layer.path, blob);
+    }
+  }
+  return staged;
+}

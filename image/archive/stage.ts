@@ -1,0 +1,119 @@
+// Staging blobs for a load: every blob is verified in a temporary folder under the store's tmp and
+// only moved into blobs/ once the whole archive checked out, so a bad archive leaves nothing behind.
+import { createReadStream, createWriteStream } from "node:fs";
+import { open, rename, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { Transform, Writable, type TransformCallback, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { createGunzip } from "node:zlib";
+import type { Hash } from "node:crypto";
+import { hashToDigest, newHash, type Digest } from "../../common/digest.js";
+import { ArchiveError } from "../../common/errors.js";
+import type { BlobStore } from "../blobs.js";
+
+export type Compression = "none" | "gzip" | "zstd";
+
+export function compressionOf(head: Buffer): Compression {
+  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
+  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return "zstd";
+  return "none";
+}
+
+export async function fileHead(path: string, n = 4): Promise<Buffer> {
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** A pass-through that hashes and counts what flows through it. */
+export class HashTap extends Transform {
+  readonly hash: Hash = newHash();
+  size = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.size += chunk.length;
+    cb(null, chunk);
+  }
+  private result: Digest | undefined;
+  digest(): Digest {
+    this.result ??= hashToDigest(this.hash);
+    return this.result;
+  }
+}
+
+/** A verified, uncompressed blob waiting in the staging folder. */
+export interface StagedBlob {
+  path: string;
+  digest: Digest;
+  size: number;
+}
+
+/**
+ * Copies src (decompressing gzip) into a new file under stagingDir, checking the raw bytes against
+ * rawDigest (when the archive names one) and the uncompressed bytes against diffId.
+ */
+export async function stageLayer(
+  src: Readable,
+  head: Buffer,
+  stagingDir: string,
+  expect: { rawDigest?: Digest; diffId: Digest; what: string },
+): Promise<StagedBlob> {
+  const compression = compressionOf(head);
+  if (compression === "zstd") throw new ArchiveError(`${expect.what}: zstd-compressed layers are not supported`);
+  const dest = join(stagingDir, `layer-${expect.diffId.slice(7)}-${Math.random().toString(36).slice(2)}`);
+  const raw = new HashTap();
+  const plain = new HashTap();
+  try {
+    if (compression === "gzip") await pipeline(src, raw, createGunzip(), plain, createWriteStream(dest));
+    else await pipeline(src, raw, plain, createWriteStream(dest));
+  } catch (e) {
+    if (isZlibError(e)) throw new ArchiveError(`${expect.what}: corrupt gzip data (${(e as Error).message})`);
+    throw e;
+  }
+  if (expect.rawDigest !== undefined && raw.digest() !== expect.rawDigest) {
+    throw new ArchiveError(`${expect.what}: digest mismatch: expected ${expect.rawDigest}, got ${raw.digest()}`);
+  }
+  if (plain.digest() !== expect.diffId) {
+    throw new ArchiveError(`${expect.what}: diffID mismatch: the config says ${expect.diffId}, the layer is ${plain.digest()}`);
+  }
+  return { path: dest, digest: plain.digest(), size: plain.size };
+}
+
+/** Checks a whole (small or large) file against an expected digest without copying it. */
+export async function verifyFile(path: string, expected: Digest, what: string): Promise<StagedBlob> {
+  const tap = new HashTap();
+  await pipeline(createReadStream(path), tap, devNull());
+  if (tap.digest() !== expected) throw new ArchiveError(`${what}: digest mismatch: expected ${expected}, got ${tap.digest()}`);
+  return { path, digest: expected, size: tap.size };
+}
+
+function devNull(): Writable {
+  return new Writable({ write: (_c, _e, cb) => cb() });
+}
+
+/** Moves staged blobs into the store (fsync, then rename; same filesystem as the store's tmp). */
+export async function publishStaged(store: BlobStore, staged: Iterable<StagedBlob>): Promise<void> {
+  for (const b of staged) {
+    if (await store.has(b.digest)) continue;
+    const fh = await open(b.path, "r+");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    const size = (await stat(b.path)).size;
+    if (size !== b.size) throw new Error(`staged blob ${b.path} changed size`);
+    await rename(b.path, store.blobPath(b.digest));
+  }
+}
+
+export function isZlibError(e: unknown): boolean {
+  if (typeof e !== "object" || e === null) return false;
+  const code = (e as { code?: unknown }).code;
+  return typeof code === "string" && code.startsWith("Z_");
+}
