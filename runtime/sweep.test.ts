@@ -1,0 +1,95 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdir, readdir, writeFile, access } from "node:fs/promises";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execa } from "execa";
+import type { StorePaths } from "../common/storepaths.js";
+import { Snapshotter } from "./snapshotter.js";
+import { mountOverlay, mountsUnder } from "./mounts.js";
+import { RUNC } from "./container.js";
+import { sweepStale } from "./sweep.js";
+import { tempStore, busyboxSnapshot } from "./testsupport.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/** A pid that surely belonged to a process that has exited. */
+async function deadPid(): Promise<number> {
+  const child = spawn("true", { stdio: "ignore" });
+  await new Promise<void>((resolve) => child.on("exit", () => resolve()));
+  assert.ok(child.pid !== undefined);
+  return child.pid;
+}
+
+async function runcList(paths: StorePaths): Promise<string[]> {
+  const r = await execa(RUNC, ["--root", paths.runcState, "list", "-q"], { reject: false });
+  return r.stdout.split("\n").filter((l) => l !== "");
+}
+
+async function overlayAt(paths: StorePaths, name: string): Promise<string> {
+  const base = join(paths.tmp, name);
+  for (const d of ["lower", "upper", "work", "mnt"]) await mkdir(join(base, d), { recursive: true });
+  await writeFile(join(base, "lower", "f"), "x");
+  await mountOverlay({ lowers: ["lower"], upper: "upper", work: "work", target: join(base, "mnt"), cwd: base });
+  return join(base, "mnt");
+}
+
+test("sweep unmounts and removes a dead pid's leftovers but not a live one's", async () => {
+  const store = await tempStore();
+  try {
+    const { paths } = store;
+    const dead = await deadPid();
+    const deadMount = await overlayAt(paths, `mnt-${dead}-0badf00d`);
+    const liveMount = await overlayAt(paths, `mnt-${process.pid}-0badf00d`);
+    const snap = new Snapshotter(paths);
+    const liveActive = await snap.prepare(null);
+    const deadActive = await snap.prepare(null);
+    await writeFile(join(deadActive.dir, "owner"), String(dead));
+    await mkdir(join(paths.tmp, `bundle-${dead}-12345678`));
+
+    const report = await sweepStale(paths);
+
+    assert.deepEqual(report.unmounted, [deadMount]);
+    assert.deepEqual(await mountsUnder(paths.root), [liveMount]);
+    assert.deepEqual((await readdir(paths.tmp)).sort(), [`mnt-${process.pid}-0badf00d`]);
+    await assert.rejects(access(deadActive.dir));
+    await access(liveActive.dir);
+  } finally {
+    await store.cleanup();
+  }
+});
+
+test("a build killed mid-RUN leaves no mount, container or scratch once the sweep has run", async () => {
+  const store = await tempStore();
+  try {
+    const { paths } = store;
+    const snap = new Snapshotter(paths);
+    const base = await busyboxSnapshot(snap);
+    const child = spawn(process.execPath, ["--import", "tsx", join(here, "sweep.fixture.ts"), paths.root, base], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = new Promise<void>((resolve) => child.on("exit", () => resolve()));
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on("data", (c: Buffer) => c.toString().includes("started") && resolve());
+      child.on("exit", (code) => reject(new Error(`fixture exited early (${code})`)));
+    });
+    assert.equal((await runcList(paths)).length, 1, "container running");
+    assert.equal((await mountsUnder(paths.root)).length, 1, "rootfs mounted");
+    child.kill("SIGKILL");
+    await exited;
+    assert.equal((await mountsUnder(paths.root)).length, 1, "the kill leaves the mount behind");
+
+    const report = await sweepStale(paths);
+
+    assert.equal(report.containers.length, 1);
+    assert.deepEqual(await runcList(paths), []);
+    assert.deepEqual(await mountsUnder(paths.root), []);
+    assert.deepEqual(await readdir(paths.tmp), []);
+    const snapshotDirs = (await readdir(paths.snapshots)).filter((n) => /^\d+$/.test(n));
+    assert.equal(snapshotDirs.length, 1, "only the committed base is left");
+    assert.ok(await snap.has(base));
+  } finally {
+    await store.cleanup();
+  }
+});

@@ -1,0 +1,119 @@
+import { readdir, readFile, readlink, rm } from "node:fs/promises";
+import { join, relative, sep } from "node:path";
+import { execa } from "execa";
+import { digestHex, type Digest } from "../common/digest.js";
+import { errnoCode } from "../common/errors.js";
+import type { StorePaths } from "../common/storepaths.js";
+import { deleteContainer, RUNC } from "./container.js";
+import { mountsUnder, unmount } from "./mounts.js";
+import { ownerPidOf, pidAlive } from "./owner.js";
+
+// Start-up sweep: what a killed build left behind (runc containers, overlay mounts, bundles, scratch
+// folders, active snapshots) is cleaned up. Ownership is read from the pid in each name (owner.ts) or
+// an active snapshot's `owner` file; anything whose owner is alive, or whose owner cannot be told, is
+// left alone. Order matters: containers first (they keep mounts busy), then mounts, then folders, and
+// a folder is only removed when nothing is mounted under it (rm would otherwise reach into the mount).
+
+export interface SweepReport {
+  containers: string[];
+  unmounted: string[];
+  removed: string[];
+}
+
+export async function sweepStale(paths: StorePaths): Promise<SweepReport> {
+  const report: SweepReport = { containers: [], unmounted: [], removed: [] };
+  for (const id of await runcContainerIds(paths)) {
+    if (isDeadOwned(id)) {
+      await deleteContainer(paths, id);
+      report.containers.push(id);
+    }
+  }
+  for (const mountPoint of await mountsUnder(paths.root)) {
+    const pid = ownerOfPath(paths.root, mountPoint);
+    if (pid !== undefined && !pidAlive(pid)) {
+      await unmount(mountPoint);
+      report.unmounted.push(mountPoint);
+    }
+  }
+  for (const name of await listDir(paths.tmp)) {
+    if (isDeadOwned(name) && (await removeIfUnmounted(join(paths.tmp, name)))) report.removed.push(join(paths.tmp, name));
+  }
+  for (const name of await listDir(paths.snapshots)) {
+    if (!/^\d+$/.test(name)) continue;
+    const dir = join(paths.snapshots, name);
+    const owner = await readOwner(dir);
+    if (owner === undefined || pidAlive(owner)) continue;
+    if (await isPublished(paths, name)) {
+      // Died between publishing the chain link and dropping the owner file: it is committed.
+      await rm(join(dir, "owner"), { force: true });
+    } else if (await removeIfUnmounted(dir)) {
+      report.removed.push(dir);
+    }
+  }
+  return report;
+}
+
+function isDeadOwned(name: string): boolean {
+  const pid = ownerPidOf(name);
+  return pid !== undefined && !pidAlive(pid);
+}
+
+/** The owner pid of the first scratch-named component of `path` below root, if any. */
+function ownerOfPath(root: string, path: string): number | undefined {
+  for (const part of relative(root, path).split(sep)) {
+    const pid = ownerPidOf(part);
+    if (pid !== undefined) return pid;
+  }
+  return undefined;
+}
+
+async function runcContainerIds(paths: StorePaths): Promise<string[]> {
+  const r = await execa(RUNC, ["--root", paths.runcState, "list", "-q"], { reject: false, stdin: "ignore", all: true });
+  if (r.exitCode !== 0) {
+    // runc refuses to list a state dir that does not exist yet: nothing to sweep.
+    if (/no such file or directory/i.test(String(r.all ?? ""))) return [];
+    throw new Error(`runc list failed: ${String(r.all ?? "").trim()}`);
+  }
+  return r.stdout.split("\n").filter((l) => l !== "");
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return [];
+    throw e;
+  }
+}
+
+async function removeIfUnmounted(dir: string): Promise<boolean> {
+  if ((await mountsUnder(dir)).length > 0) return false;
+  await rm(dir, { recursive: true, force: true });
+  return true;
+}
+
+async function readOwner(dir: string): Promise<number | undefined> {
+  try {
+    const pid = Number.parseInt(await readFile(join(dir, "owner"), "utf8"), 10);
+    return Number.isFinite(pid) && pid > 0 ? pid : undefined;
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
+
+async function isPublished(paths: StorePaths, id: string): Promise<boolean> {
+  let chainId: Digest;
+  try {
+    chainId = (JSON.parse(await readFile(join(paths.snapshots, id, "meta.json"), "utf8")) as { chainId: Digest }).chainId;
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return false;
+    throw e;
+  }
+  try {
+    return (await readlink(join(paths.snapshots, "chains", digestHex(chainId)))) === `../${id}`;
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return false;
+    throw e;
+  }
+}
