@@ -1,0 +1,130 @@
+// `docker save`: a docker-archive laid out as Docker 25+ writes it, which is at the same time an OCI
+// layout (blobs/sha256/, index.json, oci-layout) plus manifest.json and repositories. Each blob is
+// written once however many images share it. The output is a temporary file renamed into place.
+import { createWriteStream } from "node:fs";
+import { rename, rm } from "node:fs/promises";
+import { dirname, join, basename } from "node:path";
+import { randomBytes } from "node:crypto";
+import { digestHex, type Digest } from "../../common/digest.js";
+import { Annotation, MediaType, type Descriptor, type ImageIndex } from "../config.js";
+import { OCI_LAYOUT_CONTENT } from "../layoutindex.js";
+import { parseReference, tryParseReference } from "../reference.js";
+import type { ContentStore, ImageRecord } from "../store.js";
+import { TarWriter, type TarEntry } from "../tar/index.js";
+
+interface SavedImage {
+  record: ImageRecord;
+  /** Full references the user asked for that name this image (tags only). */
+  tags: string[];
+}
+
+/** Resolves each reference; references to one image are merged, in order of first mention. */
+async function collect(store: ContentStore, refs: string[]): Promise<SavedImage[]> {
+  const out: SavedImage[] = [];
+  for (const ref of refs) {
+    const record = await store.resolveImage(ref);
+    const parsed = record.refs.length > 0 ? tagNamed(ref) : undefined;
+    const tag = parsed !== undefined && record.refs.includes(parsed) ? parsed : undefined;
+    const known = out.find((s) => s.record.manifestDigest === record.manifestDigest);
+    if (known) {
+      if (tag !== undefined && !known.tags.includes(tag)) known.tags.push(tag);
+    } else out.push({ record, tags: tag === undefined ? [] : [tag] });
+  }
+  return out;
+}
+
+function tagNamed(ref: string): string | undefined {
+  const r = tryParseReference(ref); // undefined: an id, not a reference
+  return r !== undefined && r.digest === undefined ? r.full : undefined;
+}
+
+const DIR_MODE = 0o755;
+const FILE_MODE = 0o644;
+
+function fileEntry(path: string, size: number): TarEntry {
+  return { path, type: "file", mode: FILE_MODE, uid: 0, gid: 0, size, mtime: 0 };
+}
+
+function dirEntry(path: string): TarEntry {
+  return { path, type: "dir", mode: DIR_MODE, uid: 0, gid: 0, size: 0, mtime: 0 };
+}
+
+/** index.json as Docker writes it: one entry per tag, ref.name = the tag, containerd's full name. */
+function layoutIndex(images: SavedImage[]): ImageIndex {
+  const manifests: Descriptor[] = [];
+  for (const { record, tags } of images) {
+    const d = record.manifestDescriptor;
+    const plain = { mediaType: d.mediaType, digest: d.digest, size: d.size };
+    if (tags.length === 0) manifests.push(plain);
+    for (const full of tags) {
+      const tag = parseReference(full).tag ?? "latest";
+      manifests.push({ ...plain, annotations: { [Annotation.containerdImageName]: full, [Annotation.refName]: tag } });
+    }
+  }
+  return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
+}
+
+function dockerManifest(images: SavedImage[]): unknown[] {
+  return images.map(({ record, tags }) => ({
+    Config: `blobs/sha256/${digestHex(record.configDigest)}`,
+    RepoTags: tags.map((t) => parseReference(t).familiar),
+    Layers: record.manifest.layers.map((l) => `blobs/sha256/${digestHex(l.digest)}`),
+  }));
+}
+
+/** The legacy `repositories` file: familiar repository → tag → top layer id. */
+function repositories(images: SavedImage[]): Record<string, Record<string, string>> {
+  const out: Record<string, Record<string, string>> = {};
+  for (const { record, tags } of images) {
+    const top = record.manifest.layers[record.manifest.layers.length - 1];
+    if (!top) continue;
+    for (const full of tags) {
+      const r = parseReference(full);
+      const repo = parseReference(r.name).familiar.replace(/:latest$/, "");
+      (out[repo] ??= {})[r.tag ?? "latest"] = digestHex(top.digest);
+    }
+  }
+  return out;
+}
+
+async function writeArchive(store: ContentStore, refs: string[], out: string, docker: boolean): Promise<void> {
+  const images = await collect(store, refs);
+  const blobs = new Map<Digest, number>();
+  for (const { record } of images) {
+    for (const d of [record.manifestDescriptor, record.manifest.config, ...record.manifest.layers]) blobs.set(d.digest, d.size);
+  }
+  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const stream = createWriteStream(tmp, { mode: 0o644 });
+  try {
+    const tar = new TarWriter(stream);
+    await tar.add(dirEntry("blobs"));
+    await tar.add(dirEntry("blobs/sha256"));
+    for (const [digest] of blobs) {
+      const size = await store.blobSize(digest);
+      await tar.add(fileEntry(`blobs/sha256/${digestHex(digest)}`, size), store.openBlob(digest));
+    }
+    const small = (path: string, value: unknown): Promise<void> => {
+      const body = Buffer.from(typeof value === "string" ? value : JSON.stringify(value));
+      return tar.add(fileEntry(path, body.length), body);
+    };
+    await small("index.json", layoutIndex(images));
+    if (docker) await small("manifest.json", dockerManifest(images));
+    await small("oci-layout", OCI_LAYOUT_CONTENT);
+    if (docker) await small("repositories", repositories(images));
+    await tar.finish();
+    await rename(tmp, out);
+  } finally {
+    stream.destroy();
+    await rm(tmp, { force: true });
+  }
+}
+
+/** Writes a docker-archive that `docker load` accepts (and that is also an OCI layout). */
+export function saveDockerArchive(store: ContentStore, refs: string[], out: string): Promise<void> {
+  return writeArchive(store, refs, out, true);
+}
+
+/** Writes an OCI image layout as a tar (index.json annotated as Docker does). */
+export function saveOciArchive(store: ContentStore, refs: string[], out: string): Promise<void> {
+  return writeArchive(store, refs, out, false);
+}
