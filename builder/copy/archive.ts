@@ -1,0 +1,96 @@
+// ADD of a local archive: recognised by content (a tar, plain or gzip/bzip2/xz/zstd-compressed, whatever
+// its name), extracted into the destination folder. As BuildKit does it: entries keep the archive's
+// owners and modes (--chown and --chmod only touch the destination folder itself), the archive's own
+// root entry is ignored, and an entry replaces whatever is at its path (a file may replace a folder).
+import { createReadStream, createWriteStream } from "node:fs";
+import { link, mkdir, open, symlink, lutimes } from "node:fs/promises";
+import { posix } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { ArchiveError, UserError, type SourcePlace } from "../../common/errors.js";
+import { resolveInsideRoot } from "../../common/rootpath.js";
+import { readTar } from "../../image/tar/index.js";
+import { COMPRESSION_MAGIC_BYTES, decompressStream, detectCompression, isTarArchive, type Compression } from "../../runtime/decompress.js";
+import { applyMetadata } from "./metadata.js";
+import { ensureFolder, hostPath, lstatOrUndefined, removeExisting } from "./destination.js";
+
+async function readHead(path: string, n: number): Promise<Buffer> {
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The compression of `path` if it is a tar archive (possibly compressed), else undefined. */
+export async function probeArchive(path: string): Promise<Compression | undefined> {
+  const kind = detectCompression(await readHead(path, COMPRESSION_MAGIC_BYTES));
+  const parts: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of decompressStream(kind, createReadStream(path), path)) {
+      parts.push(chunk as Buffer);
+      length += (chunk as Buffer).length;
+      if (length >= 512) break; // leaving the loop stops the decompressor
+    }
+  } catch (e) {
+    if (e instanceof ArchiveError) return undefined; // e.g. gzip magic but corrupt data: a plain file
+    throw e;
+  }
+  return isTarArchive(Buffer.concat(parts)) ? kind : undefined;
+}
+
+/**
+ * Extracts the archive at host path `archive` into the folder `destFolder` (a resolved container path
+ * under destRoot, which must exist). Every entry path is resolved inside destRoot.
+ */
+export async function extractArchive(
+  archive: string,
+  kind: Compression,
+  destRoot: string,
+  destFolder: string,
+  place: SourcePlace,
+  shownName: string,
+): Promise<void> {
+  const folderTimes: Array<[string, number]> = [];
+  const input = decompressStream(kind, createReadStream(archive), shownName);
+  for await (const { entry, body } of readTar(input)) {
+    const rel = posix.normalize("/" + entry.path).slice(1);
+    if (rel === "") continue; // the archive's "./": the destination folder keeps its own metadata
+    const parent = await ensureFolder(destRoot, posix.join(destFolder, posix.dirname(rel)), { uid: 0, gid: 0 }, place);
+    const target = hostPath(destRoot, posix.join(parent, posix.basename(rel)));
+    const existing = await lstatOrUndefined(target);
+    if (existing && !(entry.type === "dir" && existing.isDirectory())) await removeExisting(target);
+    switch (entry.type) {
+      case "file":
+        await pipeline(body, createWriteStream(target, { flags: "wx", mode: 0o600 }));
+        break;
+      case "dir":
+        if (!existing?.isDirectory()) await mkdir(target);
+        folderTimes.push([target, entry.mtime]);
+        break;
+      case "symlink":
+        await symlink(entry.linkname ?? "", target);
+        break;
+      case "hardlink": {
+        const linkRel = posix.normalize("/" + (entry.linkname ?? "")).slice(1);
+        const linked = await resolveInsideRoot(destRoot, posix.join(destFolder, linkRel), false);
+        await link(hostPath(destRoot, linked), target);
+        continue; // shares the inode, and its metadata, with the entry it links to
+      }
+      default:
+        throw new UserError(`${place.file}:${place.line}: ${shownName}: entry ${rel} is a ${entry.type}, which tsbuild's ADD cannot create`);
+    }
+    await applyMetadata(target, entry.type === "symlink", {
+      owner: { uid: entry.uid, gid: entry.gid },
+      mode: entry.type === "symlink" ? undefined : entry.mode,
+      atime: entry.mtime,
+      mtime: entry.mtime,
+      xattrs: entry.xattrs,
+    });
+  }
+  // A folder's mtime changes as entries are added to it: set them once everything is in place.
+  for (const [folder, mtime] of folderTimes.reverse()) await lutimes(folder, mtime, mtime);
+}

@@ -1,0 +1,98 @@
+// COPY/ADD into a mounted rootfs, file for file as BuildKit does it (each rule below was checked against
+// BuildKit on dockerd 26; copy.test.ts records the answers):
+// - a folder source copies its contents into the destination folder (created 0755 if missing);
+// - a file source goes inside the destination when that ends with `/` or is an existing folder, else it
+//   becomes the destination path; a symlink source (also one matched by a wildcard) is followed;
+// - several sources are copied in turn to the same destination (no "must end with /" error in BuildKit:
+//   a later file replaces an earlier one, a folder onto a file fails with "cannot copy to non-directory");
+// - missing parents are created 0755, owned by the --chown owner or 0:0;
+// - destination symlinks are followed inside the rootfs, never on the host.
+import { lstat, writeFile } from "node:fs/promises";
+import { posix } from "node:path";
+import { UserError } from "../../common/errors.js";
+import { resolveInsideRoot, resolveInRoot } from "../../common/rootpath.js";
+import { extractArchive, probeArchive } from "./archive.js";
+import { destinationIsFolder, destinationPath, ensureFolder, hostPath, lstatOrUndefined, removeExisting } from "./destination.js";
+import { applyMetadata } from "./metadata.js";
+import { copyFolder, copyRegularFile } from "./tree.js";
+import type { CopyContext, CopyRequest, Owner } from "./types.js";
+
+export type { CopyRequest } from "./types.js";
+
+const URL_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
+
+/** Whether an ADD source is a URL or git address (not supported offline). */
+export function isRemoteSource(source: string): boolean {
+  return URL_RE.test(source) || source.startsWith("git@");
+}
+
+/** Rejects ADD of a URL with a clear message (call before matching the sources). */
+export function assertLocalSource(source: string, place: { file: string; line: number }): void {
+  if (isRemoteSource(source)) {
+    throw new UserError(`${place.file}:${place.line}: ADD ${source}: remote sources (URLs, git) are not supported: tsbuild builds offline; download the file into the build context and ADD it from there`);
+  }
+}
+
+function createdOwner(req: CopyRequest): Owner {
+  return req.chown ?? { uid: 0, gid: 0 };
+}
+
+/**
+ * Where a single file named `name` goes: inside the destination when it names a folder (trailing `/`,
+ * or an existing folder, also through a symlink), else at the destination path itself (following a
+ * final symlink, as BuildKit writes through it). Creates the folders on the way.
+ */
+async function fileTarget(req: CopyRequest, name: string): Promise<string> {
+  const dest = destinationPath(req.dest, req.workdir);
+  if (destinationIsFolder(req.dest)) {
+    const folder = await ensureFolder(req.destRoot, dest, createdOwner(req), req.place);
+    return hostPath(req.destRoot, posix.join(folder, name));
+  }
+  const resolved = await resolveInsideRoot(req.destRoot, dest, true);
+  const st = await lstatOrUndefined(hostPath(req.destRoot, resolved));
+  if (st?.isDirectory()) return hostPath(req.destRoot, posix.join(resolved, name));
+  await ensureFolder(req.destRoot, posix.dirname(dest), createdOwner(req), req.place);
+  return hostPath(req.destRoot, await resolveInsideRoot(req.destRoot, dest, true));
+}
+
+async function copySource(ctx: CopyContext, rel: string): Promise<void> {
+  const { req } = ctx;
+  // The source itself is followed when it is a symlink (resolved inside the source root).
+  const resolvedRel = (await resolveInsideRoot(req.sourceRoot, rel, true)).slice(1) || ".";
+  const src = await resolveInRoot(req.sourceRoot, rel, true);
+  const st = await lstat(src);
+  if (st.isDirectory()) {
+    const folder = await ensureFolder(req.destRoot, destinationPath(req.dest, req.workdir), createdOwner(req), req.place);
+    await copyFolder(ctx, src, resolvedRel, st, hostPath(req.destRoot, folder), true);
+    return;
+  }
+  if (req.add && st.isFile()) {
+    const kind = await probeArchive(src);
+    if (kind !== undefined) {
+      const folder = await ensureFolder(req.destRoot, destinationPath(req.dest, req.workdir), createdOwner(req), req.place);
+      await extractArchive(src, kind, req.destRoot, folder, req.place, rel);
+      return;
+    }
+  }
+  if (!st.isFile()) {
+    throw new UserError(`${req.place.file}:${req.place.line}: cannot copy ${rel}: not a regular file, folder or symlink`);
+  }
+  await copyRegularFile(ctx, src, st, await fileTarget(req, posix.basename(rel === "." ? "/" : rel)));
+}
+
+/** A heredoc source: 0644 (or --chmod), owned 0:0 (or --chown), named by its heredoc word. */
+async function writeInline(req: CopyRequest, name: string, content: string): Promise<void> {
+  const target = await fileTarget(req, name);
+  const existing = await lstatOrUndefined(target);
+  if (existing) await removeExisting(target);
+  await writeFile(target, content, { flag: "wx", mode: 0o600 });
+  const now = new Date();
+  await applyMetadata(target, false, { owner: createdOwner(req), mode: req.chmod ?? 0o644, atime: now, mtime: now });
+}
+
+/** Performs one COPY/ADD into req.destRoot. */
+export async function copyIntoRootfs(req: CopyRequest): Promise<void> {
+  const ctx: CopyContext = { req, links: new Map() };
+  for (const rel of req.sources) await copySource(ctx, rel);
+  for (const { name, content } of req.inline ?? []) await writeInline(req, name, content);
+}

@@ -1,0 +1,63 @@
+// Destination paths of a COPY/ADD, always resolved inside the step's rootfs (a symlink to `/x` in the
+// rootfs means rootfs/x, never the host's /x), and the folders created on the way.
+import { chmod, lchown, lstat, mkdir, rm } from "node:fs/promises";
+import type { Stats } from "node:fs";
+import { posix } from "node:path";
+import { DockerfileError, errnoCode, type SourcePlace } from "../../common/errors.js";
+import { resolveInsideRoot } from "../../common/rootpath.js";
+import type { Owner } from "./types.js";
+
+/** The destination as an absolute container path: relative to workdir unless absolute. */
+export function destinationPath(dest: string, workdir: string): string {
+  return posix.resolve("/", workdir || "/", dest);
+}
+
+/** A destination that names a folder to copy into: ends with `/`, or is `.`/`..` (BuildKit's rule). */
+export function destinationIsFolder(dest: string): boolean {
+  return dest.endsWith("/") || dest === "." || dest === ".." || dest.endsWith("/.") || dest.endsWith("/..");
+}
+
+export function hostPath(root: string, containerPath: string): string {
+  return containerPath === "/" ? root : posix.join(root, containerPath);
+}
+
+/** lstat, or undefined when nothing is there. */
+export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw e;
+  }
+}
+
+/**
+ * Makes sure the folder `containerPath` exists in root, creating missing ones (mode 0755, owned by
+ * `owner`: BuildKit gives created parents the --chown owner, else 0:0). Existing folders are left as
+ * they are. Returns the folder's resolved container path.
+ */
+export async function ensureFolder(root: string, containerPath: string, owner: Owner, place: SourcePlace): Promise<string> {
+  const parts = containerPath.split("/").filter((p) => p !== "");
+  let current = "/";
+  for (let i = 0; i < parts.length; i++) {
+    const next = await resolveInsideRoot(root, posix.join(current, parts[i] as string), true);
+    const host = hostPath(root, next);
+    const st = await lstatOrUndefined(host);
+    if (st === undefined) {
+      await mkdir(host);
+      await lchown(host, owner.uid, owner.gid);
+      await chmod(host, 0o755);
+    } else if (!st.isDirectory()) {
+      const isLast = i === parts.length - 1;
+      throw new DockerfileError(place, isLast ? `cannot copy to non-directory: ${next}` : `mkdir ${next}: not a directory`);
+    }
+    current = next;
+  }
+  return current;
+}
+
+/** Clears the way for a new entry at host path `path`: whatever is there (file, link, folder) goes. */
+export async function removeExisting(path: string): Promise<void> {
+  await rm(path, { recursive: true, force: true });
+}

@@ -1,0 +1,109 @@
+// Which files a COPY/ADD source pattern names, inside a source root (the context or a mounted rootfs).
+// As in BuildKit: a pattern is cleaned as if it started at `/`, so `../x` means `x` (it can never leave
+// the root); symlinks on the way are resolved inside the root; a pattern without wildcards must name
+// something, while a wildcard that matches nothing is no error (nothing is copied).
+import { lstat, readdir } from "node:fs/promises";
+import { posix } from "node:path";
+import { ContextError, DockerfileError, errnoCode, type SourcePlace } from "../../common/errors.js";
+import { resolveInRoot, resolveInsideRoot } from "../../common/rootpath.js";
+import { BadPatternError, hasWildcard, matchComponent } from "./pathmatch.js";
+
+export type SourceFilter = (rel: string) => boolean;
+
+/** A source pattern as a clean relative path: no leading `/` or `./`, no `..` above the root; "." for the root. */
+export function cleanSourcePath(pattern: string): string {
+  const rel = posix.normalize("/" + pattern).replace(/^\/+/, "").replace(/\/+$/, "");
+  return rel === "" ? "." : rel;
+}
+
+/** Whether `rel` (and what it resolves to) exists in root and is not excluded by the filter. */
+async function isVisible(root: string, rel: string, filter: SourceFilter | undefined): Promise<boolean> {
+  if (rel === ".") return true;
+  if (filter && !filter(rel)) return false;
+  const resolved = (await resolveInsideRoot(root, rel, true)).slice(1);
+  if (resolved !== "" && filter && !filter(resolved)) return false;
+  try {
+    await lstat(resolved === "" ? root : posix.join(root, resolved));
+    return true;
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") return false;
+    throw e;
+  }
+}
+
+/** The names in a directory of the root (symlinks resolved inside root), sorted; none if it is no directory. */
+async function listDir(root: string, rel: string): Promise<string[]> {
+  const host = await resolveInRoot(root, rel === "" ? "." : rel, true);
+  try {
+    return (await readdir(host)).sort();
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw e;
+  }
+}
+
+async function expandWildcards(root: string, rel: string, place: SourcePlace): Promise<string[]> {
+  let candidates = [""];
+  for (const part of rel.split("/")) {
+    if (!hasWildcard(part)) {
+      candidates = candidates.map((c) => (c === "" ? part : `${c}/${part}`));
+      continue;
+    }
+    const next: string[] = [];
+    for (const c of candidates) {
+      for (const name of await listDir(root, c)) {
+        let ok: boolean;
+        try {
+          ok = matchComponent(part, name);
+        } catch (e) {
+          if (e instanceof BadPatternError) throw new DockerfileError(place, e.message);
+          throw e;
+        }
+        if (ok) next.push(c === "" ? name : `${c}/${name}`);
+      }
+    }
+    candidates = next;
+  }
+  return candidates;
+}
+
+/**
+ * The relative paths (inside root) that the source patterns of one COPY/ADD name, in order, each once.
+ * filter(rel) === false means excluded (.dockerignore): such a path neither matches nor counts as existing.
+ */
+export async function matchSources(
+  root: string,
+  patterns: string[],
+  filter: SourceFilter | undefined,
+  place: SourcePlace,
+  instruction: "COPY" | "ADD",
+): Promise<string[]> {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const add = (rel: string): void => {
+    if (!seen.has(rel)) {
+      seen.add(rel);
+      out.push(rel);
+    }
+  };
+  for (const pattern of patterns) {
+    const rel = cleanSourcePath(pattern);
+    if (!hasWildcard(rel)) {
+      if (!(await isVisible(root, rel, filter))) {
+        throw new ContextError(
+          rel,
+          `${instruction} failed: file not found in build context or excluded by .dockerignore: stat ${rel}: file does not exist`,
+          place,
+        );
+      }
+      add(rel);
+      continue;
+    }
+    for (const candidate of await expandWildcards(root, rel, place)) {
+      if (await isVisible(root, candidate, filter)) add(candidate);
+    }
+  }
+  return out;
+}

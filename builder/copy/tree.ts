@@ -1,0 +1,102 @@
+// Copying one source entry (a file, or a folder with everything in it) to a host path inside the rootfs.
+// Symlinks inside a copied folder stay symlinks; files sharing an inode stay hardlinked (BuildKit keeps
+// both); modes incl. setuid are kept unless --chmod; owners are 0:0 for context files, kept for --from.
+import { constants, type Stats } from "node:fs";
+import { copyFile, link, lstat, mkdir, readdir, readlink, symlink } from "node:fs/promises";
+import { posix } from "node:path";
+import { DockerfileError, UserError } from "../../common/errors.js";
+import { applyMetadata, readXattrs } from "./metadata.js";
+import { lstatOrUndefined, removeExisting } from "./destination.js";
+import type { CopyContext, Owner } from "./types.js";
+
+function ownerOf(ctx: CopyContext, st: Stats): Owner {
+  if (ctx.req.chown) return ctx.req.chown;
+  return ctx.req.fromContext ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid };
+}
+
+function modeOf(ctx: CopyContext, st: Stats): number {
+  return ctx.req.chmod ?? st.mode & 0o7777;
+}
+
+/** The container path of a host path under destRoot, for messages. */
+function shown(ctx: CopyContext, host: string): string {
+  const rel = posix.relative(ctx.req.destRoot, host);
+  return "/" + rel;
+}
+
+/** Whether a source path (relative to sourceRoot) is excluded by .dockerignore. */
+function excluded(ctx: CopyContext, rel: string): boolean {
+  return ctx.req.filter !== undefined && rel !== "." && !ctx.req.filter(rel);
+}
+
+/** Copies a regular file (or recreates a hardlink to one copied before in this request). */
+export async function copyRegularFile(ctx: CopyContext, src: string, st: Stats, target: string): Promise<void> {
+  const existing = await lstatOrUndefined(target);
+  if (existing?.isDirectory()) {
+    throw new DockerfileError(ctx.req.place, `cannot replace to directory ${shown(ctx, target)} with file`);
+  }
+  if (existing) await removeExisting(target);
+  const key = `${st.dev}:${st.ino}`;
+  const first = st.nlink > 1 ? ctx.links.get(key) : undefined;
+  if (first !== undefined) {
+    await link(first, target);
+    return;
+  }
+  await copyFile(src, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
+  await applyMetadata(target, false, {
+    owner: ownerOf(ctx, st),
+    mode: modeOf(ctx, st),
+    atime: st.atime,
+    mtime: st.mtime,
+    xattrs: await readXattrs(src),
+  });
+  if (st.nlink > 1) ctx.links.set(key, target);
+}
+
+async function copySymlink(ctx: CopyContext, src: string, st: Stats, target: string): Promise<void> {
+  const existing = await lstatOrUndefined(target);
+  if (existing?.isDirectory()) {
+    throw new DockerfileError(ctx.req.place, `cannot replace to directory ${shown(ctx, target)} with symlink`);
+  }
+  if (existing) await removeExisting(target);
+  await symlink(await readlink(src), target);
+  await applyMetadata(target, true, { owner: ownerOf(ctx, st), atime: st.atime, mtime: st.mtime });
+}
+
+/**
+ * Copies the contents of folder `src` (relative path `rel` in the source root) into the folder `target`.
+ * isTop: `target` is the destination itself, which BuildKit leaves as it is (or created 0755);
+ * nested folders take the source folder's owner and mode, also when they already exist.
+ */
+export async function copyFolder(ctx: CopyContext, src: string, rel: string, st: Stats, target: string, isTop: boolean): Promise<void> {
+  if (!isTop) {
+    const existing = await lstatOrUndefined(target);
+    if (existing && !existing.isDirectory()) await removeExisting(target);
+    if (!existing?.isDirectory()) await mkdir(target);
+  }
+  for (const name of (await readdir(src)).sort()) {
+    const childRel = rel === "." ? name : `${rel}/${name}`;
+    if (excluded(ctx, childRel)) continue;
+    await copyEntry(ctx, posix.join(src, name), childRel, await lstat(posix.join(src, name)), posix.join(target, name));
+  }
+  if (!isTop) {
+    await applyMetadata(target, false, {
+      owner: ownerOf(ctx, st),
+      mode: modeOf(ctx, st),
+      atime: st.atime,
+      mtime: st.mtime,
+      xattrs: await readXattrs(src),
+    });
+  }
+}
+
+/** Copies one entry found inside a copied folder (symlinks are not followed). */
+async function copyEntry(ctx: CopyContext, src: string, rel: string, st: Stats, target: string): Promise<void> {
+  if (st.isDirectory()) return copyFolder(ctx, src, rel, st, target, false);
+  if (st.isFile()) return copyRegularFile(ctx, src, st, target);
+  if (st.isSymbolicLink()) return copySymlink(ctx, src, st, target);
+  if (st.isSocket()) return; // sockets are not copied (as BuildKit's fsutil skips them)
+  throw new UserError(
+    `${ctx.req.place.file}:${ctx.req.place.line}: cannot copy ${rel}: device nodes and fifos are not supported by tsbuild's COPY`,
+  );
+}
