@@ -1,0 +1,35 @@
+// Extended attributes of layer entries. @napi-rs/xattr acts on a symlink itself, never on its target
+// (it uses the l* calls: checked in layer.test.ts), so symlinks are safe to pass here.
+import { getAttribute, listAttributes, setAttribute } from "@napi-rs/xattr";
+import { errnoCode } from "../../common/errors.js";
+
+/** Overlay's own bookkeeping (opaque, redirect, origin...): never part of a layer's content. */
+export function isOverlayXattr(name: string): boolean {
+  return name.startsWith("trusted.overlay.");
+}
+
+/** The xattrs that belong in a layer tar, or undefined if there are none. */
+export async function readLayerXattrs(path: string): Promise<Map<string, Buffer> | undefined> {
+  let names: string[];
+  try {
+    names = await listAttributes(path);
+  } catch (e) {
+    if (errnoCode(e) === "ENOTSUP" || errnoCode(e) === "EOPNOTSUPP") return undefined;
+    throw e;
+  }
+  const kept = new Map<string, Buffer>();
+  for (const name of names.sort()) {
+    if (isOverlayXattr(name)) continue;
+    const value = await getAttribute(path, name);
+    if (value !== null) kept.set(name, value);
+  }
+  return kept.size > 0 ? kept : undefined;
+}
+
+export async function readXattr(path: string, name: string): Promise<Buffer | null> {
+  return getAttribute(path, name);
+}
+
+export async function writeXattrs(path: string, xattrs: Map<string, Buffer> | undefined): Promise<void> {
+  for (const [name, value] of xattrs ?? []) await setAttribute(path, name, value);
+}
