@@ -2,10 +2,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, writeFile, mkdir, stat, access } from "node:fs/promises";
 import { join } from "node:path";
-import { sha256, type Digest } from "../common/digest.js";
+import { createReadStream } from "node:fs";
+import { execa } from "execa";
+import { sha256, sha256File, type Digest } from "../common/digest.js";
 import { Snapshotter, chainIdOf } from "./snapshotter.js";
 import { mountsUnder } from "./mounts.js";
-import { tempStore, busyboxSnapshot } from "./testsupport.js";
+import { tempStore, busyboxSnapshot, busyboxTar } from "./testsupport.js";
 
 test("chainIdOf follows the OCI definition", () => {
   const d1 = sha256("a");
@@ -101,6 +103,50 @@ test("a chain of 130 layers mounts at once, upper layers win", async () => {
     }
     await snap.remove(active);
     assert.deepEqual(await mountsUnder(store.paths.root), []);
+  } finally {
+    await store.cleanup();
+  }
+});
+
+test("unpack applies layer tars into overlay-format snapshots keyed by chain ID", async () => {
+  const store = await tempStore();
+  try {
+    const snap = new Snapshotter(store.paths);
+    const tar = await busyboxTar();
+    const diff1 = await sha256File(tar);
+    let opened = 0;
+    const open1 = () => {
+      opened++;
+      return createReadStream(tar);
+    };
+    const base = await snap.unpack(null, diff1, open1);
+    assert.equal(base, diff1);
+    assert.equal(await snap.unpack(null, diff1, open1), diff1, "an existing chain is reused");
+    assert.equal(opened, 1, "without reading the layer again");
+
+    // Layer 2 deletes /bin/ls and makes /etc opaque with one new file.
+    const work = join(store.paths.root, "layer2");
+    await mkdir(join(work, "bin"), { recursive: true });
+    await mkdir(join(work, "etc"), { recursive: true });
+    await writeFile(join(work, "bin", ".wh.ls"), "");
+    await writeFile(join(work, "etc", ".wh..wh..opq"), "");
+    await writeFile(join(work, "etc", "only"), "1");
+    const tar2 = join(store.paths.root, "layer2.tar");
+    await execa("tar", ["--sort=name", "--owner=0", "--group=0", "--numeric-owner", "-C", work, "-cf", tar2, "bin", "etc"]);
+    const diff2 = await sha256File(tar2);
+    const chain = await snap.unpack(base, diff2, () => createReadStream(tar2));
+    assert.equal(chain, chainIdOf(base, diff2));
+    const upper = await snap.diffDir(chain);
+    const wh = await stat(join(upper, "bin", "ls"));
+    assert.ok(wh.isCharacterDevice() && wh.rdev === 0);
+    const ro = await snap.mountReadOnly(chain);
+    try {
+      await assert.rejects(access(join(ro.rootfs, "bin", "ls")));
+      await access(join(ro.rootfs, "bin", "cat"));
+      assert.deepEqual(await readdir(join(ro.rootfs, "etc")), ["only"]);
+    } finally {
+      await ro.unmount();
+    }
   } finally {
     await store.cleanup();
   }

@@ -4,6 +4,7 @@ import { sha256, digestHex, type Digest } from "../common/digest.js";
 import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
 import type { StorePaths } from "../common/storepaths.js";
+import { applyLayerTar } from "./layer/index.js";
 import { mountOverlay, unmount } from "./mounts.js";
 import { scratchName } from "./owner.js";
 
@@ -142,6 +143,11 @@ export class Snapshotter {
     const lowers = await this.relativeLowers(chainId);
     if (lowers.length === 1) return { rootfs: join(this.dir, lowers[0] as string), unmount: async () => {} };
     return this.mountAt(undefined, (t) => mountOverlay({ lowers, target: t, cwd: this.dir, readOnly: true }));
+  }
+
+  /** Unpacks one layer tar (uncompressed) on top of `parent`; returns the new chain ID. */
+  unpack(parent: Digest | null, diffId: Digest, open: () => NodeJS.ReadableStream): Promise<Digest> {
+    return this.unpackWith(applyLayerTar, parent, diffId, open);
   }
 
   /**
