@@ -151,3 +151,29 @@ test("unpack applies layer tars into overlay-format snapshots keyed by chain ID"
     await store.cleanup();
   }
 });
+
+test("removeCommitted drops a leaf snapshot and refuses a parent; usage counts the top layer", async () => {
+  const store = await tempStore();
+  try {
+    const snap = new Snapshotter(store.paths);
+    const parentActive = await snap.prepare(null);
+    await writeFile(join(parentActive.upper, "a"), "12345");
+    const parent = sha256("p");
+    await snap.commit(parentActive, parent);
+    const childActive = await snap.prepare(parent);
+    await mkdir(join(childActive.upper, "d"));
+    await writeFile(join(childActive.upper, "d", "b"), "xy");
+    const child = chainIdOf(parent, sha256("c"));
+    await snap.commit(childActive, child);
+    assert.deepEqual(await snap.usage(parent), { bytes: 5, inodes: 1 });
+    assert.deepEqual(await snap.usage(child), { bytes: 2, inodes: 2 });
+    await assert.rejects(snap.removeCommitted(parent), /is the parent of/);
+    await snap.removeCommitted(child);
+    assert.equal(await snap.has(child), false);
+    await assert.rejects(access(childActive.dir));
+    await snap.removeCommitted(parent);
+    assert.equal(await new Snapshotter(store.paths).has(parent), false);
+  } finally {
+    await store.cleanup();
+  }
+});

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rename, rm, symlink, readlink, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rename, rm, symlink, readlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { sha256, digestHex, type Digest } from "../common/digest.js";
 import { errnoCode, RuntimeFailure } from "../common/errors.js";
@@ -114,6 +114,39 @@ export class Snapshotter {
     await rm(active.dir, { recursive: true, force: true });
   }
 
+  /**
+   * Removes a committed snapshot (for garbage collection, which must hold the store's GC lock so that no
+   * build mounts it meanwhile). Refuses while another snapshot is built on it.
+   */
+  async removeCommitted(chainId: Digest): Promise<void> {
+    const meta = await this.meta(chainId);
+    const id = meta.lowers[0] as number;
+    for (const name of await readdir(this.dir)) {
+      if (!/^\d+$/.test(name) || name === String(id)) continue;
+      const child = await this.readMetaFile(join(this.dir, name, "meta.json"));
+      if (child?.parent === chainId) throw new RuntimeFailure(`snapshot ${chainId} is the parent of ${child.chainId}`);
+    }
+    await rm(this.chainLink(chainId), { force: true });
+    this.metaCache.delete(chainId);
+    await rm(join(this.dir, String(id)), { recursive: true, force: true });
+  }
+
+  /** Bytes and inodes used by the top layer of a chain (its own diff, not its parents). */
+  async usage(chainId: Digest): Promise<{ bytes: number; inodes: number }> {
+    const total = { bytes: 0, inodes: 0 };
+    const walk = async (dir: string): Promise<void> => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const p = join(dir, entry.name);
+        const st = await lstat(p);
+        total.inodes++;
+        if (st.isFile()) total.bytes += st.size;
+        if (entry.isDirectory()) await walk(p);
+      }
+    };
+    await walk(await this.diffDir(chainId));
+    return total;
+  }
+
   /** Absolute fs dirs of the chain, top-most first. */
   async lowerDirs(chainId: Digest): Promise<string[]> {
     return (await this.meta(chainId)).lowers.map((n) => join(this.dir, String(n), "fs"));
@@ -224,9 +257,19 @@ export class Snapshotter {
       if (errnoCode(e) === "ENOENT") return undefined;
       throw e;
     }
-    const meta = JSON.parse(await readFile(join(this.chainsDir, target, "meta.json"), "utf8")) as SnapshotMeta;
+    const meta = await this.readMetaFile(join(this.chainsDir, target, "meta.json"));
+    if (meta === undefined) return undefined;
     this.metaCache.set(chainId, meta);
     return meta;
+  }
+
+  private async readMetaFile(path: string): Promise<SnapshotMeta | undefined> {
+    try {
+      return JSON.parse(await readFile(path, "utf8")) as SnapshotMeta;
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") return undefined;
+      throw e;
+    }
   }
 
   private async firstFreeId(): Promise<number> {
