@@ -8,7 +8,9 @@ import { NodeQueue } from "./nodes.js";
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from "./write.js";
 import { writeXattrs } from "./xattrs.js";
 
+/** Unpacks the layer into targetDir (created if missing; normally a fresh, empty snapshot folder). */
 export async function applyLayerTar(input: NodeJS.ReadableStream, targetDir: string): Promise<void> {
+  await mkdir(targetDir, { recursive: true });
   const target = new SafeTarget(targetDir);
   const nodes = new NodeQueue();
   const dirTimes: Array<[string, number]> = [];

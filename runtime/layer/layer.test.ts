@@ -6,6 +6,7 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
+import { gunzipSync } from "node:zlib";
 import { getAttributeSync, listAttributesSync, setAttributeSync } from "@napi-rs/xattr";
 import { ArchiveError } from "../../common/errors.js";
 import { sha256, sha256File } from "../../common/digest.js";
@@ -247,5 +248,24 @@ test("a truncated layer tar is rejected", async () => {
   await withTmp(async (d) => {
     const tar = await tarOf([[{ ...f, path: "big", type: "file", size: 5000 }, Buffer.alloc(5000, 3)]]);
     await assert.rejects(applyLayerTar(Readable.from([tar.subarray(0, 3000)]), d), ArchiveError);
+  });
+});
+
+// The layer BuildKit (dockerd 26) wrote for
+//   RUN mkdir -p /x/sub && echo a > /x/a && echo b > /x/sub/b && ln /x/a /x/hl && ln -s a /x/sym &&
+//       mkfifo /x/fifo && chmod 4755 /x/a && touch -d "2020-09-13 12:26:40" /x/a
+// (gzip, base64). Applying it and writing it back must give BuildKit's own bytes, i.e. its diffID.
+const BUILDKIT_LAYER = "H4sIAAAAAAACA+2YwW7CMAyGfeYp+ga1HSd+nhaomDTERADB29OiHUYPiE6LYaq/S6oqUht99R83q/WphsJgj8Z4G3vG4+2aYkAUTVEYkBADQhXBgGM+NPv+Vf5ikT8X909YH5Zv6Z+j+7fga78r/gH8wj+T+zchX/Jb1r96/ptwrss/Y5r/AMNsZvdv47+x8C+P/TNQUFah7/uaRKFC91+cZgHOjDnX3Ue3K5//SeT5/CcMSaBKXv8G/jefr89/vM9/QhGCiiw2p9n7z8e2Ll//k/q/vv4peP9n5799cf7z2L94/2dD6/3fzPu/fNla/P+rTsl/Gc7/uPH6dxzHKcUVyn2ISgAeAAA=";
+const BUILDKIT_DIFF_ID = "sha256:1ca385b4165e8ada4633cab424015ef9ab774664e673f7e3ddac9b4ed0969545";
+
+test("a BuildKit layer applied and written back keeps BuildKit's diffID", async () => {
+  await withTmp(async (d) => {
+    const tar = gunzipSync(Buffer.from(BUILDKIT_LAYER, "base64"));
+    assert.equal(sha256(tar), BUILDKIT_DIFF_ID);
+    await applyLayerTar(Readable.from([tar]), join(d, "snap"));
+    const again = await layerBytes(join(d, "snap"));
+    assert.equal(sha256(again), BUILDKIT_DIFF_ID);
+    const st = await lstat(join(d, "snap/x/a"));
+    assert.deepEqual([st.mode & 0o7777, st.nlink, st.mtimeMs], [0o4755, 2, 1600000000 * 1000]);
   });
 });
