@@ -132,5 +132,5 @@ export function parseDockerfile(text: string, fileName: string): ParsedDockerfil
       `${fileName}: the syntax directive (${directives.found["syntax"]}) is ignored: tsbuild uses its own Dockerfile frontend`,
     );
   }
-  return { nodes, escapeChar: directives.escapeChar, directives: { ...directives.found }, warnings };
+  return { fileName, nodes, escapeChar: directives.escapeChar, directives: { ...directives.found }, warnings };
 }

@@ -30,6 +30,8 @@ export interface Node {
 }
 
 export interface ParsedDockerfile {
+  /** The name given to parseDockerfile, used in every error's place. */
+  fileName: string;
   nodes: Node[];
   /** The escape character in effect (`\` unless `# escape=` said otherwise). */
   escapeChar: string;
