@@ -1,0 +1,182 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { cp, readdir, readFile, rm, mkdtemp, stat, truncate, writeFile } from "node:fs/promises";
+import { createReadStream, existsSync } from "node:fs";
+import { Writable } from "node:stream";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { gzipSync } from "node:zlib";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { sha256, type Digest } from "../../common/digest.js";
+import { ArchiveError } from "../../common/errors.js";
+import { TarWriter, type TarEntry } from "../tar/index.js";
+import { withStore } from "../testutil.js";
+import type { ContentStore } from "../store.js";
+import type { ImageConfig } from "../config.js";
+import { importRootfs, loadArchive, saveDockerArchive, saveOciArchive } from "./index.js";
+
+const run = promisify(execFile);
+const DOCKER_TAR = "/tmp/anchors/busybox-docker.tar";
+const OCI_DIR = "/tmp/anchors/busybox-oci";
+const ROOTFS_TAR = "/tmp/anchors/busybox-rootfs.tar";
+// What Docker 26 wrote for busybox:local (docker save): image id and OCI manifest digest.
+const BUSYBOX_ID = "sha256:95d5bc6752e78b71c9a1562bf5252041cf5321d84f84418ca9915dafc95f7812";
+const BUSYBOX_MANIFEST = "sha256:eace845c0761789bbb362c8e84966e49a7073a3f025d8b7ed03f6f9f01c3e8ba";
+const BUSYBOX_DIFF_ID = "sha256:94db8bfcceb5e9dd25db9b41139ab61cec7ddfc1208955f15d4ca57214c2bae8";
+
+function entry(path: string, size: number): TarEntry {
+  return { path, type: "file", mode: 0o644, uid: 0, gid: 0, size, mtime: 0 };
+}
+
+async function tarBuffer(files: [string, Buffer][]): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const sink = new Writable({ write: (c: Buffer, _e, cb) => { chunks.push(c); cb(); } });
+  const w = new TarWriter(sink);
+  for (const [p, b] of files) await w.add(entry(p, b.length), b);
+  await w.finish();
+  return Buffer.concat(chunks);
+}
+
+/** A small docker-archive (old layout: `<id>.json`, `<dir>/layer.tar`), optionally gzipped layer or lying config. */
+async function smallDockerArchive(out: string, opts: { gzipLayer?: boolean; wrongDiffId?: boolean; tag?: string } = {}): Promise<Digest> {
+  const layer = await tarBuffer([["hello.txt", Buffer.from("hello\n")]]);
+  const diffId = opts.wrongDiffId ? sha256("not the layer") : sha256(layer);
+  const config: ImageConfig = { architecture: "amd64", os: "linux", config: { Cmd: ["cat", "/hello.txt"] }, rootfs: { type: "layers", diff_ids: [diffId] }, history: [{ created_by: "test" }] };
+  const configBytes = Buffer.from(JSON.stringify(config));
+  const id = sha256(configBytes);
+  const manifest = [{ Config: `${id.slice(7)}.json`, RepoTags: [opts.tag ?? "small:1"], Layers: ["l1/layer.tar"] }];
+  const tar = await tarBuffer([
+    [`${id.slice(7)}.json`, configBytes],
+    ["l1/layer.tar", opts.gzipLayer ? gzipSync(layer) : layer],
+    ["manifest.json", Buffer.from(JSON.stringify(manifest))],
+  ]);
+  await writeFile(out, tar);
+  return id;
+}
+
+async function withDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), "tsbuild-archive-test-"));
+  try {
+    return await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Everything a failed load must leave unchanged. */
+async function snapshot(store: ContentStore): Promise<string> {
+  return JSON.stringify([await readFile(store.paths.indexJson, "utf8"), (await readdir(store.paths.blobs)).sort(), await readdir(store.paths.tmp)]);
+}
+
+test("loads Docker 26's docker save of busybox with its tag, id and manifest", async () => {
+  assert.ok(existsSync(DOCKER_TAR), `${DOCKER_TAR} is needed`);
+  await withStore(async (store) => {
+    const [img, more] = await loadArchive(store, DOCKER_TAR);
+    assert.equal(more, undefined);
+    assert.equal(img?.configDigest, BUSYBOX_ID);
+    assert.equal(img?.manifestDigest, BUSYBOX_MANIFEST);
+    assert.deepEqual(img?.refs, ["docker.io/library/busybox:local"]);
+    assert.equal((await store.resolveImage("busybox:local")).config.config?.Cmd?.[0], "sh");
+    assert.equal(await store.has(BUSYBOX_DIFF_ID as Digest), true);
+    assert.deepEqual(await readdir(store.paths.tmp), []);
+  });
+});
+
+test("loads an OCI layout folder: gzip layer stored uncompressed, bare ref.name needs a name", async () => {
+  assert.ok(existsSync(OCI_DIR), `${OCI_DIR} is needed`);
+  await withStore(async (store) => {
+    const [untagged] = await loadArchive(store, OCI_DIR);
+    assert.deepEqual(untagged?.refs, []);
+    const [img] = await loadArchive(store, OCI_DIR, { name: "bb" });
+    assert.deepEqual(img?.refs, ["docker.io/library/bb:latest"]);
+    const layer = img?.manifest.layers[0];
+    assert.equal(layer?.mediaType, "application/vnd.oci.image.layer.v1.tar");
+    assert.equal(layer?.digest, img?.config.rootfs.diff_ids[0]);
+    assert.equal(sha256(await store.readBlob(layer?.digest as Digest)), layer?.digest);
+    assert.equal((await store.listImages()).length, 1);
+  });
+});
+
+test("docker-archive with a gzip layer and old layout loads; save → load round trip keeps ids and tags", async () => {
+  await withDir(async (dir) => {
+    await withStore(async (store) => {
+      const id = await smallDockerArchive(join(dir, "small.tar"), { gzipLayer: true });
+      const [small] = await loadArchive(store, join(dir, "small.tar"));
+      assert.equal(small?.configDigest, id);
+      assert.deepEqual(small?.refs, ["docker.io/library/small:1"]);
+      await loadArchive(store, DOCKER_TAR);
+      await saveDockerArchive(store, ["small:1", "busybox:local", BUSYBOX_ID.slice(7, 19)], join(dir, "both.tar"));
+      await saveOciArchive(store, ["small:1"], join(dir, "oci.tar"));
+      await saveDockerArchive(store, ["busybox:local"], join(dir, "one.tar"));
+      await withStore(async (other) => {
+        const recs = await loadArchive(other, join(dir, "both.tar"));
+        assert.deepEqual(recs.map((r) => r.configDigest).sort(), [id, BUSYBOX_ID].sort());
+        assert.deepEqual((await other.resolveImage("busybox:local")).manifestDigest, BUSYBOX_MANIFEST);
+        assert.deepEqual((await other.resolveImage("small:1")).configDigest, id);
+        const [fromOci] = await loadArchive(other, join(dir, "oci.tar"));
+        assert.deepEqual(fromOci?.refs, ["docker.io/library/small:1"]);
+      });
+      const inspected = JSON.parse((await run("skopeo", ["inspect", `docker-archive:${join(dir, "one.tar")}`])).stdout) as { Layers: string[] };
+      assert.deepEqual(inspected.Layers, [BUSYBOX_DIFF_ID]);
+      const fromOci = JSON.parse((await run("skopeo", ["inspect", `oci-archive:${join(dir, "oci.tar")}:1`])).stdout) as { Digest: string };
+      assert.equal(fromOci.Digest, small?.manifestDigest);
+      // Shared layers are stored once in the archive.
+      const names = (await run("tar", ["tf", join(dir, "both.tar")])).stdout.split("\n");
+      assert.equal(names.filter((n) => n === `blobs/sha256/${BUSYBOX_DIFF_ID.slice(7)}`).length, 1);
+      assert.ok(names.includes("manifest.json") && names.includes("repositories") && names.includes("index.json"));
+    });
+  });
+});
+
+test("truncated, garbage and lying archives are refused and leave the store unchanged", async () => {
+  await withDir(async (dir) => {
+    await withStore(async (store) => {
+      
+      await smallDockerArchive(join(dir, "ok.tar"));
+      await loadArchive(store, join(dir, "ok.tar"));
+      const before = await snapshot(store);
+      const size = (await stat(DOCKER_TAR)).size;
+      await cp(DOCKER_TAR, join(dir, "truncated.tar"));
+      await truncate(join(dir, "truncated.tar"), Math.floor(size / 2));
+      await writeFile(join(dir, "garbage.tar"), Buffer.from("this is not a tar archive at all".repeat(40)));
+      await writeFile(join(dir, "empty.tar"), "");
+      await smallDockerArchive(join(dir, "lying.tar"), { wrongDiffId: true, tag: "lying:1" });
+      await writeFile(join(dir, "notimage.tar"), await tarBuffer([["hello.txt", Buffer.from("hi")]]));
+      await writeFile(join(dir, "badgzip.tar.gz"), gzipSync(await readFile(join(dir, "ok.tar"))).subarray(0, 200));
+      for (const bad of ["truncated.tar", "garbage.tar", "empty.tar", "lying.tar", "notimage.tar", "badgzip.tar.gz", "missing.tar"]) {
+        await assert.rejects(loadArchive(store, join(dir, bad)), (e: unknown) => e instanceof ArchiveError && e.message.includes(join(dir, bad)), bad);
+        assert.equal(await snapshot(store), before, bad);
+      }
+      // An OCI layout whose gzip layer is cut short.
+      await cp(OCI_DIR, join(dir, "oci"), { recursive: true });
+      const index = JSON.parse(await readFile(join(dir, "oci", "index.json"), "utf8")) as { manifests: { digest: string }[] };
+      const manifest = JSON.parse(await readFile(join(dir, "oci", "blobs/sha256", (index.manifests[0]?.digest ?? "").slice(7)), "utf8")) as { layers: { digest: string }[] };
+      await truncate(join(dir, "oci", "blobs/sha256", (manifest.layers[0]?.digest ?? "").slice(7)), 1000);
+      await assert.rejects(loadArchive(store, join(dir, "oci"), { name: "x" }), ArchiveError);
+      assert.equal(await snapshot(store), before);
+    });
+  });
+});
+
+test("importRootfs: gzip stream with changes and a tag, like docker import; garbage refused", async () => {
+  await withDir(async (dir) => {
+    await withStore(async (store) => {
+      await writeFile(join(dir, "rootfs.tar.gz"), gzipSync(await readFile(ROOTFS_TAR)));
+      const img = await importRootfs(store, createReadStream(join(dir, "rootfs.tar.gz")), "imported:1", {
+        changes: { Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
+      });
+      // The anchor's rootfs tar is what Docker imported as busybox:local: same diffID.
+      assert.deepEqual(img.config.rootfs.diff_ids, [BUSYBOX_DIFF_ID]);
+      assert.equal(img.config.history?.[0]?.comment, "Imported from -");
+      assert.deepEqual(img.refs, ["docker.io/library/imported:1"]);
+      assert.deepEqual(img.config.config?.Cmd, ["sh"]);
+      const fromFile = await importRootfs(store, ROOTFS_TAR);
+      assert.deepEqual(fromFile.refs, []);
+      const before = await snapshot(store);
+      await writeFile(join(dir, "junk"), Buffer.alloc(3000, 7));
+      await assert.rejects(importRootfs(store, join(dir, "junk"), "junk:1"), ArchiveError);
+      assert.equal(await snapshot(store), before);
+    });
+  });
+});
