@@ -62,14 +62,14 @@ async function copySource(ctx: CopyContext, rel: string): Promise<void> {
   const src = await resolveInRoot(req.sourceRoot, rel, true);
   const st = await lstat(src);
   if (st.isDirectory()) {
-    const folder = await ensureFolder(req.destRoot, destinationPath(req.dest, req.workdir), createdOwner(req), req.place);
+    const folder = await ensureFolder(req.destRoot, destinationPath(req.dest, req.workdir), createdOwner(req), req.place, true);
     await copyFolder(ctx, src, resolvedRel, st, hostPath(req.destRoot, folder), true);
     return;
   }
   if (req.add && st.isFile()) {
     const kind = await probeArchive(src);
     if (kind !== undefined) {
-      const folder = await ensureFolder(req.destRoot, destinationPath(req.dest, req.workdir), createdOwner(req), req.place);
+      const folder = await ensureFolder(req.destRoot, destinationPath(req.dest, req.workdir), createdOwner(req), req.place, true);
       await extractArchive(src, kind, req.destRoot, folder, req.place, rel);
       return;
     }

@@ -35,9 +35,17 @@ export async function lstatOrUndefined(path: string): Promise<Stats | undefined>
 /**
  * Makes sure the folder `containerPath` exists in root, creating missing ones (mode 0755, owned by
  * `owner`: BuildKit gives created parents the --chown owner, else 0:0). Existing folders are left as
- * they are. Returns the folder's resolved container path.
+ * they are. Returns the folder's resolved container path. A non-folder in the way fails as BuildKit
+ * words it: `mkdir /a: not a directory`, or for the destination of a folder copy (copyTarget)
+ * `cannot copy to non-directory: /a`.
  */
-export async function ensureFolder(root: string, containerPath: string, owner: Owner, place: SourcePlace): Promise<string> {
+export async function ensureFolder(
+  root: string,
+  containerPath: string,
+  owner: Owner,
+  place: SourcePlace,
+  copyTarget = false,
+): Promise<string> {
   const parts = containerPath.split("/").filter((p) => p !== "");
   let current = "/";
   for (let i = 0; i < parts.length; i++) {
@@ -50,7 +58,7 @@ export async function ensureFolder(root: string, containerPath: string, owner: O
       await chmod(host, 0o755);
     } else if (!st.isDirectory()) {
       const isLast = i === parts.length - 1;
-      throw new DockerfileError(place, isLast ? `cannot copy to non-directory: ${next}` : `mkdir ${next}: not a directory`);
+      throw new DockerfileError(place, isLast && copyTarget ? `cannot copy to non-directory: ${next}` : `mkdir ${next}: not a directory`);
     }
     current = next;
   }

@@ -37,9 +37,10 @@ export async function copyRegularFile(ctx: CopyContext, src: string, st: Stats, 
   }
   if (existing) await removeExisting(target);
   const key = `${st.dev}:${st.ino}`;
+  // Link to the first copy of this inode, unless that copy is gone (replaced by a later source).
   const first = st.nlink > 1 ? ctx.links.get(key) : undefined;
-  if (first !== undefined) {
-    await link(first, target);
+  if (first !== undefined && first.path !== target && (await lstatOrUndefined(first.path))?.ino === first.ino) {
+    await link(first.path, target);
     return;
   }
   await copyFile(src, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
@@ -50,7 +51,7 @@ export async function copyRegularFile(ctx: CopyContext, src: string, st: Stats, 
     mtime: st.mtime,
     xattrs: await readXattrs(src),
   });
-  if (st.nlink > 1) ctx.links.set(key, target);
+  if (st.nlink > 1) ctx.links.set(key, { path: target, ino: (await lstat(target)).ino });
 }
 
 async function copySymlink(ctx: CopyContext, src: string, st: Stats, target: string): Promise<void> {

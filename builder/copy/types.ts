@@ -33,6 +33,6 @@ export interface CopyRequest {
 /** What every copy of one request shares. */
 export interface CopyContext {
   req: CopyRequest;
-  /** Inode ("dev:ino") of a source already copied → where it went, to recreate hardlinks. */
-  links: Map<string, string>;
+  /** Inode ("dev:ino") of a source already copied → where it went (and its new inode), to recreate hardlinks. */
+  links: Map<string, { path: string; ino: number }>;
 }
