@@ -148,3 +148,24 @@ test("an aborted run leaves no mount, no runc container and no bundle", async ()
   assert.deepEqual(await readdir(paths.tmp), []);
   await assert.rejects(access(join(active.upper, "etc", "hosts")));
 });
+
+test("a command that cannot start reports runc's reason", async () => {
+  const active = await snap.prepare(base);
+  const m = await snap.mount(active);
+  try {
+    const r = await runContainer(paths, { rootfs: m.rootfs, args: ["nosuchcmd"], env: [], cwd: "/", user: root, network: "none" });
+    assert.equal(r.exitCode, 1);
+    assert.equal(r.startError, 'unable to start container process: exec: "nosuchcmd": executable file not found in $PATH');
+    assert.equal((await sh("exit 1")).exitCode, 1);
+  } finally {
+    await m.unmount();
+  }
+});
+
+test("a run aborted before it starts does not run the command", async () => {
+  const ac = new AbortController();
+  ac.abort(new Error("early"));
+  const r = sh("touch /ran", { signal: ac.signal });
+  await assert.rejects(r, /early/);
+  assert.deepEqual(await runcList(), []);
+});

@@ -27,12 +27,18 @@ export interface ContainerSpec {
   signal?: AbortSignal;
 }
 
+export interface ContainerResult {
+  exitCode: number;
+  /** Set when the process never started (e.g. `exec: "x": executable file not found in $PATH`). */
+  startError?: string;
+}
+
 /**
  * Runs one process in runc over `spec.rootfs` and waits for it. The working dir is created (root-owned)
  * if missing; /etc/hosts and /etc/resolv.conf are bind-mounted read-only and their stubs removed after.
  * On abort or error the container is killed and deleted and the bundle removed before this returns.
  */
-export async function runContainer(paths: StorePaths, spec: ContainerSpec): Promise<{ exitCode: number }> {
+export async function runContainer(paths: StorePaths, spec: ContainerSpec): Promise<ContainerResult> {
   spec.signal?.throwIfAborted();
   const env = await withDefaultEnv(spec);
   const cwdHost = await resolveInRoot(spec.rootfs, spec.cwd);
@@ -52,7 +58,8 @@ export async function runContainer(paths: StorePaths, spec: ContainerSpec): Prom
     await writeFile(join(bundle, "config.json"), JSON.stringify(config, null, 1));
     const exitCode = await runRunc(paths, bundle, id, spec);
     spec.signal?.throwIfAborted();
-    return { exitCode };
+    const startError = exitCode === 0 ? undefined : await readStartError(join(bundle, "runc.log"));
+    return startError === undefined ? { exitCode } : { exitCode, startError };
   } finally {
     await allSettledOrThrow([
       () => deleteContainer(paths, id),
@@ -86,6 +93,25 @@ async function withDefaultEnv(spec: ContainerSpec): Promise<string[]> {
   return env;
 }
 
+/** runc's fatal message from its JSON log, without the "runc run failed: " prefix. */
+async function readStartError(logFile: string): Promise<string | undefined> {
+  let text: string;
+  try {
+    text = await readFile(logFile, "utf8");
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  }
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const entry = JSON.parse(line) as { level?: string; msg?: string };
+    if (entry.level === "error" && entry.msg?.startsWith("runc run failed: ")) {
+      return entry.msg.slice("runc run failed: ".length);
+    }
+  }
+  return undefined;
+}
+
 async function readHostResolvConf(): Promise<string | undefined> {
   try {
     return await readFile("/etc/resolv.conf", "utf8");
@@ -97,7 +123,9 @@ async function readHostResolvConf(): Promise<string | undefined> {
 
 function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerSpec): Promise<number> {
   return new Promise<number>((resolve, reject) => {
-    const child = spawn(RUNC, ["--root", paths.runcState, "run", "--bundle", bundle, id], {
+    // runc's own messages go to a log file, so the step's stderr holds only what the process printed.
+    const args = ["--root", paths.runcState, "--log", join(bundle, "runc.log"), "--log-format", "json"];
+    const child = spawn(RUNC, [...args, "run", "--bundle", bundle, id], {
       stdio: ["ignore", "pipe", "pipe"],
       cwd: bundle,
     });
@@ -115,6 +143,7 @@ function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerS
       void tryKill();
     };
     spec.signal?.addEventListener("abort", onAbort, { once: true });
+    if (spec.signal?.aborted) onAbort();
     child.on("error", (e) => {
       exited = true;
       spec.signal?.removeEventListener("abort", onAbort);
