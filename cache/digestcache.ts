@@ -1,5 +1,5 @@
 import { createReadStream, constants, type BigIntStats } from "node:fs";
-import { open, readFile } from "node:fs/promises";
+import { open, readFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { LRUCache } from "lru-cache";
 import { errnoCode } from "../common/errors.js";
@@ -14,7 +14,14 @@ const DEFAULT_MAX_ENTRIES = 500_000;
  * A file changed within the same clock tick as our read could keep the same stat; entries whose
  * ctime is this close to the read are not remembered (git's "racy clean" problem).
  */
-const RACY_MARGIN_NS = 50_000_000n;
+const DEFAULT_RACY_MARGIN_MS = 50;
+
+export interface DigestCacheOptions {
+  /** At most this many files are remembered (least recently used go first). */
+  maxEntries?: number;
+  /** Files whose ctime is within this many ms before the read are not remembered. */
+  racyMarginMs?: number;
+}
 
 interface StoredDigests {
   version: number;
@@ -37,45 +44,55 @@ export class FileDigestCache {
   contentReads = 0;
   private dirty = new Map<string, string>();
 
+  private readonly entries: LRUCache<string, string>;
+  private readonly racyMarginNs: bigint;
+
   private constructor(
     private readonly file: string | undefined,
-    private readonly entries: LRUCache<string, string>,
-  ) {}
-
-  /** A cache that lives only in memory (nothing is persisted). */
-  static inMemory(maxEntries = DEFAULT_MAX_ENTRIES): FileDigestCache {
-    return new FileDigestCache(undefined, new LRUCache({ max: maxEntries }));
+    opts: DigestCacheOptions,
+  ) {
+    this.entries = new LRUCache({ max: opts.maxEntries ?? DEFAULT_MAX_ENTRIES });
+    this.racyMarginNs = BigInt(opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS) * 1_000_000n;
   }
 
-  static async load(cacheDir: string, maxEntries = DEFAULT_MAX_ENTRIES): Promise<FileDigestCache> {
-    const file = join(cacheDir, FILE_NAME);
-    const entries = new LRUCache<string, string>({ max: maxEntries });
-    for (const [k, v] of await readStored(file)) entries.set(k, v);
-    return new FileDigestCache(file, entries);
+  /** A cache that lives only in memory (nothing is persisted). */
+  static inMemory(opts: DigestCacheOptions = {}): FileDigestCache {
+    return new FileDigestCache(undefined, opts);
+  }
+
+  /** Loads `<cacheDir>/digests.json` (a missing or damaged file is an empty cache). */
+  static async load(cacheDir: string, opts: DigestCacheOptions = {}): Promise<FileDigestCache> {
+    const cache = new FileDigestCache(join(cacheDir, FILE_NAME), opts);
+    for (const [k, v] of await readStored(join(cacheDir, FILE_NAME))) cache.entries.set(k, v);
+    return cache;
   }
 
   get size(): number {
     return this.entries.size;
   }
 
-  /** The sha256 hex of a regular file's bytes, from the cache when its stat is unchanged. */
-  async contentHash(path: string): Promise<string> {
+  /**
+   * The sha256 hex of a regular file's bytes, from the cache when its stat is unchanged. With the
+   * lstat the caller already has, a known file is not even opened.
+   */
+  async contentHash(path: string, known?: BigIntStats): Promise<string> {
+    if (known !== undefined) {
+      const hit = this.entries.get(statKey(known));
+      if (hit !== undefined) return hit;
+    }
     const readStartNs = BigInt(Date.now()) * 1_000_000n;
     // O_NOFOLLOW: the walk saw a regular file; a symlink swapped in meanwhile must not be followed.
     const fh = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
       const before = await fh.stat({ bigint: true });
       const key = statKey(before);
-      const known = this.entries.get(key);
-      if (known !== undefined) return known;
+      const hit = this.entries.get(key);
+      if (hit !== undefined) return hit;
       this.contentReads++;
-      const h = newHash();
-      const stream = createReadStream("", { fd: fh.fd, autoClose: false, start: 0 });
-      for await (const chunk of stream) h.update(chunk as Buffer);
-      const hex = h.digest("hex");
+      const hex = await hashOpenFile(fh, before.size);
       const after = await fh.stat({ bigint: true });
       // Only remember what is certainly the content that belongs to this stat.
-      if (statKey(after) === key && before.ctimeNs < readStartNs - RACY_MARGIN_NS) {
+      if (statKey(after) === key && before.ctimeNs < readStartNs - this.racyMarginNs) {
         this.entries.set(key, hex);
         this.dirty.set(key, hex);
       }
@@ -103,6 +120,33 @@ export class FileDigestCache {
     });
     this.dirty.clear();
   }
+}
+
+/** Small files in one read (most of a source tree), larger ones streamed. */
+const SMALL_FILE = 256 * 1024;
+
+async function hashOpenFile(fh: FileHandle, size: bigint): Promise<string> {
+  const h = newHash();
+  if (size < BigInt(SMALL_FILE)) {
+    const buf = Buffer.allocUnsafe(Number(size) + 1); // one spare byte tells that it grew
+    let total = 0;
+    for (;;) {
+      const { bytesRead } = await fh.read(buf, total, buf.length - total, total);
+      if (bytesRead === 0) break;
+      total += bytesRead;
+      if (total === buf.length) {
+        // Grew while we read: hash what we have and stream the rest.
+        h.update(buf);
+        const rest = createReadStream("", { fd: fh.fd, autoClose: false, start: total });
+        for await (const chunk of rest) h.update(chunk as Buffer);
+        return h.digest("hex");
+      }
+    }
+    return h.update(buf.subarray(0, total)).digest("hex");
+  }
+  const stream = createReadStream("", { fd: fh.fd, autoClose: false, start: 0 });
+  for await (const chunk of stream) h.update(chunk as Buffer);
+  return h.digest("hex");
 }
 
 async function readStored(file: string): Promise<Array<[string, string]>> {

@@ -107,7 +107,7 @@ class Walker {
       if (!kept && children.length === 0) return undefined; // ignored folder with nothing re-included
       digest = sha256(`dir\0${mode.toString(8)}\0` + children.map((c) => `${c.name}\0${c.digest}\0`).join(""));
     } else if (type === "file") {
-      const hex = await this.limited(() => this.cache.contentHash(abs));
+      const hex = await this.limited(() => this.cache.contentHash(abs, st));
       digest = sha256(`file\0${mode.toString(8)}\0${hex}`);
     } else if (type === "symlink") {
       digest = sha256(`symlink\0${await readlink(abs)}`);

@@ -1,0 +1,137 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createHash } from "node:crypto";
+import { digestPaths } from "./filedigest.js";
+import { FileDigestCache } from "./digestcache.js";
+
+/** tmpfs when there is one: creating 20,000 files on a busy disk takes long. */
+const scratch = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(scratch, "tsbuild-dc-"));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Files changed within the last clock tick are not remembered (racy); let the clock move on. */
+const pastRacyWindow = (): Promise<void> => new Promise((r) => setTimeout(r, 80));
+
+test("an unchanged 20,000-file context is digested again without reading any file", async () => {
+  await withDir(async (dir) => {
+    const ctx = join(dir, "ctx");
+    const cacheDir = join(dir, "cache");
+    for (let d = 0; d < 100; d++) {
+      await mkdir(join(ctx, `d${d}`), { recursive: true });
+      for (let f = 0; f < 200; f++) writeFileSync(join(ctx, `d${d}`, `f${f}.txt`), `file ${d}/${f}\n`);
+    }
+    await pastRacyWindow();
+
+    const cold = await FileDigestCache.load(cacheDir);
+    const first = await digestPaths(ctx, ["."], undefined, cold);
+    assert.equal(cold.contentReads, 20_000);
+    assert.equal(first.files.length, 20_000 + 100 + 1);
+    await cold.save();
+
+    const warm = await FileDigestCache.load(cacheDir);
+    assert.equal(warm.size, 20_000);
+    const second = await digestPaths(ctx, ["."], undefined, warm);
+    assert.equal(warm.contentReads, 0);
+    assert.equal(second.digest, first.digest);
+
+    // Same size, mtime put back: the ctime still tells, the file is read again (and only it).
+    const victim = join(ctx, "d7", "f7.txt");
+    const old = await stat(victim);
+    await writeFile(victim, "FILE 7/7\n");
+    await utimes(victim, old.atime, old.mtime);
+    const third = await digestPaths(ctx, ["."], undefined, warm);
+    assert.equal(warm.contentReads, 1);
+    assert.notEqual(third.digest, first.digest);
+  });
+});
+
+test("a file changed just before the read is not remembered (racy clean)", async () => {
+  await withDir(async (dir) => {
+    await writeFile(join(dir, "fresh"), "x");
+    const wary = FileDigestCache.inMemory({ racyMarginMs: 60_000 });
+    await wary.contentHash(join(dir, "fresh"));
+    await wary.contentHash(join(dir, "fresh"));
+    assert.equal(wary.contentReads, 2);
+    assert.equal(wary.size, 0);
+    const trusting = FileDigestCache.inMemory({ racyMarginMs: -60_000 });
+    await trusting.contentHash(join(dir, "fresh"));
+    await trusting.contentHash(join(dir, "fresh"));
+    assert.equal(trusting.contentReads, 1);
+    assert.equal(trusting.size, 1);
+  });
+});
+
+test("a file that grows past the small-file buffer is hashed whole", async () => {
+  await withDir(async (dir) => {
+    const big = Buffer.alloc(3 * 1024 * 1024, 7);
+    await writeFile(join(dir, "big"), big);
+    const hex = await FileDigestCache.inMemory().contentHash(join(dir, "big"));
+    assert.equal(hex, createHash("sha256").update(big).digest("hex"));
+  });
+});
+
+test("the content hash is the sha256 of the bytes", async () => {
+  await withDir(async (dir) => {
+    await writeFile(join(dir, "f"), "hello\n");
+    const hex = await FileDigestCache.inMemory().contentHash(join(dir, "f"));
+    assert.equal(hex, "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03");
+  });
+});
+
+test("concurrent savers merge, and the file stays whole", async () => {
+  await withDir(async (dir) => {
+    const cacheDir = join(dir, "cache");
+    const files: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      files.push(join(dir, `f${i}`));
+      await writeFile(join(dir, `f${i}`), `content ${i}`);
+    }
+    await pastRacyWindow();
+    const caches = await Promise.all(Array.from({ length: 4 }, () => FileDigestCache.load(cacheDir)));
+    // Each cache learns a different quarter of the files, then all save at once.
+    await Promise.all(
+      caches.map(async (c, n) => {
+        for (const f of files.filter((_, i) => i % 4 === n)) await c.contentHash(f);
+      }),
+    );
+    await Promise.all(caches.map((c) => c.save()));
+    const stored = JSON.parse(await readFile(join(cacheDir, "digests.json"), "utf8")) as { entries: unknown[] };
+    assert.equal(stored.entries.length, 40);
+    const reloaded = await FileDigestCache.load(cacheDir);
+    for (const f of files) await reloaded.contentHash(f);
+    assert.equal(reloaded.contentReads, 0);
+  });
+});
+
+test("a damaged cache file is ignored, not fatal", async () => {
+  await withDir(async (dir) => {
+    await writeFile(join(dir, "digests.json"), "{not json");
+    const c = await FileDigestCache.load(dir);
+    assert.equal(c.size, 0);
+    await writeFile(join(dir, "digests.json"), JSON.stringify({ version: 99, entries: [["a", "b"]] }));
+    assert.equal((await FileDigestCache.load(dir)).size, 0);
+  });
+});
+
+test("the cache is bounded (least recently used entries go)", async () => {
+  await withDir(async (dir) => {
+    for (let i = 0; i < 5; i++) await writeFile(join(dir, `f${i}`), `${i}`);
+    await pastRacyWindow();
+    const c = await FileDigestCache.load(join(dir, "cache"), { maxEntries: 3 });
+    for (let i = 0; i < 5; i++) await c.contentHash(join(dir, `f${i}`));
+    assert.equal(c.size, 3);
+    await c.save();
+    assert.equal((await FileDigestCache.load(join(dir, "cache"), { maxEntries: 3 })).size, 3);
+  });
+});
