@@ -29,11 +29,14 @@ function entry(path: string, size: number): TarEntry {
   return { path, type: "file", mode: 0o644, uid: 0, gid: 0, size, mtime: 0 };
 }
 
-async function tarBuffer(files: [string, Buffer][]): Promise<Buffer> {
+async function tarBuffer(files: [string, Buffer | { symlink: string }][]): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const sink = new Writable({ write: (c: Buffer, _e, cb) => { chunks.push(c); cb(); } });
   const w = new TarWriter(sink);
-  for (const [p, b] of files) await w.add(entry(p, b.length), b);
+  for (const [p, b] of files) {
+    if (Buffer.isBuffer(b)) await w.add(entry(p, b.length), b);
+    else await w.add({ ...entry(p, 0), type: "symlink", linkname: b.symlink });
+  }
   await w.finish();
   return Buffer.concat(chunks);
 }
@@ -154,6 +157,34 @@ test("truncated, garbage and lying archives are refused and leave the store unch
       const manifest = JSON.parse(await readFile(join(dir, "oci", "blobs/sha256", (index.manifests[0]?.digest ?? "").slice(7)), "utf8")) as { layers: { digest: string }[] };
       await truncate(join(dir, "oci", "blobs/sha256", (manifest.layers[0]?.digest ?? "").slice(7)), 1000);
       await assert.rejects(loadArchive(store, join(dir, "oci"), { name: "x" }), ArchiveError);
+      assert.equal(await snapshot(store), before);
+    });
+  });
+});
+
+test("old docker save layout: a layer shared through a symlink loads; a link out of the archive does not", async () => {
+  await withDir(async (dir) => {
+    await withStore(async (store) => {
+      const layer = await tarBuffer([["a.txt", Buffer.from("a")]]);
+      const config = (cmd: string): Buffer => Buffer.from(JSON.stringify({ architecture: "amd64", os: "linux", config: { Cmd: [cmd] }, rootfs: { type: "layers", diff_ids: [sha256(layer)] } }));
+      const [c1, c2] = [config("one"), config("two")];
+      const manifest = (second: string): Buffer => Buffer.from(JSON.stringify([
+        { Config: "c1.json", RepoTags: ["one:1"], Layers: ["l1/layer.tar"] },
+        { Config: "c2.json", RepoTags: ["two:1"], Layers: [second] },
+      ]));
+      await writeFile(join(dir, "shared.tar"), await tarBuffer([
+        ["c1.json", c1], ["c2.json", c2], ["l1/layer.tar", layer], ["l2/layer.tar", { symlink: "../l1/layer.tar" }], ["manifest.json", manifest("l2/layer.tar")],
+      ]));
+      const recs = await loadArchive(store, join(dir, "shared.tar"));
+      assert.deepEqual(recs.map((r) => r.refs[0]), ["docker.io/library/one:1", "docker.io/library/two:1"]);
+      assert.deepEqual(recs.map((r) => r.configDigest), [sha256(c1), sha256(c2)]);
+      const before = await snapshot(store);
+      await writeFile(join(dir, "escape.tar"), await tarBuffer([
+        ["c1.json", c1], ["c2.json", c2], ["l1/layer.tar", layer], ["l2/layer.tar", { symlink: ROOTFS_TAR }], ["manifest.json", manifest("l2/layer.tar")],
+      ]));
+      await assert.rejects(loadArchive(store, join(dir, "escape.tar")), /archive member l2\/layer.tar is missing/);
+      await writeFile(join(dir, "dotdot.tar"), await tarBuffer([["../evil", Buffer.from("x")]]));
+      await assert.rejects(loadArchive(store, join(dir, "dotdot.tar")), /leads outside the archive/);
       assert.equal(await snapshot(store), before);
     });
   });
