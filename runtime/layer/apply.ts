@@ -12,7 +12,7 @@ import { writeXattrs } from "./xattrs.js";
 export async function applyLayerTar(input: NodeJS.ReadableStream, targetDir: string): Promise<void> {
   await mkdir(targetDir, { recursive: true });
   const target = new SafeTarget(targetDir);
-  const nodes = new NodeQueue();
+  const nodes = new NodeQueue(target.root);
   const dirTimes: Array<[string, number]> = [];
   for await (const { entry, body } of readTar(input)) {
     const parts = target.check(entry.path, entry.path);
@@ -20,7 +20,7 @@ export async function applyLayerTar(input: NodeJS.ReadableStream, targetDir: str
     const name = parts[parts.length - 1] as string;
     const parentHost = await target.parentDir(parts);
     const hostPath = `${parentHost}/${name}`;
-    if (nodes.has(hostPath)) await nodes.flush();
+    if (nodes.has(parts.join("/"))) await nodes.flush();
     if (name === OPAQUE_MARKER) {
       await writeXattrs(parentHost, new Map([["trusted.overlay.opaque", Buffer.from("y")]]));
     } else if (name.startsWith(WHITEOUT_PREFIX)) {
@@ -29,10 +29,10 @@ export async function applyLayerTar(input: NodeJS.ReadableStream, targetDir: str
       if (deletedName === "" || deletedName === "." || deletedName === "..") {
         throw new ArchiveError(`layer tar entry ${entry.path}: invalid whiteout name`);
       }
-      const deleted = `${parentHost}/${deletedName}`;
-      if (nodes.has(deleted)) await nodes.flush();
-      await target.replace(deleted, parts.slice(0, -1).concat(deletedName));
-      await nodes.add({ hostPath: deleted, kind: "char", major: 0, minor: 0, mode: 0, uid: 0, gid: 0, mtime: entry.mtime });
+      const deletedParts = parts.slice(0, -1).concat(deletedName);
+      if (nodes.has(deletedParts.join("/"))) await nodes.flush();
+      await target.replace(`${parentHost}/${deletedName}`, deletedParts);
+      await nodes.add({ relPath: deletedParts.join("/"), kind: "char", major: 0, minor: 0, mode: 0, uid: 0, gid: 0, mtime: entry.mtime });
     } else if (entry.type === "dir") {
       if (!(await target.isRealDir(hostPath))) {
         await target.replace(hostPath, parts);
@@ -43,7 +43,7 @@ export async function applyLayerTar(input: NodeJS.ReadableStream, targetDir: str
       dirTimes.push([hostPath, entry.mtime]);
     } else {
       await target.replace(hostPath, parts);
-      await writeNonDir(entry, body, hostPath, target, nodes);
+      await writeNonDir(entry, body, hostPath, parts, target, nodes);
     }
   }
   await nodes.flush();
@@ -51,7 +51,14 @@ export async function applyLayerTar(input: NodeJS.ReadableStream, targetDir: str
   for (const [path, mtime] of dirTimes) await utimes(path, mtime, mtime);
 }
 
-async function writeNonDir(entry: TarEntry, body: NodeJS.ReadableStream, hostPath: string, target: SafeTarget, nodes: NodeQueue): Promise<void> {
+async function writeNonDir(
+  entry: TarEntry,
+  body: NodeJS.ReadableStream,
+  hostPath: string,
+  parts: string[],
+  target: SafeTarget,
+  nodes: NodeQueue,
+): Promise<void> {
   switch (entry.type) {
     case "file":
       await pipeline(body, createWriteStream(hostPath, { flags: "wx", mode: 0o600 }));
@@ -68,7 +75,7 @@ async function writeNonDir(entry: TarEntry, body: NodeJS.ReadableStream, hostPat
       const linkParts = target.check(entry.linkname ?? "", entry.path);
       if (linkParts.length === 0) throw new ArchiveError(`layer tar entry ${entry.path}: hardlink to the archive root`);
       const linkHost = `${await target.parentDir(linkParts, false)}/${linkParts[linkParts.length - 1] as string}`;
-      if (nodes.has(linkHost)) await nodes.flush();
+      if (nodes.has(linkParts.join("/"))) await nodes.flush();
       try {
         await link(linkHost, hostPath);
       } catch (e) {
@@ -81,7 +88,7 @@ async function writeNonDir(entry: TarEntry, body: NodeJS.ReadableStream, hostPat
     case "block":
     case "fifo":
       await nodes.add({
-        hostPath,
+        relPath: parts.join("/"),
         kind: entry.type,
         major: entry.devmajor ?? 0,
         minor: entry.devminor ?? 0,
@@ -112,7 +119,7 @@ class SafeTarget {
   /** Relative directories known to be real directories (created or checked by us). */
   private readonly knownDirs = new Set<string>([""]);
 
-  constructor(private readonly root: string) {}
+  constructor(readonly root: string) {}
 
   check(path: string, entryPath: string): string[] {
     const parts = path.split("/").filter((p) => p !== "" && p !== ".");

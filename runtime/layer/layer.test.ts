@@ -269,3 +269,19 @@ test("a BuildKit layer applied and written back keeps BuildKit's diffID", async 
     assert.deepEqual([st.mode & 0o7777, st.nlink, st.mtimeMs], [0o4755, 2, 1600000000 * 1000]);
   });
 });
+
+test("many device nodes and whiteouts are created in batches", async () => {
+  await withTmp(async (d) => {
+    const members: Array<[TarEntry, Buffer?]> = [[{ ...f, path: "d", type: "dir", mode: 0o755 }]];
+    for (let i = 0; i < 1200; i++) members.push([{ ...f, path: `d/.wh.n${String(i).padStart(4, "0")}`, type: "file" }]);
+    members.push([{ ...f, path: "d/p", type: "fifo", mode: 0o640, uid: 7 }]);
+    await applyLayerTar(Readable.from([await tarOf(members)]), join(d, "s"));
+    const names = await readdir(join(d, "s/d"));
+    assert.equal(names.length, 1201);
+    const last = await lstat(join(d, "s/d/n1199"));
+    assert.ok(last.isCharacterDevice() && last.rdev === 0 && (last.mode & 0o7777) === 0);
+    const p = await lstat(join(d, "s/d/p"));
+    assert.deepEqual([p.isFIFO(), p.mode & 0o7777, p.uid], [true, 0o640, 7]);
+    assert.equal((await lstat(join(d, "s/d"))).mtimeMs, T * 1000);
+  });
+});

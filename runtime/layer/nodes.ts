@@ -1,12 +1,14 @@
-// Device nodes, fifos and whiteouts need mknod(2), which Node does not offer: they are queued and
-// created in batches by one shell running coreutils' mknod, then given their metadata.
-import { lchown, lutimes, chmod } from "node:fs/promises";
+// Device nodes, fifos and whiteouts need mknod(2), which Node does not offer. They are queued and
+// created in batches by one GNU tar process fed a tar of just those nodes: one spawn per batch
+// instead of one per node (a layer can delete thousands of files), and tar sets owner, mode,
+// xattrs and mtime as it goes. Parents are real directories already checked by the caller.
 import { execa } from "execa";
 import { RuntimeFailure } from "../../common/errors.js";
-import { writeXattrs } from "./xattrs.js";
+import { TarWriter } from "../../image/tar/index.js";
 
 export interface PendingNode {
-  hostPath: string;
+  /** Path relative to the target root (no "..", parents checked to be real directories). */
+  relPath: string;
   kind: "char" | "block" | "fifo";
   major: number;
   minor: number;
@@ -17,21 +19,22 @@ export interface PendingNode {
   xattrs?: Map<string, Buffer>;
 }
 
-const BATCH = 500;
-const MKNOD_LOOP = 'while [ "$#" -gt 0 ]; do if [ "$2" = p ]; then mknod -m "$3" -- "$1" p || exit 1; else mknod -m "$3" -- "$1" "$2" "$4" "$5" || exit 1; fi; shift 5; done';
+const BATCH = 2000;
 
 export class NodeQueue {
   private pending: PendingNode[] = [];
   private readonly paths = new Set<string>();
 
+  constructor(private readonly root: string) {}
+
   add(node: PendingNode): Promise<void> {
     this.pending.push(node);
-    this.paths.add(node.hostPath);
+    this.paths.add(node.relPath);
     return this.pending.length >= BATCH ? this.flush() : Promise.resolve();
   }
 
-  has(hostPath: string): boolean {
-    return this.paths.has(hostPath);
+  has(relPath: string): boolean {
+    return this.paths.has(relPath);
   }
 
   async flush(): Promise<void> {
@@ -39,21 +42,19 @@ export class NodeQueue {
     if (batch.length === 0) return;
     this.pending = [];
     this.paths.clear();
-    const args: string[] = [];
-    for (const n of batch) {
-      const type = n.kind === "char" ? "c" : n.kind === "block" ? "b" : "p";
-      // The mode is set again with chmod after chown; here it only must not be wider than wanted.
-      args.push(n.hostPath, type, (n.mode & 0o777).toString(8), String(n.major), String(n.minor));
-    }
-    const result = await execa("/bin/sh", ["-c", MKNOD_LOOP, "mknod-batch", ...args], { reject: false, stdin: "ignore" });
-    if (result.exitCode !== 0) {
-      throw new RuntimeFailure(`mknod failed (exit ${String(result.exitCode)}): ${String(result.stderr).trim()}`);
-    }
-    for (const n of batch) {
-      await lchown(n.hostPath, n.uid, n.gid);
-      await chmod(n.hostPath, n.mode);
-      await writeXattrs(n.hostPath, n.xattrs);
-      await lutimes(n.hostPath, n.mtime, n.mtime);
+    const args = ["-x", "-f", "-", "-C", this.root, "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs", "--xattrs-include=*"];
+    const child = execa("tar", args, { reject: false, stdin: "pipe", stdout: "ignore" });
+    const writer = new TarWriter(child.stdin);
+    try {
+      for (const n of batch) {
+        await writer.add({ path: n.relPath, type: n.kind, mode: n.mode, uid: n.uid, gid: n.gid, size: 0, mtime: n.mtime, devmajor: n.major, devminor: n.minor, xattrs: n.xattrs });
+      }
+      await writer.finish();
+    } finally {
+      const result = await child;
+      if (result.exitCode !== 0) {
+        throw new RuntimeFailure(`creating ${batch.length} device nodes with tar failed (exit ${String(result.exitCode)}): ${String(result.stderr).trim()}`);
+      }
     }
   }
 }
