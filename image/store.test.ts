@@ -110,6 +110,9 @@ test("tags, retag leaves a dangling image, untag, resolve", async () => {
     await assert.rejects(store.untag("localhost:5000/x"), ImageNotFoundError);
     await store.untag("app:1.0"); // last tag: the image goes, as docker rmi
     assert.equal((await store.listImages()).some((r) => r.configDigest === b.configDigest), false);
+    // Its manifest is still in blobs/: a digest reference finds it; a digest of a non-manifest blob does not.
+    assert.equal((await store.resolveImage(`app@${b.manifestDigest}`)).configDigest, b.configDigest);
+    await assert.rejects(store.resolveImage(`app@${b.config.rootfs.diff_ids[0]}`), ImageNotFoundError);
 
     assert.deepEqual(await store.removeImage(a.configDigest), ["docker.io/library/old:latest"]);
     await assert.rejects(store.resolveImage(a.configDigest), ImageNotFoundError);

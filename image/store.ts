@@ -6,7 +6,7 @@ import type { Digest } from "../common/digest.js";
 import { errnoCode, ImageNotFoundError, ImageReferenceError } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { BlobStore, writeFileVia } from "./blobs.js";
-import { MediaType, type Descriptor, type ImageConfig, type ImageManifest } from "./config.js";
+import { manifestProblem, MediaType, type Descriptor, type ImageConfig, type ImageManifest } from "./config.js";
 import {
   applyTags, manifestDigests, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, readIndex, refNameOf, updateIndex,
 } from "./layoutindex.js";
@@ -141,7 +141,7 @@ export class ContentStore extends BlobStore {
       if (ref?.digest !== undefined) {
         const hit = images.find((r) => r.manifestDigest === ref.digest || r.configDigest === ref.digest);
         if (hit) return hit;
-        if (await this.has(ref.digest as Digest)) return this.loadRecord(await this.describeManifest(ref.digest as Digest), []);
+        if (await this.has(ref.digest as Digest)) return this.loadUnlisted(ref.digest as Digest, notFound);
         throw notFound();
       }
       if (ref) {
@@ -179,8 +179,14 @@ export class ContentStore extends BlobStore {
     return (await readIndex(this.paths)).manifests.filter((d) => d.digest === manifestDigest).flatMap((d) => refNameOf(d) ?? []);
   }
 
-  private async describeManifest(d: Digest): Promise<Descriptor> {
-    return { mediaType: MediaType.ociManifest, digest: d, size: await this.blobSize(d) };
+  /** A manifest that is in blobs/ but not in the index (`app@sha256:…` after its tag moved on). */
+  private async loadUnlisted(d: Digest, notFound: () => Error): Promise<ImageRecord> {
+    const m = await this.readJson<unknown>(d).catch((e: unknown) => {
+      if (e instanceof SyntaxError) throw notFound();
+      throw e;
+    });
+    if (manifestProblem(m)) throw notFound();
+    return this.loadRecord({ mediaType: MediaType.ociManifest, digest: d, size: await this.blobSize(d) }, []);
   }
 }
 

@@ -2,13 +2,13 @@
 // layout (blobs/sha256/, index.json, oci-layout) plus manifest.json and repositories. Each blob is
 // written once however many images share it. The output is a temporary file renamed into place.
 import { createWriteStream } from "node:fs";
-import { rename, rm } from "node:fs/promises";
+import { open, rename, rm } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { randomBytes } from "node:crypto";
 import { digestHex, type Digest } from "../../common/digest.js";
 import { Annotation, MediaType, type Descriptor, type ImageIndex } from "../config.js";
 import { OCI_LAYOUT_CONTENT } from "../layoutindex.js";
-import { parseReference, tryParseReference } from "../reference.js";
+import { familiarName, parseReference, tryParseReference } from "../reference.js";
 import type { ContentStore, ImageRecord } from "../store.js";
 import { TarWriter, type TarEntry } from "../tar/index.js";
 
@@ -80,7 +80,7 @@ function repositories(images: SavedImage[]): Record<string, Record<string, strin
     if (!top) continue;
     for (const full of tags) {
       const r = parseReference(full);
-      const repo = parseReference(r.name).familiar.replace(/:latest$/, "");
+      const repo = familiarName(r.domain, r.path);
       (out[repo] ??= {})[r.tag ?? "latest"] = digestHex(top.digest);
     }
   }
@@ -112,6 +112,12 @@ async function writeArchive(store: ContentStore, refs: string[], out: string, do
     await small("oci-layout", OCI_LAYOUT_CONTENT);
     if (docker) await small("repositories", repositories(images));
     await tar.finish();
+    const fh = await open(tmp, "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
     await rename(tmp, out);
   } finally {
     stream.destroy();
