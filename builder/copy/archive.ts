@@ -77,7 +77,11 @@ export async function extractArchive(
       case "hardlink": {
         const linkRel = posix.normalize("/" + (entry.linkname ?? "")).slice(1);
         const linked = await resolveInsideRoot(destRoot, posix.join(destFolder, linkRel), false);
-        await link(hostPath(destRoot, linked), target);
+        const linkedHost = hostPath(destRoot, linked);
+        if (!(await lstatOrUndefined(linkedHost))) {
+          throw new ArchiveError(`${shownName}: hardlink ${rel} points to ${linkRel}, which is not in the archive before it`);
+        }
+        await link(linkedHost, target);
         continue; // shares the inode, and its metadata, with the entry it links to
       }
       default:

@@ -6,8 +6,10 @@ import { chmod, chown, lstat, mkdir, readFile, readlink, stat, symlink, writeFil
 import { posix } from "node:path";
 import { getAttribute, setAttribute } from "@napi-rs/xattr";
 import { DockerfileError, UserError } from "../../common/errors.js";
-import { assertLocalSource } from "./copy.js";
-import { listTree, makeContext, step, withRoots } from "./testkit.js";
+import { makeContext as makeBuildContext } from "../../cache/context.js";
+import { assertLocalSource, copyIntoRootfs } from "./copy.js";
+import { matchSources } from "./match.js";
+import { listTree, makeContext, place, step, withRoots } from "./testkit.js";
 
 type Roots = { ctx: string; rootfs: string };
 
@@ -96,6 +98,9 @@ test("several sources to a path without / are copied in turn (BuildKit: the last
     // BuildKit: a wildcard that matches nothing is no error, and creates nothing.
     await step(roots, ["nomatch*.txt"], "/none/");
     await assert.rejects(lstat(at(roots, "none")), { code: "ENOENT" });
+    // BuildKit: COPY o*.txt /w1 (one match) makes /w1 the file
+    await step(roots, ["o*.txt"], "/w1");
+    assert.equal(await readFile(at(roots, "w1"), "utf8"), "x\n");
     await step(roots, ["one.txt"], "/m7");
     await step(roots, ["two.txt"], "/m7");
     assert.equal(await readFile(at(roots, "m7"), "utf8"), "y\n");
@@ -198,3 +203,31 @@ test("ADD of a URL is refused with a clear message", () => {
   });
   assert.doesNotThrow(() => assertLocalSource("local/x.tar", { file: "Dockerfile", line: 7 }));
 });
+
+test(".dockerignore exceptions: an ignored folder holding a re-included file exists with its own mode", () =>
+  withRoots(["ctx", "rootfs"], async (r) => {
+    const [ctx, rootfs] = [r.ctx as string, r.rootfs as string];
+    await mkdir(posix.join(ctx, "dir/sub"), { recursive: true });
+    await mkdir(posix.join(ctx, "dir/other"));
+    await writeFile(posix.join(ctx, "dir/a.txt"), "a\n");
+    await writeFile(posix.join(ctx, "dir/sub/s.txt"), "s\n");
+    await writeFile(posix.join(ctx, "dir/other/o"), "o\n");
+    await chmod(posix.join(ctx, "dir"), 0o750);
+    await chmod(posix.join(ctx, "dir/sub"), 0o700);
+    const bc = makeBuildContext(ctx, posix.join(ctx, "Dockerfile"), undefined, ["dir", "!dir/sub/s.txt"]);
+    const copy = async (sources: string[], dest: string) =>
+      copyIntoRootfs({
+        sourceRoot: ctx, filter: bc.filter, mustDescend: (d) => bc.mustDescend(d), fromContext: true, add: false, place,
+        sources: await matchSources(ctx, sources, bc.filter, place, "COPY", (d) => bc.mustDescend(d)),
+        destRoot: rootfs, dest, workdir: "/",
+      });
+    await copy(["."], "/r/");
+    await copy(["dir"], "/r2");
+    await copy(["dir/sub"], "/r3");
+    // BuildKit (COPY . /r/, COPY dir /r2, COPY dir/sub /r3 with .dockerignore "dir", "!dir/sub/s.txt"):
+    assert.deepEqual(await listTree(rootfs), [
+      "/r dir 755 0:0", "/r/dir dir 750 0:0", "/r/dir/sub dir 700 0:0", "/r/dir/sub/s.txt file 644 0:0 2",
+      "/r2 dir 755 0:0", "/r2/sub dir 700 0:0", "/r2/sub/s.txt file 644 0:0 2",
+      "/r3 dir 755 0:0", "/r3/s.txt file 644 0:0 2",
+    ]);
+  }));

@@ -7,6 +7,7 @@ import { posix } from "node:path";
 import { ContextError, DockerfileError, errnoCode, type SourcePlace } from "../../common/errors.js";
 import { resolveInRoot, resolveInsideRoot } from "../../common/rootpath.js";
 import { BadPatternError, hasWildcard, matchComponent } from "./pathmatch.js";
+import { isIncluded, type Visibility } from "./visibility.js";
 
 export type SourceFilter = (rel: string) => boolean;
 
@@ -16,20 +17,21 @@ export function cleanSourcePath(pattern: string): string {
   return rel === "" ? "." : rel;
 }
 
-/** Whether `rel` (and what it resolves to) exists in root and is not excluded by the filter. */
-async function isVisible(root: string, rel: string, filter: SourceFilter | undefined): Promise<boolean> {
+/** Whether `rel` (and what it resolves to) exists in root and is not excluded (.dockerignore). */
+async function isVisible(root: string, rel: string, v: Visibility): Promise<boolean> {
   if (rel === ".") return true;
-  if (filter && !filter(rel)) return false;
+  if (v.filter && !v.filter(rel) && !v.mustDescend?.(rel)) return false;
   const resolved = (await resolveInsideRoot(root, rel, true)).slice(1);
-  if (resolved !== "" && filter && !filter(resolved)) return false;
+  const host = resolved === "" ? root : posix.join(root, resolved);
+  let st;
   try {
-    await lstat(resolved === "" ? root : posix.join(root, resolved));
-    return true;
+    st = await lstat(host);
   } catch (e) {
     const code = errnoCode(e);
     if (code === "ENOENT" || code === "ENOTDIR") return false;
     throw e;
   }
+  return isIncluded(host, resolved === "" ? "." : resolved, st, v);
 }
 
 /** The names in a directory of the root (symlinks resolved inside root), sorted; none if it is no directory. */
@@ -71,7 +73,8 @@ async function expandWildcards(root: string, rel: string, place: SourcePlace): P
 
 /**
  * The relative paths (inside root) that the source patterns of one COPY/ADD name, in order, each once.
- * filter(rel) === false means excluded (.dockerignore): such a path neither matches nor counts as existing.
+ * filter(rel) === false means excluded (.dockerignore): such a path neither matches nor counts as existing,
+ * unless it is a folder that mustDescend(rel) says may hold re-included files (`!pattern`) and does.
  */
 export async function matchSources(
   root: string,
@@ -79,7 +82,9 @@ export async function matchSources(
   filter: SourceFilter | undefined,
   place: SourcePlace,
   instruction: "COPY" | "ADD",
+  mustDescend?: (relDir: string) => boolean,
 ): Promise<string[]> {
+  const v: Visibility = { ...(filter ? { filter } : {}), ...(mustDescend ? { mustDescend } : {}) };
   const out: string[] = [];
   const seen = new Set<string>();
   const add = (rel: string): void => {
@@ -91,7 +96,7 @@ export async function matchSources(
   for (const pattern of patterns) {
     const rel = cleanSourcePath(pattern);
     if (!hasWildcard(rel)) {
-      if (!(await isVisible(root, rel, filter))) {
+      if (!(await isVisible(root, rel, v))) {
         throw new ContextError(
           rel,
           `${instruction} failed: file not found in build context or excluded by .dockerignore: stat ${rel}: file does not exist`,
@@ -102,7 +107,7 @@ export async function matchSources(
       continue;
     }
     for (const candidate of await expandWildcards(root, rel, place)) {
-      if (await isVisible(root, candidate, filter)) add(candidate);
+      if (await isVisible(root, candidate, v)) add(candidate);
     }
   }
   return out;

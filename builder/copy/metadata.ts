@@ -34,6 +34,7 @@ export async function readXattrs(path: string): Promise<Map<string, Buffer>> {
     throw e;
   }
   for (const name of names) {
+    if (name.startsWith("trusted.overlay.")) continue; // overlayfs bookkeeping of a source layer, never content
     let value: Buffer | null;
     try {
       value = await getAttribute(path, name);

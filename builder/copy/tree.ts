@@ -7,6 +7,7 @@ import { posix } from "node:path";
 import { DockerfileError, UserError } from "../../common/errors.js";
 import { applyMetadata, readXattrs } from "./metadata.js";
 import { lstatOrUndefined, removeExisting } from "./destination.js";
+import { isIncluded } from "./visibility.js";
 import type { CopyContext, Owner } from "./types.js";
 
 function ownerOf(ctx: CopyContext, st: Stats): Owner {
@@ -22,11 +23,6 @@ function modeOf(ctx: CopyContext, st: Stats): number {
 function shown(ctx: CopyContext, host: string): string {
   const rel = posix.relative(ctx.req.destRoot, host);
   return "/" + rel;
-}
-
-/** Whether a source path (relative to sourceRoot) is excluded by .dockerignore. */
-function excluded(ctx: CopyContext, rel: string): boolean {
-  return ctx.req.filter !== undefined && rel !== "." && !ctx.req.filter(rel);
 }
 
 /** Copies a regular file (or recreates a hardlink to one copied before in this request). */
@@ -77,8 +73,10 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
   }
   for (const name of (await readdir(src)).sort()) {
     const childRel = rel === "." ? name : `${rel}/${name}`;
-    if (excluded(ctx, childRel)) continue;
-    await copyEntry(ctx, posix.join(src, name), childRel, await lstat(posix.join(src, name)), posix.join(target, name));
+    const child = posix.join(src, name);
+    const childStat = await lstat(child);
+    if (!(await isIncluded(child, childRel, childStat, ctx.req))) continue;
+    await copyEntry(ctx, child, childRel, childStat, posix.join(target, name));
   }
   if (!isTop) {
     await applyMetadata(target, false, {

@@ -11,6 +11,8 @@ export interface CopyRequest {
   sourceRoot: string;
   /** Context only: false = ignored by .dockerignore (never copied, also inside copied folders). */
   filter?: (rel: string) => boolean;
+  /** Context only: may an ignored folder hold re-included files (`!pattern`)? (BuildContext.mustDescend) */
+  mustDescend?: (relDir: string) => boolean;
   /** Context files become 0:0 (BuildKit resets them); --from sources keep their owners. */
   fromContext: boolean;
   /** Matched relative paths (from matchSources), copied in this order. */
