@@ -6,7 +6,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { link, mkdir, open, symlink, lutimes } from "node:fs/promises";
 import { posix } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { ArchiveError, UserError, type SourcePlace } from "../../common/errors.js";
+import { ArchiveError, DockerfileError, type SourcePlace } from "../../common/errors.js";
 import { resolveInsideRoot } from "../../common/rootpath.js";
 import { readTar } from "../../image/tar/index.js";
 import { COMPRESSION_MAGIC_BYTES, decompressStream, detectCompression, isTarArchive, type Compression } from "../../runtime/decompress.js";
@@ -85,7 +85,7 @@ export async function extractArchive(
         continue; // shares the inode, and its metadata, with the entry it links to
       }
       default:
-        throw new UserError(`${place.file}:${place.line}: ${shownName}: entry ${rel} is a ${entry.type}, which tsbuild's ADD cannot create`);
+        throw new DockerfileError(place, `${shownName}: entry ${rel} is a ${entry.type}, which tsbuild's ADD cannot create`);
     }
     await applyMetadata(target, entry.type === "symlink", {
       owner: { uid: entry.uid, gid: entry.gid },

@@ -9,7 +9,7 @@
 // - destination symlinks are followed inside the rootfs, never on the host.
 import { lstat, writeFile } from "node:fs/promises";
 import { posix } from "node:path";
-import { UserError } from "../../common/errors.js";
+import { DockerfileError, type SourcePlace } from "../../common/errors.js";
 import { resolveInsideRoot, resolveInRoot } from "../../common/rootpath.js";
 import { extractArchive, probeArchive } from "./archive.js";
 import { destinationIsFolder, destinationPath, ensureFolder, hostPath, lstatOrUndefined, removeExisting } from "./destination.js";
@@ -27,9 +27,9 @@ export function isRemoteSource(source: string): boolean {
 }
 
 /** Rejects ADD of a URL with a clear message (call before matching the sources). */
-export function assertLocalSource(source: string, place: { file: string; line: number }): void {
+export function assertLocalSource(source: string, place: SourcePlace): void {
   if (isRemoteSource(source)) {
-    throw new UserError(`${place.file}:${place.line}: ADD ${source}: remote sources (URLs, git) are not supported: tsbuild builds offline; download the file into the build context and ADD it from there`);
+    throw new DockerfileError(place, `ADD ${source}: remote sources (URLs, git) are not supported: tsbuild builds offline; download the file into the build context and ADD it from there`);
   }
 }
 
@@ -75,7 +75,7 @@ async function copySource(ctx: CopyContext, rel: string): Promise<void> {
     }
   }
   if (!st.isFile()) {
-    throw new UserError(`${req.place.file}:${req.place.line}: cannot copy ${rel}: not a regular file, folder or symlink`);
+    throw new DockerfileError(req.place, `cannot copy ${rel}: not a regular file, folder or symlink`);
   }
   await copyRegularFile(ctx, src, st, await fileTarget(req, posix.basename(rel === "." ? "/" : rel)));
 }

@@ -4,7 +4,7 @@
 import { constants, type Stats } from "node:fs";
 import { copyFile, link, lstat, mkdir, readdir, readlink, symlink } from "node:fs/promises";
 import { posix } from "node:path";
-import { DockerfileError, UserError } from "../../common/errors.js";
+import { DockerfileError } from "../../common/errors.js";
 import { applyMetadata, readXattrs } from "./metadata.js";
 import { lstatOrUndefined, removeExisting } from "./destination.js";
 import { isIncluded } from "./visibility.js";
@@ -95,7 +95,5 @@ async function copyEntry(ctx: CopyContext, src: string, rel: string, st: Stats, 
   if (st.isFile()) return copyRegularFile(ctx, src, st, target);
   if (st.isSymbolicLink()) return copySymlink(ctx, src, st, target);
   if (st.isSocket()) return; // sockets are not copied (as BuildKit's fsutil skips them)
-  throw new UserError(
-    `${ctx.req.place.file}:${ctx.req.place.line}: cannot copy ${rel}: device nodes and fifos are not supported by tsbuild's COPY`,
-  );
+  throw new DockerfileError(ctx.req.place, `cannot copy ${rel}: device nodes and fifos are not supported by tsbuild's COPY`);
 }
