@@ -111,6 +111,13 @@ const cases: Array<[string, StepRecord | undefined, StepRecord, ExplainContext, 
     "src/index.js changed; new.txt added",
   ],
   ["empty folder added", rec(), rec({ inputs: inputs(...srcFiles, dir("src/empty")) }), {}, "src/empty added"],
+  [
+    "a folder's mode is not named beside a real change",
+    rec(),
+    rec({ inputs: inputs(dir("src", 0o700), file("src/index.js", "2"), dir("src/lib"), file("src/lib/util.js", "u"), file("run.sh", "#!")) }),
+    {},
+    "src/index.js changed",
+  ],
   ["inputs appeared", rec({ inputs: undefined }), rec(), {}, "inputs changed"],
   ["nothing differs: the entry is gone", rec(), rec(), {}, "cache entry missing (pruned or never stored)"],
 ];

@@ -121,8 +121,10 @@ function inputsDifference(prev: Inputs, cur: Inputs): string | undefined {
 /** How one path differs, or undefined if only its folder contents did (reported per file). */
 function entryChange(old: FileDigestEntry, cur: FileDigestEntry): string | undefined {
   if (old.type !== cur.type) return `${cur.path} changed from ${old.type} to ${cur.type}`;
+  // A folder's digest changes with its files (reported one by one); its mode alone does not count.
+  if (cur.type === "dir") return undefined;
   if (old.mode !== cur.mode) return `mode of ${cur.path} changed ${octal(old.mode)}→${octal(cur.mode)}`;
-  if (cur.type === "dir" || old.digest === cur.digest) return undefined;
+  if (old.digest === cur.digest) return undefined;
   return `${cur.path} changed`;
 }
 

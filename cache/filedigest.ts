@@ -10,9 +10,9 @@ import { normalizeRel } from "./context.js";
 export type FileType = "file" | "dir" | "symlink" | "fifo" | "socket" | "char" | "block";
 
 /**
- * One path of a step's inputs. `digest` covers type, mode, link target and bytes (and for a
- * folder its entries, recursively) but not the path itself, so that a rename is recognisable;
- * the aggregate digest covers the paths.
+ * One path of a step's inputs. `digest` covers type, mode, link target and bytes (for a folder:
+ * its entries, recursively, but not its own mode, as BuildKit) but not the path itself, so that a
+ * rename is recognisable; the aggregate digest covers the paths.
  */
 export interface FileDigestEntry {
   path: string;
@@ -105,7 +105,9 @@ class Walker {
     if (type === "dir") {
       const children = await this.children(rel, abs);
       if (!kept && children.length === 0) return undefined; // ignored folder with nothing re-included
-      digest = sha256(`dir\0${mode.toString(8)}\0` + children.map((c) => `${c.name}\0${c.digest}\0`).join(""));
+      // A folder's own mode is left out: BuildKit (dockerd 26) keeps a COPY cached when only a
+      // folder's mode changed, nested or not. Its entries, names and kinds all count.
+      digest = sha256(`dir\0` + children.map((c) => `${c.name}\0${c.digest}\0`).join(""));
     } else if (type === "file") {
       const hex = await this.limited(() => this.cache.contentHash(abs, st));
       digest = sha256(`file\0${mode.toString(8)}\0${hex}`);
