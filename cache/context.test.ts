@@ -85,6 +85,24 @@ test("an ignored folder hides everything under it; an exception re-includes one 
   assert.equal(plain.mustDescend("src"), true);
 });
 
+test("a walk descends into an ignored folder only where an exception may reach", () => {
+  const ctx = makeContext("/c", "/c/Dockerfile", undefined, [
+    "node_modules",
+    "build",
+    "sub/*",
+    "!keep.log",
+    "!build/keep.txt",
+    "!sub/inc*",
+  ]);
+  assert.equal(ctx.mustDescend("node_modules"), false);
+  assert.equal(ctx.mustDescend("build"), true);
+  assert.equal(ctx.mustDescend("sub/include"), true);
+  assert.equal(ctx.mustDescend("sub/one"), false);
+  assert.equal(ctx.isIgnored("sub/include/x"), false); // re-included through its parent
+  const wild = makeContext("/c", "/c/Dockerfile", undefined, ["node_modules", "!**/keep"]);
+  assert.equal(wild.mustDescend("node_modules"), true);
+});
+
 test("last matching pattern wins", () => {
   const ctx = makeContext("/c", "/c/Dockerfile", undefined, ["!a.txt", "*.txt"]);
   assert.equal(ctx.isIgnored("a.txt"), true);

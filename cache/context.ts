@@ -89,6 +89,7 @@ export function makeContext(
   // factory both for the type checker and at run time.
   const matcher = dockerignore.default({ ignorecase: false }).add(patterns);
   const hasExceptions = patterns.some((p) => p.startsWith("!"));
+  const exceptionPrefixes = exceptionLiterals(patterns);
   const isIgnored = (relPath: string): boolean => {
     const rel = normalizeRel(relPath);
     if (rel === "") return false; // the root itself is always part of the context
@@ -103,8 +104,33 @@ export function makeContext(
     hasExceptions,
     isIgnored,
     filter,
-    mustDescend: (relDir: string) => hasExceptions || !isIgnored(relDir),
+    mustDescend: (relDir: string) => !isIgnored(relDir) || exceptionMayReachInto(exceptionPrefixes, relDir),
   };
+}
+
+/**
+ * The literal leading part of each exception pattern (up to the first wildcard or escape), cleaned
+ * the way the matcher cleans patterns.
+ */
+function exceptionLiterals(patterns: string[]): string[] {
+  const out: string[] = [];
+  for (const p of patterns) {
+    if (!p.startsWith("!")) continue;
+    const cleaned = normalizeRel(p.slice(1).trim());
+    const wild = cleaned.search(/[*?[\\]/);
+    out.push(wild < 0 ? cleaned : cleaned.slice(0, wild));
+  }
+  return out;
+}
+
+/**
+ * Whether some exception could re-include a path below the ignored folder relDir: conservative
+ * (a walk that descends needlessly is only slower), so that `node_modules` with an unrelated
+ * `!keep.log` is not walked.
+ */
+function exceptionMayReachInto(literals: string[], relDir: string): boolean {
+  const dir = normalizeRel(relDir) + "/";
+  return literals.some((lit) => lit.startsWith(dir) || dir.startsWith(lit) || lit === dir.slice(0, -1));
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {

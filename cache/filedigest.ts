@@ -124,13 +124,16 @@ class Walker {
   }
 
   private async children(rel: string, abs: string): Promise<Array<{ name: string; digest: Digest }>> {
-    const names = (await readdir(abs)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const dirents = (await readdir(abs, { withFileTypes: true })).sort((a, b) =>
+      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+    );
     const results = await Promise.all(
-      names.map(async (name) => {
+      dirents.map(async (dirent) => {
+        const name = dirent.name;
         const childRel = rel === "" ? name : `${rel}/${name}`;
         const kept = this.keeps(childRel);
         // An ignored child is only worth a look if it is a folder an exception may reach into.
-        if (!kept && !this.mustDescend(childRel)) return undefined;
+        if (!kept && (!dirent.isDirectory() || !this.mustDescend(childRel))) return undefined;
         const e = await this.entry(childRel, kept);
         return e === undefined ? undefined : { name, digest: e.digest };
       }),
