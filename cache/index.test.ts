@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, rm, writeFile, mkdir } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile, mkdir, utimes } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -144,6 +144,27 @@ test("concurrent builds never see a torn entry, and a killed writer leaves the i
     }
     const names = await readdir(join(indexDir, "keys"));
     assert.ok(names.some((n) => n.endsWith(".json")));
+  });
+});
+
+test("sweepTemporaries removes only old temporary files", async () => {
+  await withDir(async (dir) => {
+    const index = new CacheIndex(dir);
+    const e = entry(record("RUN a"));
+    await index.put(e.key, e);
+    const old = join(dir, "keys", `${"0".repeat(64)}.json.tmp-12-abcd0123`);
+    const fresh = join(dir, "keys", `${"1".repeat(64)}.json.tmp-13-abcd0123`);
+    const digestTmp = join(dir, "digests.json.tmp-14-00ff");
+    await writeFile(old, "{");
+    await writeFile(fresh, "{");
+    await writeFile(digestTmp, "{");
+    await utimes(old, new Date(0), new Date(0));
+    await utimes(digestTmp, new Date(0), new Date(0));
+    assert.equal(await index.sweepTemporaries(60_000), 2);
+    const names = await readdir(join(dir, "keys"));
+    assert.ok(names.includes(`${"1".repeat(64)}.json.tmp-13-abcd0123`));
+    assert.ok(!names.includes(`${"0".repeat(64)}.json.tmp-12-abcd0123`));
+    assert.deepEqual(await index.get(e.key), e);
   });
 });
 

@@ -28,7 +28,7 @@ export class CacheIndex {
   private readonly keysDir: string;
   private readonly stepsDir: string;
 
-  constructor(cacheDir: string) {
+  constructor(private readonly cacheDir: string) {
     this.keysDir = join(cacheDir, "keys");
     this.stepsDir = join(cacheDir, "steps");
   }
@@ -94,6 +94,31 @@ export class CacheIndex {
     if (typeof parsed !== "object" || parsed === null) return undefined;
     const o = parsed as { stepId?: unknown; record?: unknown };
     return o.stepId === stepId && isRecord(o.record) ? o.record : undefined;
+  }
+
+  /**
+   * Removes temporary files left by writers that were killed mid-write (older than maxAgeMs, so
+   * that a write in flight in another build is not disturbed), here and in the digest cache.
+   */
+  async sweepTemporaries(maxAgeMs = 3_600_000, now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const dir of [this.keysDir, this.stepsDir, this.cacheDir]) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (e) {
+        if (errnoCode(e) === "ENOENT") continue;
+        throw e;
+      }
+      for (const name of names) {
+        if (!/\.tmp-\d+-[0-9a-f]+$/.test(name)) continue;
+        const st = await statIfExists(join(dir, name));
+        if (st === undefined || now - st.mtimeMs <= maxAgeMs) continue;
+        await rm(join(dir, name), { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   private stepFile(stepId: string): string {

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { sha256 } from "../common/digest.js";
-import { canonicalJson, stepKey, type StepRecord } from "./key.js";
+import { canonicalJson, stepIdentity, stepKey, type StepRecord } from "./key.js";
 
 const base = sha256("base image config");
 
@@ -81,4 +81,11 @@ test("a known record has a known key (the key format is stable across versions o
     `{"buildArgs":{},"definition":{"argv":["true"]},"inputs":null,"instruction":"RUN","parentKey":"${sha256("parent")}","text":"RUN true","v":1}`,
   );
   assert.equal(stepKey(rec), expected);
+});
+
+test("stepIdentity tells steps apart and is stable", () => {
+  const a = stepIdentity("/src/Dockerfile", "build", 2);
+  assert.equal(a, stepIdentity("/src/Dockerfile", "build", 2));
+  const others = [stepIdentity("/src/Dockerfile", "build", 3), stepIdentity("/src/Dockerfile", 0, 2), stepIdentity("/other/Dockerfile", "build", 2)];
+  assert.equal(new Set([a, ...others]).size, 4);
 });

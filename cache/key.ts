@@ -66,3 +66,11 @@ function sortKeys(value: unknown, where: string): unknown {
   }
   throw new TypeError(`canonicalJson: ${where} has unsupported type ${typeof value}`);
 }
+
+/**
+ * Identifies one Dockerfile step across builds (for "what changed since last time"): the
+ * Dockerfile's absolute path, the stage (name or index) and the step's ordinal within the stage.
+ */
+export function stepIdentity(dockerfilePath: string, stage: string | number, ordinal: number): string {
+  return sha256(JSON.stringify([dockerfilePath, stage, ordinal]));
+}
