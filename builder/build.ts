@@ -1,0 +1,133 @@
+// One build, start to end: read the Dockerfile and context, plan the stages the target needs, build
+// them (independent stages concurrently), then write the image and its tags into the store.
+import { readFile, stat } from "node:fs/promises";
+import { isAbsolute, relative } from "node:path";
+import { ContextError, errnoCode } from "../common/errors.js";
+import { storePaths } from "../common/storepaths.js";
+import { ContentStore, tagReference } from "../image/store.js";
+import { Snapshotter } from "../runtime/snapshotter.js";
+import { sweepStale } from "../runtime/sweep.js";
+import { openContext } from "../cache/context.js";
+import { CacheIndex } from "../cache/index.js";
+import { FileDigestCache } from "../cache/digestcache.js";
+import { parseDockerfile } from "./parser/index.js";
+import { parseStages } from "./instructions/index.js";
+import { makePlan } from "./plan.js";
+import { withoutEmptyFields } from "./state.js";
+import { BuildSession } from "./session.js";
+import { runStage, type StageRunner } from "./stage.js";
+import type { StageResult } from "./stageresult.js";
+import type { EventSink } from "./events.js";
+
+export interface BuildRequest {
+  root: string;
+  contextDir: string;
+  dockerfile: string;
+  /** -f was given (the error for a missing file names it as given). */
+  dockerfileGiven: boolean;
+  tags: string[];
+  buildArgs: Record<string, string>;
+  labels: Record<string, string>;
+  target?: string;
+  network: "host" | "none";
+  noCache: boolean;
+  signal: AbortSignal;
+  onEvent: EventSink;
+}
+
+export interface BuildOutcome {
+  imageId: string;
+  manifestDigest: string;
+  refs: string[];
+}
+
+function displayName(dockerfile: string): string {
+  const rel = relative(process.cwd(), dockerfile);
+  return rel.startsWith("..") || isAbsolute(rel) ? dockerfile : rel;
+}
+
+async function readDockerfile(path: string): Promise<string> {
+  try {
+    return await readFile(path, "utf8");
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT") throw new ContextError(path, `failed to read dockerfile: open ${displayName(path)}: no such file or directory`);
+    if (code === "EISDIR") throw new ContextError(path, `failed to read dockerfile: ${displayName(path)} is a directory`);
+    throw e;
+  }
+}
+
+async function checkContext(dir: string): Promise<void> {
+  try {
+    if (!(await stat(dir)).isDirectory()) throw new ContextError(dir, `unable to prepare context: ${dir} is not a directory`);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") throw new ContextError(dir, `unable to prepare context: path "${dir}" not found`);
+    throw e;
+  }
+}
+
+export async function build(req: BuildRequest): Promise<BuildOutcome> {
+  await checkContext(req.contextDir);
+  const text = await readDockerfile(req.dockerfile);
+  const fileName = displayName(req.dockerfile);
+  const parsed = parseDockerfile(text, fileName);
+  const stages = parseStages(parsed);
+  const tags = req.tags.map(tagReference); // a bad -t fails before any work
+  const plan = makePlan(stages, req.buildArgs, req.target, parsed.escapeChar, fileName);
+  for (const w of parsed.warnings) req.onEvent({ type: "warning", message: w });
+
+  const paths = storePaths(req.root);
+  const store = await ContentStore.open(paths);
+  await sweepStale(paths);
+  const digests = await FileDigestCache.load(paths.cache);
+  const context = await openContext(req.contextDir, req.dockerfile);
+  // one failing stage stops the others; the user's Ctrl-C stops all
+  const abort = new AbortController();
+  const onAbort = (): void => abort.abort(req.signal.reason);
+  req.signal.addEventListener("abort", onAbort, { once: true });
+  const session = new BuildSession(paths, store, new Snapshotter(paths), new CacheIndex(paths.cache), digests, context, {
+    network: req.network,
+    noCache: req.noCache,
+    signal: abort.signal,
+    dockerfileName: fileName,
+    dockerfilePath: req.dockerfile,
+  }, req.onEvent);
+
+  const results = new Map<number, Promise<StageResult>>();
+  const runner: StageRunner = {
+    session,
+    plan,
+    buildArgs: req.buildArgs,
+    consumedArgs: new Set(Object.keys(req.buildArgs).filter((k) => plan.metaArgs.has(k))),
+    escape: parsed.escapeChar,
+    result: (i) => {
+      let p = results.get(i);
+      if (!p) {
+        p = runStage(runner, i);
+        p.catch(() => abort.abort());
+        results.set(i, p);
+      }
+      return p;
+    },
+  };
+  try {
+    const all = [...plan.needed].sort((a, b) => a - b).map((i) => runner.result(i));
+    const settled = await Promise.allSettled(all);
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (failed) throw failed.reason;
+    const final = await runner.result(plan.target);
+    await digests.save();
+
+    const unused = Object.keys(req.buildArgs).filter((k) => !runner.consumedArgs.has(k));
+    if (unused.length > 0) req.onEvent({ type: "warning", message: `one or more build args were not consumed: [${unused.sort().join(" ")}]` });
+
+    const config = { ...final.config, created: new Date().toISOString() };
+    const labels = { ...(config.config?.Labels ?? {}), ...req.labels };
+    config.config = withoutEmptyFields({ ...config.config, Labels: labels });
+    const image = await store.putImage(config, final.layers, tags);
+    req.onEvent({ type: "image", id: image.configDigest, manifestDigest: image.manifestDigest, refs: image.refs });
+    return { imageId: image.configDigest, manifestDigest: image.manifestDigest, refs: image.refs };
+  } finally {
+    req.signal.removeEventListener("abort", onAbort);
+  }
+}

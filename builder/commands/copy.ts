@@ -1,0 +1,122 @@
+// COPY and ADD: files from the build context, another stage or an image into the stage's rootfs.
+// The key covers the content of what is copied (never mtimes or owners in the context), the flags and
+// the destination; build args count only when the instruction's text uses them.
+import { DockerfileError, ImageNotFoundError, ImageReferenceError } from "../../common/errors.js";
+import type { Mounted } from "../../runtime/snapshotter.js";
+import { resolveChown } from "../../runtime/user.js";
+import { digestPaths, type PathFilter } from "../../cache/filedigest.js";
+import { assertLocalSource, copyIntoRootfs } from "../copy/copy.js";
+import { matchSources } from "../copy/match.js";
+import type { AddInstruction, CopyInstruction } from "../instructions/index.js";
+import { runFilesystemStep } from "../fsstep.js";
+import type { StepContext } from "./context.js";
+
+interface SourceRoot {
+  root: string;
+  filter?: (rel: string) => boolean;
+  /** Context: whether an ignored folder may hold re-included files (`!` exceptions). */
+  mustDescend?: (relDir: string) => boolean;
+  digestFilter?: PathFilter;
+  fromContext: boolean;
+  /** What the key says about the source: "context", "stage", or the image's id. */
+  kind: string;
+  release(): Promise<void>;
+}
+
+async function openSource(ctx: StepContext, instr: CopyInstruction | AddInstruction): Promise<SourceRoot> {
+  const { session } = ctx;
+  const from = instr.kind === "COPY" ? instr.from : undefined;
+  if (from === undefined) {
+    const c = session.context;
+    return { root: c.dir, filter: c.filter, mustDescend: (d) => c.mustDescend(d), digestFilter: c, fromContext: true, kind: "context", release: async () => {} };
+  }
+  const stageIndex = ctx.findStage(from);
+  let mounted: Mounted;
+  let kind: string;
+  if (stageIndex !== undefined) {
+    const result = await ctx.stageResult(stageIndex);
+    mounted = await session.snapshotter.mountReadOnly(result.chainId);
+    kind = "stage";
+  } else {
+    let image;
+    try {
+      image = await session.store.resolveImage(from);
+    } catch (e) {
+      if (e instanceof ImageNotFoundError || e instanceof ImageReferenceError) {
+        throw new DockerfileError(instr.place, `COPY --from=${from}: no stage or image named ${from} (${e.message})`);
+      }
+      throw e;
+    }
+    const chain = await session.ensureUnpacked(image.manifest.layers);
+    mounted = await session.snapshotter.mountReadOnly(chain);
+    kind = image.configDigest;
+  }
+  return { root: mounted.rootfs, fromContext: false, kind, release: () => mounted.unmount() };
+}
+
+function parseChmod(instr: CopyInstruction | AddInstruction): number | undefined {
+  if (instr.chmod === undefined) return undefined;
+  if (!/^[0-7]{1,4}$/.test(instr.chmod)) {
+    throw new DockerfileError(instr.place, `invalid chmod parameter ${JSON.stringify(instr.chmod)}: must be an octal number`);
+  }
+  return Number.parseInt(instr.chmod, 8);
+}
+
+export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | AddInstruction, used: Set<string>): Promise<void> {
+  const { session, state } = ctx;
+  const place = { file: instr.place.file, line: instr.place.line };
+  if (instr.excludes.length > 0) throw new DockerfileError(instr.place, `${instr.kind} --exclude is not supported by tsbuild yet`);
+  if (instr.kind === "COPY" && instr.parents) throw new DockerfileError(instr.place, "COPY --parents is not supported by tsbuild yet");
+  if (instr.kind === "ADD") for (const s of instr.sources) assertLocalSource(s, place);
+  const chmod = parseChmod(instr);
+  const source = await openSource(ctx, instr);
+  try {
+    const matched = instr.sources.length === 0 ? [] : await matchSources(source.root, instr.sources, source.filter, place, instr.kind, source.mustDescend);
+    const inputs = await digestPaths(source.root, matched, source.digestFilter, session.digests);
+    const args = state.argsWithValues();
+    const buildArgs: Record<string, string> = {};
+    for (const name of used) if (Object.hasOwn(args, name) && state.envValue(name) === undefined) buildArgs[name] = args[name]!;
+    const inline = instr.contents.map((c) => ({ name: c.path, content: c.data }));
+    const shownSources = [...instr.sources, ...instr.contents.map((c) => `<<${c.path}`)].join(" ");
+    await runFilesystemStep(session, state, {
+      info: ctx.info,
+      record: {
+        instruction: instr.kind,
+        text: instr.original,
+        definition: {
+          from: source.kind,
+          sources: instr.sources,
+          inline,
+          dest: instr.dest,
+          workdir: state.workdir,
+          chown: instr.chown ?? null,
+          chmod: chmod ?? null,
+          link: instr.link,
+        },
+        buildArgs,
+        inputs,
+      },
+      createdBy: `${instr.kind} ${instr.kind === "COPY" && instr.from ? `--from=${instr.from} ` : ""}${shownSources} ${instr.dest} # buildkit`,
+      work: async (rootfs) => {
+        const chown = instr.chown === undefined ? undefined : await resolveChown(rootfs, instr.chown);
+        await copyIntoRootfs({
+          sourceRoot: source.root,
+          ...(source.filter ? { filter: source.filter } : {}),
+          ...(source.mustDescend ? { mustDescend: source.mustDescend } : {}),
+          fromContext: source.fromContext,
+          sources: matched,
+          inline,
+          destRoot: rootfs,
+          dest: instr.dest,
+          workdir: state.workdir,
+          ...(chown ? { chown } : {}),
+          ...(chmod !== undefined ? { chmod } : {}),
+          add: instr.kind === "ADD",
+          place,
+        });
+      },
+    });
+  } finally {
+    await source.release();
+  }
+}

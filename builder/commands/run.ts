@@ -1,0 +1,91 @@
+// RUN: runs a command in a container over the stage's snapshot chain; its writes become the layer.
+import { DockerfileError, RunFailedError } from "../../common/errors.js";
+import { runContainer } from "../../runtime/container.js";
+import { resolveUser } from "../../runtime/user.js";
+import { chompHeredocContent, parseHeredocWord } from "../parser/index.js";
+import type { RunInstruction } from "../instructions/index.js";
+import { runFilesystemStep } from "../fsstep.js";
+import type { StageState } from "../state.js";
+import type { StepContext } from "./context.js";
+import { buildArgPrefix } from "./history.js";
+
+const OUTPUT_TAIL = 15;
+
+/** The argv a RUN executes: exec form as is; shell form through SHELL, heredocs handed to the shell. */
+export function runArgv(state: StageState, instr: RunInstruction): string[] {
+  const { cmdLine, prependShell, files } = instr.command;
+  if (!prependShell) return [...cmdLine];
+  const command = cmdLine.join(" ");
+  if (files.length === 0) return [...state.shell, command];
+  const only = files.length === 1 ? parseHeredocWord(command.trim()) : undefined;
+  if (only && files[0] && only.name === files[0].name) {
+    // `RUN <<EOF` alone: the heredoc is the script
+    const data = files[0].chomp ? chompHeredocContent(files[0].data) : files[0].data;
+    return [...state.shell, data];
+  }
+  // heredocs inside a shell command: the shell reads them, as BuildKit passes them on
+  const script = [command, ...files.map((f) => `${f.data}${f.name}`)].join("\n");
+  return [...state.shell, script];
+}
+
+/** The process environment: the image's env, then build args that ENV does not override. */
+function processEnv(state: StageState): string[] {
+  const env = [...state.env];
+  const names = new Set(env.map((kv) => kv.split("=", 1)[0]));
+  for (const [k, v] of Object.entries(state.argsWithValues())) if (!names.has(k)) env.push(`${k}=${v}`);
+  return env;
+}
+
+export async function dispatchRun(ctx: StepContext, instr: RunInstruction): Promise<void> {
+  const { state, session } = ctx;
+  if (instr.mounts.length > 0) {
+    throw new DockerfileError(instr.place, `RUN --mount is not supported by tsbuild yet (${instr.mounts[0]})`);
+  }
+  const argv = runArgv(state, instr);
+  const network = instr.network === "none" ? "none" : instr.network === "host" ? "host" : session.settings.network;
+  const buildArgs = state.argsWithValues();
+  const user = state.run.User ?? "";
+  const cwd = state.workdir;
+  await runFilesystemStep(session, state, {
+    info: ctx.info,
+    record: {
+      instruction: "RUN",
+      text: instr.original,
+      definition: { argv, env: state.env, workdir: cwd, user, network },
+      buildArgs,
+    },
+    createdBy: `RUN ${buildArgPrefix(buildArgs)}${argv.join(" ")} # buildkit`,
+    work: async (rootfs) => {
+      const tail: string[] = [];
+      let partial = "";
+      const resolved = await resolveUser(rootfs, user);
+      const { exitCode } = await runContainer(session.paths, {
+        rootfs,
+        args: argv,
+        env: processEnv(state),
+        cwd,
+        user: resolved,
+        network,
+        signal: session.settings.signal,
+        onOutput: (stream, chunk) => {
+          const text = chunk.toString("utf8");
+          session.emit({ type: "step-output", step: ctx.info, stream, text });
+          const lines = (partial + text).split("\n");
+          partial = lines.pop() ?? "";
+          tail.push(...lines);
+          if (tail.length > OUTPUT_TAIL) tail.splice(0, tail.length - OUTPUT_TAIL);
+        },
+      });
+      if (exitCode !== 0) {
+        if (partial !== "") tail.push(partial);
+        const shown = argv.length > 0 && !instr.command.prependShell ? JSON.stringify(argv) : argv.join(" ");
+        throw new RunFailedError(
+          { file: instr.place.file, line: instr.place.line },
+          `RUN ${instr.original.replace(/^RUN\s+/i, "").split("\n")[0]}: process "${shown}" did not complete successfully`,
+          exitCode,
+          tail.slice(-OUTPUT_TAIL),
+        );
+      }
+    },
+  });
+}

@@ -1,0 +1,58 @@
+// WORKDIR: sets the working directory and, unless it is "/", creates it (with its missing parents,
+// owned by the stage's USER) as a filesystem step of its own, as BuildKit does.
+import { chmod, chown, mkdir, stat } from "node:fs/promises";
+import { posix } from "node:path";
+import { DockerfileError, errnoCode } from "../../common/errors.js";
+import { resolveInRoot, resolveInsideRoot } from "../../common/rootpath.js";
+import { resolveUser } from "../../runtime/user.js";
+import type { WorkdirInstruction } from "../instructions/index.js";
+import { runFilesystemStep } from "../fsstep.js";
+import type { StepContext } from "./context.js";
+
+export function normalizeWorkdir(current: string, path: string): string {
+  return posix.resolve(current || "/", path);
+}
+
+export async function dispatchWorkdir(ctx: StepContext, instr: WorkdirInstruction): Promise<void> {
+  const { state } = ctx;
+  const wd = normalizeWorkdir(state.run.WorkingDir ?? "/", instr.path);
+  state.run.WorkingDir = wd;
+  if (wd === "/") {
+    state.addHistory(`WORKDIR ${wd}`, true);
+    return;
+  }
+  const user = state.run.User ?? "";
+  await runFilesystemStep(ctx.session, state, {
+    info: ctx.info,
+    record: {
+      instruction: "WORKDIR",
+      text: instr.original,
+      definition: { path: wd, user },
+      buildArgs: {},
+    },
+    createdBy: `WORKDIR ${wd}`,
+    work: async (rootfs) => {
+      const owner = user === "" ? undefined : await resolveUser(rootfs, user);
+      await mkdirInRoot(rootfs, wd, owner, instr);
+    },
+  });
+}
+
+/** mkdir -p inside a rootfs: symlinks resolve inside it; created folders get mode 0755 and the owner. */
+async function mkdirInRoot(root: string, path: string, owner: { uid: number; gid: number } | undefined, instr: WorkdirInstruction): Promise<void> {
+  let current = "/";
+  for (const part of path.split("/").filter((p) => p !== "")) {
+    const next = await resolveInsideRoot(root, posix.join(current, part));
+    const host = await resolveInRoot(root, next);
+    try {
+      const st = await stat(host);
+      if (!st.isDirectory()) throw new DockerfileError(instr.place, `WORKDIR ${path}: ${next} is not a directory`);
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT") throw e;
+      await mkdir(host, { mode: 0o755 });
+      await chmod(host, 0o755);
+      if (owner) await chown(host, owner.uid, owner.gid);
+    }
+    current = next;
+  }
+}

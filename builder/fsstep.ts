@@ -1,0 +1,107 @@
+// One filesystem step (RUN, COPY, ADD, WORKDIR): compute its cache key, take it from the cache when
+// the key is known and its snapshot and layer still exist, otherwise run it on a fresh overlay upper
+// dir, write that diff as a layer into the store and commit the snapshot. Every miss gets a reason.
+import { sha256, type Digest } from "../common/digest.js";
+import { MediaType } from "../image/config.js";
+import { chainIdOf, type ActiveSnapshot } from "../runtime/snapshotter.js";
+import { writeLayerTar } from "../runtime/layer/index.js";
+import { stepKey, type StepRecord } from "../cache/key.js";
+import { explainMiss } from "../cache/explain.js";
+import type { CacheEntry } from "../cache/index.js";
+import type { StepInfo } from "./events.js";
+import type { BuildSession } from "./session.js";
+import type { StageState } from "./state.js";
+
+export interface FilesystemStep {
+  info: StepInfo;
+  /** The record behind the key, without the parent key (the stage's current key is used). */
+  record: Omit<StepRecord, "parentKey">;
+  /** The history line (`RUN /bin/sh -c make # buildkit`). */
+  createdBy: string;
+  /** Does the step's work in the mounted rootfs (writes land in active.upper). */
+  work(rootfs: string, active: ActiveSnapshot): Promise<void>;
+}
+
+export async function runFilesystemStep(session: BuildSession, state: StageState, step: FilesystemStep): Promise<void> {
+  const started = performance.now();
+  const record: StepRecord = { ...step.record, parentKey: state.key };
+  const key = stepKey(record);
+  const stepId = sha256(`${session.settings.dockerfilePath}\0${state.index}\0${step.info.index}`);
+  const previous = await session.cache.previousStep(stepId);
+
+  const hit = session.settings.noCache ? undefined : await usableEntry(session, key);
+  if (hit) {
+    applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step.createdBy);
+    state.key = key;
+    await session.cache.touch(key);
+    if (previous === undefined || stepKey(previous) !== key) await session.cache.rememberStep(stepId, record);
+    session.emit({
+      type: "step-done",
+      step: step.info,
+      result: {
+        cached: true, key, durationMs: performance.now() - started, savedMs: hit.durationMs,
+        layerDigest: hit.diffId, layerSize: hit.layerSize,
+      },
+    });
+    return;
+  }
+
+  const reason = explainMiss(previous, record, {
+    noCache: session.settings.noCache,
+    parentRebuiltStep: state.lastRebuiltStep,
+  });
+  const active = await session.snapshotter.prepare(state.chainId);
+  let diffId: Digest;
+  let size: number;
+  let chainId: Digest;
+  try {
+    const mounted = await session.snapshotter.mount(active);
+    try {
+      await step.work(mounted.rootfs, active);
+    } finally {
+      await mounted.unmount();
+    }
+    const ingest = session.store.ingest();
+    try {
+      await writeLayerTar(active.upper, ingest);
+      ({ digest: diffId, size } = await ingest.commit());
+    } catch (e) {
+      await ingest.abort();
+      throw e;
+    }
+    chainId = chainIdOf(state.chainId, diffId);
+  } catch (e) {
+    await session.snapshotter.remove(active);
+    throw e;
+  }
+  await session.snapshotter.commit(active, chainId);
+  const durationMs = performance.now() - started;
+  const now = Date.now();
+  const entry: CacheEntry = { key, chainId, diffId, layerSize: size, createdAt: now, lastUsed: now, durationMs, record };
+  await session.cache.put(key, entry);
+  await session.cache.rememberStep(stepId, record);
+  applyLayer(state, chainId, diffId, size, step.createdBy);
+  state.key = key;
+  state.lastRebuiltStep = step.info.index;
+  session.emit({
+    type: "step-done",
+    step: step.info,
+    result: { cached: false, reason, key, durationMs, layerDigest: diffId, layerSize: size },
+  });
+}
+
+/** A cache entry whose snapshot and layer blob are both still there (pruning may have removed either). */
+async function usableEntry(session: BuildSession, key: Digest): Promise<(CacheEntry & { diffId: Digest; layerSize: number }) | undefined> {
+  const entry = await session.cache.get(key);
+  if (!entry || entry.diffId === undefined || entry.layerSize === undefined) return undefined;
+  if (!(await session.snapshotter.has(entry.chainId))) return undefined;
+  if (!(await session.store.has(entry.diffId))) return undefined;
+  return { ...entry, diffId: entry.diffId, layerSize: entry.layerSize };
+}
+
+function applyLayer(state: StageState, chainId: Digest, diffId: Digest, size: number, createdBy: string): void {
+  state.chainId = chainId;
+  state.layers = [...state.layers, { mediaType: MediaType.ociLayer, digest: diffId, size }];
+  state.config.rootfs = { type: "layers", diff_ids: [...state.config.rootfs.diff_ids, diffId] };
+  state.addHistory(createdBy, false);
+}

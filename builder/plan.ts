@@ -1,0 +1,111 @@
+// The build plan: which stages the target needs and in which order they depend on each other.
+// A stage depends on the stage it is FROM and on every stage a COPY --from names. Stages the
+// target does not need are never built.
+import { DockerfileError, UserError } from "../common/errors.js";
+import { expandInstruction, type ArgInstruction, type Stage, type Stages } from "./instructions/index.js";
+import type { EnvLookup } from "./shell/index.js";
+
+/** Build args every Dockerfile may use without declaring them globally (BuildKit's automatic platform args). */
+export const PLATFORM_ARGS: Record<string, string> = {
+  TARGETPLATFORM: "linux/amd64",
+  TARGETOS: "linux",
+  TARGETARCH: "amd64",
+  TARGETVARIANT: "",
+  BUILDPLATFORM: "linux/amd64",
+  BUILDOS: "linux",
+  BUILDARCH: "amd64",
+  BUILDVARIANT: "",
+};
+
+export interface StagePlan {
+  stage: Stage;
+  /** The name in reports: the AS name, or stage-N. */
+  displayName: string;
+  /** The expanded FROM: an image reference, "scratch", or a stage's name. */
+  baseName: string;
+  /** Index of the stage this one is FROM, if any. */
+  baseStage?: number;
+  /** Indexes of stages this one needs (FROM and COPY --from). */
+  deps: Set<number>;
+}
+
+export interface BuildPlan {
+  /** Global ARGs (before the first FROM) with their values after --build-arg. */
+  metaArgs: Map<string, string | undefined>;
+  stages: StagePlan[];
+  /** The stage to build: --target, or the last one. */
+  target: number;
+  /** Stages the target needs (itself included). */
+  needed: Set<number>;
+}
+
+/** Evaluates the global ARGs in order: a --build-arg wins over the default; defaults may use earlier ones. */
+export function evaluateMetaArgs(metaArgs: ArgInstruction[], buildArgs: Record<string, string>, escape: string): Map<string, string | undefined> {
+  const values = new Map<string, string | undefined>();
+  const lookup: EnvLookup = (name) => values.get(name) ?? PLATFORM_ARGS[name];
+  for (const instr of metaArgs) {
+    const { instruction } = expandInstruction(instr, lookup, escape);
+    for (const arg of instruction.args) {
+      values.set(arg.key, Object.hasOwn(buildArgs, arg.key) ? buildArgs[arg.key] : arg.value);
+    }
+  }
+  return values;
+}
+
+export function metaLookup(metaArgs: Map<string, string | undefined>): EnvLookup {
+  return (name) => (metaArgs.has(name) ? metaArgs.get(name) : PLATFORM_ARGS[name]);
+}
+
+/** Finds a stage by its AS name (case-insensitive) or, for COPY --from, its index. */
+export function findStage(stages: Stage[], ref: string, before: number, allowIndex: boolean): number | undefined {
+  const lower = ref.toLowerCase();
+  const byName = stages.find((s) => s.name === lower && s.index < before);
+  if (byName) return byName.index;
+  if (allowIndex && /^\d+$/.test(ref)) {
+    const i = Number.parseInt(ref, 10);
+    if (i < before) return i;
+  }
+  return undefined;
+}
+
+export function makePlan(parsed: Stages, buildArgs: Record<string, string>, target: string | undefined, escape: string, dockerfileName: string): BuildPlan {
+  const metaArgs = evaluateMetaArgs(parsed.metaArgs, buildArgs, escape);
+  const lookup = metaLookup(metaArgs);
+  const plans: StagePlan[] = parsed.stages.map((stage) => {
+    const from = expandInstruction(stage.from, lookup, escape).instruction;
+    const deps = new Set<number>();
+    const baseStage = findStage(parsed.stages, from.baseName, stage.index, false);
+    if (baseStage !== undefined) deps.add(baseStage);
+    for (const instr of stage.instructions) {
+      if (instr.kind !== "COPY" || instr.from === undefined) continue;
+      const fromRef = expandInstruction(instr, lookup, escape).instruction.from ?? instr.from;
+      const dep = findStage(parsed.stages, fromRef, stage.index, true);
+      if (dep !== undefined) deps.add(dep);
+      else if (findStage(parsed.stages, fromRef, Number.MAX_SAFE_INTEGER, true) !== undefined) {
+        throw new DockerfileError(instr.place, `COPY --from=${fromRef}: stage ${fromRef} is defined after this stage (a stage can only copy from an earlier one)`);
+      }
+    }
+    if (from.baseName === "") throw new DockerfileError(stage.from.place, "base name (FROM) should not be blank");
+    return {
+      stage,
+      displayName: stage.name ?? `stage-${stage.index}`,
+      baseName: from.baseName,
+      ...(baseStage !== undefined ? { baseStage } : {}),
+      deps,
+    };
+  });
+  let targetIndex = plans.length - 1;
+  if (target !== undefined) {
+    const found = parsed.stages.find((s) => s.name === target.toLowerCase());
+    if (!found) throw new UserError(`${dockerfileName}: target stage "${target}" could not be found`);
+    targetIndex = found.index;
+  }
+  const needed = new Set<number>();
+  const visit = (i: number): void => {
+    if (needed.has(i)) return;
+    needed.add(i);
+    for (const d of plans[i]!.deps) visit(d);
+  };
+  visit(targetIndex);
+  return { metaArgs, stages: plans, target: targetIndex, needed };
+}

@@ -1,0 +1,132 @@
+// Builds one stage: resolves its base (an image, scratch or an earlier stage), runs the base's
+// ONBUILD triggers, then dispatches each instruction to its module, in order.
+import { sha256 } from "../common/digest.js";
+import { DockerfileError, ImageNotFoundError, ImageReferenceError, UserError } from "../common/errors.js";
+import { parseDockerfile } from "./parser/index.js";
+import { expandInstruction, parseInstruction, type Instruction } from "./instructions/index.js";
+import type { StepInfo } from "./events.js";
+import type { BuildPlan, StagePlan } from "./plan.js";
+import { findStage } from "./plan.js";
+import type { BuildSession } from "./session.js";
+import { StageState, configForNewImage } from "./state.js";
+import type { StageResult } from "./stageresult.js";
+import type { StepContext } from "./commands/context.js";
+import { dispatch } from "./commands/dispatch.js";
+
+const FILESYSTEM_KINDS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
+
+export interface StageRunner {
+  session: BuildSession;
+  plan: BuildPlan;
+  buildArgs: Record<string, string>;
+  consumedArgs: Set<string>;
+  escape: string;
+  result(index: number): Promise<StageResult>;
+}
+
+function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instruction, fsKind: boolean): StepInfo {
+  return {
+    id: `s${plan.stage.index}.${ordinal}`,
+    stage: plan.displayName,
+    stageIndex: plan.stage.index,
+    index: ordinal,
+    total,
+    instruction: instr.original,
+    place: { file: instr.place.file, line: instr.place.line },
+    filesystem: fsKind,
+  };
+}
+
+async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageState> {
+  const { session } = runner;
+  const name = plan.displayName;
+  if (plan.baseStage !== undefined) {
+    const base = await runner.result(plan.baseStage);
+    return new StageState(name, plan.stage.index, configForNewImage(base.config), [...base.layers], base.chainId, base.key);
+  }
+  if (plan.baseName.toLowerCase() === "scratch") {
+    return new StageState(name, plan.stage.index, configForNewImage(undefined), [], null, sha256("scratch"));
+  }
+  let image;
+  try {
+    image = await session.store.resolveImage(plan.baseName);
+  } catch (e) {
+    if (e instanceof ImageNotFoundError || e instanceof ImageReferenceError) {
+      const detail = e instanceof ImageNotFoundError
+        ? `base image ${plan.baseName} not found in the store (load it with \`tsbuild load\` or \`tsbuild import\`)`
+        : `base image ${plan.baseName}: ${e.message}`;
+      throw new DockerfileError(plan.stage.from.place, detail);
+    }
+    throw e;
+  }
+  const chainId = await session.ensureUnpacked(image.manifest.layers);
+  const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, sha256(`image ${image.configDigest}`));
+  return state;
+}
+
+/** The base image's ONBUILD triggers, parsed as instructions placed at the FROM line. */
+function onbuildTriggers(state: StageState, plan: StagePlan): Instruction[] {
+  const triggers = state.run.OnBuild ?? [];
+  if (triggers.length === 0) return [];
+  state.run.OnBuild = null;
+  const file = plan.stage.from.place.file;
+  return triggers.map((text) => {
+    const parsed = parseDockerfile(text, file);
+    const node = parsed.nodes[0];
+    if (!node || parsed.nodes.length !== 1) throw new DockerfileError(plan.stage.from.place, `invalid ONBUILD trigger in base image: ${text}`);
+    const instr = parseInstruction({ ...node, startLine: plan.stage.from.place.line, endLine: plan.stage.from.place.line }, file);
+    return { ...instr, original: `ONBUILD ${instr.original}` } as Instruction;
+  });
+}
+
+export async function runStage(runner: StageRunner, index: number): Promise<StageResult> {
+  const { session } = runner;
+  const plan = runner.plan.stages[index]!;
+  const total = plan.stage.instructions.length + 1;
+  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, false);
+  session.emit({ type: "step-start", step: fromInfo });
+  const started = performance.now();
+  let state: StageState;
+  try {
+    state = await baseState(runner, plan);
+  } catch (e) {
+    session.emit({ type: "step-error", step: fromInfo, message: e instanceof Error ? e.message : String(e) });
+    throw e;
+  }
+  session.emit({ type: "step-done", step: fromInfo, result: { cached: true, durationMs: performance.now() - started } });
+
+  const ctx = (info: StepInfo): StepContext => ({
+    session,
+    state,
+    info,
+    buildArgs: runner.buildArgs,
+    metaArgs: runner.plan.metaArgs,
+    consumedArgs: runner.consumedArgs,
+    stageResult: (i) => runner.result(i),
+    findStage: (ref) => findStage(runner.plan.stages.map((p) => p.stage), ref, index, true),
+    escape: runner.escape,
+  });
+
+  const steps: Array<{ instr: Instruction; info: StepInfo }> = [];
+  for (const trigger of onbuildTriggers(state, plan)) {
+    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind)), id: `s${index}.t${steps.length}` } });
+  }
+  plan.stage.instructions.forEach((instr, i) => steps.push({ instr, info: stepInfo(plan, i + 2, total, instr, FILESYSTEM_KINDS.has(instr.kind)) }));
+
+  for (const { instr, info } of steps) {
+    session.settings.signal.throwIfAborted();
+    const t0 = performance.now();
+    if (info.filesystem) session.emit({ type: "step-start", step: info });
+    try {
+      const { instruction, used } = expandInstruction(instr, state.lookup, runner.escape);
+      await dispatch(ctx(info), instruction, used);
+    } catch (e) {
+      if (!info.filesystem) session.emit({ type: "step-start", step: info });
+      session.emit({ type: "step-error", step: info, message: e instanceof Error ? e.message : String(e) });
+      if (e instanceof UserError || (e instanceof Error && e.name === "AbortError")) throw e;
+      throw e;
+    }
+    if (!info.filesystem) session.emit({ type: "step-done", step: info, result: { cached: true, durationMs: performance.now() - t0 } });
+  }
+  return { config: state.config, layers: state.layers, chainId: state.chainId, key: state.key };
+}

@@ -1,0 +1,11 @@
+import type { Digest } from "../common/digest.js";
+import type { Descriptor, ImageConfig } from "../image/config.js";
+
+/** What a finished stage hands to the stages that use it (FROM stage, COPY --from=stage). */
+export interface StageResult {
+  config: ImageConfig;
+  layers: Descriptor[];
+  chainId: Digest | null;
+  /** The cache key of the stage's last step. */
+  key: Digest;
+}

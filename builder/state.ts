@@ -1,0 +1,115 @@
+// The state of one stage while it is built: the image config so far, its layers and snapshot chain,
+// the cache key of its last step, and the ARGs in scope.
+import type { Digest } from "../common/digest.js";
+import type { ContainerConfig, Descriptor, ImageConfig } from "../image/config.js";
+
+export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export const DEFAULT_SHELL = ["/bin/sh", "-c"];
+
+export class StageState {
+  /** Set once CMD is given in this stage: ENTRYPOINT then keeps it (otherwise it clears the base's CMD). */
+  cmdSet = false;
+  /** ARGs declared in this stage, with their values (undefined: declared without a value). */
+  readonly args = new Map<string, string | undefined>();
+  /** 1-based ordinal (as in "[stage i/n]") of the last step that was rebuilt, for explanations. */
+  lastRebuiltStep: number | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly index: number,
+    public config: ImageConfig,
+    public layers: Descriptor[],
+    public chainId: Digest | null,
+    /** The cache key of the last step (for the first step: the base's key). */
+    public key: Digest,
+  ) {}
+
+  get run(): ContainerConfig {
+    this.config.config ??= {};
+    return this.config.config;
+  }
+
+  get env(): string[] {
+    return this.run.Env ?? [];
+  }
+
+  envValue(name: string): string | undefined {
+    for (const kv of this.env) {
+      const eq = kv.indexOf("=");
+      if ((eq === -1 ? kv : kv.slice(0, eq)) === name) return eq === -1 ? "" : kv.slice(eq + 1);
+    }
+    return undefined;
+  }
+
+  /** Sets a variable, keeping the position of an existing one (as BuildKit's addEnv does). */
+  setEnv(name: string, value: string): void {
+    const env = [...this.env];
+    const at = env.findIndex((kv) => kv.split("=", 1)[0] === name);
+    if (at === -1) env.push(`${name}=${value}`);
+    else env[at] = `${name}=${value}`;
+    this.run.Env = env;
+  }
+
+  /** Build args with a value, not shadowed by ENV: what RUN sees besides the image's env. */
+  argsWithValues(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [k, v] of this.args) if (v !== undefined) out[k] = v;
+    return out;
+  }
+
+  /** The variables for word expansion: ENV wins over an ARG of the same name. */
+  lookup = (name: string): string | undefined => {
+    const fromEnv = this.envValue(name);
+    if (fromEnv !== undefined) return fromEnv;
+    return this.args.get(name);
+  };
+
+  get workdir(): string {
+    return this.run.WorkingDir || "/";
+  }
+
+  get shell(): string[] {
+    return this.run.Shell && this.run.Shell.length > 0 ? this.run.Shell : DEFAULT_SHELL;
+  }
+
+  addHistory(createdBy: string, emptyLayer: boolean): void {
+    const entry: { created: string; created_by: string; comment: string; empty_layer?: boolean } = {
+      created: new Date().toISOString(),
+      created_by: createdBy,
+      comment: "buildkit.dockerfile.v0",
+    };
+    if (emptyLayer) entry.empty_layer = true;
+    this.config.history = [...(this.config.history ?? []), entry];
+  }
+}
+
+/** A deep copy of a base image's config, reset for a new image built on it. */
+export function configForNewImage(base: ImageConfig | undefined): ImageConfig {
+  const copy: ImageConfig = base
+    ? (JSON.parse(JSON.stringify(base)) as ImageConfig)
+    : { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] }, config: {} };
+  const keep: ImageConfig = {
+    architecture: copy.architecture || "amd64",
+    os: copy.os || "linux",
+    ...(copy.variant ? { variant: copy.variant } : {}),
+    config: copy.config ?? {},
+    rootfs: { type: "layers", diff_ids: [...(copy.rootfs?.diff_ids ?? [])] },
+    history: copy.history ?? [],
+  };
+  const run = withoutEmptyFields(keep.config as ContainerConfig);
+  keep.config = run;
+  if (!(run.Env ?? []).some((kv) => kv.startsWith("PATH="))) run.Env = [DEFAULT_PATH, ...(run.Env ?? [])];
+  return keep;
+}
+
+/** Drops empty strings, nulls, empty lists and maps: Go's `omitempty`, as BuildKit writes the config. */
+export function withoutEmptyFields(c: ContainerConfig): ContainerConfig {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(c)) {
+    if (v === undefined || v === null || v === "" || v === false) continue;
+    if (Array.isArray(v) && v.length === 0) continue;
+    if (typeof v === "object" && !Array.isArray(v) && Object.keys(v as object).length === 0) continue;
+    out[k] = v;
+  }
+  return out as ContainerConfig;
+}

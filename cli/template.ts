@@ -1,0 +1,46 @@
+// A small subset of Go templates for --format: {{.A.B}}, {{json .A}}, {{index .A "key"}}, {{join .A ","}}.
+import { UserError } from "../common/errors.js";
+
+function lookup(data: unknown, path: string): unknown {
+  if (path === ".") return data;
+  let cur: unknown = data;
+  for (const part of path.replace(/^\./, "").split(".")) {
+    if (cur === null || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+/** Go's fmt %v for the values an image config holds. */
+function goValue(v: unknown): string {
+  if (v === undefined || v === null) return "<no value>";
+  if (Array.isArray(v)) return `[${v.map(goValue).join(" ")}]`;
+  if (typeof v === "object") {
+    const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
+    return `map[${entries.map(([k, x]) => `${k}:${goValue(x)}`).join(" ")}]`;
+  }
+  return String(v);
+}
+
+export function renderTemplate(template: string, data: unknown): string {
+  return template.replace(/\{\{\s*(.*?)\s*\}\}/g, (_m, expr: string) => {
+    const words = expr.match(/"[^"]*"|\S+/g) ?? [];
+    const arg = (w: string | undefined): unknown => (w === undefined ? undefined : w.startsWith('"') ? w.slice(1, -1) : lookup(data, w));
+    switch (words[0]) {
+      case "json":
+        return JSON.stringify(arg(words[1]) ?? null);
+      case "index": {
+        const obj = arg(words[1]);
+        const key = arg(words[2]);
+        return goValue(obj && typeof obj === "object" ? (obj as Record<string, unknown>)[String(key)] : undefined);
+      }
+      case "join": {
+        const list = arg(words[1]);
+        return Array.isArray(list) ? list.map(String).join(String(arg(words[2]) ?? "")) : "";
+      }
+      default:
+        if (words.length === 1 && words[0]!.startsWith(".")) return goValue(lookup(data, words[0]!));
+        throw new UserError(`unsupported template expression: {{${expr}}}`);
+    }
+  });
+}
