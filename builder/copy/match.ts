@@ -17,6 +17,17 @@ export function cleanSourcePath(pattern: string): string {
   return rel === "" ? "." : rel;
 }
 
+/** Whether a pattern climbs above its root with `..` (BuildKit then reads it from the root). */
+function leavesRoot(pattern: string): boolean {
+  let depth = 0;
+  for (const part of pattern.split("/")) {
+    if (part === "..") depth--;
+    else if (part !== "" && part !== ".") depth++;
+    if (depth < 0) return true;
+  }
+  return false;
+}
+
 /** Whether `rel` (and what it resolves to) exists in root and is not excluded (.dockerignore). */
 async function isVisible(root: string, rel: string, v: Visibility): Promise<boolean> {
   if (rel === ".") return true;
@@ -99,7 +110,7 @@ export async function matchSources(
       if (!(await isVisible(root, rel, v))) {
         throw new ContextError(
           rel,
-          `${instruction} failed: file not found in build context or excluded by .dockerignore: stat ${rel}: file does not exist`,
+          `${instruction} failed: file not found in build context or excluded by .dockerignore: stat ${rel}: file does not exist${leavesRoot(pattern) ? ` (${pattern} points outside the build context; a source can only come from inside it, so it was read as ${rel})` : ""}`,
           place,
         );
       }
