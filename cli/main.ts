@@ -3,6 +3,7 @@
 import { Command, Option } from "commander";
 import { DEFAULT_ROOT } from "../common/storepaths.js";
 import { reportFailure } from "./failure.js";
+import { registerCacheCommands } from "./cachecmd.js";
 
 const SUBCOMMANDS = new Set([
   "build", "load", "save", "import", "images", "inspect", "history", "tag", "rmi", "image", "run", "ps", "rm",
@@ -122,6 +123,7 @@ export function makeProgram(): Command {
       await runInspect(rootOf(cmd), names, opts);
     });
 
+  registerCacheCommands(program, rootOf);
   return program;
 }
 
