@@ -1,7 +1,7 @@
 import { createReadStream, constants, type BigIntStats } from "node:fs";
 import { open, readFile, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { LRUCache } from "lru-cache";
+import { LruMap } from "./lru.js";
 import { errnoCode } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
 import { withFileLock } from "../common/lock.js";
@@ -44,14 +44,14 @@ export class FileDigestCache {
   contentReads = 0;
   private dirty = new Map<string, string>();
 
-  private readonly entries: LRUCache<string, string>;
+  private readonly entries: LruMap<string, string>;
   private readonly racyMarginNs: bigint;
 
   private constructor(
     private readonly file: string | undefined,
     opts: DigestCacheOptions,
   ) {
-    this.entries = new LRUCache({ max: opts.maxEntries ?? DEFAULT_MAX_ENTRIES });
+    this.entries = new LruMap(opts.maxEntries ?? DEFAULT_MAX_ENTRIES);
     this.racyMarginNs = BigInt(opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS) * 1_000_000n;
   }
 
@@ -113,8 +113,8 @@ export class FileDigestCache {
       }
       for (const [k, v] of this.dirty) this.entries.set(k, v);
       const list: Array<[string, string]> = [];
-      // rentries(): least recently used first, so reloading preserves the recency order.
-      for (const [k, v] of this.entries.rentries()) list.push([k, v]);
+      // entries(): least recently used first, so reloading preserves the recency order.
+      for (const [k, v] of this.entries.entries()) list.push([k, v]);
       const stored: StoredDigests = { version: FORMAT_VERSION, entries: list };
       await atomicWriteFile(file, JSON.stringify(stored));
     });

@@ -22,7 +22,7 @@ function tempName(dir: string, prefix: string): string {
   return join(dir, `${prefix}-${process.pid}-${randomBytes(6).toString("hex")}`);
 }
 
-/** Writes data to a temporary file under tmpDir, fsyncs it and renames it onto dest. */
+/** Writes data to a temporary file under tmpDir and renames it onto dest (kill-safe; see common/fsutil.ts). */
 export async function writeFileVia(tmpDir: string, dest: string, data: string | Uint8Array): Promise<void> {
   await mkdir(tmpDir, { recursive: true });
   const tmp = tempName(tmpDir, "write");
@@ -30,7 +30,6 @@ export async function writeFileVia(tmpDir: string, dest: string, data: string | 
     const fh = await open(tmp, "w", 0o644);
     try {
       await fh.writeFile(data);
-      await fh.sync();
     } finally {
       await fh.close();
     }
@@ -139,7 +138,7 @@ export class BlobIngest extends Writable {
   override _final(callback: (error?: Error | null) => void): void {
     const fh = this.fh;
     if (!fh) return callback();
-    fh.sync().then(() => callback(), callback);
+    callback(); // no fsync: rename after a complete write is kill-safe (see common/fsutil.ts)
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {

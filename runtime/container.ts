@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { execa } from "execa";
+import { loadExeca } from "./exec.js";
 import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { resolveInRoot } from "../common/rootpath.js";
 import type { StorePaths } from "../common/storepaths.js";
@@ -136,7 +136,7 @@ function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerS
     const onAbort = () => {
       const tryKill = async () => {
         while (!exited) {
-          await execa(RUNC, ["--root", paths.runcState, "kill", id, "KILL"], { reject: false, stdin: "ignore" });
+          await (await loadExeca())(RUNC, ["--root", paths.runcState, "kill", id, "KILL"], { reject: false, stdin: "ignore" });
           await new Promise((r) => setTimeout(r, 50));
         }
       };
@@ -164,7 +164,7 @@ function signalNumber(signal: NodeJS.Signals | null): number {
 
 /** `runc delete -f`, tolerating a container that runc already removed (the normal case after `run`). */
 export async function deleteContainer(paths: StorePaths, id: string): Promise<void> {
-  const r = await execa(RUNC, ["--root", paths.runcState, "delete", "-f", id], { reject: false, stdin: "ignore", all: true });
+  const r = await (await loadExeca())(RUNC, ["--root", paths.runcState, "delete", "-f", id], { reject: false, stdin: "ignore", all: true });
   if (r.exitCode === 0) return;
   const out = String(r.all ?? "");
   if (/does not exist|not exist/i.test(out)) return;

@@ -4,7 +4,6 @@ import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { createGunzip } from "node:zlib";
-import { execa } from "execa";
 import { ArchiveError, UserError, errnoCode } from "../common/errors.js";
 
 export type Compression = "none" | "gzip" | "bzip2" | "xz" | "zstd";
@@ -90,33 +89,36 @@ export function decompressStream(kind: Compression, input: Readable, what = "arc
   if (path === undefined) {
     throw new UserError(`${what}: is ${kind}-compressed, but the '${tool}' program is not installed to decompress it`);
   }
-  const child = execa(path, ["-dc"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", buffer: { stdout: false, stderr: true } });
   const out = new PassThrough();
-  let stoppedByUs = false;
-  out.on("close", () => {
-    if (!child.stdout.readableEnded) {
-      stoppedByUs = true;
-      child.kill();
-    }
-    input.destroy();
-  });
-  input.on("error", (e) => out.destroy(e));
-  child.stdin.on("error", (e) => {
-    // EPIPE: the tool exited (its exit status is reported below); anything else is a real failure
-    if (errnoCode(e) !== "EPIPE") out.destroy(e);
-  });
-  input.pipe(child.stdin);
-  child.stdout.pipe(out, { end: false });
-  child.then(
-    () => {
-      if (child.stdout.readableEnded) out.end();
-      else child.stdout.once("end", () => out.end());
-    },
-    (e: unknown) => {
-      if (stoppedByUs) return; // we killed it: the reader no longer wants the data
-      const stderr = typeof e === "object" && e !== null && "stderr" in e ? String((e as { stderr: unknown }).stderr).trim() : "";
-      out.destroy(new ArchiveError(`${what}: ${tool} -dc failed${stderr ? `: ${stderr.split("\n")[0]}` : ""}`));
-    },
-  );
+  // execa loads lazily: importing it costs ~100 ms, which a build without archives should not pay
+  import("execa").then(({ execa }) => {
+    const child = execa(path, ["-dc"], { stdin: "pipe", stdout: "pipe", stderr: "pipe", buffer: { stdout: false, stderr: true } });
+    let stoppedByUs = false;
+    out.on("close", () => {
+      if (!child.stdout.readableEnded) {
+        stoppedByUs = true;
+        child.kill();
+      }
+      input.destroy();
+    });
+    input.on("error", (e) => out.destroy(e));
+    child.stdin.on("error", (e) => {
+      // EPIPE: the tool exited (its exit status is reported below); anything else is a real failure
+      if (errnoCode(e) !== "EPIPE") out.destroy(e);
+    });
+    input.pipe(child.stdin);
+    child.stdout.pipe(out, { end: false });
+    child.then(
+      () => {
+        if (child.stdout.readableEnded) out.end();
+        else child.stdout.once("end", () => out.end());
+      },
+      (e: unknown) => {
+        if (stoppedByUs) return; // we killed it: the reader no longer wants the data
+        const stderr = typeof e === "object" && e !== null && "stderr" in e ? String((e as { stderr: unknown }).stderr).trim() : "";
+        out.destroy(new ArchiveError(`${what}: ${tool} -dc failed${stderr ? `: ${stderr.split("\n")[0]}` : ""}`));
+      },
+    );
+  }, (e: unknown) => out.destroy(e instanceof Error ? e : new Error(String(e))));
   return out;
 }

@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { execa } from "execa";
+import { loadExeca } from "./exec.js";
 import { RuntimeFailure } from "../common/errors.js";
 
 /** One line of /proc/self/mountinfo, the parts tsbuild needs. */
@@ -41,7 +41,7 @@ export async function mountsUnder(dir: string): Promise<string[]> {
 }
 
 async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  const r = await execa(cmd, args, { cwd, reject: false, stdin: "ignore", all: true });
+  const r = await (await loadExeca())(cmd, args, { cwd, reject: false, stdin: "ignore", all: true });
   if (r.exitCode !== 0) {
     throw new RuntimeFailure(`${cmd} ${args.join(" ")} failed (exit ${r.exitCode}): ${String(r.all ?? "").trim()}`);
   }
@@ -77,7 +77,7 @@ export async function mountOverlay(o: OverlayOptions): Promise<void> {
 /** Unmounts target; if it stays busy after a few tries, detaches it lazily so nothing is left behind. */
 export async function unmount(target: string): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const r = await execa("umount", [target], { reject: false, stdin: "ignore", all: true });
+    const r = await (await loadExeca())("umount", [target], { reject: false, stdin: "ignore", all: true });
     if (r.exitCode === 0) return;
     const out = String(r.all ?? "");
     if (/not mounted|no mount point/i.test(out)) return;

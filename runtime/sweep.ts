@@ -1,10 +1,9 @@
 import { readdir, readFile, readlink, rm } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
-import { execa } from "execa";
 import { digestHex, type Digest } from "../common/digest.js";
 import { errnoCode } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
-import { deleteContainer, RUNC } from "./container.js";
+import { deleteContainer } from "./container.js";
 import { mountsUnder, unmount } from "./mounts.js";
 import { ownerPidOf, pidAlive } from "./owner.js";
 
@@ -67,14 +66,9 @@ function ownerOfPath(root: string, path: string): number | undefined {
   return undefined;
 }
 
+/** runc keeps one folder per container in its state dir: reading it avoids spawning `runc list`. */
 async function runcContainerIds(paths: StorePaths): Promise<string[]> {
-  const r = await execa(RUNC, ["--root", paths.runcState, "list", "-q"], { reject: false, stdin: "ignore", all: true });
-  if (r.exitCode !== 0) {
-    // runc refuses to list a state dir that does not exist yet: nothing to sweep.
-    if (/no such file or directory/i.test(String(r.all ?? ""))) return [];
-    throw new Error(`runc list failed: ${String(r.all ?? "").trim()}`);
-  }
-  return r.stdout.split("\n").filter((l) => l !== "");
+  return listDir(paths.runcState);
 }
 
 async function listDir(dir: string): Promise<string[]> {

@@ -2,7 +2,7 @@
 // created in batches by one GNU tar process fed a tar of just those nodes: one spawn per batch
 // instead of one per node (a layer can delete thousands of files), and tar sets owner, mode,
 // xattrs and mtime as it goes. Parents are real directories already checked by the caller.
-import { execa } from "execa";
+import { loadExeca } from "../exec.js";
 import { RuntimeFailure } from "../../common/errors.js";
 import { TarWriter } from "../../image/tar/index.js";
 
@@ -43,7 +43,7 @@ export class NodeQueue {
     this.pending = [];
     this.paths.clear();
     const args = ["-x", "-f", "-", "-C", this.root, "--numeric-owner", "--same-owner", "--same-permissions", "--xattrs", "--xattrs-include=*"];
-    const child = execa("tar", args, { reject: false, stdin: "pipe", stdout: "ignore" });
+    const child = (await loadExeca())("tar", args, { reject: false, stdin: "pipe", stdout: "ignore" });
     const writer = new TarWriter(child.stdin);
     try {
       for (const n of batch) {
