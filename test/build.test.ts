@@ -1,0 +1,74 @@
+// Real builds through bin/tsbuild compared with BuildKit's recorded results: for every case in
+// testdata/cases (expected.json beside it) and in ../shared/cases (testdata/cases/public-expected/NAME.json),
+// the final image's config and merged files, the cache decisions of every build of a sequence, and
+// the refusal of cases BuildKit refuses. Recorded with testdata/cases/record.sh; no daemon needed here.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { describe, it } from "node:test";
+import { compareSummaries, summarizeArchive } from "./imgtree.js";
+import {
+  cachePattern, caseDirs, freshStore, loadCase, OWN_CASES, PUBLIC_CASES, PUBLIC_EXPECTED, readExpected,
+  removeStore, tsbuild, type CachePattern,
+} from "./helpers.js";
+
+const cases = [
+  ...caseDirs(OWN_CASES).map((dir) => ({ dir, expected: join(dir, "expected.json") })),
+  ...caseDirs(PUBLIC_CASES).map((dir) => ({ dir, expected: join(PUBLIC_EXPECTED, `${basename(dir)}.json`) })),
+];
+
+async function runCase(caseDir: string, expectedFile: string): Promise<void> {
+  assert.ok(existsSync(expectedFile), `no recorded result ${expectedFile} (run testdata/cases/record.sh)`);
+  const expected = readExpected(expectedFile);
+  const spec = loadCase(caseDir);
+  const root = await freshStore();
+  const work = await mkdtemp(join(tmpdir(), "tsbuild-test-case-"));
+  try {
+    await cp(caseDir, work, { recursive: true, verbatimSymlinks: true });
+    const tag = `case-${basename(caseDir).toLowerCase()}:test`;
+    const patterns: CachePattern[] = [];
+    const outputs: string[] = [];
+    for (const [i, step] of spec.sequence.entries()) {
+      if (step.run) execFileSync("bash", ["-c", step.run], { cwd: work });
+      const report = join(work, `.report-${i}.json`);
+      const args = ["--root", root, "build", "--progress", "plain", "--report", report, "-t", tag,
+        "-f", join(work, spec.dockerfile)];
+      for (const [k, v] of Object.entries({ ...spec.build_args, ...step.build_args })) args.push("--build-arg", `${k}=${v}`);
+      if (spec.target) args.push("--target", spec.target);
+      args.push(join(work, spec.context));
+      const r = await tsbuild(args);
+      outputs.push(r.stderr.slice(-1500));
+      if (expected.expect_fail) {
+        if (r.code !== 0) return;
+        continue;
+      }
+      assert.equal(r.code, 0, `build ${i} failed:\n${r.stdout.slice(-1500)}\n${r.stderr.slice(-1500)}`);
+      patterns.push(cachePattern(JSON.parse(readFileSync(report, "utf8")) as Parameters<typeof cachePattern>[0]));
+    }
+    assert.ok(!expected.expect_fail, "BuildKit refuses this case, tsbuild built it");
+    if (spec.sequence.length > 1) {
+      assert.deepEqual(patterns, expected.expected_cache, "cache decisions per build differ from BuildKit's");
+    }
+    const archive = join(work, ".image.tar");
+    const saved = await tsbuild(["--root", root, "save", tag, "-o", archive]);
+    assert.equal(saved.code, 0, `save failed: ${saved.stderr}`);
+    const diffs = compareSummaries(expected, await summarizeArchive(archive));
+    assert.deepEqual(diffs.slice(0, 25), [], `${diffs.length} differences from BuildKit`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    await removeStore(root);
+  }
+}
+
+describe("builds match BuildKit's recorded results", { concurrency: 4 }, () => {
+  it("finds the cases", () => {
+    assert.ok(caseDirs(OWN_CASES).length >= 10, "testdata/cases holds at least 10 cases");
+  });
+  for (const c of cases) {
+    const label = c.dir.startsWith(OWN_CASES) ? basename(c.dir) : `public/${basename(c.dir)}`;
+    it(label, { timeout: 240_000 }, () => runCase(c.dir, c.expected));
+  }
+});

@@ -1,0 +1,149 @@
+// Helpers for the integration tests: run bin/tsbuild as a user would, make a fresh store holding the
+// offline busybox base (the same image as the oracle's busybox:local), read the test cases.
+import { spawn, execFileSync, type ChildProcess } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Json } from "./imgtree.js";
+
+export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const TSBUILD = join(REPO, "bin", "tsbuild");
+export const OWN_CASES = join(REPO, "testdata", "cases");
+export const PUBLIC_CASES = resolve(REPO, "..", "shared", "cases");
+export const PUBLIC_EXPECTED = join(OWN_CASES, "public-expected");
+
+export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+/** Starts bin/tsbuild (node, no shell); the caller owns the process. */
+export function startTsbuild(args: string[], opts: { cwd?: string } = {}): ChildProcess {
+  return spawn(process.execPath, [TSBUILD, ...args], { cwd: opts.cwd ?? REPO, stdio: ["ignore", "pipe", "pipe"] });
+}
+
+export function tsbuild(args: string[], opts: { cwd?: string } = {}): Promise<RunResult> {
+  const child = startTsbuild(args, opts);
+  return collect(child);
+}
+
+export function collect(child: ChildProcess): Promise<RunResult> {
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.setEncoding("utf8").on("data", (s: string) => { stdout += s; });
+  child.stderr?.setEncoding("utf8").on("data", (s: string) => { stderr += s; });
+  return new Promise((done, fail) => {
+    child.on("error", fail);
+    child.on("close", (code, signal) => done({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Throws with the command's output when it did not exit 0. */
+export async function tsbuildOk(args: string[]): Promise<RunResult> {
+  const r = await tsbuild(args);
+  if (r.code !== 0) throw new Error(`tsbuild ${args.join(" ")} -> ${r.code}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+  return r;
+}
+
+let rootfsTar: Promise<string> | undefined;
+
+/** The busybox rootfs tar from testdata/busybox/make-rootfs.sh, made once per test process. */
+export function busyboxRootfs(): Promise<string> {
+  rootfsTar ??= (async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tsbuild-test-rootfs-"));
+    process.on("exit", () => execFileSync("rm", ["-rf", dir]));
+    const out = join(dir, "busybox-rootfs.tar");
+    execFileSync(join(REPO, "testdata", "busybox", "make-rootfs.sh"), [out]);
+    return out;
+  })();
+  return rootfsTar;
+}
+
+export const BUSYBOX_CHANGES = ["--change", 'CMD ["sh"]', "--change",
+  "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"];
+
+/** A fresh store (in a temp dir) holding busybox:local; remove it with removeStore. */
+export async function freshStore(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), "tsbuild-test-store-"));
+  await tsbuildOk(["--root", root, "import", await busyboxRootfs(), "busybox:local", ...BUSYBOX_CHANGES]);
+  return root;
+}
+
+/** Mount points under `dir` in /proc/self/mountinfo (mountinfo escapes spaces as \040). */
+export function mountsUnder(dir: string): string[] {
+  return readFileSync("/proc/self/mountinfo", "utf8").split("\n")
+    .map((l) => (l.split(" ")[4] ?? "").replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))))
+    .filter((m) => m === dir || m.startsWith(dir + "/"));
+}
+
+/** Removes a test store: leftover runc containers and mounts first (a killed build may leave them). */
+export async function removeStore(root: string): Promise<void> {
+  if (existsSync(join(root, "runc"))) {
+    const ids = execFileSync("/usr/sbin/runc", ["--root", join(root, "runc"), "list", "-q"], { encoding: "utf8" });
+    for (const id of ids.split("\n").filter(Boolean)) {
+      execFileSync("/usr/sbin/runc", ["--root", join(root, "runc"), "delete", "-f", id]);
+    }
+  }
+  for (const m of mountsUnder(root).reverse()) execFileSync("umount", ["-l", m]);
+  await rm(root, { recursive: true, force: true });
+}
+
+/** index.json and the names and sizes of blobs/: what a failed build must leave as it was. */
+export function storeListing(root: string): string {
+  const lines = [readFileSync(join(root, "index.json"), "utf8")];
+  const blobs = join(root, "blobs", "sha256");
+  for (const name of readdirSync(blobs).sort()) lines.push(`${name} ${statSync(join(blobs, name)).size}`);
+  return lines.join("\n");
+}
+
+export interface CaseStep { run?: string; build_args?: Record<string, string>; expect_reason?: string }
+export interface CaseSpec {
+  dockerfile: string; context: string; target?: string; build_args: Record<string, string>;
+  sequence: CaseStep[]; expect_fail?: boolean;
+}
+
+/** case.json with difftest.py's defaults. */
+export function loadCase(dir: string): CaseSpec {
+  const file = join(dir, "case.json");
+  const raw = (existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {}) as Partial<CaseSpec>;
+  return {
+    ...raw,
+    dockerfile: raw.dockerfile ?? "Dockerfile",
+    context: raw.context ?? (existsSync(join(dir, "ctx")) ? "ctx" : "."),
+    build_args: raw.build_args ?? {},
+    sequence: raw.sequence ?? [{}],
+  };
+}
+
+/** Case folders (those holding a Dockerfile) under `parent`, sorted; none when it does not exist. */
+export function caseDirs(parent: string): string[] {
+  if (!existsSync(parent)) return [];
+  return readdirSync(parent).sort().map((n) => join(parent, n))
+    .filter((d) => existsSync(join(d, "Dockerfile")));
+}
+
+export type CachePattern = Record<string, [string, boolean][]>;
+
+const FS_STEPS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
+
+/** Per stage, the ordered (keyword, cached) of filesystem steps in a build report, as difftest.py keys it. */
+export function cachePattern(report: { steps?: { stage?: unknown; instruction?: unknown; cached?: unknown }[] }): CachePattern {
+  const by: CachePattern = {};
+  for (const s of report.steps ?? []) {
+    const text = String(s.instruction ?? "").replace(/\\\n/g, " ").replace(/\s+/g, " ").trim();
+    const kw = (text.split(" ")[0] ?? "").toUpperCase();
+    if (!FS_STEPS.has(kw)) continue;
+    (by[String(s.stage)] ??= []).push([kw, Boolean(s.cached)]);
+  }
+  const stages = Object.keys(by);
+  if (stages.length === 1) return { only: by[stages[0]!]! };
+  return Object.fromEntries(stages.sort().map((k) => [k, by[k]!]));
+}
+
+export interface Expected {
+  config: Record<string, Json>; files: Record<string, Record<string, string | number | number[]>>;
+  expected_cache?: CachePattern[]; expect_fail?: boolean;
+}
+
+export function readExpected(file: string): Expected {
+  return JSON.parse(readFileSync(file, "utf8")) as Expected;
+}
