@@ -15,12 +15,16 @@ import {
   removeStore, tsbuild, type CachePattern,
 } from "./helpers.js";
 
+// Files whose bytes embed build-time clocks (`ls -l` prints mtimes to the minute), so no two builds
+// agree on them: compared on everything but content. Only for public cases, which we cannot edit.
+const VOLATILE: Record<string, string[]> = { "public/workdir-user": ["/listing"] };
+
 const cases = [
   ...caseDirs(OWN_CASES).map((dir) => ({ dir, expected: join(dir, "expected.json") })),
   ...caseDirs(PUBLIC_CASES).map((dir) => ({ dir, expected: join(PUBLIC_EXPECTED, `${basename(dir)}.json`) })),
 ];
 
-async function runCase(caseDir: string, expectedFile: string): Promise<void> {
+async function runCase(caseDir: string, expectedFile: string, volatile: string[]): Promise<void> {
   assert.ok(existsSync(expectedFile), `no recorded result ${expectedFile} (run testdata/cases/record.sh)`);
   const expected = readExpected(expectedFile);
   const spec = loadCase(caseDir);
@@ -55,7 +59,11 @@ async function runCase(caseDir: string, expectedFile: string): Promise<void> {
     const archive = join(work, ".image.tar");
     const saved = await tsbuild(["--root", root, "save", tag, "-o", archive]);
     assert.equal(saved.code, 0, `save failed: ${saved.stderr}`);
-    const diffs = compareSummaries(expected, await summarizeArchive(archive));
+    const actual = await summarizeArchive(archive);
+    for (const p of volatile) {
+      for (const files of [expected.files, actual.files]) if (files[p]) delete files[p].sha256;
+    }
+    const diffs = compareSummaries(expected, actual);
     assert.deepEqual(diffs.slice(0, 25), [], `${diffs.length} differences from BuildKit`);
   } finally {
     await rm(work, { recursive: true, force: true });
@@ -69,6 +77,6 @@ describe("builds match BuildKit's recorded results", { concurrency: 4 }, () => {
   });
   for (const c of cases) {
     const label = c.dir.startsWith(OWN_CASES) ? basename(c.dir) : `public/${basename(c.dir)}`;
-    it(label, { timeout: 240_000 }, () => runCase(c.dir, c.expected));
+    it(label, { timeout: 240_000 }, () => runCase(c.dir, c.expected, VOLATILE[label] ?? []));
   }
 });
