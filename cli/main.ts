@@ -4,6 +4,7 @@ import { Command, Option } from "commander";
 import { DEFAULT_ROOT } from "../common/storepaths.js";
 import { reportFailure } from "./failure.js";
 import { registerCacheCommands } from "./cachecmd.js";
+import { registerLifecycle } from "./lifecycle.js";
 
 const SUBCOMMANDS = new Set([
   "build", "load", "save", "import", "images", "inspect", "history", "tag", "rmi", "image", "run", "ps", "rm",
@@ -124,6 +125,7 @@ export function makeProgram(): Command {
     });
 
   registerCacheCommands(program, rootOf);
+  registerLifecycle(program, rootOf);
   return program;
 }
 

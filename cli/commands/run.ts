@@ -1,0 +1,140 @@
+// `tsbuild run`: a container = the image's snapshot chain + a writable layer, with a record under
+// <root>/containers/<id>/ that stays after exit (unless --rm) for ps, commit and rm. The command's
+// exit code becomes tsbuild's.
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Digest } from "../../common/digest.js";
+import { UserError } from "../../common/errors.js";
+import { storePaths, type StorePaths } from "../../common/storepaths.js";
+import type { ContainerConfig } from "../../image/config.js";
+import { ContentStore, type ImageRecord } from "../../image/store.js";
+import { runContainer, type ContainerResult } from "../../runtime/container.js";
+import {
+  listContainers, newContainerId, randomName, removeContainer, saveContainer, validateName, type ContainerRecord,
+} from "../../runtime/containers.js";
+import { applyLayerTar } from "../../runtime/layer/index.js";
+import { Snapshotter } from "../../runtime/snapshotter.js";
+import { resolveUser } from "../../runtime/user.js";
+import type { RunFlags } from "./runargs.js";
+
+
+/** The process never started (no such executable, …): Docker exits 127 (not found) or 126. */
+export class ContainerStartError extends UserError {
+  override readonly exitCode: number;
+  constructor(message: string) {
+    super(message);
+    this.exitCode = /not found|no such file/i.test(message) ? 127 : 126;
+  }
+}
+
+/** Image Env, then -e K=V (a bare -e K takes K from tsbuild's environment, as Docker does). */
+export function mergeEnv(image: string[], flags: string[]): string[] {
+  const env = new Map(image.map((e) => [e.split("=", 1)[0] as string, e]));
+  for (const f of flags) {
+    const eq = f.indexOf("=");
+    if (eq === 0) throw new UserError(`invalid environment variable: ${f}`);
+    if (eq > 0) env.set(f.slice(0, eq), f);
+    else if (process.env[f] !== undefined) env.set(f, `${f}=${process.env[f]}`);
+    else env.delete(f);
+  }
+  return [...env.values()];
+}
+
+/** The effective config: Docker's rules for --entrypoint (which drops the image's CMD) and a command. */
+export function containerConfig(image: ContainerConfig, command: string[], flags: RunFlags): ContainerConfig {
+  const entrypoint = flags.entrypoint !== undefined ? (flags.entrypoint === "" ? [] : [flags.entrypoint]) : (image.Entrypoint ?? []);
+  const cmd = command.length > 0 ? command : flags.entrypoint !== undefined ? [] : (image.Cmd ?? []);
+  return {
+    ...image,
+    Env: mergeEnv(image.Env ?? [], flags.env ?? []),
+    Entrypoint: entrypoint.length > 0 ? entrypoint : null,
+    Cmd: cmd.length > 0 ? cmd : null,
+    WorkingDir: flags.workdir ?? image.WorkingDir ?? "",
+    User: flags.user ?? image.User ?? "",
+  };
+}
+
+async function unpackImage(store: ContentStore, snap: Snapshotter, rec: ImageRecord): Promise<Digest | null> {
+  let chain: Digest | null = null;
+  for (const layer of rec.manifest.layers) {
+    chain = await snap.unpackWith(applyLayerTar, chain, layer.digest, () => store.openBlob(layer.digest));
+  }
+  return chain;
+}
+
+async function pickName(paths: StorePaths, wanted: string | undefined): Promise<string> {
+  const taken = new Map((await listContainers(paths)).map((c) => [c.name, c.id]));
+  if (wanted === undefined) return randomName(new Set(taken.keys()));
+  validateName(wanted);
+  const owner = taken.get(wanted);
+  if (owner !== undefined) {
+    throw new UserError(`Conflict. The container name "/${wanted}" is already in use by container "${owner}". You have to remove (or rename) that container to be able to reuse that name.`);
+  }
+  return wanted;
+}
+
+export async function runRun(root: string, image: string, command: string[], flags: RunFlags): Promise<void> {
+  const paths = storePaths(root);
+  const store = await ContentStore.open(paths);
+  const rec = await store.resolveImage(image);
+  const name = await pickName(paths, flags.name);
+  const config = containerConfig(rec.config.config ?? {}, command, flags);
+  const argv = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
+  if (argv.length === 0) throw new UserError(`no command specified for ${image}`);
+  const snap = new Snapshotter(paths);
+  const parent = await unpackImage(store, snap, rec);
+  const active = await snap.prepare(parent);
+  const record: ContainerRecord = {
+    id: newContainerId(), name, image, imageId: rec.configDigest, manifestDigest: rec.manifestDigest, parentChain: parent,
+    snapshotId: active.id, path: argv[0] as string, args: argv.slice(1), config, created: new Date().toISOString(), state: "created",
+  };
+  try {
+    await saveContainer(paths, record);
+  } catch (e) {
+    await snap.remove(active);
+    throw e;
+  }
+  // From here the record owns the writable layer: without an owner file the start-up sweep keeps it.
+  await rm(join(active.dir, "owner"), { force: true });
+  let result: ContainerResult | undefined;
+  try {
+    result = await start(paths, snap, active, record, flags);
+  } finally {
+    if (flags.rm) await removeContainer(paths, record);
+    else if (record.state === "running") {
+      await saveContainer(paths, { ...record, state: "exited", exitCode: result?.exitCode ?? 137, finishedAt: new Date().toISOString() });
+    }
+  }
+  if (result.startError !== undefined) throw new ContainerStartError(result.startError);
+  process.exitCode = result.exitCode;
+}
+
+async function start(
+  paths: StorePaths, snap: Snapshotter, active: Awaited<ReturnType<Snapshotter["prepare"]>>, record: ContainerRecord, flags: RunFlags,
+): Promise<ContainerResult> {
+  const mounted = await snap.mount(active);
+  const abort = new AbortController();
+  const onSignal = (): void => abort.abort();
+  try {
+    const user = await resolveUser(mounted.rootfs, record.config.User ?? "");
+    Object.assign(record, { state: "running", pid: process.pid, startedAt: new Date().toISOString() });
+    await saveContainer(paths, record);
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    return await runContainer(paths, {
+      rootfs: mounted.rootfs,
+      args: [record.path, ...record.args],
+      env: record.config.Env ?? [],
+      cwd: record.config.WorkingDir || "/",
+      user,
+      network: flags.network,
+      hostname: record.id.slice(0, 12),
+      onOutput: (stream, chunk) => void (stream === "stdout" ? process.stdout : process.stderr).write(chunk),
+      signal: abort.signal,
+    });
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await mounted.unmount();
+  }
+}

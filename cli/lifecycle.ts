@@ -1,0 +1,117 @@
+// The image and container lifecycle subcommands (history, tag, rmi, image prune, system df, run, ps,
+// rm, commit). Each loads its module lazily, as the build commands do.
+import type { Command } from "commander";
+
+type RootOf = (cmd: Command) => string;
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function registerLifecycle(program: Command, rootOf: RootOf): void {
+  program
+    .command("history")
+    .description("Show the history of an image")
+    .argument("<image>", "image name or id")
+    .option("--no-trunc", "do not truncate output")
+    .option("-q, --quiet", "only show image ids")
+    .option("-H, --human [bool]", "print sizes and dates in human readable format (default true)", (v: string) => v !== "false", true)
+    .action(async (image: string, opts: { trunc?: boolean; quiet?: boolean; human?: boolean }, cmd: Command) => {
+      const { runHistory } = await import("./commands/history.js");
+      await runHistory(rootOf(cmd), image, opts);
+    });
+
+  program
+    .command("tag")
+    .description("Create a tag TARGET that refers to SOURCE")
+    .argument("<source>", "image name or id")
+    .argument("<target>", "new name[:tag]")
+    .action(async (source: string, target: string, _opts: unknown, cmd: Command) => {
+      const { runTag } = await import("./commands/tag.js");
+      await runTag(rootOf(cmd), source, target);
+    });
+
+  program
+    .command("rmi")
+    .description("Remove one or more images")
+    .argument("<images...>", "image names or ids")
+    .option("-f, --force", "force removal of the image")
+    .action(async (images: string[], opts: { force?: boolean }, cmd: Command) => {
+      const { runRmi } = await import("./commands/rmi.js");
+      await runRmi(rootOf(cmd), images, opts);
+    });
+
+  const image = program.command("image").description("Manage images");
+  image
+    .command("prune")
+    .description("Remove unused images")
+    .option("-a, --all", "remove all unused images, not just dangling ones")
+    .option("-f, --force", "do not prompt for confirmation")
+    .action(async (opts: { all?: boolean; force?: boolean }, cmd: Command) => {
+      const { runImagePrune } = await import("./commands/prune.js");
+      await runImagePrune(rootOf(cmd), opts);
+    });
+
+  const system = program.command("system").description("Manage tsbuild's store");
+  system
+    .command("df")
+    .description("Show disk usage")
+    .option("-v, --verbose", "show detailed information on space usage")
+    .action(async (opts: { verbose?: boolean }, cmd: Command) => {
+      const { runSystemDf } = await import("./commands/df.js");
+      await runSystemDf(rootOf(cmd), opts);
+    });
+
+  // Options after IMAGE belong to the command (`run img sh -c x`), so run parses its own options
+  // (runargs.ts) instead of commander, which would take `-c`/`-w` anywhere on the line.
+  program
+    .command("run")
+    .description("Run a command in a new container")
+    .usage("[--rm] [--name N] [-e K=V] [-w DIR] [-u USER] [--entrypoint E] [--network host|none] IMAGE [COMMAND [ARG...]]")
+    .argument("[args...]", "options, then the image, then the command and its arguments")
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (args: string[], _opts: unknown, cmd: Command) => {
+      const { runRun } = await import("./commands/run.js");
+      const { parseRunArgs } = await import("./commands/runargs.js");
+      const parsed = parseRunArgs(args);
+      if (parsed === "help") {
+        cmd.outputHelp();
+        return;
+      }
+      await runRun(rootOf(cmd), parsed.image, parsed.command, parsed.flags);
+    });
+
+  program
+    .command("ps")
+    .description("List containers")
+    .option("-a, --all", "show all containers (default shows just running)")
+    .option("-q, --quiet", "only display container ids")
+    .option("--no-trunc", "do not truncate output")
+    .action(async (opts: { all?: boolean; quiet?: boolean; trunc?: boolean }, cmd: Command) => {
+      const { runPs } = await import("./commands/ps.js");
+      await runPs(rootOf(cmd), opts);
+    });
+
+  program
+    .command("rm")
+    .description("Remove one or more containers")
+    .argument("<containers...>", "container names or ids")
+    .option("-f, --force", "remove even if it is marked running")
+    .action(async (containers: string[], opts: { force?: boolean }, cmd: Command) => {
+      const { runRm } = await import("./commands/rm.js");
+      await runRm(rootOf(cmd), containers, opts);
+    });
+
+  program
+    .command("commit")
+    .description("Create a new image from a container's changes")
+    .argument("<container>", "container name or id")
+    .argument("[name]", "repository[:tag]")
+    .option("-m, --message <text>", "commit message")
+    .option("-a, --author <name>", "author")
+    .action(async (container: string, name: string | undefined, opts: { message?: string; author?: string }, cmd: Command) => {
+      const { runCommit } = await import("./commands/commit.js");
+      await runCommit(rootOf(cmd), container, name, opts);
+    });
+}

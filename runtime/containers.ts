@@ -1,0 +1,132 @@
+// Container records (`tsbuild run`): `<root>/containers/<id>/config.json` holds what the container
+// was started with, its state and the numeric id of its active snapshot (the writable layer, a
+// snapshot folder without an `owner` file, so the start-up sweep leaves it alone).
+import { randomBytes } from "node:crypto";
+import { readdir, readFile, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { Digest } from "../common/digest.js";
+import { errnoCode, UserError } from "../common/errors.js";
+import { atomicWriteFile } from "../common/fsutil.js";
+import type { StorePaths } from "../common/storepaths.js";
+import type { ContainerConfig } from "../image/config.js";
+
+export type ContainerState = "created" | "running" | "exited";
+
+export interface ContainerRecord {
+  /** 64 hex digits. */
+  id: string;
+  name: string;
+  /** The image as the user named it (ps shows this). */
+  image: string;
+  imageId: Digest;
+  manifestDigest: Digest;
+  /** The image's top chain id (the writable layer's parent); null for an image without layers. */
+  parentChain: Digest | null;
+  /** The active snapshot holding the writable layer: `<root>/snapshots/<snapshotId>`. */
+  snapshotId: number;
+  /** The process: entrypoint + command as run. */
+  path: string;
+  args: string[];
+  /** The effective runtime config (image config with -e, -w, -u, --entrypoint and CMD applied). */
+  config: ContainerConfig;
+  created: string;
+  state: ContainerState;
+  pid?: number;
+  exitCode?: number;
+  startedAt?: string;
+  finishedAt?: string;
+}
+
+/** A container name or id prefix that names nothing, or more than one container. */
+export class NoSuchContainerError extends UserError {}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+export function newContainerId(): string {
+  return randomBytes(32).toString("hex");
+}
+
+const ADJECTIVES = ["admiring", "brave", "clever", "dreamy", "eager", "focused", "gallant", "happy", "jolly", "keen", "lucid", "modest", "nifty", "quirky", "serene", "vibrant"];
+const SURNAMES = ["hopper", "lovelace", "turing", "knuth", "ritchie", "thompson", "liskov", "hamilton", "curie", "noether", "shannon", "dijkstra", "torvalds", "babbage", "goldberg", "wozniak"];
+
+/** A Docker-style random name (`happy_turing`) not used yet. */
+export function randomName(taken: ReadonlySet<string>): string {
+  for (;;) {
+    const pick = (list: string[]): string => list[randomBytes(1)[0]! % list.length]!;
+    const name = `${pick(ADJECTIVES)}_${pick(SURNAMES)}`;
+    if (!taken.has(name)) return name;
+    const numbered = `${name}${randomBytes(1)[0]! % 10}`;
+    if (!taken.has(numbered)) return numbered;
+  }
+}
+
+export function validateName(name: string): void {
+  if (!NAME_RE.test(name)) throw new UserError(`invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+}
+
+function recordFile(paths: StorePaths, id: string): string {
+  return join(paths.containers, id, "config.json");
+}
+
+export async function saveContainer(paths: StorePaths, rec: ContainerRecord): Promise<void> {
+  await atomicWriteFile(recordFile(paths, rec.id), JSON.stringify(rec, null, 2));
+}
+
+/** Every container record, newest first. */
+export async function listContainers(paths: StorePaths): Promise<ContainerRecord[]> {
+  let names: string[];
+  try {
+    names = await readdir(paths.containers);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return [];
+    throw e;
+  }
+  const out: ContainerRecord[] = [];
+  for (const id of names) {
+    if (!/^[a-f0-9]{64}$/.test(id)) continue;
+    try {
+      out.push(JSON.parse(await readFile(recordFile(paths, id), "utf8")) as ContainerRecord);
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") continue; // being created or removed
+      throw e;
+    }
+  }
+  return out.sort((a, b) => b.created.localeCompare(a.created));
+}
+
+/** Finds a container by exact name, full id or unique id prefix, as Docker does. */
+export async function findContainer(paths: StorePaths, nameOrId: string): Promise<ContainerRecord> {
+  const all = await listContainers(paths);
+  const exact = all.find((c) => c.id === nameOrId || c.name === nameOrId || `/${c.name}` === nameOrId);
+  if (exact) return exact;
+  const byPrefix = /^[a-f0-9]+$/.test(nameOrId) ? all.filter((c) => c.id.startsWith(nameOrId)) : [];
+  if (byPrefix.length > 1) throw new NoSuchContainerError(`multiple containers found with provided prefix: ${nameOrId}`);
+  const hit = byPrefix[0];
+  if (!hit) throw new NoSuchContainerError(`No such container: ${nameOrId}`);
+  return hit;
+}
+
+/** Whether the container's process may still be running (state running and its pid alive). */
+export function isRunning(rec: ContainerRecord): boolean {
+  if (rec.state !== "running" || rec.pid === undefined) return false;
+  try {
+    process.kill(rec.pid, 0);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === "ESRCH") return false;
+    if (errnoCode(e) === "EPERM") return true;
+    throw e;
+  }
+}
+
+/** The writable layer's folders (the snapshot's overlay upper and work dirs). */
+export function writableLayer(paths: StorePaths, rec: ContainerRecord): { id: number; dir: string; upper: string; work: string; parent: Digest | null } {
+  const dir = join(paths.snapshots, String(rec.snapshotId));
+  return { id: rec.snapshotId, dir, upper: join(dir, "fs"), work: join(dir, "work"), parent: rec.parentChain };
+}
+
+/** Removes the record and the writable layer. */
+export async function removeContainer(paths: StorePaths, rec: ContainerRecord): Promise<void> {
+  await rm(writableLayer(paths, rec).dir, { recursive: true, force: true });
+  await rm(join(paths.containers, rec.id), { recursive: true, force: true });
+}
