@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { cp, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { describe, it } from "node:test";
@@ -79,4 +79,26 @@ describe("builds match BuildKit's recorded results", { concurrency: 4 }, () => {
     const label = c.dir.startsWith(OWN_CASES) ? basename(c.dir) : `public/${basename(c.dir)}`;
     it(label, { timeout: 240_000 }, () => runCase(c.dir, c.expected, VOLATILE[label] ?? []));
   }
+});
+
+describe("independent stages", () => {
+  it("run concurrently (two 3 s RUN branches take well under 6 s)", { timeout: 120_000 }, async () => {
+    const root = await freshStore();
+    const work = await mkdtemp(join(tmpdir(), "tsbuild-test-par-"));
+    try {
+      await writeFile(join(work, "Dockerfile"), [
+        "FROM busybox:local AS left", "RUN sleep 3 && echo left > /out",
+        "FROM busybox:local AS right", "RUN sleep 3 && echo right > /out",
+        "FROM busybox:local", "COPY --from=left /out /left", "COPY --from=right /out /right", "",
+      ].join("\n"));
+      const started = Date.now();
+      const r = await tsbuild(["--root", root, "build", "-q", "-t", "par:1", work]);
+      const seconds = (Date.now() - started) / 1000;
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(seconds < 5.5, `build took ${seconds.toFixed(1)} s: the branches ran one after the other`);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+      await removeStore(root);
+    }
+  });
 });

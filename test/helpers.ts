@@ -1,7 +1,7 @@
 // Helpers for the integration tests: run bin/tsbuild as a user would, make a fresh store holding the
 // offline busybox base (the same image as the oracle's busybox:local), read the test cases.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -87,12 +87,34 @@ export async function removeStore(root: string): Promise<void> {
   await rm(root, { recursive: true, force: true });
 }
 
+export interface StoreListing { index: string; blobs: Map<string, number> }
+
 /** index.json and the names and sizes of blobs/: what a failed build must leave as it was. */
-export function storeListing(root: string): string {
-  const lines = [readFileSync(join(root, "index.json"), "utf8")];
-  const blobs = join(root, "blobs", "sha256");
-  for (const name of readdirSync(blobs).sort()) lines.push(`${name} ${statSync(join(blobs, name)).size}`);
-  return lines.join("\n");
+export function storeListing(root: string): StoreListing {
+  const blobs = new Map<string, number>();
+  const dir = join(root, "blobs", "sha256");
+  for (const name of readdirSync(dir).sort()) blobs.set(name, statSync(join(dir, name)).size);
+  return { index: readFileSync(join(root, "index.json"), "utf8"), blobs };
+}
+
+/** Blobs in `after` that `before` did not have. Throws if index.json changed or a blob went or changed. */
+export function storeGrowth(before: StoreListing, after: StoreListing): string[] {
+  if (before.index !== after.index) throw new Error(`index.json changed:\n${before.index}\n---\n${after.index}`);
+  for (const [name, size] of before.blobs) {
+    if (after.blobs.get(name) !== size) throw new Error(`blob ${name} removed or changed`);
+  }
+  return [...after.blobs.keys()].filter((n) => !before.blobs.has(n));
+}
+
+/** True when the blob is an uncompressed tar (a layer), by the ustar magic at offset 257. */
+export function isLayerTar(root: string, name: string): boolean {
+  const fd = openSync(join(root, "blobs", "sha256", name), "r");
+  try {
+    const b = Buffer.alloc(5);
+    return readSync(fd, b, 0, 5, 257) === 5 && b.toString("latin1") === "ustar";
+  } finally {
+    closeSync(fd);
+  }
 }
 
 export interface CaseStep { run?: string; build_args?: Record<string, string>; expect_reason?: string }
