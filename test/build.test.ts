@@ -102,3 +102,31 @@ describe("independent stages", () => {
     }
   });
 });
+
+describe("ONBUILD of a base image", () => {
+  // BuildKit (dockerd 26), recorded by hand: the child runs the parent's triggers in order, keeps their
+  // ENV, and its own config has no OnBuild; /seen.txt holds "triggered\n".
+  it("runs the triggers in the child and clears OnBuild", { timeout: 120_000 }, async () => {
+    const root = await freshStore();
+    const work = await mkdtemp(join(tmpdir(), "tsbuild-test-onbuild-"));
+    try {
+      await writeFile(join(work, "parent.Dockerfile"), "FROM busybox:local\nONBUILD RUN echo triggered > /onbuild.txt\n"
+        + "ONBUILD ENV TRIGGERED=yes\nRUN echo parent > /parent.txt\n");
+      await writeFile(join(work, "child.Dockerfile"), "FROM onbuild-parent:1\nRUN cat /onbuild.txt > /seen.txt\n");
+      for (const [df, tag] of [["parent", "onbuild-parent:1"], ["child", "onbuild-child:1"]] as const) {
+        const r = await tsbuild(["--root", root, "build", "-q", "-t", tag, "-f", join(work, `${df}.Dockerfile`), work]);
+        assert.equal(r.code, 0, r.stderr);
+      }
+      const archive = join(work, "child.tar");
+      assert.equal((await tsbuild(["--root", root, "save", "onbuild-child:1", "-o", archive])).code, 0);
+      const s = await summarizeArchive(archive);
+      assert.deepEqual(s.config, { Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TRIGGERED=yes"] });
+      const triggered = "e561b28a834f81fd657b35cacc83652932ec44c62e4500a6bb15bad2443d368e";
+      assert.equal(s.files["/onbuild.txt"]?.sha256, triggered);
+      assert.equal(s.files["/seen.txt"]?.sha256, triggered);
+    } finally {
+      await rm(work, { recursive: true, force: true });
+      await removeStore(root);
+    }
+  });
+});
