@@ -64,7 +64,12 @@ export const BUSYBOX_CHANGES = ["--change", 'CMD ["sh"]', "--change",
 /** A fresh store (in a temp dir) holding busybox:local; remove it with removeStore. */
 export async function freshStore(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), "tsbuild-test-store-"));
-  await tsbuildOk(["--root", root, "import", await busyboxRootfs(), "busybox:local", ...BUSYBOX_CHANGES]);
+  try {
+    await tsbuildOk(["--root", root, "import", await busyboxRootfs(), "busybox:local", ...BUSYBOX_CHANGES]);
+  } catch (e) {
+    await rm(root, { recursive: true, force: true });
+    throw e;
+  }
   return root;
 }
 
