@@ -12,8 +12,8 @@ import {
   tsbuildOk, type StoreListing,
 } from "./helpers.js";
 
-let root: string;
-let work: string;
+let root = "";
+let work = "";
 let ctx: string;
 
 before(async () => {
@@ -25,8 +25,9 @@ before(async () => {
 });
 
 after(async () => {
-  await rm(work, { recursive: true, force: true });
-  await removeStore(root);
+  // before() may have failed half-way: clean up what it made
+  if (work !== "") await rm(work, { recursive: true, force: true });
+  if (root !== "") await removeStore(root);
 });
 
 async function dockerfile(name: string, text: string): Promise<string> {
