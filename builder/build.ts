@@ -15,7 +15,7 @@ import { parseStages } from "./instructions/index.js";
 import { makePlan } from "./plan.js";
 import { withoutEmptyFields } from "./state.js";
 import { BuildSession } from "./session.js";
-import { runStage, type StageRunner } from "./stage.js";
+import { resolveBase, runStage, type StageRunner } from "./stage.js";
 import type { StageResult } from "./stageresult.js";
 import type { EventSink } from "./events.js";
 
@@ -92,6 +92,12 @@ export async function build(req: BuildRequest): Promise<BuildOutcome> {
     dockerfileName: fileName,
     dockerfilePath: req.dockerfile,
   }, req.onEvent);
+
+  // an unknown base image fails before any stage runs, so the store is left as it was
+  for (const i of plan.needed) {
+    const stage = plan.stages[i]!;
+    if (stage.baseStage === undefined && stage.baseName.toLowerCase() !== "scratch") await resolveBase(store, stage);
+  }
 
   const results = new Map<number, Promise<StageResult>>();
   const runner: StageRunner = {

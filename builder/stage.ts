@@ -1,7 +1,8 @@
 // Builds one stage: resolves its base (an image, scratch or an earlier stage), runs the base's
 // ONBUILD triggers, then dispatches each instruction to its module, in order.
 import { sha256 } from "../common/digest.js";
-import { DockerfileError, ImageNotFoundError, ImageReferenceError, UserError } from "../common/errors.js";
+import { DockerfileError, ImageNotFoundError, ImageReferenceError } from "../common/errors.js";
+import type { ContentStore, ImageRecord } from "../image/store.js";
 import { parseDockerfile } from "./parser/index.js";
 import { expandInstruction, parseInstruction, type Instruction } from "./instructions/index.js";
 import type { StepInfo } from "./events.js";
@@ -37,6 +38,21 @@ function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instru
   };
 }
 
+/** The base image of a stage from the store, or a DockerfileError naming the FROM line. */
+export async function resolveBase(store: ContentStore, plan: StagePlan): Promise<ImageRecord> {
+  try {
+    return await store.resolveImage(plan.baseName);
+  } catch (e) {
+    if (e instanceof ImageNotFoundError || e instanceof ImageReferenceError) {
+      const detail = e instanceof ImageNotFoundError
+        ? `base image ${plan.baseName} not found in the store (load it with \`tsbuild load\` or \`tsbuild import\`)`
+        : `base image ${plan.baseName}: ${e.message}`;
+      throw new DockerfileError(plan.stage.from.place, detail);
+    }
+    throw e;
+  }
+}
+
 async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageState> {
   const { session } = runner;
   const name = plan.displayName;
@@ -47,18 +63,7 @@ async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageSta
   if (plan.baseName.toLowerCase() === "scratch") {
     return new StageState(name, plan.stage.index, configForNewImage(undefined), [], null, sha256("scratch"));
   }
-  let image;
-  try {
-    image = await session.store.resolveImage(plan.baseName);
-  } catch (e) {
-    if (e instanceof ImageNotFoundError || e instanceof ImageReferenceError) {
-      const detail = e instanceof ImageNotFoundError
-        ? `base image ${plan.baseName} not found in the store (load it with \`tsbuild load\` or \`tsbuild import\`)`
-        : `base image ${plan.baseName}: ${e.message}`;
-      throw new DockerfileError(plan.stage.from.place, detail);
-    }
-    throw e;
-  }
+  const image = await resolveBase(session.store, plan);
   const chainId = await session.ensureUnpacked(image.manifest.layers);
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, sha256(`image ${image.configDigest}`));
   return state;
@@ -123,7 +128,6 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
     } catch (e) {
       if (!info.filesystem) session.emit({ type: "step-start", step: info });
       session.emit({ type: "step-error", step: info, message: e instanceof Error ? e.message : String(e) });
-      if (e instanceof UserError || (e instanceof Error && e.name === "AbortError")) throw e;
       throw e;
     }
     if (!info.filesystem) session.emit({ type: "step-done", step: info, result: { cached: true, durationMs: performance.now() - t0 } });

@@ -43,7 +43,6 @@ export function makeProgram(): Command {
     .description("A daemonless Dockerfile builder with a layer cache")
     .version("0.1.0")
     .option("--root <dir>", `store location (env TSBUILD_ROOT, default ${DEFAULT_ROOT})`)
-    .showHelpAfterError()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .exitOverride();
 
