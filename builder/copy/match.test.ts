@@ -58,18 +58,19 @@ test("wildcards per component, sorted, ignored files never match", () =>
 
 test("a missing or ignored source fails with the Dockerfile line and the path", () =>
   withContext(async (ctx) => {
-    const notFound = (name: string, instruction = "COPY") => (e: unknown) => {
+    const notFound = (name: string, instruction = "COPY", outside = "") => (e: unknown) => {
       assert.ok(e instanceof ContextError);
+      const note = outside === "" ? "" : ` (${outside} points outside the build context; a source can only come from inside it, so it was read as ${name})`;
       assert.equal(
         e.message,
-        `Dockerfile:3: ${instruction} failed: file not found in build context or excluded by .dockerignore: stat ${name}: file does not exist`,
+        `Dockerfile:3: ${instruction} failed: file not found in build context or excluded by .dockerignore: stat ${name}: file does not exist${note}`,
       );
       return true;
     };
     await assert.rejects(match(ctx, ["does-not-exist"]), notFound("does-not-exist"));
     await assert.rejects(match(ctx, ["ignored.txt"]), notFound("ignored.txt"));
     await assert.rejects(match(ctx, ["dirlink/sub/s2.txt"]), notFound("dirlink/sub/s2.txt"));
-    await assert.rejects(match(ctx, ["../x"], "ADD"), notFound("x", "ADD"));
+    await assert.rejects(match(ctx, ["../x"], "ADD"), notFound("x", "ADD", "../x"));
     await assert.rejects(match(ctx, ["one.txt/x"]), notFound("one.txt/x"));
   }));
 

@@ -11,6 +11,7 @@ import { storePaths, type StorePaths } from "../../common/storepaths.js";
 import { CacheIndex, type CacheEntry } from "../../cache/index.js";
 import { pruneCache } from "../../cache/gc.js";
 import { chainIds } from "../../image/config.js";
+import { listContainers } from "../../runtime/containers.js";
 import { ContentStore } from "../../image/store.js";
 import { Snapshotter } from "../../runtime/snapshotter.js";
 import { humanSize, table, timeAgo } from "../format.js";
@@ -164,8 +165,10 @@ export async function pruneStore(root: string, opts: StorePruneOptions = {}): Pr
     // Snapshots: live = images' chains and remaining entries' chains with all their ancestors.
     const snapshots = await committedSnapshots(paths);
     const live = new Set<Digest>(imageChains);
-    for (const e of remaining) {
-      for (let c: Digest | null = e.chainId; c !== null && !live.has(c); c = snapshots.get(c)?.parent ?? null) live.add(c);
+    // a container's writable layer sits on its image's chain, even after `rmi -f` of that image
+    const containerChains = (await listContainers(paths)).map((c) => c.parentChain);
+    for (const top of [...remaining.map((e) => e.chainId), ...containerChains]) {
+      for (let c: Digest | null = top; c !== null && !live.has(c); c = snapshots.get(c)?.parent ?? null) live.add(c);
     }
     const dead = [...snapshots.values()].filter((s) => !live.has(s.chainId)).sort((a, b) => b.depth - a.depth);
     let reclaimedBytes = 0;
