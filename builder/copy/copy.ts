@@ -7,6 +7,7 @@
 //   a later file replaces an earlier one, a folder onto a file fails with "cannot copy to non-directory");
 // - missing parents are created 0755, owned by the --chown owner or 0:0;
 // - destination symlinks are followed inside the rootfs, never on the host.
+import { createLimiter } from "../../common/limit.js";
 import { lstat, writeFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { DockerfileError, type SourcePlace } from "../../common/errors.js";
@@ -18,6 +19,9 @@ import { copyFolder, copyRegularFile } from "./tree.js";
 import type { CopyContext, CopyRequest, Owner } from "./types.js";
 
 export type { CopyRequest } from "./types.js";
+
+/** File operations in flight during one COPY (see common/limit.ts). */
+const COPY_CONCURRENCY = 32;
 
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
@@ -92,7 +96,7 @@ async function writeInline(req: CopyRequest, name: string, content: string): Pro
 
 /** Performs one COPY/ADD into req.destRoot. */
 export async function copyIntoRootfs(req: CopyRequest): Promise<void> {
-  const ctx: CopyContext = { req, links: new Map() };
+  const ctx: CopyContext = { req, links: new Map(), limit: createLimiter(COPY_CONCURRENCY) };
   for (const rel of req.sources) await copySource(ctx, rel);
   for (const { name, content } of req.inline ?? []) await writeInline(req, name, content);
 }

@@ -5,6 +5,7 @@ import { constants, type Stats } from "node:fs";
 import { copyFile, link, lstat, mkdir, readdir, readlink, symlink } from "node:fs/promises";
 import { posix } from "node:path";
 import { DockerfileError } from "../../common/errors.js";
+import { settleAll } from "../../common/limit.js";
 import { applyMetadata, readXattrs } from "./metadata.js";
 import { lstatOrUndefined, removeExisting } from "./destination.js";
 import { isIncluded } from "./visibility.js";
@@ -71,13 +72,23 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
     if (existing && !existing.isDirectory()) await removeExisting(target);
     if (!existing?.isDirectory()) await mkdir(target);
   }
-  for (const name of (await readdir(src)).sort()) {
+  // Entries are looked at and copied concurrently (a global limit bounds the syscalls in flight);
+  // folders recurse without taking a slot, so a deep tree cannot starve itself. Files with other
+  // hardlinks go last and in order, so the first copy of an inode is the one the others link to.
+  const names = (await readdir(src)).sort();
+  const children = await settleAll(names.map((name) => ctx.limit(async () => {
     const childRel = rel === "." ? name : `${rel}/${name}`;
     const child = posix.join(src, name);
     const childStat = await lstat(child);
-    if (!(await isIncluded(child, childRel, childStat, ctx.req))) continue;
-    await copyEntry(ctx, child, childRel, childStat, posix.join(target, name));
-  }
+    return { name, child, childRel, childStat, included: await isIncluded(child, childRel, childStat, ctx.req) };
+  })));
+  const linked = children.filter((c) => c.included && c.childStat.isFile() && c.childStat.nlink > 1);
+  await settleAll(children.filter((c) => c.included && !linked.includes(c)).map((c) => {
+    const to = posix.join(target, c.name);
+    if (c.childStat.isDirectory()) return copyFolder(ctx, c.child, c.childRel, c.childStat, to, false);
+    return ctx.limit(() => copyEntry(ctx, c.child, c.childRel, c.childStat, to));
+  }));
+  for (const c of linked) await copyEntry(ctx, c.child, c.childRel, c.childStat, posix.join(target, c.name));
   if (!isTop) {
     await applyMetadata(target, false, {
       owner: ownerOf(ctx, st),

@@ -1,3 +1,4 @@
+import type { Limiter } from "../../common/limit.js";
 import type { SourcePlace } from "../../common/errors.js";
 
 export interface Owner {
@@ -37,4 +38,6 @@ export interface CopyContext {
   req: CopyRequest;
   /** Inode ("dev:ino") of a source already copied → where it went (and its new inode), to recreate hardlinks. */
   links: Map<string, { path: string; ino: number }>;
+  /** Bounds the file operations in flight across the whole copy. */
+  limit: Limiter;
 }

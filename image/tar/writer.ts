@@ -4,9 +4,15 @@ import { ArchiveError } from "../../common/errors.js";
 import { encodeHeader } from "./header.js";
 import { BLOCK_SIZE, paddingFor, type TarEntry } from "./types.js";
 
+/** Output is handed on in chunks of this size: one write per header and pad would be tens of
+ * thousands of awaited writes for a large tree. */
+const FLUSH_BYTES = 1 << 20;
+
 export class TarWriter {
   private busy = false;
   private finished = false;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
   constructor(private readonly out: NodeJS.WritableStream) {}
 
@@ -51,6 +57,7 @@ export class TarWriter {
     if (this.finished) return;
     this.finished = true;
     await this.write(Buffer.alloc(2 * BLOCK_SIZE));
+    await this.flush();
     if (options.end === false) return;
     const done = once(this.out, "finish");
     this.out.end();
@@ -58,7 +65,17 @@ export class TarWriter {
   }
 
   private async write(buf: Buffer): Promise<void> {
-    if (!this.out.write(buf)) await once(this.out, "drain");
+    this.pending.push(buf);
+    this.pendingBytes += buf.length;
+    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const chunk = this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    if (!this.out.write(chunk)) await once(this.out, "drain");
   }
 }
 

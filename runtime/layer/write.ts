@@ -1,10 +1,12 @@
 // An overlayfs upper dir (one step's diff) → an OCI layer tar, deterministic and complete.
 import { createReadStream, createWriteStream } from "node:fs";
-import { lstat, readdir, readlink, rm } from "node:fs/promises";
+import type { BigIntStats } from "node:fs";
+import { lstat, readFile, readdir, readlink, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { hashToDigest, newHash, type Digest } from "../../common/digest.js";
+import { createLimiter, settleAll, type Limiter } from "../../common/limit.js";
 import { TarWriter, type TarEntry } from "../../image/tar/index.js";
 import { readLayerXattrs, readXattr } from "./xattrs.js";
 
@@ -14,7 +16,7 @@ export const OPAQUE_MARKER = ".wh..wh..opq";
 /** Writes the layer tar of `upperDir` to `out` and ends it. */
 export async function writeLayerTar(upperDir: string, out: NodeJS.WritableStream): Promise<void> {
   const writer = new TarWriter(out);
-  await writeTree(writer, upperDir, "", new Map());
+  await writeTree(writer, upperDir);
   await writer.finish();
 }
 
@@ -59,48 +61,111 @@ function deviceNumbers(rdev: bigint): { devmajor: number; devminor: number } {
   };
 }
 
+/** One path of the upper dir, in tar order. */
+interface Found {
+  host: string;
+  rel: string;
+  name: string;
+  relDir: string;
+  st: BigIntStats;
+}
+
+/** What an entry needs besides its stat: read ahead of writing, several at a time. */
+interface Prepared {
+  xattrs?: Map<string, Buffer>;
+  opaque?: boolean;
+  linkname?: string;
+  /** Contents of a small file; larger ones are streamed when written. */
+  data?: Buffer;
+}
+
+/** Files up to this size are read whole ahead of time; the window bounds memory to WINDOW × this. */
+const SMALL_FILE = 1 << 20;
+const WINDOW = 32;
+
 /** Depth first, each directory's names sorted bytewise, a directory before its contents. */
-async function writeTree(writer: TarWriter, hostDir: string, relDir: string, firstLinks: Map<string, string>): Promise<void> {
+async function collect(hostDir: string, relDir: string, limit: Limiter, out: Found[]): Promise<void> {
   const names = (await readdir(hostDir)).sort(byteOrder);
-  for (const name of names) {
-    const host = join(hostDir, name);
+  const stats = await settleAll(names.map((name) => limit(() => lstat(join(hostDir, name), { bigint: true }))));
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i] as string;
     const rel = relDir === "" ? name : `${relDir}/${name}`;
-    const st = await lstat(host, { bigint: true });
-    const base = { path: rel, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), size: 0, mtime: seconds(st.mtimeNs) };
-    if (st.isCharacterDevice() && st.rdev === 0n) {
-      // An overlay whiteout: the deletion of `name` from the lower layers.
-      const wh = relDir === "" ? `${WHITEOUT_PREFIX}${name}` : `${relDir}/${WHITEOUT_PREFIX}${name}`;
-      await writer.add({ ...base, path: wh, type: "file", mode: 0o600, uid: 0, gid: 0 });
-    } else if (st.isDirectory()) {
-      await writer.add({ ...base, type: "dir", xattrs: await readLayerXattrs(host) });
-      if ((await readXattr(host, "trusted.overlay.opaque"))?.toString() === "y") {
-        // BuildKit writes the marker with the directory's mode and a zero mtime.
-        await writer.add({ ...base, path: `${rel}/${OPAQUE_MARKER}`, type: "file", uid: 0, gid: 0, mtime: 0 });
-      }
-      await writeTree(writer, host, rel, firstLinks);
-    } else if (st.isFile()) {
-      const inode = `${st.dev}:${st.ino}`;
-      const first = st.nlink > 1n ? firstLinks.get(inode) : undefined;
-      if (first !== undefined) {
-        await writer.add({ ...base, type: "hardlink", linkname: first });
-        continue;
-      }
-      if (st.nlink > 1n) firstLinks.set(inode, rel);
-      const entry: TarEntry = { ...base, type: "file", size: Number(st.size), xattrs: await readLayerXattrs(host) };
-      const body = createReadStream(host);
-      try {
-        await writer.add(entry, body);
-      } finally {
-        body.destroy();
-      }
-    } else if (st.isSymbolicLink()) {
-      await writer.add({ ...base, type: "symlink", linkname: await readlink(host), xattrs: await readLayerXattrs(host) });
-    } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-      const type = st.isCharacterDevice() ? "char" : "block";
-      await writer.add({ ...base, type, ...deviceNumbers(st.rdev), xattrs: await readLayerXattrs(host) });
-    } else if (st.isFIFO()) {
-      await writer.add({ ...base, type: "fifo", xattrs: await readLayerXattrs(host) });
-    }
-    // Sockets are skipped: they cannot be carried in a layer.
+    const st = stats[i] as BigIntStats;
+    out.push({ host: join(hostDir, name), rel, name, relDir, st });
+    if (st.isDirectory()) await collect(join(hostDir, name), rel, limit, out);
   }
+}
+
+async function prepare(f: Found): Promise<Prepared> {
+  const { st, host } = f;
+  if (st.isCharacterDevice() && st.rdev === 0n) return {};
+  if (st.isDirectory()) {
+    return { xattrs: await readLayerXattrs(host), opaque: (await readXattr(host, "trusted.overlay.opaque"))?.toString() === "y" };
+  }
+  if (st.isSymbolicLink()) return { xattrs: await readLayerXattrs(host), linkname: await readlink(host) };
+  if (st.isFile()) {
+    const xattrs = await readLayerXattrs(host);
+    return st.size <= BigInt(SMALL_FILE) ? { xattrs, data: await readFile(host) } : { xattrs };
+  }
+  return { xattrs: await readLayerXattrs(host) };
+}
+
+async function writeTree(writer: TarWriter, upperDir: string): Promise<void> {
+  const limit = createLimiter(WINDOW);
+  const found: Found[] = [];
+  await collect(upperDir, "", limit, found);
+  const ahead: Array<Promise<Prepared>> = [];
+  const firstLinks = new Map<string, string>();
+  try {
+    for (let i = 0; i < found.length; i++) {
+      for (let j = ahead.length; j < Math.min(found.length, i + WINDOW); j++) ahead.push(limit(() => prepare(found[j] as Found)));
+      await writeEntry(writer, found[i] as Found, await (ahead[i] as Promise<Prepared>), firstLinks);
+      ahead[i] = DONE;
+    }
+  } finally {
+    await Promise.allSettled(ahead); // nothing may still be reading when the caller removes the dir
+  }
+}
+
+const DONE: Promise<Prepared> = Promise.resolve({});
+
+async function writeEntry(writer: TarWriter, f: Found, p: Prepared, firstLinks: Map<string, string>): Promise<void> {
+  const { st, rel, relDir, name, host } = f;
+  const base = { path: rel, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), size: 0, mtime: seconds(st.mtimeNs) };
+  if (st.isCharacterDevice() && st.rdev === 0n) {
+    // An overlay whiteout: the deletion of `name` from the lower layers.
+    const wh = relDir === "" ? `${WHITEOUT_PREFIX}${name}` : `${relDir}/${WHITEOUT_PREFIX}${name}`;
+    await writer.add({ ...base, path: wh, type: "file", mode: 0o600, uid: 0, gid: 0 });
+  } else if (st.isDirectory()) {
+    await writer.add({ ...base, type: "dir", xattrs: p.xattrs });
+    // BuildKit writes the opaque marker with the directory's mode and a zero mtime.
+    if (p.opaque) await writer.add({ ...base, path: `${rel}/${OPAQUE_MARKER}`, type: "file", uid: 0, gid: 0, mtime: 0 });
+  } else if (st.isFile()) {
+    const inode = `${st.dev}:${st.ino}`;
+    const first = st.nlink > 1n ? firstLinks.get(inode) : undefined;
+    if (first !== undefined) {
+      await writer.add({ ...base, type: "hardlink", linkname: first });
+      return;
+    }
+    if (st.nlink > 1n) firstLinks.set(inode, rel);
+    const entry: TarEntry = { ...base, type: "file", size: Number(st.size), xattrs: p.xattrs };
+    if (p.data !== undefined) {
+      await writer.add(entry, p.data);
+      return;
+    }
+    const body = createReadStream(host);
+    try {
+      await writer.add(entry, body);
+    } finally {
+      body.destroy();
+    }
+  } else if (st.isSymbolicLink()) {
+    await writer.add({ ...base, type: "symlink", linkname: p.linkname, xattrs: p.xattrs });
+  } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+    const type = st.isCharacterDevice() ? "char" : "block";
+    await writer.add({ ...base, type, ...deviceNumbers(st.rdev), xattrs: p.xattrs });
+  } else if (st.isFIFO()) {
+    await writer.add({ ...base, type: "fifo", xattrs: p.xattrs });
+  }
+  // Sockets are skipped: they cannot be carried in a layer.
 }
