@@ -71,6 +71,11 @@ export class FileDigestCache {
     return this.entries.size;
   }
 
+  /** The remembered hash for this exact stat, without touching the file. */
+  knownHash(st: BigIntStats): string | undefined {
+    return this.entries.get(statKey(st));
+  }
+
   /**
    * The sha256 hex of a regular file's bytes, from the cache when its stat is unchanged. With the
    * lstat the caller already has, a known file is not even opened.
