@@ -1,4 +1,5 @@
-import { mkdir, open, rename, rm, mkdtemp } from "node:fs/promises";
+import { mkdir, open, readdir, rename, rm, mkdtemp } from "node:fs/promises";
+import { errnoCode } from "./errors.js";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
 
@@ -32,5 +33,27 @@ export async function withTempDir<T>(parent: string, prefix: string, fn: (dir: s
     return await fn(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The first n bytes of a file (fewer if it is shorter): enough to recognise a format by its magic. */
+export async function readFileHead(path: string, n: number): Promise<Buffer> {
+  const fh = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(n);
+    const { bytesRead } = await fh.read(buf, 0, n, 0);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The names in a folder, or none if it does not exist (yet). */
+export async function listDirIfExists(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return [];
+    throw e;
   }
 }

@@ -2,7 +2,8 @@
 // unless something still needs them. Kept: every blob reachable from index.json, every layer a build
 // cache entry refers to (`<root>/cache/keys/*.json`, field diffId: a cache hit reuses that layer
 // without rebuilding it) and whatever the caller names (e.g. the images of existing containers).
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { listDirIfExists } from "../common/fsutil.js";
+import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isDigest, type Digest } from "../common/digest.js";
 import { errnoCode } from "../common/errors.js";
@@ -20,7 +21,7 @@ export interface GcResult {
 export async function cacheLayerDigests(cacheDir: string): Promise<Set<Digest>> {
   const out = new Set<Digest>();
   const keysDir = join(cacheDir, "keys");
-  for (const name of await listDir(keysDir)) {
+  for (const name of await listDirIfExists(keysDir)) {
     if (!name.endsWith(".json")) continue;
     let text: string;
     try {
@@ -66,7 +67,7 @@ export async function collectGarbage(store: ContentStore, keep: Iterable<Digest>
     for (const d of await cacheLayerDigests(paths.cache)) live.add(d);
     for (const d of keep) live.add(d);
     const result: GcResult = { removed: [], bytes: 0 };
-    for (const name of await listDir(paths.blobs)) {
+    for (const name of await listDirIfExists(paths.blobs)) {
       const digest = `sha256:${name}`;
       if (!isDigest(digest) || live.has(digest)) continue;
       const file = join(paths.blobs, name);
@@ -85,11 +86,3 @@ export async function collectGarbage(store: ContentStore, keep: Iterable<Digest>
   });
 }
 
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return [];
-    throw e;
-  }
-}

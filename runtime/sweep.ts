@@ -1,4 +1,5 @@
-import { readdir, readFile, readlink, rm } from "node:fs/promises";
+import { readFile, readlink, rm } from "node:fs/promises";
+import { listDirIfExists } from "../common/fsutil.js";
 import { join, relative, sep } from "node:path";
 import { digestHex, type Digest } from "../common/digest.js";
 import { errnoCode } from "../common/errors.js";
@@ -34,10 +35,10 @@ export async function sweepStale(paths: StorePaths): Promise<SweepReport> {
       report.unmounted.push(mountPoint);
     }
   }
-  for (const name of await listDir(paths.tmp)) {
+  for (const name of await listDirIfExists(paths.tmp)) {
     if (isDeadOwned(name) && (await removeIfUnmounted(join(paths.tmp, name)))) report.removed.push(join(paths.tmp, name));
   }
-  for (const name of await listDir(paths.snapshots)) {
+  for (const name of await listDirIfExists(paths.snapshots)) {
     if (!/^\d+$/.test(name)) continue;
     const dir = join(paths.snapshots, name);
     const owner = await readOwner(dir);
@@ -68,16 +69,7 @@ function ownerOfPath(root: string, path: string): number | undefined {
 
 /** runc keeps one folder per container in its state dir: reading it avoids spawning `runc list`. */
 async function runcContainerIds(paths: StorePaths): Promise<string[]> {
-  return listDir(paths.runcState);
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return [];
-    throw e;
-  }
+  return listDirIfExists(paths.runcState);
 }
 
 async function removeIfUnmounted(dir: string): Promise<boolean> {

@@ -3,30 +3,20 @@
 // owners and modes (--chown and --chmod only touch the destination folder itself), the archive's own
 // root entry is ignored, and an entry replaces whatever is at its path (a file may replace a folder).
 import { createReadStream, createWriteStream } from "node:fs";
-import { link, mkdir, open, symlink, lutimes } from "node:fs/promises";
+import { link, mkdir, symlink, lutimes } from "node:fs/promises";
 import { posix } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ArchiveError, DockerfileError, type SourcePlace } from "../../common/errors.js";
+import { readFileHead } from "../../common/fsutil.js";
 import { resolveInsideRoot } from "../../common/rootpath.js";
 import { readTar } from "../../image/tar/index.js";
 import { COMPRESSION_MAGIC_BYTES, decompressStream, detectCompression, isTarArchive, type Compression } from "../../runtime/decompress.js";
 import { applyMetadata } from "./metadata.js";
 import { ensureFolder, hostPath, lstatOrUndefined, removeExisting } from "./destination.js";
 
-async function readHead(path: string, n: number): Promise<Buffer> {
-  const fh = await open(path, "r");
-  try {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await fh.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
-}
-
 /** The compression of `path` if it is a tar archive (possibly compressed), else undefined. */
 export async function probeArchive(path: string): Promise<Compression | undefined> {
-  const kind = detectCompression(await readHead(path, COMPRESSION_MAGIC_BYTES));
+  const kind = detectCompression(await readFileHead(path, COMPRESSION_MAGIC_BYTES));
   const parts: Buffer[] = [];
   let length = 0;
   try {

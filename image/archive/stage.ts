@@ -1,5 +1,6 @@
 // Staging blobs for a load: every blob is verified in a temporary folder under the store's tmp and
 // only moved into blobs/ once the whole archive checked out, so a bad archive leaves nothing behind.
+import { readFileHead } from "../../common/fsutil.js";
 import { createReadStream, createWriteStream } from "node:fs";
 import { open, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -17,17 +18,6 @@ export function compressionOf(head: Buffer): Compression {
   if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return "gzip";
   if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return "zstd";
   return "none";
-}
-
-export async function fileHead(path: string, n = 4): Promise<Buffer> {
-  const fh = await open(path, "r");
-  try {
-    const buf = Buffer.alloc(n);
-    const { bytesRead } = await fh.read(buf, 0, n, 0);
-    return buf.subarray(0, bytesRead);
-  } finally {
-    await fh.close();
-  }
 }
 
 /** A pass-through that hashes and counts what flows through it. */
@@ -116,4 +106,9 @@ export function isZlibError(e: unknown): boolean {
   if (typeof e !== "object" || e === null) return false;
   const code = (e as { code?: unknown }).code;
   return typeof code === "string" && code.startsWith("Z_");
+}
+
+/** The first bytes of a file, to tell its compression. */
+export function fileHead(path: string, n = 4): Promise<Buffer> {
+  return readFileHead(path, n);
 }
