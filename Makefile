@@ -32,6 +32,7 @@ typecheck: $(NODE_MODULES)
 	npx tsc --noEmit -p tsconfig.json
 
 demo: build
+	mkdir -p .tmp
 	./testdata/busybox/make-rootfs.sh .tmp/busybox-rootfs.tar
 	./bin/tsbuild --root $(ROOT) import .tmp/busybox-rootfs.tar busybox:latest --change 'CMD ["sh"]'
 	./bin/tsbuild --root $(ROOT) build -t demo:1.0 testdata/demo
