@@ -1,11 +1,11 @@
 // One filesystem step (RUN, COPY, ADD, WORKDIR): compute its cache key, take it from the cache when
 // the key is known and its snapshot and layer still exist, otherwise run it on a fresh overlay upper
 // dir, write that diff as a layer into the store and commit the snapshot. Every miss gets a reason.
-import { sha256, type Digest } from "../common/digest.js";
+import type { Digest } from "../common/digest.js";
 import { MediaType } from "../image/config.js";
 import { chainIdOf, type ActiveSnapshot } from "../runtime/snapshotter.js";
 import { writeLayerTar } from "../runtime/layer/index.js";
-import { stepKey, type StepRecord } from "../cache/key.js";
+import { stepIdentity, stepKey, type StepRecord } from "../cache/key.js";
 import { explainMiss } from "../cache/explain.js";
 import type { CacheEntry } from "../cache/index.js";
 import type { StepInfo } from "./events.js";
@@ -26,7 +26,7 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   const started = performance.now();
   const record: StepRecord = { ...step.record, parentKey: state.key };
   const key = stepKey(record);
-  const stepId = sha256(`${session.settings.dockerfilePath}\0${state.index}\0${step.info.index}`);
+  const stepId = stepIdentity(session.settings.dockerfilePath, state.index, step.info.index);
   const previous = await session.cache.previousStep(stepId);
 
   const hit = session.settings.noCache ? undefined : await usableEntry(session, key);
@@ -49,6 +49,7 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   const reason = explainMiss(previous, record, {
     noCache: session.settings.noCache,
     parentRebuiltStep: state.lastRebuiltStep,
+    isFirstStep: state.key === state.baseKey,
   });
   const active = await session.snapshotter.prepare(state.chainId);
   let diffId: Digest;

@@ -13,6 +13,8 @@ export class StageState {
   readonly args = new Map<string, string | undefined>();
   /** 1-based ordinal (as in "[stage i/n]") of the last step that was rebuilt, for explanations. */
   lastRebuiltStep: number | undefined;
+  /** The key the stage started from (its base's): a step on it is the stage's first filesystem step. */
+  readonly baseKey: Digest;
 
   constructor(
     readonly name: string,
@@ -22,7 +24,9 @@ export class StageState {
     public chainId: Digest | null,
     /** The cache key of the last step (for the first step: the base's key). */
     public key: Digest,
-  ) {}
+  ) {
+    this.baseKey = key;
+  }
 
   get run(): ContainerConfig {
     this.config.config ??= {};

@@ -20,6 +20,17 @@ function modeOf(ctx: CopyContext, st: Stats): number {
   return ctx.req.chmod ?? st.mode & 0o7777;
 }
 
+/** Gives a copied file or folder its source's owner (or --chown), mode (or --chmod), times and xattrs. */
+async function copyMetadata(ctx: CopyContext, src: string, st: Stats, target: string): Promise<void> {
+  await applyMetadata(target, false, {
+    owner: ownerOf(ctx, st),
+    mode: modeOf(ctx, st),
+    atime: st.atime,
+    mtime: st.mtime,
+    xattrs: await readXattrs(src),
+  });
+}
+
 /** The container path of a host path under destRoot, for messages. */
 function shown(ctx: CopyContext, host: string): string {
   const rel = posix.relative(ctx.req.destRoot, host);
@@ -41,13 +52,7 @@ export async function copyRegularFile(ctx: CopyContext, src: string, st: Stats, 
     return;
   }
   await copyFile(src, target, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
-  await applyMetadata(target, false, {
-    owner: ownerOf(ctx, st),
-    mode: modeOf(ctx, st),
-    atime: st.atime,
-    mtime: st.mtime,
-    xattrs: await readXattrs(src),
-  });
+  await copyMetadata(ctx, src, st, target);
   if (st.nlink > 1) ctx.links.set(key, { path: target, ino: (await lstat(target)).ino });
 }
 
@@ -90,13 +95,7 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
   }));
   for (const c of linked) await copyEntry(ctx, c.child, c.childRel, c.childStat, posix.join(target, c.name));
   if (!isTop) {
-    await applyMetadata(target, false, {
-      owner: ownerOf(ctx, st),
-      mode: modeOf(ctx, st),
-      atime: st.atime,
-      mtime: st.mtime,
-      xattrs: await readXattrs(src),
-    });
+    await copyMetadata(ctx, src, st, target);
   }
 }
 
