@@ -11,12 +11,12 @@ TESTS ?= $(shell find common builder cache runtime image cli test -name '*.test.
 all: build
 
 # Debian packages: runc (containers), busybox-static (the offline base image), skopeo and umoci (interop tests),
-# xz/bzip2/zstd (ADD of compressed archives), docker-registry (registry tests).
+# xz/bzip2/zstd (ADD of compressed archives), docker-registry and apache2-utils' htpasswd (registry tests).
 system-deps:
-	@missing=""; for t in $(SYSTEM_TOOLS) docker-registry; do command -v $$t >/dev/null || missing=1; done; \
+	@missing=""; for t in $(SYSTEM_TOOLS) docker-registry htpasswd; do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    runc busybox-static skopeo umoci xz-utils bzip2 zstd docker-registry util-linux >/dev/null; \
+	    runc busybox-static skopeo umoci xz-utils bzip2 zstd docker-registry apache2-utils util-linux >/dev/null; \
 	fi
 
 $(NODE_MODULES): package.json package-lock.json
