@@ -54,13 +54,44 @@ const DEFINITION_NAMES: Record<string, string> = {
 function definitionDifference(prev: Record<string, unknown>, cur: Record<string, unknown>): string | undefined {
   const env = envDifference(prev.env, cur.env);
   if (env !== undefined) return env;
-  const keys = [...new Set([...Object.keys(prev), ...Object.keys(cur)])].filter((k) => k !== "env").sort();
+  const keys = [...new Set([...Object.keys(prev), ...Object.keys(cur)])].filter((k) => k !== "env").sort(byImportance);
   for (const k of keys) {
-    if (canonicalJson(prev[k] ?? null) !== canonicalJson(cur[k] ?? null)) {
-      return `${DEFINITION_NAMES[k] ?? k} changed`;
-    }
+    const [a, b] = [prev[k] ?? null, cur[k] ?? null];
+    if (canonicalJson(a) === canonicalJson(b)) continue;
+    if (k === "argv") return shellDifference(a, b) ?? "command changed";
+    const name = DEFINITION_NAMES[k] ?? k;
+    const [before, after] = [shortValue(a), shortValue(b)];
+    return before !== undefined && after !== undefined ? `${name} changed (${before} → ${after})` : `${name} changed`;
   }
   return undefined;
+}
+
+/** The settings a user changes on purpose come first; the command line last (it follows from them). */
+function byImportance(a: string, b: string): number {
+  const rank = (k: string): number => (k === "argv" ? 1 : 0);
+  return rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0);
+}
+
+/**
+ * A shell-form RUN's argv is the SHELL followed by the command; when only the part before the command
+ * differs (same instruction text), SHELL changed.
+ */
+function shellDifference(a: unknown, b: unknown): string | undefined {
+  if (!isStringList(a) || !isStringList(b) || a.length < 2 || b.length < 2) return undefined;
+  if (a[a.length - 1] !== b[b.length - 1]) return undefined;
+  return `SHELL changed (${a.slice(0, -1).join(" ")} → ${b.slice(0, -1).join(" ")})`;
+}
+
+function isStringList(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((s) => typeof s === "string");
+}
+
+/** A scalar short enough to show in a reason (`USER changed (1000 → 1001)`), or undefined. */
+function shortValue(v: unknown): string | undefined {
+  if (v === null) return "none";
+  if (typeof v !== "string" && typeof v !== "number" && typeof v !== "boolean") return undefined;
+  const s = String(v);
+  return s.length <= 40 ? (s === "" ? '""' : s) : undefined;
 }
 
 /** env is a list of `NAME=value` (the order of a Dockerfile's ENV lines). */
