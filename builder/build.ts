@@ -18,6 +18,7 @@ import { BuildSession } from "./session.js";
 import { resolveBase, runStage, type StageRunner } from "./stage.js";
 import type { StageResult } from "./stageresult.js";
 import type { EventSink } from "./events.js";
+import { traced, traceMark } from "../common/trace.js";
 
 export interface BuildRequest {
   root: string;
@@ -77,10 +78,11 @@ export async function build(req: BuildRequest): Promise<BuildOutcome> {
   for (const w of parsed.warnings) req.onEvent({ type: "warning", message: w });
 
   const paths = storePaths(req.root);
-  const store = await ContentStore.open(paths);
-  await sweepStale(paths);
-  const digests = await FileDigestCache.load(paths.cache);
-  const context = await openContext(req.contextDir, req.dockerfile);
+  traceMark("start");
+  const store = await traced("store open", () => ContentStore.open(paths));
+  await traced("sweep", () => sweepStale(paths));
+  const digests = await traced("digest cache load", () => FileDigestCache.load(paths.cache));
+  const context = await traced("context open", () => openContext(req.contextDir, req.dockerfile));
   // one failing stage stops the others; the user's Ctrl-C stops all
   const abort = new AbortController();
   const onAbort = (): void => abort.abort(req.signal.reason);
@@ -96,7 +98,7 @@ export async function build(req: BuildRequest): Promise<BuildOutcome> {
   // an unknown base image fails before any stage runs, so the store is left as it was
   for (const i of plan.needed) {
     const stage = plan.stages[i]!;
-    if (stage.baseStage === undefined && stage.baseName.toLowerCase() !== "scratch") await resolveBase(store, stage);
+    if (stage.baseStage === undefined && stage.baseName.toLowerCase() !== "scratch") await traced("resolve base", () => resolveBase(store, stage));
   }
 
   const results = new Map<number, Promise<StageResult>>();
@@ -118,11 +120,11 @@ export async function build(req: BuildRequest): Promise<BuildOutcome> {
   };
   try {
     const all = [...plan.needed].sort((a, b) => a - b).map((i) => runner.result(i));
-    const settled = await Promise.allSettled(all);
+    const settled = await traced("stages", () => Promise.allSettled(all));
     const failed = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
     if (failed) throw failed.reason;
     const final = await runner.result(plan.target);
-    await digests.save();
+    await traced("digest cache save", () => digests.save());
 
     const unused = Object.keys(req.buildArgs).filter((k) => !runner.consumedArgs.has(k));
     if (unused.length > 0) req.onEvent({ type: "warning", message: `one or more build args were not consumed: [${unused.sort().join(" ")}]` });
@@ -130,7 +132,7 @@ export async function build(req: BuildRequest): Promise<BuildOutcome> {
     const config = { ...final.config, created: new Date().toISOString() };
     const labels = { ...(config.config?.Labels ?? {}), ...req.labels };
     config.config = withoutEmptyFields({ ...config.config, Labels: labels });
-    const image = await store.putImage(config, final.layers, tags);
+    const image = await traced("image write", () => store.putImage(config, final.layers, tags));
     req.onEvent({ type: "image", id: image.configDigest, manifestDigest: image.manifestDigest, refs: image.refs });
     return { imageId: image.configDigest, manifestDigest: image.manifestDigest, refs: image.refs };
   } finally {
