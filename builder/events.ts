@@ -28,6 +28,8 @@ export interface StepResult {
   savedMs?: number;
   layerDigest?: string;
   layerSize?: number;
+  /** A hit restored from a shared cache (--cache-from) rather than the local one. */
+  source?: "registry" | "local";
 }
 
 export type BuildEvent =

@@ -29,8 +29,12 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   const stepId = stepIdentity(session.settings.dockerfilePath, state.index, step.info.index);
   const previous = await session.cache.previousStep(stepId);
 
-  const hit = session.settings.noCache ? undefined : await usableEntry(session, key);
+  const local = session.settings.noCache ? undefined : await usableEntry(session, key);
+  // a local miss may still be in a --cache-from cache (fetches only this step's layer)
+  const imported = local || session.settings.noCache ? undefined : await session.restoreImported(key, state.chainId);
+  const hit = local ?? (imported && "entry" in imported ? imported.entry : undefined);
   if (hit) {
+    session.noteUsed(hit, state.chainId);
     applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step.createdBy);
     state.key = key;
     await session.cache.touch(key);
@@ -41,12 +45,13 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
       result: {
         cached: true, key, durationMs: performance.now() - started, savedMs: hit.durationMs,
         layerDigest: hit.diffId, layerSize: hit.layerSize,
+        ...(imported && "source" in imported ? { source: imported.source } : {}),
       },
     });
     return;
   }
 
-  const reason = explainMiss(previous, record, {
+  const reason = imported && "problem" in imported ? imported.problem : explainMiss(previous, record, {
     noCache: session.settings.noCache,
     parentRebuiltStep: state.lastRebuiltStep,
     isFirstStep: state.key === state.baseKey,
@@ -81,6 +86,7 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   const entry: CacheEntry = { key, chainId, diffId, layerSize: size, createdAt: now, lastUsed: now, durationMs, record };
   await session.cache.put(key, entry);
   await session.cache.rememberStep(stepId, record);
+  session.noteUsed({ ...entry, diffId, layerSize: size }, state.chainId);
   applyLayer(state, chainId, diffId, size, step.createdBy);
   state.key = key;
   state.lastRebuiltStep = step.info.index;

@@ -1,13 +1,15 @@
 // The services one build uses, opened once: the content store, the snapshotter, the cache index, the
 // digest cache and the context; plus the build-wide options every step needs.
 import type { Digest } from "../common/digest.js";
-import type { SourcePlace } from "../common/errors.js";
+import { errnoCode, errorMessage, UserError, type SourcePlace } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import type { Descriptor } from "../image/config.js";
 import type { ContentStore } from "../image/store.js";
 import type { Snapshotter } from "../runtime/snapshotter.js";
 import { applyLayerTar } from "../runtime/layer/index.js";
-import type { CacheIndex } from "../cache/index.js";
+import type { CacheEntry, CacheIndex } from "../cache/index.js";
+import type { ImportedCache } from "../cache/remote/import.js";
+import type { UsedStep } from "../cache/remote/export.js";
 import type { FileDigestCache } from "../cache/digestcache.js";
 import type { BuildContext } from "../cache/context.js";
 import type { EventSink } from "./events.js";
@@ -22,8 +24,15 @@ export interface BuildSettings {
   dockerfilePath: string;
 }
 
+/** A step restored from a --cache-from cache, or why a record there could not be used. */
+export type ImportedHit = { entry: UsedStep["entry"]; source: "registry" | "local" } | { problem: string };
+
 export class BuildSession {
   private readonly unpacking = new Map<string, Promise<Digest | null>>();
+  /** Shared caches given with --cache-from, looked up after a local miss. */
+  imported: ImportedCache[] = [];
+  /** Every cache entry this build used or made, by key (what --cache-to exports). */
+  readonly usedSteps = new Map<Digest, UsedStep>();
 
   constructor(
     readonly paths: StorePaths,
@@ -60,5 +69,43 @@ export class BuildSession {
       chain = await this.snapshotter.unpackWith(applyLayerTar, chain, layer.digest, () => this.store.openBlob(layer.digest));
     }
     return chain;
+  }
+
+  /** Notes a cache entry the build used or made, with the chain it sits on (for --cache-to). */
+  noteUsed(entry: UsedStep["entry"], parentChainId: Digest | null): void {
+    this.usedSteps.set(entry.key, { entry, parentChainId });
+  }
+
+  /**
+   * After a local miss: a step from a --cache-from cache, its layer fetched (only this one) and
+   * unpacked on the parent snapshot, and recorded in the local cache. Undefined when no cache has
+   * the key; a problem (the step is then built) when its layer cannot be fetched.
+   */
+  async restoreImported(key: Digest, parentChain: Digest | null): Promise<ImportedHit | undefined> {
+    let problem: string | undefined;
+    for (const cache of this.imported) {
+      const rec = cache.lookup(key);
+      if (rec === undefined) continue;
+      if (rec.parentChainId !== parentChain) {
+        problem = `cache ${cache.where} has this step on other parent layers`;
+        continue;
+      }
+      try {
+        await cache.fetchLayer(rec, this.store);
+      } catch (e) {
+        if (!(e instanceof UserError) && errnoCode(e) === undefined) throw e;
+        problem = `cache ${cache.where}: layer ${rec.layer.digest} could not be fetched (${errorMessage(e)})`;
+        continue;
+      }
+      const chainId = await this.snapshotter.unpackWith(applyLayerTar, parentChain, rec.diffId, () => this.store.openBlob(rec.diffId));
+      const now = Date.now();
+      const entry: CacheEntry & UsedStep["entry"] = {
+        key, chainId, diffId: rec.diffId, layerSize: await this.store.blobSize(rec.diffId),
+        createdAt: now, lastUsed: now, durationMs: rec.durationMs, record: rec.record,
+      };
+      await this.cache.put(key, entry);
+      return { entry, source: cache.transport.kind };
+    }
+    return problem === undefined ? undefined : { problem };
   }
 }

@@ -1,0 +1,87 @@
+// `--cache-to`: writes the cache entries a build used or made as one cache manifest: layer blobs
+// first (gzip-compressed for registries, as stored for folders), then the config listing the
+// records, then the manifest under the cache's tag, so a reader never sees a manifest whose blobs
+// are missing.
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import { randomBytes } from "node:crypto";
+import { pipeline } from "node:stream/promises";
+import { createGzip } from "node:zlib";
+import { sha256, type Digest } from "../../common/digest.js";
+import { createLimiter, settleAll } from "../../common/limit.js";
+import type { BlobStore } from "../../image/blobs.js";
+import { MediaType } from "../../image/config.js";
+import type { CacheEntry } from "../index.js";
+import {
+  CACHE_CONFIG_MEDIA_TYPE, CACHE_FORMAT_VERSION, cacheManifest, type CacheConfigV1, type CacheLayer, type CacheRecordV1,
+} from "./format.js";
+import { bufferStream } from "./local.js";
+import type { CacheTransport } from "./transport.js";
+import { HashingStream, VerifyingStream } from "./verify.js";
+
+/** A cache entry this build used or made, with the snapshot chain the step ran on. */
+export interface UsedStep {
+  entry: CacheEntry & { diffId: Digest; layerSize: number };
+  parentChainId: Digest | null;
+}
+
+export interface ExportResult {
+  manifestDigest: Digest;
+  records: number;
+  layers: number;
+}
+
+export async function exportCache(transport: CacheTransport, steps: UsedStep[], store: BlobStore, tmpDir: string): Promise<ExportResult> {
+  const layers = new Map<Digest, Promise<CacheLayer>>();
+  const limit = createLimiter(3);
+  const layerOf = (diffId: Digest, size: number): Promise<CacheLayer> => {
+    let p = layers.get(diffId);
+    if (p === undefined) {
+      p = limit(() => (transport.compressLayers ? pushGzipped(transport, store, diffId, tmpDir) : pushAsStored(transport, store, diffId, size)));
+      layers.set(diffId, p);
+    }
+    return p;
+  };
+  const unique = [...new Map(steps.map((s) => [s.entry.key, s])).values()];
+  const records: CacheRecordV1[] = await settleAll(unique.map(async ({ entry, parentChainId }) => ({
+    key: entry.key,
+    parentKey: entry.record.parentKey,
+    parentChainId,
+    chainId: entry.chainId,
+    diffId: entry.diffId,
+    layer: await layerOf(entry.diffId, entry.layerSize),
+    durationMs: Math.round(entry.durationMs),
+    createdAt: entry.createdAt,
+    record: entry.record,
+  })));
+  const config: CacheConfigV1 = { version: CACHE_FORMAT_VERSION, records };
+  const configBytes = Buffer.from(JSON.stringify(config), "utf8");
+  const configDesc: CacheLayer = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: sha256(configBytes), size: configBytes.length };
+  await transport.putBlob(configDesc, () => bufferStream(configBytes));
+  const layerList = await settleAll([...layers.values()]);
+  const manifest = Buffer.from(JSON.stringify(cacheManifest(configDesc, layerList)), "utf8");
+  const manifestDigest = await transport.writeManifest(MediaType.ociManifest, manifest);
+  return { manifestDigest, records: records.length, layers: layerList.length };
+}
+
+async function pushAsStored(transport: CacheTransport, store: BlobStore, diffId: Digest, size: number): Promise<CacheLayer> {
+  const desc: CacheLayer = { mediaType: MediaType.ociLayer, digest: diffId, size };
+  await transport.putBlob(desc, () => store.openBlob(diffId));
+  return desc;
+}
+
+/** gzip into a temporary file (the digest must be known before the upload starts), then upload it. */
+async function pushGzipped(transport: CacheTransport, store: BlobStore, diffId: Digest, tmpDir: string): Promise<CacheLayer> {
+  await mkdir(tmpDir, { recursive: true });
+  const tmp = join(tmpDir, `cache-gz-${process.pid}-${randomBytes(6).toString("hex")}`);
+  try {
+    const hashing = new HashingStream();
+    await pipeline(store.openBlob(diffId), new VerifyingStream(diffId, await store.blobSize(diffId), "store layer"), createGzip(), hashing, createWriteStream(tmp));
+    const desc: CacheLayer = { mediaType: MediaType.ociLayerGzip, digest: hashing.digest(), size: hashing.size };
+    await transport.putBlob(desc, () => createReadStream(tmp));
+    return desc;
+  } finally {
+    await rm(tmp, { force: true });
+  }
+}

@@ -1,0 +1,91 @@
+// `--cache-from`: a shared cache's records, fetched and checked once per build and kept in memory as
+// a second place to look a key up after the local cache. Layers are fetched one by one, only for
+// the steps that hit, verified while streaming and stored uncompressed (digest = diffID).
+import { createGunzip } from "node:zlib";
+import { Writable, type Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import type { Digest } from "../../common/digest.js";
+import { errnoCode } from "../../common/errors.js";
+import { DigestMismatchError, type BlobStore } from "../../image/blobs.js";
+import { MediaType } from "../../image/config.js";
+import {
+  ForeignCacheError, parseCacheConfig, parseCacheManifest, type CacheManifest, type CacheRecordV1,
+} from "./format.js";
+import type { CacheTransport } from "./transport.js";
+import { VerifyingStream } from "./verify.js";
+
+export class ImportedCache {
+  private constructor(
+    readonly transport: CacheTransport,
+    private readonly records: Map<Digest, CacheRecordV1>,
+  ) {}
+
+  /** Reads and checks a cache; undefined when it does not exist yet. Throws ForeignCacheError. */
+  static async load(transport: CacheTransport): Promise<ImportedCache | undefined> {
+    const found = await transport.readManifest();
+    if (found === undefined) return undefined;
+    if (found.mediaType !== MediaType.ociManifest) {
+      throw new ForeignCacheError(transport.where, `manifest media type ${found.mediaType}`);
+    }
+    const manifest = parseCacheManifest(found.bytes, transport.where);
+    const config = parseCacheConfig(await readConfig(transport, manifest), manifest, transport.where);
+    return new ImportedCache(transport, new Map(config.records.map((r) => [r.key, r])));
+  }
+
+  get where(): string {
+    return this.transport.where;
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  lookup(key: Digest): CacheRecordV1 | undefined {
+    return this.records.get(key);
+  }
+
+  /**
+   * Puts the record's layer into the store (uncompressed) unless it is there. The bytes are checked
+   * against the cache's digest while they stream and the result against the diffID; on any failure
+   * nothing is left in the store.
+   */
+  async fetchLayer(rec: CacheRecordV1, store: BlobStore): Promise<void> {
+    if (await store.has(rec.diffId)) return;
+    const source = await this.transport.openBlob(rec.layer);
+    const ingest = store.ingest();
+    try {
+      const verify = new VerifyingStream(rec.layer.digest, rec.layer.size, "cache layer");
+      if (rec.layer.mediaType === MediaType.ociLayerGzip) await pipeline(source, verify, createGunzip(), ingest);
+      else await pipeline(source, verify, ingest);
+      await ingest.commit(rec.diffId);
+    } catch (e) {
+      await ingest.abort();
+      throw e;
+    }
+  }
+}
+
+async function readConfig(transport: CacheTransport, manifest: CacheManifest): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const collect = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  let source: Readable;
+  try {
+    source = await transport.openBlob(manifest.config);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") throw new ForeignCacheError(transport.where, `config blob ${manifest.config.digest} is missing`);
+    throw e;
+  }
+  const verify = new VerifyingStream(manifest.config.digest, manifest.config.size, "cache config");
+  try {
+    await pipeline(source, verify, collect);
+  } catch (e) {
+    if (e instanceof DigestMismatchError) throw new ForeignCacheError(transport.where, "config blob does not match its digest");
+    throw e;
+  }
+  return Buffer.concat(chunks);
+}
