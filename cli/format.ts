@@ -12,20 +12,30 @@ export function humanSize(bytes: number): string {
   return `${shown.replace(/\.0+$|(\.\d*?)0+$/, "$1")}${units[i]}`;
 }
 
+/** Docker's go-units HumanDuration: "About an hour", "3 days", "Less than a second". */
+export function humanDuration(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  const minutes = Math.floor(seconds / 60);
+  const hours = Math.floor(ms / 3_600_000 + 0.5);
+  if (seconds < 1) return "Less than a second";
+  if (seconds === 1) return "1 second";
+  if (seconds < 60) return `${seconds} seconds`;
+  if (minutes === 1) return "About a minute";
+  if (minutes < 60) return `${minutes} minutes`;
+  if (hours === 1) return "About an hour";
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.floor(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
+  return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
+}
+
+/** "About an hour ago", as docker's CREATED columns; "N/A" without a time. */
 export function timeAgo(iso: string | undefined, now = Date.now()): string {
   if (!iso) return "N/A";
   const t = Date.parse(iso);
   if (Number.isNaN(t)) return "N/A";
-  const s = Math.max(0, Math.round((now - t) / 1000));
-  const plural = (n: number, unit: string): string => `${n} ${unit}${n === 1 ? "" : "s"} ago`;
-  if (s < 1) return "Less than a second ago";
-  if (s < 60) return plural(s, "second");
-  if (s < 3600) return plural(Math.round(s / 60), "minute");
-  if (s < 86400 * 2) return plural(Math.round(s / 3600), "hour");
-  if (s < 86400 * 14) return plural(Math.round(s / 86400), "day");
-  if (s < 86400 * 60) return plural(Math.round(s / 86400 / 7), "week");
-  if (s < 86400 * 365 * 2) return plural(Math.round(s / 86400 / 30), "month");
-  return plural(Math.round(s / 86400 / 365), "year");
+  return `${humanDuration(Math.max(0, now - t))} ago`;
 }
 
 /** Left-aligned columns separated by three spaces, as docker prints tables. */

@@ -11,10 +11,14 @@ function lookup(data: unknown, path: string): unknown {
   return cur;
 }
 
-/** Go's fmt %v for the values an image config holds. */
-function goValue(v: unknown): string {
-  if (v === undefined || v === null) return "<no value>";
-  if (Array.isArray(v)) return `[${v.map(goValue).join(" ")}]`;
+/** Fields Docker's structs declare as maps: a null one prints as Go's empty map. */
+const MAP_FIELDS = new Set(["Labels", "Volumes", "ExposedPorts", "Data", "Metadata"]);
+
+/** Go's fmt %v for the values an image config holds. A null is a nil slice or map in Docker's structs. */
+function goValue(v: unknown, field = ""): string {
+  if (v === undefined) return "<no value>";
+  if (v === null) return MAP_FIELDS.has(field) ? "map[]" : "[]";
+  if (Array.isArray(v)) return `[${v.map((x) => goValue(x)).join(" ")}]`;
   if (typeof v === "object") {
     const entries = Object.entries(v as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b));
     return `map[${entries.map(([k, x]) => `${k}:${goValue(x)}`).join(" ")}]`;
@@ -32,14 +36,14 @@ export function renderTemplate(template: string, data: unknown): string {
       case "index": {
         const obj = arg(words[1]);
         const key = arg(words[2]);
-        return goValue(obj && typeof obj === "object" ? (obj as Record<string, unknown>)[String(key)] : undefined);
+        return goValue(obj && typeof obj === "object" ? (obj as Record<string, unknown>)[String(key)] : undefined, String(key));
       }
       case "join": {
         const list = arg(words[1]);
         return Array.isArray(list) ? list.map(String).join(String(arg(words[2]) ?? "")) : "";
       }
       default:
-        if (words.length === 1 && words[0]!.startsWith(".")) return goValue(lookup(data, words[0]!));
+        if (words.length === 1 && words[0]!.startsWith(".")) return goValue(lookup(data, words[0]!), words[0]!.split(".").pop());
         throw new UserError(`unsupported template expression: {{${expr}}}`);
     }
   });

@@ -79,6 +79,7 @@ export async function collectGarbage(store: ContentStore, keep: Iterable<Digest>
         throw e;
       }
       await rm(file, { force: true });
+      await rm(join(paths.root, "layersizes", name), { force: true }); // the CLI's memo of its content size
       result.removed.push(digest);
       result.bytes += size;
     }

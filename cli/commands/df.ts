@@ -1,12 +1,15 @@
 // `tsbuild system df [-v]`: disk usage by images, containers, volumes (none) and the build cache, as
-// `docker system df` shows it. Layer sizes are content sizes (layersize.ts); a layer shared by several
-// images counts once.
+// `docker system df` shows it. Layer sizes are content sizes (layersize.ts, the same numbers `images`
+// and `history` show); a layer shared by several images counts once, and -v lists each layer once
+// with the number of images sharing it. RECLAIMABLE is what the prunes would free: images no container
+// uses (`image prune -a`), stopped containers, cache entries no image holds (`cache prune`).
 import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Digest } from "../../common/digest.js";
 import { errnoCode } from "../../common/errors.js";
 import { storePaths, type StorePaths } from "../../common/storepaths.js";
-import { CacheIndex } from "../../cache/index.js";
+import { CacheIndex, type CacheEntry } from "../../cache/index.js";
+import { chainIds } from "../../image/config.js";
 import { parseReference, shortId } from "../../image/reference.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { isRunning, listContainers, writableLayer, type ContainerRecord } from "../../runtime/containers.js";
@@ -20,8 +23,14 @@ interface Usage {
   layers: Map<Digest, { size: number; images: number }>;
   activeImages: Set<Digest>;
   containers: { rec: ContainerRecord; size: number; running: boolean }[];
-  cacheEntries: number;
+  cacheEntries: CacheEntry[];
+  /** Content size of each cache entry's layer, by chain id. */
+  cacheSizes: Map<Digest, number>;
   cacheSize: number;
+  /** Bytes of cache entries whose snapshot no image uses. */
+  cacheReclaimable: number;
+  /** Chain ids the images' layers make (cache entries on them are shared with an image). */
+  imageChains: Set<Digest>;
 }
 
 async function measure(paths: StorePaths): Promise<Usage> {
@@ -44,11 +53,15 @@ async function measure(paths: StorePaths): Promise<Usage> {
     containers.push({ rec, size: await treeSize(writableLayer(paths, rec).upper), running: isRunning(rec) });
   }
   const activeImages = new Set(containers.map((c) => c.rec.imageId));
-  const entries = await new CacheIndex(paths.cache).list();
+  const entries = (await new CacheIndex(paths.cache).list()).sort((a, b) => b.lastUsed - a.lastUsed);
+  const imageChains = new Set(images.flatMap((r) => chainIds(r.config.rootfs.diff_ids)));
   const cacheByChain = new Map<Digest, number>();
-  for (const e of entries) cacheByChain.set(e.chainId, e.layerSize ?? 0);
-  const cacheSize = [...cacheByChain.values()].reduce((a, b) => a + b, 0);
-  return { images, layers, activeImages, containers, cacheEntries: entries.length, cacheSize };
+  // Content sizes, as for images (the entry's layerSize is its tar's size).
+  for (const e of entries) cacheByChain.set(e.chainId, e.diffId ? await sizes.of(e.diffId) : (e.layerSize ?? 0));
+  const sum = (list: [Digest, number][]): number => list.reduce((a, [, b]) => a + b, 0);
+  const cacheSize = sum([...cacheByChain]);
+  const cacheReclaimable = sum([...cacheByChain].filter(([c]) => !imageChains.has(c)));
+  return { images, layers, activeImages, containers, cacheEntries: entries, cacheSizes: cacheByChain, cacheSize, cacheReclaimable, imageChains };
 }
 
 function withPercent(reclaimable: number, total: number): string {
@@ -64,16 +77,16 @@ export async function runSystemDf(root: string, opts: { verbose?: boolean }): Pr
   const cSize = u.containers.reduce((n, c) => n + c.size, 0);
   const cReclaim = u.containers.filter((c) => !c.running).reduce((n, c) => n + c.size, 0);
   const activeImageCount = [...ids].filter((id) => u.activeImages.has(id)).length;
-  if (opts.verbose) return printVerbose(u);
+  if (opts.verbose) return printVerbose(u, { total, reclaimable });
   process.stdout.write(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], [
     ["Images", String(ids.size), String(activeImageCount), dockerSize(total), withPercent(reclaimable, total)],
     ["Containers", String(u.containers.length), String(u.containers.filter((c) => c.running).length), dockerSize(cSize), withPercent(cReclaim, cSize)],
     ["Local Volumes", "0", "0", "0B", "0B"],
-    ["Build Cache", String(u.cacheEntries), "0", dockerSize(u.cacheSize), dockerSize(u.cacheSize)],
+    ["Build Cache", String(u.cacheEntries.length), "0", dockerSize(u.cacheSize), dockerSize(u.cacheReclaimable)],
   ]));
 }
 
-function printVerbose(u: Usage): void {
+function printVerbose(u: Usage, images: { total: number; reclaimable: number }): void {
   const rows = u.images.flatMap((rec) => {
     let shared = 0;
     let unique = 0;
@@ -94,12 +107,21 @@ function printVerbose(u: Usage): void {
   });
   process.stdout.write("Images space usage:\n\n");
   process.stdout.write(table(["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"], rows));
+  process.stdout.write("\nLayers space usage:\n\n");
+  const layerRows = [...u.layers].map(([d, l]) => [shortId(d), dockerSize(l.size), String(l.images)]);
+  process.stdout.write(table(["LAYER", "SIZE", "SHARED BY"], layerRows));
+  process.stdout.write(`\nImages total: ${dockerSize(images.total)} in ${u.layers.size} layers, reclaimable: ${dockerSize(images.reclaimable)}\n`);
   process.stdout.write("\nContainers space usage:\n\n");
   process.stdout.write(table(["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"],
     u.containers.map((c) => [c.rec.id.slice(0, 12), c.rec.image, JSON.stringify([c.rec.path, ...c.rec.args].join(" ")), "0", dockerSize(c.size), timeAgo(c.rec.created), c.running ? "Up" : `Exited (${c.rec.exitCode ?? 0})`, c.rec.name])));
   process.stdout.write("\nLocal Volumes space usage:\n\n");
   process.stdout.write(table(["VOLUME NAME", "LINKS", "SIZE"], []));
-  process.stdout.write(`\nBuild cache usage: ${dockerSize(u.cacheSize)}\n`);
+  process.stdout.write(`\nBuild cache usage: ${dockerSize(u.cacheSize)}\n\n`);
+  const now = Date.now();
+  process.stdout.write(table(["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "SHARED"], u.cacheEntries.map((e) => [
+    e.key.slice(7, 19), "regular", dockerSize(u.cacheSizes.get(e.chainId) ?? 0), timeAgo(new Date(e.createdAt).toISOString(), now),
+    timeAgo(new Date(e.lastUsed).toISOString(), now), String(u.imageChains.has(e.chainId)),
+  ])));
 }
 
 /** Bytes of regular files and symlink targets under dir (a missing dir is empty). */

@@ -4,6 +4,9 @@ import { storePaths } from "../../common/storepaths.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { parseReference } from "../../image/reference.js";
 import { humanSize, table, timeAgo } from "../format.js";
+import { renderTemplate } from "../template.js";
+import { LayerSizes } from "./layersize.js";
+import { dockerSize } from "./sizes.js";
 
 interface ImagesFlags {
   all?: boolean;
@@ -25,12 +28,8 @@ interface Row {
   full?: string;
 }
 
-export function imageSize(rec: ImageRecord): number {
-  return rec.manifest.layers.reduce((n, l) => n + l.size, 0);
-}
-
-function rowsOf(rec: ImageRecord): Row[] {
-  const base = { id: rec.configDigest, digest: rec.manifestDigest, created: rec.config.created, size: imageSize(rec) };
+function rowsOf(rec: ImageRecord, size: number): Row[] {
+  const base = { id: rec.configDigest, digest: rec.manifestDigest, created: rec.config.created, size };
   if (rec.refs.length === 0) return [{ ...base, repository: "<none>", tag: "<none>", dangling: true }];
   return rec.refs.map((full) => {
     const r = parseReference(full);
@@ -66,25 +65,50 @@ function applyFilters(rows: Row[], filters: string[], reference: string | undefi
 export async function runImages(root: string, reference: string | undefined, raw: Record<string, unknown>): Promise<void> {
   const flags = raw as unknown as ImagesFlags;
   const store = await ContentStore.open(storePaths(root));
-  const rows = applyFilters((await store.listImages()).flatMap(rowsOf), flags.filter ?? [], reference);
+  const sizes = new LayerSizes(store);
+  const all: Row[] = [];
+  for (const rec of await store.listImages()) all.push(...rowsOf(rec, await sizes.ofImage(rec)));
+  const rows = applyFilters(all, flags.filter ?? [], reference);
   rows.sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.repository.localeCompare(b.repository));
   const noTrunc = flags.trunc === false;
   const id = (d: string): string => (noTrunc ? d : d.slice(7, 19));
   if (flags.quiet) {
-    process.stdout.write([...new Set(rows.map((r) => id(r.id)))].map((s) => `${s}\n`).join(""));
+    // One line per row, as docker prints them (an image with two tags shows twice).
+    process.stdout.write(rows.map((r) => `${id(r.id)}\n`).join(""));
     return;
   }
-  if (flags.format === "json") {
-    for (const r of rows) {
-      process.stdout.write(JSON.stringify({
-        Repository: r.repository, Tag: r.tag, ID: id(r.id), Digest: r.digest, CreatedAt: r.created ?? "",
-        CreatedSince: timeAgo(r.created), Size: humanSize(r.size),
-      }) + "\n");
-    }
+  if (flags.format !== undefined && flags.format !== "table") {
+    const objects = rows.map((r) => formatObject(r, id(r.id)));
+    const render = (o: Record<string, string>): string => (flags.format === "json" ? JSON.stringify(o) : renderTemplate(flags.format as string, o));
+    process.stdout.write(objects.map((o) => `${render(o)}\n`).join(""));
     return;
   }
-  if (flags.format !== undefined) throw new UserError(`unsupported --format ${flags.format} (json is supported)`);
   const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
   const body = rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), timeAgo(r.created), humanSize(r.size)]);
   process.stdout.write(table(header, body));
+}
+
+/** Go's time.Time.String() for a UTC time: `2026-11-22 05:18:20.605455478 +0000 UTC`, seconds only. */
+function goTime(iso: string | undefined): string {
+  if (!iso) return "";
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) return "";
+  return `${t.toISOString().slice(0, 19).replace("T", " ")} +0000 UTC`;
+}
+
+/** The fields `docker images --format json` prints, in its order and spelling. */
+function formatObject(r: Row, id: string): Record<string, string> {
+  return {
+    Containers: "N/A",
+    CreatedAt: goTime(r.created),
+    CreatedSince: timeAgo(r.created),
+    Digest: r.digest,
+    ID: id,
+    Repository: r.repository,
+    SharedSize: "N/A",
+    Size: humanSize(r.size),
+    Tag: r.tag,
+    UniqueSize: "N/A",
+    VirtualSize: dockerSize(r.size),
+  };
 }

@@ -1,12 +1,49 @@
 // `tsbuild inspect`: Docker-shaped JSON for images, or a `{{.Config.Cmd}}` style template.
 import { UserError } from "../../common/errors.js";
 import { storePaths } from "../../common/storepaths.js";
+import type { ContainerConfig } from "../../image/config.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { parseReference } from "../../image/reference.js";
-import { imageSize } from "./images.js";
 import { renderTemplate } from "../template.js";
+import { LayerSizes } from "./layersize.js";
 
-export function dockerInspect(rec: ImageRecord): Record<string, unknown> {
+/**
+ * The image config as Docker's API shows it (container.Config): every field present in Go's order,
+ * unset lists and maps as null, the omitempty ones only when set.
+ */
+export function dockerConfig(c: ContainerConfig = {}): Record<string, unknown> {
+  const opt = (key: string, v: unknown): Record<string, unknown> => (v === undefined || v === null || v === false ? {} : { [key]: v });
+  return {
+    Hostname: "",
+    Domainname: "",
+    User: c.User ?? "",
+    AttachStdin: false,
+    AttachStdout: false,
+    AttachStderr: false,
+    ...opt("ExposedPorts", c.ExposedPorts),
+    Tty: false,
+    OpenStdin: false,
+    StdinOnce: false,
+    Env: c.Env ?? null,
+    Cmd: c.Cmd ?? null,
+    ...opt("Healthcheck", c.Healthcheck),
+    ...opt("ArgsEscaped", c.ArgsEscaped),
+    Image: "",
+    Volumes: c.Volumes ?? null,
+    WorkingDir: c.WorkingDir ?? "",
+    Entrypoint: c.Entrypoint ?? null,
+    OnBuild: c.OnBuild ?? null,
+    Labels: c.Labels ?? null,
+    ...opt("StopSignal", c.StopSignal),
+    ...opt("Shell", c.Shell),
+  };
+}
+
+/**
+ * `docker image inspect`'s shape. RepoDigests name the local manifest digest (as Docker's containerd
+ * image store does; every NAME@DIGEST listed resolves here). Size is the layers' content size.
+ */
+export function dockerInspect(rec: ImageRecord, size: number): Record<string, unknown> {
   const repoTags = rec.refs.map((r) => parseReference(r).familiar);
   const repoDigests = [...new Set(rec.refs.map((r) => `${parseReference(r).familiar.replace(/:[^:/]*$/, "")}@${rec.manifestDigest}`))];
   return {
@@ -18,11 +55,11 @@ export function dockerInspect(rec: ImageRecord): Record<string, unknown> {
     Created: rec.config.created ?? "",
     DockerVersion: "",
     Author: rec.config.author ?? "",
-    Config: rec.config.config ?? {},
+    Config: dockerConfig(rec.config.config),
     Architecture: rec.config.architecture,
     ...(rec.config.variant ? { Variant: rec.config.variant } : {}),
     Os: rec.config.os,
-    Size: imageSize(rec),
+    Size: size,
     RootFS: { Type: "layers", Layers: rec.config.rootfs.diff_ids },
     Metadata: { LastTagTime: "0001-01-01T00:00:00Z" },
   };
@@ -30,11 +67,13 @@ export function dockerInspect(rec: ImageRecord): Record<string, unknown> {
 
 export async function runInspect(root: string, names: string[], opts: { format?: string }): Promise<void> {
   const store = await ContentStore.open(storePaths(root));
+  const sizes = new LayerSizes(store);
   const out: Record<string, unknown>[] = [];
   const missing: string[] = [];
   for (const name of names) {
     try {
-      out.push(dockerInspect(await store.resolveImage(name)));
+      const rec = await store.resolveImage(name);
+      out.push(dockerInspect(rec, await sizes.ofImage(rec)));
     } catch (e) {
       if (e instanceof UserError) missing.push(e.message);
       else throw e;

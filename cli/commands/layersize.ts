@@ -1,26 +1,55 @@
-// The size Docker shows for a layer (history, system df): the bytes of its files, not of its tar.
-// Docker sums each regular file's size and each symlink's target length; hardlinks count once.
-import type { Digest } from "../../common/digest.js";
-import type { ContentStore } from "../../image/store.js";
+// The size Docker shows for a layer (images, history, inspect, system df): the bytes of its files, not
+// of its tar. Docker sums each regular file's size and each symlink's target length; hardlinks count
+// once. Measuring reads the whole layer, so each result is remembered in `<root>/layersizes/<hex>`
+// (a blob never changes, so neither does its size; a missing or damaged memo is measured again).
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { digestHex, type Digest } from "../../common/digest.js";
+import { errnoCode } from "../../common/errors.js";
+import { atomicWriteFile } from "../../common/fsutil.js";
+import type { ContentStore, ImageRecord } from "../../image/store.js";
 import { readTar } from "../../image/tar/index.js";
 
 export class LayerSizes {
   private readonly known = new Map<Digest, Promise<number>>();
+  private readonly memoDir: string;
 
-  constructor(private readonly store: ContentStore) {}
+  constructor(private readonly store: ContentStore) {
+    this.memoDir = join(store.paths.root, "layersizes");
+  }
 
   /** Content size of an uncompressed layer blob; 0 for a blob the store lacks. */
   of(digest: Digest): Promise<number> {
     let p = this.known.get(digest);
     if (!p) {
-      p = this.measure(digest);
+      p = this.remembered(digest);
       this.known.set(digest, p);
     }
     return p;
   }
 
-  private async measure(digest: Digest): Promise<number> {
+  /** An image's size as `docker images` shows it: the content of all its layers. */
+  async ofImage(rec: ImageRecord): Promise<number> {
+    let total = 0;
+    for (const l of rec.manifest.layers) total += await this.of(l.digest);
+    return total;
+  }
+
+  private async remembered(digest: Digest): Promise<number> {
+    const memo = join(this.memoDir, digestHex(digest));
+    try {
+      const n = Number((await readFile(memo, "utf8")).trim());
+      if (Number.isSafeInteger(n) && n >= 0) return n;
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT") throw e;
+    }
     if (!(await this.store.has(digest))) return 0;
+    const size = await this.measure(digest);
+    await atomicWriteFile(memo, `${size}\n`);
+    return size;
+  }
+
+  private async measure(digest: Digest): Promise<number> {
     let total = 0;
     for await (const { entry } of readTar(this.store.openBlob(digest))) {
       if (entry.type === "file") total += entry.size;

@@ -7,7 +7,7 @@ import { updateIndex, refNameOf } from "../../image/layoutindex.js";
 import { parseReference } from "../../image/reference.js";
 import { ContentStore } from "../../image/store.js";
 import { listContainers } from "../../runtime/containers.js";
-import { collectUnused } from "./rmi.js";
+import { collectUnused, freedLayerLines } from "./rmi.js";
 import { dockerSize } from "./sizes.js";
 
 const WARN_DANGLING = "WARNING! This will remove all dangling images.";
@@ -27,7 +27,8 @@ export async function runImagePrune(root: string, opts: { all?: boolean; force?:
   const gc = await collectUnused(store, paths);
   const ids = [...new Set(victims.map((r) => r.configDigest))];
   if (ids.length > 0) {
-    const lines = [...untagged.map((r) => `untagged: ${parseReference(r).familiar}`), ...ids.map((id) => `deleted: ${id}`)];
+    const layers = [...new Set(victims.flatMap((r) => freedLayerLines(r, gc, "deleted: ")))];
+    const lines = [...untagged.map((r) => `untagged: ${parseReference(r).familiar}`), ...ids.map((id) => `deleted: ${id}`), ...layers];
     process.stdout.write(`Deleted Images:\n${lines.join("\n")}\n\n`);
   }
   process.stdout.write(`Total reclaimed space: ${dockerSize(gc.bytes)}\n`);

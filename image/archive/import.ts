@@ -14,7 +14,7 @@ import { compressionOf, isZlibError } from "./stage.js";
 export interface ImportOptions {
   /** Config changes in Docker's field names (Cmd, Env, Entrypoint, WorkingDir, User, Labels, …). */
   changes?: ContainerConfig;
-  /** The history comment; Docker writes `Imported from -` for stdin, else the source. */
+  /** The history comment; default `Imported from -`, as Docker writes for a file or stdin. */
   comment?: string;
   /** Creation time; defaults to now. */
   created?: Date;
@@ -63,7 +63,7 @@ export async function importRootfs(
     await checkTar(ingest.tempPath, what);
     const layer = await ingest.commit();
     const created = (options.created ?? new Date()).toISOString();
-    const comment = options.comment ?? `Imported from ${what}`;
+    const comment = options.comment ?? "Imported from -"; // what Docker writes for a file too (its client streams it)
     const config: ImageConfig = {
       ...hostPlatform(),
       comment,
