@@ -18,6 +18,7 @@ import { BuildSession } from "./session.js";
 import { resolveBase, runStage, type StageRunner } from "./stage.js";
 import type { StageResult } from "./stageresult.js";
 import type { EventSink } from "./events.js";
+import type { CacheSpec } from "../cache/remote/spec.js";
 import { traced, traceMark } from "../common/trace.js";
 
 export interface BuildRequest {
@@ -32,6 +33,9 @@ export interface BuildRequest {
   target?: string;
   network: "host" | "none";
   noCache: boolean;
+  /** Shared caches to look steps up in (--cache-from) and to export this build's steps to (--cache-to). */
+  cacheFrom?: CacheSpec[];
+  cacheTo?: CacheSpec[];
   signal: AbortSignal;
   onEvent: EventSink;
 }
@@ -101,6 +105,14 @@ export async function build(req: BuildRequest): Promise<BuildOutcome> {
     if (stage.baseStage === undefined && stage.baseName.toLowerCase() !== "scratch") await traced("resolve base", () => resolveBase(store, stage));
   }
 
+  // a corrupt or foreign --cache-from cache is refused here, before any stage runs
+  const registryOptions = { storeRoot: req.root };
+  const warn = (message: string): void => req.onEvent({ type: "warning", message });
+  if (!req.noCache && (req.cacheFrom ?? []).length > 0) {
+    const { importCaches } = await import("../cache/remote/session.js");
+    session.imported = await importCaches(req.cacheFrom ?? [], registryOptions, warn);
+  }
+
   const results = new Map<number, Promise<StageResult>>();
   const runner: StageRunner = {
     session,
@@ -134,6 +146,10 @@ export async function build(req: BuildRequest): Promise<BuildOutcome> {
     config.config = withoutEmptyFields({ ...config.config, Labels: labels });
     const image = await traced("image write", () => store.putImage(config, final.layers, tags));
     req.onEvent({ type: "image", id: image.configDigest, manifestDigest: image.manifestDigest, refs: image.refs });
+    if ((req.cacheTo ?? []).length > 0) {
+      const { exportCaches } = await import("../cache/remote/session.js");
+      await exportCaches(req.cacheTo ?? [], session.usedSteps.values(), config.rootfs.diff_ids, store, paths.tmp, registryOptions);
+    }
     return { imageId: image.configDigest, manifestDigest: image.manifestDigest, refs: image.refs };
   } finally {
     req.signal.removeEventListener("abort", onAbort);

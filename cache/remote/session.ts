@@ -1,0 +1,45 @@
+// What a build does with --cache-from and --cache-to: open and check the imports before any stage
+// runs, and after a successful build export the entries it used (mode=min: those of the final
+// image's layers; mode=max: every step of every stage built).
+import type { Digest } from "../../common/digest.js";
+import type { RegistryOptions } from "../../image/registry/api.js";
+import { chainIdOf } from "../../runtime/snapshotter.js";
+import { exportCache, type ExportResult, type UsedStep } from "./export.js";
+import { ImportedCache } from "./import.js";
+import { openCacheTransport } from "./open.js";
+import type { CacheMode, CacheSpec } from "./spec.js";
+import type { BlobStore } from "../../image/blobs.js";
+
+/** Opens every --cache-from cache; one that does not exist yet is skipped with a warning. */
+export async function importCaches(specs: CacheSpec[], options: RegistryOptions, warn: (m: string) => void): Promise<ImportedCache[]> {
+  const out: ImportedCache[] = [];
+  for (const spec of specs) {
+    const transport = await openCacheTransport(spec, options);
+    const cache = await ImportedCache.load(transport);
+    if (cache === undefined) warn(`cache ${transport.where} not found; building without it`);
+    else out.push(cache);
+  }
+  return out;
+}
+
+/** The steps a cache export holds: min keeps those whose snapshot is in the final image's chain. */
+export function stepsForMode(used: Iterable<UsedStep>, mode: CacheMode, finalDiffIds: Digest[]): UsedStep[] {
+  const all = [...used];
+  if (mode === "max") return all;
+  const chain = new Set<Digest>();
+  let c: Digest | null = null;
+  for (const d of finalDiffIds) chain.add((c = chainIdOf(c, d)));
+  return all.filter((s) => chain.has(s.entry.chainId));
+}
+
+export async function exportCaches(
+  specs: CacheSpec[], used: Iterable<UsedStep>, finalDiffIds: Digest[], store: BlobStore, tmpDir: string, options: RegistryOptions,
+): Promise<Array<ExportResult & { where: string }>> {
+  const results: Array<ExportResult & { where: string }> = [];
+  for (const spec of specs) {
+    const transport = await openCacheTransport(spec, options);
+    const r = await exportCache(transport, stepsForMode(used, spec.mode, finalDiffIds), store, tmpDir);
+    results.push({ ...r, where: transport.where });
+  }
+  return results;
+}
