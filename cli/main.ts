@@ -59,6 +59,8 @@ export function makeProgram(): Command {
     .addOption(new Option("--progress <mode>", "progress output").choices(["auto", "tty", "plain", "json"]).default("auto"))
     .option("--report <file>", "write a JSON report of every step (cached or not, and why)")
     .option("--no-cache", "build every step; refresh the cache")
+    .option("--cache-from <spec>", "shared cache to take steps from: type=registry,ref=REG/REPO:TAG or type=local,src=DIR; repeatable", collect, [])
+    .option("--cache-to <spec>", "export this build's cache: type=registry,ref=REG/REPO:TAG[,mode=min|max] or type=local,dest=DIR[,mode=…]; repeatable", collect, [])
     .option("-q, --quiet", "print only the image id")
     .action(async (context: string, opts: Record<string, unknown>, cmd: Command) => {
       const { runBuild } = await import("./commands/build.js");

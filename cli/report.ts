@@ -12,6 +12,8 @@ export interface ReportStep {
   duration_ms: number;
   layer_digest: string | null;
   layer_size: number | null;
+  /** Set on a hit taken from a --cache-from cache: "registry" or "local". */
+  source?: "registry" | "local";
 }
 
 export interface BuildReport {
@@ -44,6 +46,7 @@ export class ReportCollector {
         duration_ms: Math.round(e.result.durationMs),
         layer_digest: e.result.layerDigest ?? null,
         layer_size: e.result.layerSize ?? null,
+        ...(e.result.source !== undefined ? { source: e.result.source } : {}),
       });
       this.filesystem.push(e.step.filesystem);
       if (e.result.cached) this.savedMs += e.result.savedMs ?? 0;

@@ -17,6 +17,8 @@ interface BuildFlags {
   progress: "auto" | "tty" | "plain" | "json";
   report?: string;
   cache: boolean;
+  cacheFrom: string[];
+  cacheTo: string[];
   quiet?: boolean;
 }
 
@@ -41,6 +43,9 @@ function keyValues(list: string[], flag: string): Record<string, string> {
 export async function runBuild(root: string, context: string, raw: Record<string, unknown>): Promise<void> {
   const flags = raw as unknown as BuildFlags;
   const { build } = await import("../../builder/build.js");
+  const { parseCacheSpec } = await import("../../cache/remote/spec.js");
+  const cacheFrom = (flags.cacheFrom ?? []).map((s) => parseCacheSpec(s, "from"));
+  const cacheTo = (flags.cacheTo ?? []).map((s) => parseCacheSpec(s, "to"));
   const contextDir = resolve(context);
   const dockerfile = flags.file ? resolve(flags.file) : resolve(contextDir, "Dockerfile");
   const mode = flags.progress === "auto" ? (process.stderr.isTTY ? "tty" : "plain") : flags.progress;
@@ -81,6 +86,8 @@ export async function runBuild(root: string, context: string, raw: Record<string
       target: flags.target,
       network: flags.network === "none" ? "none" : "host",
       noCache: !flags.cache,
+      cacheFrom,
+      cacheTo,
       signal: abort.signal,
       onEvent: (e) => {
         report.handle(e);
