@@ -20,6 +20,7 @@ import type { StageResult } from "./stageresult.js";
 import type { EventSink } from "./events.js";
 import type { CacheSpec } from "../cache/remote/spec.js";
 import { traced, traceMark } from "../common/trace.js";
+import { withSharedLock } from "../common/lock.js";
 
 export interface BuildRequest {
   root: string;
@@ -72,6 +73,12 @@ async function checkContext(dir: string): Promise<void> {
 }
 
 export async function build(req: BuildRequest): Promise<BuildOutcome> {
+  // GC (prune, rmi) takes this lock exclusively: nothing it removes can be something a running build
+  // is about to use, and builds still run side by side
+  return withSharedLock(storePaths(req.root).gcLock, () => buildLocked(req));
+}
+
+async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
   await checkContext(req.contextDir);
   const text = await readDockerfile(req.dockerfile);
   const fileName = displayName(req.dockerfile);

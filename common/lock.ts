@@ -1,5 +1,5 @@
-import { open, readFile, rm, mkdir } from "node:fs/promises";
-import { dirname } from "node:path";
+import { open, readFile, readdir, rm, mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { errnoCode } from "./errors.js";
 
 /**
@@ -28,6 +28,77 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): P
   } finally {
     await rm(lockPath, { force: true });
   }
+}
+
+/*
+ * A shared/exclusive lock (builds share the store; garbage collection needs it alone). Node has no
+ * flock(2), so: the exclusive holder owns `lockPath` (withFileLock above); each shared holder owns a
+ * marker file `<lockPath>.readers/<pid>-<n>`. Both sides write their own file first and look at the
+ * other side's second, so of two that race at least one sees the other: a shared taker that finds
+ * the exclusive lock held withdraws its marker and waits; the exclusive taker waits until no live
+ * marker is left. New shared takers wait behind a waiting exclusive one, so GC is never starved.
+ * Markers and locks of processes that died are ignored and removed.
+ */
+let markerCount = 0;
+
+/** Runs fn while holding lockPath shared: any number of shared holders, never beside an exclusive one. */
+export async function withSharedLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+  const readers = `${lockPath}.readers`;
+  await mkdir(readers, { recursive: true });
+  const marker = join(readers, `${process.pid}-${++markerCount}`);
+  for (let attempt = 0; ; attempt++) {
+    await writeFile(marker, String(process.pid));
+    if (!(await heldByLiveOwner(lockPath))) break;
+    await rm(marker, { force: true });
+    await sleep(Math.min(5 + attempt * 5, 100));
+  }
+  try {
+    return await fn();
+  } finally {
+    await rm(marker, { force: true });
+  }
+}
+
+/** Runs fn while holding lockPath exclusively: after every shared holder has left. */
+export function withExclusiveLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+  return withFileLock(lockPath, async () => {
+    await drainReaders(`${lockPath}.readers`);
+    return fn();
+  });
+}
+
+async function heldByLiveOwner(lockPath: string): Promise<boolean> {
+  try {
+    await readFile(lockPath);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return false;
+    throw e;
+  }
+  return !(await ownerIsGone(lockPath));
+}
+
+async function drainReaders(readers: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    let names: string[];
+    try {
+      names = await readdir(readers);
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") return;
+      throw e;
+    }
+    let live = 0;
+    for (const name of names) {
+      const marker = join(readers, name);
+      if (await ownerIsGone(marker)) await rm(marker, { force: true });
+      else live++;
+    }
+    if (live === 0) return;
+    await sleep(Math.min(10 + attempt * 10, 200));
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }
 
 async function ownerIsGone(lockPath: string): Promise<boolean> {

@@ -23,6 +23,8 @@ export interface StorePaths {
   tmp: string;
   /** lock files. */
   locks: string;
+  /** Builds hold it shared, garbage collection exclusively (common/lock.ts withSharedLock/withExclusiveLock). */
+  gcLock: string;
 }
 
 export const DEFAULT_ROOT = "/var/lib/tsbuild";
@@ -39,5 +41,6 @@ export function storePaths(root: string): StorePaths {
     runcState: join(root, "runc"),
     tmp: join(root, "tmp"),
     locks: join(root, "locks"),
+    gcLock: join(root, "locks", "gc.lock"),
   };
 }

@@ -7,7 +7,7 @@ import { readFile, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { isDigest, type Digest } from "../common/digest.js";
 import { errnoCode } from "../common/errors.js";
-import { withFileLock } from "../common/lock.js";
+import { withExclusiveLock } from "../common/lock.js";
 import type { ContentStore } from "./store.js";
 import type { ImageManifest } from "./config.js";
 
@@ -62,7 +62,7 @@ export async function blobsOfManifest(store: ContentStore, manifest: Digest): Pr
  */
 export async function collectGarbage(store: ContentStore, keep: Iterable<Digest> = []): Promise<GcResult> {
   const paths = store.paths;
-  return withFileLock(join(paths.locks, "gc.lock"), async () => {
+  return withExclusiveLock(paths.gcLock, async () => {
     const live = await store.referencedBlobs();
     for (const d of await cacheLayerDigests(paths.cache)) live.add(d);
     for (const d of keep) live.add(d);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { digestHex, type Digest } from "../../common/digest.js";
 import { errnoCode, UserError } from "../../common/errors.js";
-import { withFileLock } from "../../common/lock.js";
+import { withExclusiveLock } from "../../common/lock.js";
 import { storePaths, type StorePaths } from "../../common/storepaths.js";
 import { CacheIndex, type CacheEntry } from "../../cache/index.js";
 import { pruneCache } from "../../cache/gc.js";
@@ -149,7 +149,7 @@ async function committedSnapshots(paths: StorePaths): Promise<Map<Digest, Snapsh
  */
 export async function pruneStore(root: string, opts: StorePruneOptions = {}): Promise<StorePruneResult> {
   const paths = storePaths(root);
-  return withFileLock(join(paths.locks, "gc.lock"), async () => {
+  return withExclusiveLock(paths.gcLock, async () => {
     const store = await ContentStore.open(paths);
     const index = new CacheIndex(paths.cache);
     const snapshotter = new Snapshotter(paths);

@@ -1,0 +1,94 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { withExclusiveLock, withSharedLock } from "./lock.js";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "tsbuild-lock-"));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A promise and the function that resolves it. */
+function gate(): { open: () => void; opened: Promise<void> } {
+  let open = (): void => {};
+  const opened = new Promise<void>((r) => (open = r));
+  return { open, opened };
+}
+
+const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test("shared holders hold the lock together", () =>
+  withDir(async (dir) => {
+    const lock = join(dir, "gc.lock");
+    const inside = [gate(), gate()];
+    const release = gate();
+    const holders = inside.map((g) => withSharedLock(lock, async () => {
+      g.open();
+      await release.opened;
+    }));
+    await Promise.all(inside.map((g) => g.opened)); // both entered before either left
+    assert.equal((await readdir(`${lock}.readers`)).length, 2);
+    release.open();
+    await Promise.all(holders);
+    assert.deepEqual(await readdir(`${lock}.readers`), []);
+  }));
+
+test("the exclusive holder waits until every shared holder has left", () =>
+  withDir(async (dir) => {
+    const lock = join(dir, "gc.lock");
+    const order: string[] = [];
+    const entered = gate();
+    const release = gate();
+    const shared = withSharedLock(lock, async () => {
+      entered.open();
+      await release.opened;
+      order.push("shared done");
+    });
+    await entered.opened;
+    const exclusive = withExclusiveLock(lock, async () => void order.push("exclusive"));
+    await delay(150);
+    assert.deepEqual(order, []);
+    release.open();
+    await Promise.all([shared, exclusive]);
+    assert.deepEqual(order, ["shared done", "exclusive"]);
+  }));
+
+test("a shared taker waits while the exclusive lock is held", () =>
+  withDir(async (dir) => {
+    const lock = join(dir, "gc.lock");
+    const order: string[] = [];
+    const entered = gate();
+    const release = gate();
+    const exclusive = withExclusiveLock(lock, async () => {
+      entered.open();
+      await release.opened;
+      order.push("exclusive done");
+    });
+    await entered.opened;
+    const shared = withSharedLock(lock, async () => void order.push("shared"));
+    await delay(150);
+    assert.deepEqual(order, []);
+    release.open();
+    await Promise.all([shared, exclusive]);
+    assert.deepEqual(order, ["exclusive done", "shared"]);
+  }));
+
+test("markers and locks left by dead processes are ignored", () =>
+  withDir(async (dir) => {
+    const lock = join(dir, "gc.lock");
+    const child = spawn(process.execPath, ["-e", "0"]);
+    const deadPid = await new Promise<number>((r) => child.on("exit", () => r(child.pid ?? 0)));
+    await mkdir(`${lock}.readers`, { recursive: true });
+    await writeFile(join(`${lock}.readers`, `${deadPid}-1`), String(deadPid));
+    assert.equal(await withExclusiveLock(lock, async () => "collected"), "collected");
+    assert.deepEqual(await readdir(`${lock}.readers`), []);
+    await writeFile(lock, String(deadPid));
+    assert.equal(await withSharedLock(lock, async () => "built"), "built");
+  }));
