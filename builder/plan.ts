@@ -1,8 +1,10 @@
 // The build plan: which stages the target needs and in which order they depend on each other.
-// A stage depends on the stage it is FROM and on every stage a COPY --from names. Stages the
+// A stage depends on the stage it is FROM and on every stage a COPY --from or RUN --mount from= names. Stages the
 // target does not need are never built.
 import { DockerfileError, UserError } from "../common/errors.js";
-import { expandInstruction, type ArgInstruction, type Stage, type Stages } from "./instructions/index.js";
+import { expandInstruction, type ArgInstruction, type Instruction, type Stage, type Stages } from "./instructions/index.js";
+import { InstructionError } from "./instructions/request.js";
+import { parseRunMount } from "./instructions/runmount.js";
 import type { EnvLookup } from "./shell/index.js";
 
 /** Build args every Dockerfile may use without declaring them globally (BuildKit's automatic platform args). */
@@ -56,6 +58,26 @@ export function metaLookup(metaArgs: Map<string, string | undefined>): EnvLookup
   return (name) => (metaArgs.has(name) ? metaArgs.get(name) : PLATFORM_ARGS[name]);
 }
 
+/** The `--from` values of COPY and of RUN --mount (bind/cache), expanded with the global ARGs. */
+function stageReferences(instr: Instruction, lookup: EnvLookup, escape: string): string[] {
+  if (instr.kind === "COPY" && instr.from !== undefined) {
+    return [expandInstruction(instr, lookup, escape).instruction.from ?? instr.from];
+  }
+  if (instr.kind !== "RUN" || instr.mounts.length === 0) return [];
+  const refs: string[] = [];
+  for (const spec of expandInstruction(instr, lookup, escape).instruction.mounts) {
+    let from: string | undefined;
+    try {
+      from = parseRunMount(spec).from;
+    } catch (e) {
+      if (e instanceof InstructionError) continue; // reported with its line when the step runs
+      throw e;
+    }
+    if (from !== undefined) refs.push(from);
+  }
+  return refs;
+}
+
 /** Finds a stage by its AS name (case-insensitive) or, for COPY --from, its index. */
 export function findStage(stages: Stage[], ref: string, before: number, allowIndex: boolean): number | undefined {
   const lower = ref.toLowerCase();
@@ -77,12 +99,12 @@ export function makePlan(parsed: Stages, buildArgs: Record<string, string>, targ
     const baseStage = findStage(parsed.stages, from.baseName, stage.index, false);
     if (baseStage !== undefined) deps.add(baseStage);
     for (const instr of stage.instructions) {
-      if (instr.kind !== "COPY" || instr.from === undefined) continue;
-      const fromRef = expandInstruction(instr, lookup, escape).instruction.from ?? instr.from;
-      const dep = findStage(parsed.stages, fromRef, stage.index, true);
-      if (dep !== undefined) deps.add(dep);
-      else if (findStage(parsed.stages, fromRef, Number.MAX_SAFE_INTEGER, true) !== undefined) {
-        throw new DockerfileError(instr.place, `COPY --from=${fromRef}: stage ${fromRef} is defined after this stage (a stage can only copy from an earlier one)`);
+      for (const fromRef of stageReferences(instr, lookup, escape)) {
+        const dep = findStage(parsed.stages, fromRef, stage.index, true);
+        if (dep !== undefined) deps.add(dep);
+        else if (findStage(parsed.stages, fromRef, Number.MAX_SAFE_INTEGER, true) !== undefined) {
+          throw new DockerfileError(instr.place, `${instr.kind} --from=${fromRef}: stage ${fromRef} is defined after this stage (a stage can only use an earlier one)`);
+        }
       }
     }
     if (from.baseName === "") throw new DockerfileError(stage.from.place, "base name (FROM) should not be blank");

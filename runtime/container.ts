@@ -6,7 +6,7 @@ import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { resolveInRoot } from "../common/rootpath.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { recordMountStubs } from "./mountstubs.js";
-import { buildSpec, GENERATED_FILE_MOUNTS, hostsFileContent, resolvConfContent, type ProcessUser } from "./ocispec.js";
+import { buildSpec, GENERATED_FILE_MOUNTS, hostsFileContent, resolvConfContent, type OciMount, type ProcessUser } from "./ocispec.js";
 import { scratchName } from "./owner.js";
 import { readPasswd } from "./user.js";
 
@@ -23,6 +23,8 @@ export interface ContainerSpec {
   user: ProcessUser & { home?: string };
   network: "host" | "none";
   hostname?: string;
+  /** Extra mounts (RUN --mount); their mountpoints are removed afterwards if runc had to create them. */
+  mounts?: OciMount[];
   onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void;
   signal?: AbortSignal;
 }
@@ -43,7 +45,10 @@ export async function runContainer(paths: StorePaths, spec: ContainerSpec): Prom
   const env = await withDefaultEnv(spec);
   const cwdHost = await resolveInRoot(spec.rootfs, spec.cwd);
   await mkdir(cwdHost, { recursive: true, mode: 0o755 });
-  const removeStubs = await recordMountStubs(spec.rootfs, GENERATED_FILE_MOUNTS);
+  const removeStubs = await recordMountStubs(spec.rootfs, [
+    ...GENERATED_FILE_MOUNTS,
+    ...(spec.mounts ?? []).map((m) => m.destination),
+  ]);
   const bundle = join(paths.tmp, scratchName("bundle"));
   const id = scratchName("tsb");
   try {

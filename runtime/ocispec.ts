@@ -19,6 +19,8 @@ export interface SpecInput {
   hostname: string;
   hostsFile: string;
   resolvConfFile: string;
+  /** RUN --mount mounts, applied after the default ones. */
+  mounts?: OciMount[];
 }
 
 export const DEFAULT_CAPABILITIES = [
@@ -107,7 +109,7 @@ export function buildSpec(s: SpecInput): Record<string, unknown> {
     },
     root: { path: s.rootfs, readonly: false },
     hostname: s.hostname,
-    mounts: defaultMounts(s.hostsFile, s.resolvConfFile),
+    mounts: [...defaultMounts(s.hostsFile, s.resolvConfFile), ...(s.mounts ?? [])],
     linux: {
       namespaces,
       resources: { devices: [{ allow: false, access: "rwm" }] },

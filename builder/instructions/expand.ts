@@ -1,7 +1,7 @@
 // Variable expansion of a typed instruction, exactly where BuildKit's dispatcher expands:
 // ADD/COPY (sources, destination, --from/--chown/--chmod/--checksum; heredoc bodies only when
 // their delimiter was unquoted), ENV, LABEL, EXPOSE, STOPSIGNAL, USER, VOLUME, WORKDIR, ARG,
-// FROM (image and --platform, with the meta args). RUN/CMD/ENTRYPOINT/SHELL/HEALTHCHECK/
+// FROM (image and --platform, with the meta args), RUN --mount values. RUN's command, CMD/ENTRYPOINT/SHELL/HEALTHCHECK/
 // ONBUILD/MAINTAINER are left alone: their text goes to the shell or into the image as written.
 import { DockerfileError } from "../../common/errors.js";
 import { type EnvLookup, processWithOptions, WordExpansionError } from "../shell/lex.js";
@@ -61,6 +61,10 @@ export function expandInstruction<T extends Instruction>(instr: T, env: EnvLooku
         ...withOptional("chmod", opt(i.chmod)),
         ...withOptional("checksum", opt(i.checksum)),
       };
+      break;
+    case "RUN":
+      // Only the --mount values: the command itself goes to the shell as written.
+      out = i.mounts.length === 0 ? i : { ...i, mounts: i.mounts.map(word) };
       break;
     case "ENV":
       out = { ...i, env: pairs(i.env) };
