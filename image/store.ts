@@ -149,9 +149,11 @@ export class ContentStore extends BlobStore {
         if (hit) return hit;
       }
     }
-    const prefix = idPrefix(s);
+    // Like Docker, any unambiguous hex prefix names an image once no tag matched (`rmi 95d5`).
+    const prefix = idPrefix(s) ?? (/^[a-f0-9]{1,63}$/.test(s) ? s : undefined);
     if (prefix === undefined) {
       if (s.startsWith("sha256:")) throw new ImageReferenceError(s, `invalid image id: ${s}`);
+      if (tryParseReference(s) === undefined) parseReference(s); // neither an id nor a reference: say why
       throw notFound();
     }
     const matches = images.filter((r) => r.configDigest.slice("sha256:".length).startsWith(prefix));

@@ -22,8 +22,10 @@ export async function extractArchive(file: string, dir: string): Promise<void> {
   if (compression === "zstd") throw new ArchiveError(`${file}: zstd-compressed archives are not supported`);
   const raw = createReadStream(file);
   const input = compression === "gzip" ? raw.pipe(createGunzip()) : raw;
+  let members = 0;
   try {
     for await (const { entry, body } of readTar(input)) {
+      members++;
       if (entry.path === "") continue;
       const rel = safeRelative(entry.path, file);
       const dest = join(dir, rel);
@@ -51,6 +53,7 @@ export async function extractArchive(file: string, dir: string): Promise<void> {
     }
   } catch (e) {
     if (isZlibError(e)) throw new ArchiveError(`${file}: corrupt gzip data (${(e as Error).message})`);
+    if (e instanceof ArchiveError && members === 0) throw new ArchiveError(`${file}: not an image archive (not a tar file: ${e.message})`, { cause: e });
     if (e instanceof ArchiveError && !e.message.startsWith(file)) throw new ArchiveError(`${file}: ${e.message}`, { cause: e });
     throw e;
   } finally {

@@ -44,15 +44,17 @@ export async function importRootfs(
   if (typeof input === "string") {
     source = createReadStream(input);
   } else source = input;
+  const { head, stream } = await peek(source).catch((e: unknown) => {
+    if (errnoCode(e) === "ENOENT") throw new ArchiveError(`${what}: no such file`);
+    throw e;
+  });
+  if (head.length === 0) throw new ArchiveError(`${what}: empty input, not a tar archive`);
+  const compression = compressionOf(head);
+  if (compression === "zstd") throw new ArchiveError(`${what}: zstd-compressed input is not supported`);
+  // Created only now: an ingest opens its temporary file asynchronously, and an abort() racing that
+  // open would leave the file behind.
   const ingest = store.ingest();
   try {
-    const { head, stream } = await peek(source).catch((e: unknown) => {
-      if (errnoCode(e) === "ENOENT") throw new ArchiveError(`${what}: no such file`);
-      throw e;
-    });
-    if (head.length === 0) throw new ArchiveError(`${what}: empty input, not a tar archive`);
-    const compression = compressionOf(head);
-    if (compression === "zstd") throw new ArchiveError(`${what}: zstd-compressed input is not supported`);
     try {
       if (compression === "gzip") await pipeline(stream, createGunzip(), ingest);
       else await pipeline(stream, ingest);
