@@ -8,7 +8,7 @@ import { registerLifecycle } from "./lifecycle.js";
 
 const SUBCOMMANDS = new Set([
   "build", "load", "save", "import", "images", "inspect", "history", "tag", "rmi", "image", "run", "ps", "rm",
-  "commit", "system", "cache", "pull", "push", "login", "manifest", "help",
+  "commit", "system", "cache", "pull", "push", "login", "logout", "manifest", "help",
 ]);
 
 function collect(value: string, previous: string[]): string[] {
@@ -123,6 +123,27 @@ export function makeProgram(): Command {
     .action(async (names: string[], opts: { format?: string }, cmd: Command) => {
       const { runInspect } = await import("./commands/inspect.js");
       await runInspect(rootOf(cmd), names, opts);
+    });
+
+  program
+    .command("login")
+    .description("Log in to a registry (default Docker Hub); credentials are kept in ROOT/auth.json")
+    .argument("[registry]", "registry host, e.g. 127.0.0.1:5000")
+    .option("-u, --username <user>", "user name")
+    .option("-p, --password <password>", "password (prefer --password-stdin)")
+    .option("--password-stdin", "read the password from standard input")
+    .action(async (registry: string | undefined, opts: { username?: string; password?: string; passwordStdin?: boolean }, cmd: Command) => {
+      const { runLogin } = await import("./commands/login.js");
+      await runLogin(rootOf(cmd), registry, opts);
+    });
+
+  program
+    .command("logout")
+    .description("Forget the credentials for a registry (default Docker Hub)")
+    .argument("[registry]", "registry host")
+    .action(async (registry: string | undefined, _opts: unknown, cmd: Command) => {
+      const { runLogout } = await import("./commands/login.js");
+      await runLogout(rootOf(cmd), registry);
     });
 
   registerCacheCommands(program, rootOf);
