@@ -12,6 +12,7 @@ import { sha256, type Digest } from "../../common/digest.js";
 import { createLimiter, settleAll } from "../../common/limit.js";
 import type { BlobStore } from "../../image/blobs.js";
 import { MediaType } from "../../image/config.js";
+import { PushMemo, type CompressedBlob } from "../../image/registry/pushmemo.js";
 import type { CacheEntry } from "../index.js";
 import {
   CACHE_CONFIG_MEDIA_TYPE, CACHE_FORMAT_VERSION, cacheManifest, type CacheConfigV1, type CacheLayer, type CacheRecordV1,
@@ -35,10 +36,13 @@ export interface ExportResult {
 export async function exportCache(transport: CacheTransport, steps: UsedStep[], store: BlobStore, tmpDir: string): Promise<ExportResult> {
   const layers = new Map<Digest, Promise<CacheLayer>>();
   const limit = createLimiter(3);
+  // push's memory of what each layer gzipped to: an unchanged layer is not compressed again
+  const memo = transport.compressLayers ? await PushMemo.load(store.paths) : undefined;
+  const learned: Array<[Digest, CompressedBlob]> = [];
   const layerOf = (diffId: Digest, size: number): Promise<CacheLayer> => {
     let p = layers.get(diffId);
     if (p === undefined) {
-      p = limit(() => (transport.compressLayers ? pushGzipped(transport, store, diffId, tmpDir) : pushAsStored(transport, store, diffId, size)));
+      p = limit(() => (memo ? pushGzipped(transport, store, diffId, tmpDir, memo, learned) : pushAsStored(transport, store, diffId, size)));
       layers.set(diffId, p);
     }
     return p;
@@ -60,6 +64,7 @@ export async function exportCache(transport: CacheTransport, steps: UsedStep[], 
   const configDesc: CacheLayer = { mediaType: CACHE_CONFIG_MEDIA_TYPE, digest: sha256(configBytes), size: configBytes.length };
   await transport.putBlob(configDesc, () => bufferStream(configBytes));
   const layerList = await settleAll([...layers.values()]);
+  if (memo && learned.length > 0) await memo.save({ compressed: learned });
   const manifest = Buffer.from(JSON.stringify(cacheManifest(configDesc, layerList)), "utf8");
   const manifestDigest = await transport.writeManifest(MediaType.ociManifest, manifest);
   return { manifestDigest, records: records.length, layers: layerList.length };
@@ -72,7 +77,11 @@ async function pushAsStored(transport: CacheTransport, store: BlobStore, diffId:
 }
 
 /** gzip into a temporary file (the digest must be known before the upload starts), then upload it. */
-async function pushGzipped(transport: CacheTransport, store: BlobStore, diffId: Digest, tmpDir: string): Promise<CacheLayer> {
+async function pushGzipped(
+  transport: CacheTransport, store: BlobStore, diffId: Digest, tmpDir: string, memo: PushMemo, learned: Array<[Digest, CompressedBlob]>,
+): Promise<CacheLayer> {
+  const known = memo.compressedOf(diffId);
+  if (known && known.mediaType === MediaType.ociLayerGzip && (await transport.hasBlob(known.digest))) return known;
   await mkdir(tmpDir, { recursive: true });
   const tmp = join(tmpDir, `cache-gz-${process.pid}-${randomBytes(6).toString("hex")}`);
   try {
@@ -80,6 +89,7 @@ async function pushGzipped(transport: CacheTransport, store: BlobStore, diffId: 
     await pipeline(store.openBlob(diffId), new VerifyingStream(diffId, await store.blobSize(diffId), "store layer"), createGzip(), hashing, createWriteStream(tmp));
     const desc: CacheLayer = { mediaType: MediaType.ociLayerGzip, digest: hashing.digest(), size: hashing.size };
     await transport.putBlob(desc, () => createReadStream(tmp));
+    learned.push([diffId, desc]);
     return desc;
   } finally {
     await rm(tmp, { force: true });

@@ -78,6 +78,10 @@ export class LocalCacheTransport implements CacheTransport {
     return createReadStream(path);
   }
 
+  hasBlob(digest: Digest): Promise<boolean> {
+    return exists(this.blobPath(digest));
+  }
+
   async putBlob(blob: CacheLayer, open: () => Readable): Promise<void> {
     const dest = this.blobPath(blob.digest);
     if (await exists(dest)) return;

@@ -32,6 +32,10 @@ export class RegistryCacheTransport implements CacheTransport {
     return this.repo.openBlob(blob.digest, blob.size);
   }
 
+  hasBlob(digest: Digest): Promise<boolean> {
+    return this.repo.hasBlob(digest);
+  }
+
   async putBlob(blob: CacheLayer, open: () => Readable): Promise<void> {
     await this.repo.pushBlob({ digest: blob.digest, size: blob.size, mediaType: blob.mediaType }, open);
   }

@@ -20,6 +20,7 @@ export interface CacheTransport {
   readManifest(): Promise<StoredManifest | undefined>;
   /** A blob's bytes. The caller verifies them against the descriptor. */
   openBlob(blob: CacheLayer): Promise<Readable>;
+  hasBlob(digest: Digest): Promise<boolean>;
   /** Stores a blob unless it is there already; `open` gives its bytes (which hash to blob.digest). */
   putBlob(blob: CacheLayer, open: () => Readable): Promise<void>;
   /** Publishes the manifest under the cache's tag (after all its blobs). */
