@@ -7,6 +7,7 @@ import type { Descriptor } from "../image/config.js";
 import type { ContentStore } from "../image/store.js";
 import type { Snapshotter } from "../runtime/snapshotter.js";
 import { applyLayerTar } from "../runtime/layer/index.js";
+import { unpackImageLayers } from "../runtime/layerblob.js";
 import type { CacheEntry, CacheIndex } from "../cache/index.js";
 import type { ImportedCache } from "../cache/remote/import.js";
 import type { UsedStep } from "../cache/remote/export.js";
@@ -51,24 +52,17 @@ export class BuildSession {
 
   /**
    * Makes sure an image's layers are unpacked as snapshots and returns the chain id of the top one
-   * (null for an image without layers). Layer blobs in the store are uncompressed: digest = diffID.
+   * (null for an image without layers). Built layers are stored uncompressed (digest = diffID), pulled
+   * ones as the registry sent them: `diffIds` (the config's rootfs.diff_ids) name the snapshots.
    */
-  ensureUnpacked(layers: Descriptor[]): Promise<Digest | null> {
+  ensureUnpacked(layers: Descriptor[], diffIds: readonly Digest[]): Promise<Digest | null> {
     const id = layers.map((l) => l.digest).join(",");
     let p = this.unpacking.get(id);
     if (!p) {
-      p = this.unpack(layers);
+      p = unpackImageLayers(this.snapshotter, this.store, layers, diffIds);
       this.unpacking.set(id, p);
     }
     return p;
-  }
-
-  private async unpack(layers: Descriptor[]): Promise<Digest | null> {
-    let chain: Digest | null = null;
-    for (const layer of layers) {
-      chain = await this.snapshotter.unpackWith(applyLayerTar, chain, layer.digest, () => this.store.openBlob(layer.digest));
-    }
-    return chain;
   }
 
   /** Notes a cache entry the build used or made, with the chain it sits on (for --cache-to). */

@@ -64,7 +64,7 @@ async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageSta
     return new StageState(name, plan.stage.index, configForNewImage(undefined), [], null, sha256("scratch"));
   }
   const image = await resolveBase(session.store, plan);
-  const chainId = await session.ensureUnpacked(image.manifest.layers);
+  const chainId = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, sha256(`image ${image.configDigest}`));
   return state;
 }

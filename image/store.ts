@@ -53,7 +53,7 @@ export class ContentStore extends BlobStore {
       schemaVersion: 2,
       mediaType: MediaType.ociManifest,
       config: configDesc,
-      layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
+      layers: layers.map((l) => ({ mediaType: ociLayerType(l.mediaType), digest: l.digest, size: l.size })),
     };
     const manifestDescriptor = await this.writeBlob(JSON.stringify(manifest), MediaType.ociManifest);
     return {
@@ -190,6 +190,13 @@ export class ContentStore extends BlobStore {
     if (manifestProblem(m)) throw notFound();
     return this.loadRecord({ mediaType: MediaType.ociManifest, digest: d, size: await this.blobSize(d) }, []);
   }
+}
+
+/** Layers of a pulled Docker schema 2 image keep their blobs but get OCI media types in a new OCI manifest. */
+function ociLayerType(mediaType: string): string {
+  if (mediaType === MediaType.dockerLayerGzip) return MediaType.ociLayerGzip;
+  if (mediaType === MediaType.dockerLayer) return MediaType.ociLayer;
+  return mediaType;
 }
 
 /** A tag reference in its full form; a reference with a digest cannot be a tag. */

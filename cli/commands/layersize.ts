@@ -9,6 +9,7 @@ import { errnoCode } from "../../common/errors.js";
 import { atomicWriteFile } from "../../common/fsutil.js";
 import type { ContentStore, ImageRecord } from "../../image/store.js";
 import { readTar } from "../../image/tar/index.js";
+import { openBlobAsTar } from "../../runtime/layerblob.js";
 
 export class LayerSizes {
   private readonly known = new Map<Digest, Promise<number>>();
@@ -51,7 +52,7 @@ export class LayerSizes {
 
   private async measure(digest: Digest): Promise<number> {
     let total = 0;
-    for await (const { entry } of readTar(this.store.openBlob(digest))) {
+    for await (const { entry } of readTar(await openBlobAsTar(this.store, digest))) {
       if (entry.type === "file") total += entry.size;
       else if (entry.type === "symlink") total += Buffer.byteLength(entry.linkname ?? "");
     }

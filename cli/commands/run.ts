@@ -12,7 +12,7 @@ import { runContainer, type ContainerResult } from "../../runtime/container.js";
 import {
   listContainers, newContainerId, randomName, removeContainer, saveContainer, validateName, type ContainerRecord,
 } from "../../runtime/containers.js";
-import { applyLayerTar } from "../../runtime/layer/index.js";
+import { unpackImageLayers } from "../../runtime/layerblob.js";
 import { Snapshotter } from "../../runtime/snapshotter.js";
 import { resolveUser } from "../../runtime/user.js";
 import type { RunFlags } from "./runargs.js";
@@ -55,11 +55,7 @@ export function containerConfig(image: ContainerConfig, command: string[], flags
 }
 
 async function unpackImage(store: ContentStore, snap: Snapshotter, rec: ImageRecord): Promise<Digest | null> {
-  let chain: Digest | null = null;
-  for (const layer of rec.manifest.layers) {
-    chain = await snap.unpackWith(applyLayerTar, chain, layer.digest, () => store.openBlob(layer.digest));
-  }
-  return chain;
+  return unpackImageLayers(snap, store, rec.manifest.layers, rec.config.rootfs.diff_ids);
 }
 
 async function pickName(paths: StorePaths, wanted: string | undefined): Promise<string> {
