@@ -39,13 +39,15 @@ class VerifyingStream extends Transform {
     }
     done();
   }
-
-  get bytesReceived(): number {
-    return this.received;
-  }
 }
 
-/** Wraps a fetch body; errors of the connection become one-line RegistryErrors. */
+/** Opens the rest of the blob from byte `offset` (a Range request), or undefined when that is not possible. */
+export type ResumeBlob = (offset: number) => Promise<ReadableStream<Uint8Array> | undefined>;
+
+/**
+ * Wraps a fetch body. A connection that breaks mid-body is resumed with `resume` (up to `retries`
+ * times, when the registry honours Range); otherwise the stream fails with a one-line RegistryError.
+ */
 export function verifiedBlobStream(
   body: ReadableStream<Uint8Array>,
   digest: Digest,
@@ -53,19 +55,48 @@ export function verifiedBlobStream(
   /** `host/repository`, for messages. */
   repository: string,
   host: string,
+  resume?: { open: ResumeBlob; retries: number },
 ): Readable {
   const target = `${repository}@${digest}`;
-  const source = Readable.fromWeb(body as WebReadableStream<Uint8Array>);
   const verify = new VerifyingStream(digest, size, target, repository);
-  source.on("error", (e: unknown) => {
+  let source: Readable | undefined;
+  let passed = 0; // bytes handed to verify (including ones it has not transformed yet)
+  let resumes = 0;
+
+  const fail = (e: unknown): void => {
     const of = size !== undefined ? ` of ${size}` : "";
     const why = e instanceof Error ? (e.cause instanceof Error ? e.cause.message : e.message) : String(e);
     verify.destroy(new RegistryError(`connection to ${host} broken`, undefined,
-      `${target}: download stopped after ${verify.bytesReceived}${of} bytes (${why})`));
-  });
+      `${target}: download stopped after ${passed}${of} bytes (${why})`));
+  };
+
+  const attach = (web: ReadableStream<Uint8Array>): void => {
+    const src = Readable.fromWeb(web as WebReadableStream<Uint8Array>);
+    source = src;
+    src.on("data", (c: Buffer) => { passed += c.length; });
+    src.on("error", (e: unknown) => {
+      src.unpipe(verify);
+      if (verify.destroyed) return;
+      if (!resume || resumes >= resume.retries) {
+        fail(e);
+        return;
+      }
+      resumes++;
+      resume.open(passed).then(
+        (next) => {
+          if (verify.destroyed) void next?.cancel();
+          else if (next) attach(next);
+          else fail(e);
+        },
+        (e2: unknown) => verify.destroy(e2 instanceof Error ? e2 : new Error(String(e2))),
+      );
+    });
+    src.pipe(verify);
+  };
+
   verify.on("close", () => {
-    if (!source.destroyed) source.destroy();
+    if (source && !source.destroyed) source.destroy();
   });
-  source.pipe(verify);
+  attach(body);
   return verify;
 }

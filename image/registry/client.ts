@@ -96,13 +96,23 @@ class Repository implements RepositoryClient {
   }
 
   async openBlob(digest: Digest, size?: number): Promise<Readable> {
-    const res = await this.t.request({
+    const target = `${this.t.host}/${this.repository}@${digest}`;
+    const get = (range?: string): Promise<Response> => this.t.request({
       method: "GET", url: `/v2/${this.repository}/blobs/${digest}`, scopes: [pullScope(this.repository)],
       // Blob bytes are hashed as stored: no transfer compression that fetch would undo.
-      headers: { "accept-encoding": "identity" }, target: `${this.t.host}/${this.repository}@${digest}`, kind: "blob",
+      headers: { "accept-encoding": "identity", ...(range ? { range } : {}) }, target, kind: "blob",
     });
-    if (!res.body) throw new RegistryError("blob unknown", res.status, `${this.t.host}/${this.repository}@${digest}: empty response`);
-    return verifiedBlobStream(res.body, digest, size, `${this.t.host}/${this.repository}`, this.t.host);
+    const res = await get();
+    if (!res.body) throw new RegistryError("blob unknown", res.status, `${target}: empty response`);
+    // A connection broken mid-layer resumes where it stopped, when the registry answers Range with 206.
+    const resume = async (offset: number): Promise<ReadableStream<Uint8Array> | undefined> => {
+      const rest = await get(`bytes=${offset}-`);
+      if (rest.status === 206 && rest.body) return rest.body;
+      await rest.body?.cancel();
+      return undefined;
+    };
+    return verifiedBlobStream(res.body, digest, size, `${this.t.host}/${this.repository}`, this.t.host,
+      { open: resume, retries: this.t.retries });
   }
 
   pushBlob(

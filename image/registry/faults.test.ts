@@ -63,6 +63,26 @@ test("a truncated blob fails (cleanly ended short body, and a connection cut mid
   });
 });
 
+test("a connection cut mid-blob resumes with a Range request when the registry honours it", async () => {
+  const ranges: (string | undefined)[] = [];
+  await withServer((req, res) => {
+    ranges.push(req.headers.range);
+    const m = /^bytes=(\d+)-$/.exec(req.headers.range ?? "");
+    if (m) {
+      const from = Number(m[1]);
+      res.writeHead(206, { "content-length": String(GOOD.length - from), "content-range": `bytes ${from}-${GOOD.length - 1}/${GOOD.length}` });
+      res.end(GOOD.subarray(from));
+      return;
+    }
+    res.writeHead(200, { "content-length": String(GOOD.length) });
+    res.write(GOOD.subarray(0, 6), () => setTimeout(() => res.destroy(), 20));
+  }, async (host) => {
+    const blob = await openRepository({ domain: host, path: "r" }, FAST).openBlob(GOOD_DIGEST, GOOD.length);
+    assert.deepEqual(await readAll(blob), GOOD);
+  });
+  assert.deepEqual(ranges, [undefined, "bytes=6-"]);
+});
+
 test("503 twice, then success: retried with backoff", async () => {
   let calls = 0;
   await withServer((_req, res) => {

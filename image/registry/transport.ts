@@ -36,7 +36,7 @@ export function registryBaseUrl(host: string, insecureHosts: readonly string[] =
 export class RegistryTransport {
   readonly baseUrl: string;
   readonly auth: Authorizer;
-  private readonly retries: number;
+  readonly retries: number;
   private readonly retryDelayMs: number;
 
   constructor(
