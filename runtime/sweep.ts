@@ -38,10 +38,12 @@ export async function sweepStale(paths: StorePaths): Promise<SweepReport> {
   for (const name of await listDirIfExists(paths.tmp)) {
     if (isDeadOwned(name) && (await removeIfUnmounted(join(paths.tmp, name)))) report.removed.push(join(paths.tmp, name));
   }
-  for (const name of await listDirIfExists(paths.snapshots)) {
-    if (!/^\d+$/.test(name)) continue;
+  // owner files are read all at once: this runs before every build, and a store holds many snapshots
+  const snapshots = (await listDirIfExists(paths.snapshots)).filter((name) => /^\d+$/.test(name));
+  const owners = await Promise.all(snapshots.map((name) => readOwner(join(paths.snapshots, name))));
+  for (const [i, name] of snapshots.entries()) {
     const dir = join(paths.snapshots, name);
-    const owner = await readOwner(dir);
+    const owner = owners[i];
     if (owner === undefined || pidAlive(owner)) continue;
     if (await isPublished(paths, name)) {
       // Died between publishing the chain link and dropping the owner file: it is committed.

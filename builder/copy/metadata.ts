@@ -2,7 +2,7 @@
 // xattrs first, then lchown (which makes the kernel drop security.capability, exactly as it does under
 // BuildKit: no capability survives a COPY, see copy.test.ts), then chmod (chown may clear setuid), then times.
 import { chmod, lchown, lutimes } from "node:fs/promises";
-import { getAttribute, listAttributes, setAttribute } from "@napi-rs/xattr";
+import { getAttribute, listAttributes, setAttribute } from "../../common/xattr.js";
 import type { Owner } from "./types.js";
 
 export interface EntryMetadata {

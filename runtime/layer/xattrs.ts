@@ -1,6 +1,6 @@
 // Extended attributes of layer entries. @napi-rs/xattr acts on a symlink itself, never on its target
 // (it uses the l* calls: checked in layer.test.ts), so symlinks are safe to pass here.
-import { getAttribute, listAttributes, setAttribute } from "@napi-rs/xattr";
+import { getAttribute, listAttributes, setAttribute } from "../../common/xattr.js";
 import { errnoCode } from "../../common/errors.js";
 
 /** Overlay's own bookkeeping (opaque, redirect, origin...): never part of a layer's content. */
