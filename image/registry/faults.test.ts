@@ -215,6 +215,33 @@ test("Bearer flow: token from access_token, sent with the scope; PATCH chunks ca
   }
 });
 
+test("an upload failing with 503 starts over (open called again); a short source stream is the caller's error", async () => {
+  let puts = 0;
+  const body: Buffer[] = [];
+  await withServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      if (req.method === "HEAD") { res.writeHead(404); res.end(); return; }
+      if (req.method === "POST") { res.writeHead(202, { location: "/v2/r/blobs/uploads/x" }); res.end(); return; }
+      puts++;
+      if (puts === 1) { res.writeHead(503); res.end(); return; }
+      body.push(Buffer.concat(chunks));
+      res.writeHead(201);
+      res.end();
+    });
+  }, async (host) => {
+    const repo = openRepository({ domain: host, path: "r" }, FAST);
+    let opened = 0;
+    const result = await repo.pushBlob({ digest: GOOD_DIGEST, size: GOOD.length }, () => { opened++; return Readable.from([GOOD]); });
+    assert.equal(result, "uploaded");
+    assert.equal(opened, 2);
+    assert.deepEqual(body, [GOOD]);
+    await assert.rejects(repo.pushBlob({ digest: GOOD_DIGEST, size: 100 }, () => Readable.from([GOOD])), (e: unknown) =>
+      e instanceof RegistryError && e.message === `blob shorter than its size: ${host}/r@${GOOD_DIGEST}: 85 bytes missing`);
+  });
+});
+
 test("a manifest whose bytes do not match the digest asked for is refused", async () => {
   const body = Buffer.from('{"schemaVersion":2}');
   await withServer((_req, res) => {

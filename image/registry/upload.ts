@@ -2,7 +2,7 @@
 // a source repository, else POST an upload session and either PUT the whole blob (monolithic) or
 // PATCH it in chunks (Content-Range, following the Location each time) and close with PUT ?digest=.
 // Bodies stream from the caller's Readable; a chunk is a slice of that stream, never a buffer.
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { Digest } from "../../common/digest.js";
 import { RegistryError, type BlobPushResult, type RemoteDescriptor } from "./api.js";
 import { pullScope, pushScope } from "./auth.js";
@@ -79,30 +79,32 @@ function locationOf(res: Response, ctx: UploadContext): string {
   return new URL(location, ctx.t.baseUrl).toString();
 }
 
-/** Remembers an error of the caller's stream, so a read failure is not mistaken for the network's. */
-function sourceBody(src: Readable): { error: () => unknown } {
+/**
+ * Sends a request whose body is cut from `src`; a failure of the caller's stream (a read error, or
+ * fewer bytes than the blob's size) is reported as itself, not mistaken for the network's.
+ */
+async function sendBody<T>(src: Readable, slicer: StreamSlicer, send: () => Promise<T>): Promise<T> {
   let failure: unknown;
-  src.once("error", (e: unknown) => { failure = e; });
-  return { error: () => failure };
-}
-
-async function sendBody<T>(src: Readable, send: () => Promise<T>): Promise<T> {
-  const watch = sourceBody(src);
+  const onError = (e: unknown): void => { failure = e; };
+  src.once("error", onError);
   try {
     return await send();
   } catch (e) {
-    const local = watch.error();
+    const local = failure ?? slicer.failure;
     throw local !== undefined ? local : e;
+  } finally {
+    src.off("error", onError);
   }
 }
 
 async function putWhole(ctx: UploadContext, location: string, src: Readable): Promise<void> {
   const url = new URL(location);
   url.searchParams.set("digest", ctx.blob.digest);
-  const res = await sendBody(src, () => ctx.t.request({
+  const slicer = new StreamSlicer(src, ctx.target);
+  const res = await sendBody(src, slicer, () => ctx.t.request({
     method: "PUT", url: url.toString(), scopes: [pushScope(ctx.repository)], target: ctx.target, kind: "upload",
     headers: { "content-type": "application/octet-stream", "content-length": String(ctx.blob.size) },
-    body: () => Readable.toWeb(src) as ReadableStream<Uint8Array>, replayable: false,
+    body: () => slicer.slice(ctx.blob.size), replayable: false,
   }));
   await res.body?.cancel();
 }
@@ -112,7 +114,7 @@ async function patchChunks(ctx: UploadContext, location: string, src: Readable, 
   let url = location;
   for (let offset = 0; offset < ctx.blob.size; offset += chunkSize) {
     const length = Math.min(chunkSize, ctx.blob.size - offset);
-    const res = await sendBody(src, () => ctx.t.request({
+    const res = await sendBody(src, slicer, () => ctx.t.request({
       method: "PATCH", url, scopes: [pushScope(ctx.repository)], target: ctx.target, kind: "upload",
       headers: {
         "content-type": "application/octet-stream",
@@ -137,6 +139,8 @@ async function patchChunks(ctx: UploadContext, location: string, src: Readable, 
 class StreamSlicer {
   private readonly iterator: AsyncIterator<Buffer>;
   private leftover: Buffer | undefined;
+  /** Set when the source ran out before a slice was complete. */
+  failure: RegistryError | undefined;
 
   constructor(src: Readable, private readonly target: string) {
     this.iterator = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
@@ -155,7 +159,8 @@ class StreamSlicer {
         if (!chunk) {
           const next = await this.iterator.next();
           if (next.done) {
-            controller.error(new RegistryError("blob shorter than its size", undefined, `${this.target}: ${remaining} bytes missing`));
+            this.failure = new RegistryError("blob shorter than its size", undefined, `${this.target}: ${remaining} bytes missing`);
+            controller.error(this.failure);
             return;
           }
           chunk = next.value;
