@@ -4,9 +4,10 @@ SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
 SYSTEM_TOOLS := runc busybox skopeo umoci mount xz bzip2 zstd
 ROOT ?= $(or $(TSBUILD_ROOT),/var/lib/tsbuild)
-TESTS ?= $(shell find common builder cache runtime image cli test -name '*.test.ts' 2>/dev/null | sort)
+# test/interop-docker.test.ts needs the oracle's dockerd: `make interop`, not `make test`.
+TESTS ?= $(shell find common builder cache runtime image cli test -name '*.test.ts' ! -name 'interop-docker.test.ts' 2>/dev/null | sort)
 
-.PHONY: all deps system-deps build demo test bench clean typecheck
+.PHONY: all deps system-deps build demo test interop bench clean typecheck
 
 all: build
 
@@ -48,6 +49,11 @@ demo: build
 
 test: build
 	node --import tsx --test --test-concurrency=1 $(TESTS)
+
+# Docker interop (docker load/save/run against tsbuild's files): starts the oracle's dockerd first.
+interop: build
+	../shared/oracle/anchors-up.sh
+	node --import tsx --test --test-concurrency=1 test/interop-docker.test.ts
 
 bench: build
 	node --import tsx bench/run.ts
