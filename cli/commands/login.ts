@@ -2,6 +2,7 @@
 // registry (GET /v2/ through its auth flow) and keeps them in <root>/auth.json (0600).
 // `tsbuild logout [REGISTRY]` forgets them. REGISTRY defaults to Docker Hub.
 import { UserError } from "../../common/errors.js";
+import type { RegistryOptions } from "../../image/registry/api.js";
 import { verifyLogin } from "../../image/registry/client.js";
 import { DOCKER_HUB_HOST, normalizeRegistryHost, removeCredentials, saveCredentials } from "../../image/registry/credentials.js";
 
@@ -29,11 +30,16 @@ async function passwordOf(opts: LoginOptions): Promise<string> {
   return opts.password;
 }
 
-export async function runLogin(root: string, registry: string | undefined, opts: LoginOptions): Promise<void> {
+export async function runLogin(
+  root: string,
+  registry: string | undefined,
+  opts: LoginOptions,
+  registryOptions: RegistryOptions = {},
+): Promise<void> {
   const host = normalizeRegistryHost(registry ?? DOCKER_HUB_HOST);
   if (!opts.username) throw new UserError("login: a user name is needed: -u USER");
   const password = await passwordOf(opts);
-  await verifyLogin(host, { username: opts.username, password }, { storeRoot: root });
+  await verifyLogin(host, { username: opts.username, password }, { ...registryOptions, storeRoot: root });
   await saveCredentials(root, host, opts.username, password);
   process.stdout.write("Login Succeeded\n");
 }
