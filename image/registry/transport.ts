@@ -82,7 +82,6 @@ export class RegistryTransport {
         if (req.replayable === false) {
           // The body stream is spent; learn the challenge and let the caller's operation start over.
           const retry = await this.auth.challenged(res, req.scopes, authorization);
-          await res.body?.cancel();
           const err = await describeFailure(res, req, this.host, await this.auth.hasCredentials());
           if (retry) throw new TransientError(err);
           throw err;
@@ -102,10 +101,11 @@ export class RegistryTransport {
 
   private async followRedirects(req: RegistryRequest, authorization: string | undefined): Promise<Response> {
     let url = new URL(req.url, this.baseUrl);
-    const origin = url.origin;
+    const origin = new URL(this.baseUrl).origin;
     for (let hops = 0; ; hops++) {
       const headers: Record<string, string> = { ...req.headers };
-      // Credentials go only to the registry itself, never to a blob store it redirects to.
+      // Credentials go only to the registry itself, never to a blob store it redirects to (nor to
+      // an upload Location on another host).
       if (authorization && url.origin === origin) headers.authorization = authorization;
       const method = hops > 0 && req.method !== "HEAD" ? "GET" : req.method;
       const init: RequestInit & { duplex?: "half" } = { method, headers, redirect: "manual" };
