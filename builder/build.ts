@@ -15,7 +15,8 @@ import { parseStages } from "./instructions/index.js";
 import { makePlan } from "./plan.js";
 import { withoutEmptyFields } from "./state.js";
 import { BuildSession } from "./session.js";
-import { resolveBase, runStage, type StageRunner } from "./stage.js";
+import { runStage, type StageRunner } from "./stage.js";
+import { ensureBaseImages, type BasePullSettings } from "./basepull.js";
 import type { StageResult } from "./stageresult.js";
 import type { EventSink } from "./events.js";
 import type { CacheSpec } from "../cache/remote/spec.js";
@@ -32,6 +33,8 @@ export interface BuildRequest {
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
   target?: string;
+  /** Pull base images the store lacks (with `always`, every base image's tag is looked up again). */
+  basePull?: BasePullSettings;
   network: "host" | "none";
   noCache: boolean;
   /** Shared caches to look steps up in (--cache-from) and to export this build's steps to (--cache-to). */
@@ -106,11 +109,9 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
     dockerfilePath: req.dockerfile,
   }, req.onEvent);
 
-  // an unknown base image fails before any stage runs, so the store is left as it was
-  for (const i of plan.needed) {
-    const stage = plan.stages[i]!;
-    if (stage.baseStage === undefined && stage.baseName.toLowerCase() !== "scratch") await traced("resolve base", () => resolveBase(store, stage));
-  }
+  // an unknown base image is pulled, or fails, before any stage runs, so the store is left as it was
+  const bases = [...plan.needed].map((i) => plan.stages[i]!).filter((s) => s.baseStage === undefined && s.baseName.toLowerCase() !== "scratch");
+  await traced("resolve base", () => ensureBaseImages(store, bases, req.basePull));
 
   // a corrupt or foreign --cache-from cache is refused here, before any stage runs
   const registryOptions = { storeRoot: req.root };

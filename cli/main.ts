@@ -20,8 +20,8 @@ export function withDefaultCommand(argv: string[]): string[] {
   let i = 0;
   while (i < argv.length) {
     const a = argv[i];
-    if (a === "--root") i += 2;
-    else if (a.startsWith("--root=")) i += 1;
+    if (a === "--root" || a === "--insecure-registry") i += 2;
+    else if (a.startsWith("--root=") || a.startsWith("--insecure-registry=")) i += 1;
     else break;
   }
   const first = argv[i];
@@ -38,11 +38,18 @@ function rootOf(cmd: Command): string {
   return opts.root ?? process.env.TSBUILD_ROOT ?? DEFAULT_ROOT;
 }
 
+/** How to reach registries: credentials under the store, plain HTTP for --insecure-registry hosts. */
+function registryOf(cmd: Command): { storeRoot: string; insecureHosts: string[] } {
+  const opts = cmd.optsWithGlobals<{ insecureRegistry?: string[] }>();
+  return { storeRoot: rootOf(cmd), insecureHosts: opts.insecureRegistry ?? [] };
+}
+
 export function makeProgram(): Command {
   const program = new Command("tsbuild")
     .description("A daemonless Dockerfile builder with a layer cache")
     .version("0.1.0")
     .option("--root <dir>", `store location (env TSBUILD_ROOT, default ${DEFAULT_ROOT})`)
+    .option("--insecure-registry <host>", "reach this registry over plain HTTP (localhost and 127.0.0.1 always are); repeatable", collect, [])
     .configureOutput({ writeErr: (s) => process.stderr.write(s) })
     .exitOverride();
 
@@ -61,10 +68,49 @@ export function makeProgram(): Command {
     .option("--no-cache", "build every step; refresh the cache")
     .option("--cache-from <spec>", "shared cache to take steps from: type=registry,ref=REG/REPO:TAG or type=local,src=DIR; repeatable", collect, [])
     .option("--cache-to <spec>", "export this build's cache: type=registry,ref=REG/REPO:TAG[,mode=min|max] or type=local,dest=DIR[,mode=…]; repeatable", collect, [])
+    .option("--pull", "always look for a newer version of the base images on their registries")
+    .option("--push", "push every -t tag after a successful build")
+    .option("--platform <os/arch>", "platform of base images pulled from a registry (default linux/amd64)")
     .option("-q, --quiet", "print only the image id")
     .action(async (context: string, opts: Record<string, unknown>, cmd: Command) => {
       const { runBuild } = await import("./commands/build.js");
-      await runBuild(rootOf(cmd), context, opts);
+      await runBuild(rootOf(cmd), context, opts, registryOf(cmd));
+    });
+
+  program
+    .command("pull")
+    .description("Download an image from a registry (only the layers the store lacks)")
+    .argument("<name>", "NAME[:TAG|@DIGEST]")
+    .option("--platform <os/arch>", "platform to pull from a multi-platform image (default linux/amd64)")
+    .option("-q, --quiet", "print only the image name")
+    .action(async (name: string, opts: { platform?: string; quiet?: boolean }, cmd: Command) => {
+      const { runPull } = await import("./commands/pull.js");
+      await runPull(rootOf(cmd), name, opts, registryOf(cmd));
+    });
+
+  program
+    .command("push")
+    .description("Upload an image to a registry (only the layers it lacks, gzip compressed)")
+    .argument("<name>", "NAME[:TAG]")
+    .option("-q, --quiet", "print only the image name")
+    .action(async (name: string, opts: { quiet?: boolean }, cmd: Command) => {
+      const { runPush } = await import("./commands/push.js");
+      await runPush(rootOf(cmd), name, opts, registryOf(cmd));
+    });
+
+  program
+    .command("manifest")
+    .description("Look at manifests on a registry")
+    .command("inspect")
+    .description("Show an image's manifest or manifest list as the registry has it")
+    .argument("<name>", "NAME[:TAG|@DIGEST]")
+    .option("-v, --verbose", "one entry per platform, with its descriptor and manifest")
+    .option("--insecure", "allow plain HTTP to this registry")
+    .action(async (name: string, opts: { verbose?: boolean; insecure?: boolean }, cmd: Command) => {
+      const { runManifestInspect } = await import("./commands/manifest.js");
+      const registry = registryOf(cmd);
+      if (opts.insecure) registry.insecureHosts.push(name.split("/")[0] ?? "");
+      await runManifestInspect(name, opts, registry);
     });
 
   program

@@ -6,6 +6,10 @@ import type { BuildEvent } from "../../builder/events.js";
 import { PlainProgress } from "../progress/plain.js";
 import { JsonProgress } from "../progress/json.js";
 import { ReportCollector, cacheSummaryLine } from "../report.js";
+import type { RegistryOptions } from "../../image/registry/api.js";
+import { parsePlatform } from "../../image/registry/platform.js";
+import type { PullResult } from "../../image/registry/pull.js";
+import { layerLines, pullHeader, pullSummary } from "./pull.js";
 
 interface BuildFlags {
   tag: string[];
@@ -19,6 +23,9 @@ interface BuildFlags {
   cache: boolean;
   cacheFrom: string[];
   cacheTo: string[];
+  pull?: boolean;
+  push?: boolean;
+  platform?: string;
   quiet?: boolean;
 }
 
@@ -40,8 +47,10 @@ function keyValues(list: string[], flag: string): Record<string, string> {
   return out;
 }
 
-export async function runBuild(root: string, context: string, raw: Record<string, unknown>): Promise<void> {
+export async function runBuild(root: string, context: string, raw: Record<string, unknown>, registry: RegistryOptions = { storeRoot: root }): Promise<void> {
   const flags = raw as unknown as BuildFlags;
+  if (flags.push && flags.tag.length === 0) throw new UserError("--push needs at least one -t NAME:TAG to push");
+  const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
   const { build } = await import("../../builder/build.js");
   const { parseCacheSpec } = await import("../../cache/remote/spec.js");
   const cacheFrom = (flags.cacheFrom ?? []).map((s) => parseCacheSpec(s, "from"));
@@ -88,6 +97,16 @@ export async function runBuild(root: string, context: string, raw: Record<string
       noCache: !flags.cache,
       cacheFrom,
       cacheTo,
+      basePull: {
+        always: flags.pull === true,
+        registry,
+        ...(platform ? { platform } : {}),
+        ...(flags.quiet ? {} : {
+          onStart: (name: string) => err(pullHeader(name)),
+          onEvent: layerLines(err),
+          onDone: (r: PullResult) => { for (const l of pullSummary(r)) err(l); },
+        }),
+      },
       signal: abort.signal,
       onEvent: (e) => {
         report.handle(e);
@@ -111,5 +130,12 @@ export async function runBuild(root: string, context: string, raw: Record<string
   else if (mode !== "json") {
     const { fs, hits } = report.totals();
     err(cacheSummaryLine(hits, fs));
+  }
+  if (flags.push) {
+    const { pushWithOutput } = await import("./push.js");
+    const { ContentStore } = await import("../../image/store.js");
+    const { storePaths } = await import("../../common/storepaths.js");
+    const store = await ContentStore.open(storePaths(root));
+    for (const tag of flags.tag) await pushWithOutput(store, tag, registry, err, flags.quiet === true);
   }
 }

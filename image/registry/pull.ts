@@ -77,7 +77,8 @@ export async function pullImage(store: ContentStore, name: string, options: Pull
     throw new UserError(`${what}: the manifest lists ${manifest.layers.length} layers but the config has ${diffIds.length} diff_ids`);
   }
 
-  const fetched = await fetchLayers(store, client, manifest.layers, options.concurrency ?? 3, sink);
+  // an image already here says nothing per layer (as Docker's "Image is up to date")
+  const fetched = await fetchLayers(store, client, manifest.layers, options.concurrency ?? 3, hadImage ? (): void => {} : sink);
   await store.writeBlob(config.bytes, manifest.config.mediaType);
   await store.writeBlob(resolved.manifest.bytes, manifestDesc.mediaType);
   const changed = !hadImage || (tags.length > 0 && before !== manifestDesc.digest);

@@ -1,0 +1,49 @@
+// `tsbuild pull NAME[:TAG|@DIGEST]`: prints what Docker prints (per-layer status lines, `Digest:`,
+// `Status:`, the full name); the per-layer printer is shared with push and build's auto-pull.
+import { storePaths } from "../../common/storepaths.js";
+import type { RegistryOptions } from "../../image/registry/api.js";
+import { parsePlatform } from "../../image/registry/platform.js";
+import type { TransferSink } from "../../image/registry/progress.js";
+import type { PullResult } from "../../image/registry/pull.js";
+import { parseReference } from "../../image/reference.js";
+import { ContentStore } from "../../image/store.js";
+
+export interface PullFlags {
+  platform?: string;
+  quiet?: boolean;
+}
+
+/** Plain `<id>: <status>` lines, each status once per layer (byte counts are not printed). */
+export function layerLines(write: (line: string) => void): TransferSink {
+  return (e) => {
+    if (e.type === "layer") write(`${e.id}: ${e.status}`);
+  };
+}
+
+/** `1.0: Pulling from team/app`, as Docker heads a pull. */
+export function pullHeader(name: string): string {
+  const ref = parseReference(name);
+  return `${ref.digest ?? ref.tag ?? "latest"}: Pulling from ${ref.path}`;
+}
+
+export function pullSummary(r: PullResult): string[] {
+  return [
+    `Digest: ${r.digest}`,
+    r.changed ? `Status: Downloaded newer image for ${r.familiar}` : `Status: Image is up to date for ${r.familiar}`,
+  ];
+}
+
+export async function runPull(root: string, name: string, flags: PullFlags, registry: RegistryOptions): Promise<void> {
+  const { pullImage } = await import("../../image/registry/pull.js");
+  const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
+  const store = await ContentStore.open(storePaths(root));
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  if (!flags.quiet) out(pullHeader(name));
+  const r = await pullImage(store, name, {
+    registry,
+    ...(platform ? { platform } : {}),
+    ...(flags.quiet ? {} : { onEvent: layerLines(out) }),
+  });
+  if (!flags.quiet) for (const l of pullSummary(r)) out(l);
+  out(r.ref);
+}
