@@ -35,10 +35,11 @@ export function stepsForMode(used: Iterable<UsedStep>, mode: CacheMode, finalDif
 export async function exportCaches(
   specs: CacheSpec[], used: Iterable<UsedStep>, finalDiffIds: Digest[], store: BlobStore, tmpDir: string, options: RegistryOptions,
 ): Promise<Array<ExportResult & { where: string }>> {
+  const steps = [...used]; // read once: every spec selects from the same list
   const results: Array<ExportResult & { where: string }> = [];
   for (const spec of specs) {
     const transport = await openCacheTransport(spec, options);
-    const r = await exportCache(transport, stepsForMode(used, spec.mode, finalDiffIds), store, tmpDir);
+    const r = await exportCache(transport, stepsForMode(steps, spec.mode, finalDiffIds), store, tmpDir);
     results.push({ ...r, where: transport.where });
   }
   return results;
