@@ -32,6 +32,8 @@ export interface BuildRequest {
   tags: string[];
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
+  /** `--secret` values by id, for RUN --mount=type=secret. */
+  secrets?: ReadonlyMap<string, Buffer>;
   target?: string;
   /** Pull base images the store lacks (with `always`, every base image's tag is looked up again). */
   basePull?: BasePullSettings;
@@ -103,6 +105,7 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
   req.signal.addEventListener("abort", onAbort, { once: true });
   const session = new BuildSession(paths, store, new Snapshotter(paths), new CacheIndex(paths.cache), digests, context, {
     network: req.network,
+    ...(req.secrets ? { secrets: req.secrets } : {}),
     noCache: req.noCache,
     signal: abort.signal,
     dockerfileName: fileName,

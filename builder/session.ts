@@ -23,6 +23,8 @@ export interface BuildSettings {
   dockerfileName: string;
   /** Absolute path of the Dockerfile: part of each step's identity for miss explanations. */
   dockerfilePath: string;
+  /** `--secret id=…` values for RUN --mount=type=secret (never part of a cache key). */
+  secrets?: ReadonlyMap<string, Buffer>;
 }
 
 /** A step restored from a --cache-from cache, or why a record there could not be used. */

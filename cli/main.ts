@@ -63,6 +63,7 @@ export function makeProgram(): Command {
     .option("--target <stage>", "build this stage and what it needs")
     .addOption(new Option("--network <mode>", "network for RUN steps").choices(["host", "none", "default"]).default("host"))
     .option("--label <key=value>", "set a label on the image; repeatable", collect, [])
+    .option("--secret <id=NAME,src=FILE>", "a secret for RUN --mount=type=secret (env=VAR takes it from the environment); repeatable", collect, [])
     .addOption(new Option("--progress <mode>", "progress output").choices(["auto", "tty", "plain", "json"]).default("auto"))
     .option("--report <file>", "write a JSON report of every step (cached or not, and why)")
     .option("--no-cache", "build every step; refresh the cache")

@@ -1,8 +1,7 @@
 // COPY and ADD: files from the build context, another stage or an image into the stage's rootfs.
 // The key covers the content of what is copied (never mtimes or owners in the context), the flags and
 // the destination; build args count only when the instruction's text uses them.
-import { DockerfileError, ImageNotFoundError, ImageReferenceError } from "../../common/errors.js";
-import type { Mounted } from "../../runtime/snapshotter.js";
+import { DockerfileError } from "../../common/errors.js";
 import { resolveChown } from "../../runtime/user.js";
 import { digestPaths, type PathFilter } from "../../cache/filedigest.js";
 import { assertLocalSource, copyIntoRootfs } from "../copy/copy.js";
@@ -10,6 +9,7 @@ import { matchSources } from "../copy/match.js";
 import type { AddInstruction, CopyInstruction } from "../instructions/index.js";
 import { runFilesystemStep } from "../fsstep.js";
 import type { StepContext } from "./context.js";
+import { openFromSource } from "./fromsource.js";
 
 interface SourceRoot {
   root: string;
@@ -30,28 +30,8 @@ async function openSource(ctx: StepContext, instr: CopyInstruction | AddInstruct
     const c = session.context;
     return { root: c.dir, filter: c.filter, mustDescend: (d) => c.mustDescend(d), digestFilter: c, fromContext: true, kind: "context", release: async () => {} };
   }
-  const stageIndex = ctx.findStage(from);
-  let mounted: Mounted;
-  let kind: string;
-  if (stageIndex !== undefined) {
-    const result = await ctx.stageResult(stageIndex);
-    mounted = await session.snapshotter.mountReadOnly(result.chainId);
-    kind = "stage";
-  } else {
-    let image;
-    try {
-      image = await session.store.resolveImage(from);
-    } catch (e) {
-      if (e instanceof ImageNotFoundError || e instanceof ImageReferenceError) {
-        throw new DockerfileError(instr.place, `COPY --from=${from}: no stage or image named ${from} (${e.message})`);
-      }
-      throw e;
-    }
-    const chain = await session.ensureUnpacked(image.manifest.layers);
-    mounted = await session.snapshotter.mountReadOnly(chain);
-    kind = image.configDigest;
-  }
-  return { root: mounted.rootfs, fromContext: false, kind, release: () => mounted.unmount() };
+  const src = await openFromSource(ctx, from, instr.place, `COPY --from=${from}`);
+  return { root: src.root, fromContext: false, kind: src.kind, release: src.release };
 }
 
 function parseChmod(instr: CopyInstruction | AddInstruction): number | undefined {

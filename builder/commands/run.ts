@@ -8,6 +8,7 @@ import { runFilesystemStep } from "../fsstep.js";
 import type { StageState } from "../state.js";
 import type { StepContext } from "./context.js";
 import { buildArgPrefix } from "./history.js";
+import { prepareRunMounts, type PreparedMounts } from "./runmounts.js";
 
 const OUTPUT_TAIL = 15;
 
@@ -38,9 +39,16 @@ function processEnv(state: StageState): string[] {
 
 export async function dispatchRun(ctx: StepContext, instr: RunInstruction): Promise<void> {
   const { state, session } = ctx;
-  if (instr.mounts.length > 0) {
-    throw new DockerfileError(instr.place, `RUN --mount is not supported by tsbuild yet (${instr.mounts[0]})`);
+  const mounts = instr.mounts.length === 0 ? undefined : await prepareRunMounts(ctx, instr, state.workdir);
+  try {
+    await runStep(ctx, instr, mounts);
+  } finally {
+    await mounts?.release();
   }
+}
+
+async function runStep(ctx: StepContext, instr: RunInstruction, mounts: PreparedMounts | undefined): Promise<void> {
+  const { state, session } = ctx;
   const argv = runArgv(state, instr);
   const network = instr.network === "none" ? "none" : instr.network === "host" ? "host" : session.settings.network;
   const buildArgs = state.argsWithValues();
@@ -51,16 +59,19 @@ export async function dispatchRun(ctx: StepContext, instr: RunInstruction): Prom
     record: {
       instruction: "RUN",
       text: instr.original,
-      definition: { argv, env: state.env, workdir: cwd, user, network },
+      definition: { argv, env: state.env, workdir: cwd, user, network, ...(mounts ? { mounts: mounts.definition } : {}) },
       buildArgs,
+      ...(mounts?.inputs ? { inputs: mounts.inputs } : {}),
     },
     createdBy: `RUN ${buildArgPrefix(buildArgs)}${argv.join(" ")} # buildkit`,
     work: async (rootfs) => {
       const tail: string[] = [];
       let partial = "";
       const resolved = await resolveUser(rootfs, user);
-      const { exitCode } = await runContainer(session.paths, {
+      const extraMounts = mounts ? await mounts.materialize() : [];
+      const run = () => runContainer(session.paths, {
         rootfs,
+        mounts: extraMounts,
         args: argv,
         env: processEnv(state),
         cwd,
@@ -76,6 +87,7 @@ export async function dispatchRun(ctx: StepContext, instr: RunInstruction): Prom
           if (tail.length > OUTPUT_TAIL) tail.splice(0, tail.length - OUTPUT_TAIL);
         },
       });
+      const { exitCode } = mounts ? await mounts.withLocks(run) : await run();
       if (exitCode !== 0) {
         if (partial !== "") tail.push(partial);
         const shown = argv.length > 0 && !instr.command.prependShell ? JSON.stringify(argv) : argv.join(" ");

@@ -10,6 +10,7 @@ import type { RegistryOptions } from "../../image/registry/api.js";
 import { parsePlatform } from "../../image/registry/platform.js";
 import type { PullResult } from "../../image/registry/pull.js";
 import { layerLines, pullHeader, pullSummary } from "./pull.js";
+import { readSecrets } from "../secrets.js";
 
 interface BuildFlags {
   tag: string[];
@@ -18,6 +19,7 @@ interface BuildFlags {
   target?: string;
   network: string;
   label: string[];
+  secret?: string[];
   progress: "auto" | "tty" | "plain" | "json";
   report?: string;
   cache: boolean;
@@ -55,6 +57,7 @@ export async function runBuild(root: string, context: string, raw: Record<string
   const { parseCacheSpec } = await import("../../cache/remote/spec.js");
   const cacheFrom = (flags.cacheFrom ?? []).map((s) => parseCacheSpec(s, "from"));
   const cacheTo = (flags.cacheTo ?? []).map((s) => parseCacheSpec(s, "to"));
+  const secrets = await readSecrets(flags.secret ?? []);
   const contextDir = resolve(context);
   const dockerfile = flags.file ? resolve(flags.file) : resolve(contextDir, "Dockerfile");
   const mode = flags.progress === "auto" ? (process.stderr.isTTY ? "tty" : "plain") : flags.progress;
@@ -92,6 +95,7 @@ export async function runBuild(root: string, context: string, raw: Record<string
       tags: flags.tag,
       buildArgs: keyValues(flags.buildArg, "--build-arg"),
       labels: keyValues(flags.label, "--label"),
+      secrets,
       target: flags.target,
       network: flags.network === "none" ? "none" : "host",
       noCache: !flags.cache,

@@ -1,0 +1,39 @@
+// `--from=NAME` of COPY and RUN --mount: an earlier stage's result or an image, mounted read-only.
+import { DockerfileError, ImageNotFoundError, ImageReferenceError, type SourcePlace } from "../../common/errors.js";
+import type { Mounted } from "../../runtime/snapshotter.js";
+import type { StepContext } from "./context.js";
+
+export interface FromSource {
+  /** The mounted rootfs. */
+  root: string;
+  /** What a cache key says about it: "stage", or the image's config digest. */
+  kind: string;
+  release(): Promise<void>;
+}
+
+/** `what` names the flag in errors: `COPY --from=x`, `RUN --mount from=x`. */
+export async function openFromSource(ctx: StepContext, from: string, place: SourcePlace, what: string): Promise<FromSource> {
+  const { session } = ctx;
+  const stageIndex = ctx.findStage(from);
+  let mounted: Mounted;
+  let kind: string;
+  if (stageIndex !== undefined) {
+    const result = await ctx.stageResult(stageIndex);
+    mounted = await session.snapshotter.mountReadOnly(result.chainId);
+    kind = "stage";
+  } else {
+    let image;
+    try {
+      image = await session.store.resolveImage(from);
+    } catch (e) {
+      if (e instanceof ImageNotFoundError || e instanceof ImageReferenceError) {
+        throw new DockerfileError(place, `${what}: no stage or image named ${from} (${e.message})`);
+      }
+      throw e;
+    }
+    const chain = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
+    mounted = await session.snapshotter.mountReadOnly(chain);
+    kind = image.configDigest;
+  }
+  return { root: mounted.rootfs, kind, release: () => mounted.unmount() };
+}
