@@ -181,7 +181,7 @@ export function makeProgram(): Command {
     .option("--password-stdin", "read the password from standard input")
     .action(async (registry: string | undefined, opts: { username?: string; password?: string; passwordStdin?: boolean }, cmd: Command) => {
       const { runLogin } = await import("./commands/login.js");
-      await runLogin(rootOf(cmd), registry, opts);
+      await runLogin(rootOf(cmd), registry, opts, registryOf(cmd));
     });
 
   program
