@@ -46,7 +46,10 @@ async function newStoreB(): Promise<string> {
 async function build(root: string, context: string, extra: string[]): Promise<{ report: Report; code: number | null; stderr: string }> {
   const reportFile = join(work, `report-${Date.now()}-${Math.random()}.json`);
   const r = await tsbuild(["--root", root, "build", "-t", "app:1", "--progress", "plain", "--report", reportFile, ...extra, context]);
-  const report = JSON.parse(await readFile(reportFile, "utf8")) as Report;
+  const text = await readFile(reportFile, "utf8").catch((e: unknown) => {
+    throw new Error(`no report (exit ${r.code}): ${r.stderr.slice(-1500)}`, { cause: e });
+  });
+  const report = JSON.parse(text) as Report;
   return { report, code: r.code, stderr: r.stderr };
 }
 
@@ -316,6 +319,34 @@ describe("shared cache through a registry (type=registry)", () => {
       const configB = await imageConfig(storeB);
       assert.deepEqual(configB.rootfs.diff_ids, configA.rootfs.diff_ids);
       assert.deepEqual(configB.config, configA.config);
+    } finally {
+      await removeStore(storeB);
+    }
+  });
+
+  it("a registry layer that fails verification is built instead, leaving no partial blob", async () => {
+    const ref = `${reg.host}/team/app:buildcache`; // exported by the test above
+    const repo = openRepository({ domain: reg.host, path: "team/app" });
+    const manifest = JSON.parse((await repo.getManifest("buildcache")).bytes.toString("utf8")) as { config: { digest: Digest; size: number } };
+    const chunks: Buffer[] = [];
+    for await (const c of await repo.openBlob(manifest.config.digest, manifest.config.size)) chunks.push(c as Buffer);
+    const { records } = JSON.parse(Buffer.concat(chunks).toString("utf8")) as { records: CacheRec[] };
+    const bad = records.find((r) => r.record.text === "RUN date +%N > /app/stamp2");
+    assert.ok(bad);
+    const hex = bad.layer.digest.slice(7);
+    const data = join(reg.dataDir, "data", "docker", "registry", "v2", "blobs", "sha256", hex.slice(0, 2), hex, "data");
+    const bytes = await readFile(data);
+    bytes[20] = bytes[20]! ^ 0xff; // same size, wrong digest
+    await writeFile(data, bytes);
+    const storeB = await newStoreB();
+    try {
+      const r = await buildOk(storeB, ctx, ["--cache-from", `type=registry,ref=${ref}`]);
+      const steps = fsSteps(r);
+      assert.deepEqual(steps.map((s) => s.cached), [true, true, true, true, false, false, false]);
+      assert.match(steps[4]!.reason ?? "", /could not be fetched \(.*digest mismatch/);
+      const blobs = await readdir(join(storeB, "blobs", "sha256"));
+      assert.equal(blobs.includes(bad.diffId.slice(7)), false);
+      assert.deepEqual((await readdir(join(storeB, "tmp"))).filter((n) => n.startsWith("ingest")), []);
     } finally {
       await removeStore(storeB);
     }
