@@ -117,7 +117,7 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
   await traced("resolve base", () => ensureBaseImages(store, bases, req.basePull));
 
   // a corrupt or foreign --cache-from cache is refused here, before any stage runs
-  const registryOptions = { storeRoot: req.root };
+  const registryOptions = req.basePull?.registry ?? { storeRoot: req.root };
   const warn = (message: string): void => req.onEvent({ type: "warning", message });
   if (!req.noCache && (req.cacheFrom ?? []).length > 0) {
     const { importCaches } = await import("../cache/remote/session.js");
