@@ -15,7 +15,7 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .argument("<image>", "image name or id")
     .option("--no-trunc", "do not truncate output")
     .option("-q, --quiet", "only show image ids")
-    .option("-H, --human [bool]", "print sizes and dates in human readable format (default true)", (v: string) => v !== "false", true)
+    .option("-H, --human [bool]", "print sizes and dates in human readable format (default true)", (v: string) => v.replace(/^=/, "") !== "false", true)
     .action(async (image: string, opts: { trunc?: boolean; quiet?: boolean; human?: boolean }, cmd: Command) => {
       const { runHistory } = await import("./commands/history.js");
       await runHistory(rootOf(cmd), image, opts);

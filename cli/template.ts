@@ -29,7 +29,12 @@ function goValue(v: unknown, field = ""): string {
 export function renderTemplate(template: string, data: unknown): string {
   return template.replace(/\{\{\s*(.*?)\s*\}\}/g, (_m, expr: string) => {
     const words = expr.match(/"[^"]*"|\S+/g) ?? [];
-    const arg = (w: string | undefined): unknown => (w === undefined ? undefined : w.startsWith('"') ? w.slice(1, -1) : lookup(data, w));
+    const arg = (w: string | undefined): unknown => {
+      if (w === undefined) return undefined;
+      if (w.startsWith('"')) return w.slice(1, -1);
+      if (/^\d+$/.test(w)) return Number(w); // {{index .RepoDigests 0}}
+      return lookup(data, w);
+    };
     switch (words[0]) {
       case "json":
         return JSON.stringify(arg(words[1]) ?? null);

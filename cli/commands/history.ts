@@ -59,11 +59,18 @@ export async function runHistory(root: string, name: string, flags: HistoryFlags
     const createdBy = r.createdBy.replaceAll("\t", " ");
     return [
       id(r.id),
-      human ? timeAgo(r.created) : (r.created ?? ""),
+      human ? timeAgo(r.created) : rfc3339(r.created),
       noTrunc ? createdBy : ellipsis(createdBy, 45),
       human ? humanSize(r.size) : String(r.size),
       r.comment,
     ];
   });
   process.stdout.write(table(header, body));
+}
+
+/** Docker's `-H=false` CREATED AT: RFC 3339 to the second. */
+function rfc3339(iso: string | undefined): string {
+  if (!iso) return "";
+  const t = new Date(iso);
+  return Number.isNaN(t.getTime()) ? iso : t.toISOString().replace(/\.\d+Z$/, "Z");
 }
