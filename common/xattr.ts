@@ -17,3 +17,8 @@ export async function listAttributes(path: string): Promise<string[]> {
 export async function setAttribute(path: string, name: string, value: Buffer | string): Promise<void> {
   return (await xattr()).setAttribute(path, name, value);
 }
+
+/** The module itself, for its synchronous calls (tight loops over many small files). */
+export function xattrModule(): Promise<Xattr> {
+  return xattr();
+}

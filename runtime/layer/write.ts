@@ -1,14 +1,14 @@
 // An overlayfs upper dir (one step's diff) → an OCI layer tar, deterministic and complete.
-import { createReadStream, createWriteStream } from "node:fs";
+import { createReadStream, createWriteStream, lstatSync, readFileSync, readdirSync, readlinkSync } from "node:fs";
 import type { BigIntStats } from "node:fs";
-import { lstat, readFile, readdir, readlink, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { hashToDigest, newHash, type Digest } from "../../common/digest.js";
-import { createLimiter, settleAll, type Limiter } from "../../common/limit.js";
+import { xattrModule } from "../../common/xattr.js";
 import { TarWriter, type TarEntry } from "../../image/tar/index.js";
-import { readLayerXattrs, readXattr } from "./xattrs.js";
+import { readLayerXattrsSync } from "./xattrs.js";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_MARKER = ".wh..wh..opq";
@@ -70,7 +70,7 @@ interface Found {
   st: BigIntStats;
 }
 
-/** What an entry needs besides its stat: read ahead of writing, several at a time. */
+/** What an entry needs besides its stat. */
 interface Prepared {
   xattrs?: Map<string, Buffer>;
   opaque?: boolean;
@@ -79,55 +79,55 @@ interface Prepared {
   data?: Buffer;
 }
 
-/** Files up to this size are read whole ahead of time; the window bounds memory to WINDOW × this. */
+/** Files up to this size are read whole; larger ones are streamed. */
 const SMALL_FILE = 1 << 20;
-const WINDOW = 32;
+/** The walk yields to the event loop this often (it runs synchronous calls, see writeTree). */
+const YIELD_EVERY = 256;
+
+type XattrModule = Awaited<ReturnType<typeof xattrModule>>;
 
 /** Depth first, each directory's names sorted bytewise, a directory before its contents. */
-async function collect(hostDir: string, relDir: string, limit: Limiter, out: Found[]): Promise<void> {
-  const names = (await readdir(hostDir)).sort(byteOrder);
-  const stats = await settleAll(names.map((name) => limit(() => lstat(join(hostDir, name), { bigint: true }))));
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i] as string;
+function collect(hostDir: string, relDir: string, out: Found[]): void {
+  const names = readdirSync(hostDir).sort(byteOrder);
+  for (const name of names) {
     const rel = relDir === "" ? name : `${relDir}/${name}`;
-    const st = stats[i] as BigIntStats;
-    out.push({ host: join(hostDir, name), rel, name, relDir, st });
-    if (st.isDirectory()) await collect(join(hostDir, name), rel, limit, out);
+    const host = join(hostDir, name);
+    const st = lstatSync(host, { bigint: true });
+    out.push({ host, rel, name, relDir, st });
+    if (st.isDirectory()) collect(host, rel, out);
   }
 }
 
-async function prepare(f: Found): Promise<Prepared> {
+function prepare(x: XattrModule, f: Found): Prepared {
   const { st, host } = f;
   if (st.isCharacterDevice() && st.rdev === 0n) return {};
   if (st.isDirectory()) {
-    return { xattrs: await readLayerXattrs(host), opaque: (await readXattr(host, "trusted.overlay.opaque"))?.toString() === "y" };
+    return { xattrs: readLayerXattrsSync(x, host), opaque: x.getAttributeSync(host, "trusted.overlay.opaque")?.toString() === "y" };
   }
-  if (st.isSymbolicLink()) return { xattrs: await readLayerXattrs(host), linkname: await readlink(host) };
+  if (st.isSymbolicLink()) return { xattrs: readLayerXattrsSync(x, host), linkname: readlinkSync(host) };
   if (st.isFile()) {
-    const xattrs = await readLayerXattrs(host);
-    return st.size <= BigInt(SMALL_FILE) ? { xattrs, data: await readFile(host) } : { xattrs };
+    const xattrs = readLayerXattrsSync(x, host);
+    return st.size <= BigInt(SMALL_FILE) ? { xattrs, data: readFileSync(host) } : { xattrs };
   }
-  return { xattrs: await readLayerXattrs(host) };
+  return { xattrs: readLayerXattrsSync(x, host) };
 }
 
+/**
+ * The walk and the small reads are synchronous calls: an upper dir holds up to tens of thousands of
+ * small files, and one promise per stat/listxattr/open/read/close through libuv's thread pool cost
+ * several times the syscalls themselves. Large files are streamed; the loop yields now and then.
+ */
 async function writeTree(writer: TarWriter, upperDir: string): Promise<void> {
-  const limit = createLimiter(WINDOW);
+  const x = await xattrModule();
   const found: Found[] = [];
-  await collect(upperDir, "", limit, found);
-  const ahead: Array<Promise<Prepared>> = [];
+  collect(upperDir, "", found);
   const firstLinks = new Map<string, string>();
-  try {
-    for (let i = 0; i < found.length; i++) {
-      for (let j = ahead.length; j < Math.min(found.length, i + WINDOW); j++) ahead.push(limit(() => prepare(found[j] as Found)));
-      await writeEntry(writer, found[i] as Found, await (ahead[i] as Promise<Prepared>), firstLinks);
-      ahead[i] = DONE;
-    }
-  } finally {
-    await Promise.allSettled(ahead); // nothing may still be reading when the caller removes the dir
+  for (let i = 0; i < found.length; i++) {
+    const f = found[i] as Found;
+    await writeEntry(writer, f, prepare(x, f), firstLinks);
+    if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
   }
 }
-
-const DONE: Promise<Prepared> = Promise.resolve({});
 
 async function writeEntry(writer: TarWriter, f: Found, p: Prepared, firstLinks: Map<string, string>): Promise<void> {
   const { st, rel, relDir, name, host } = f;
