@@ -11,6 +11,7 @@ import type { CacheEntry } from "../cache/index.js";
 import type { StepInfo } from "./events.js";
 import type { BuildSession } from "./session.js";
 import type { StageState } from "./state.js";
+import { traced } from "../common/trace.js";
 
 export interface FilesystemStep {
   info: StepInfo;
@@ -56,21 +57,21 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
     parentRebuiltStep: state.lastRebuiltStep,
     isFirstStep: state.key === state.baseKey,
   });
-  const active = await session.snapshotter.prepare(state.chainId);
+  const active = await traced("step prepare", () => session.snapshotter.prepare(state.chainId));
   let diffId: Digest;
   let size: number;
   let chainId: Digest;
   try {
-    const mounted = await session.snapshotter.mount(active);
+    const mounted = await traced("step mount", () => session.snapshotter.mount(active));
     try {
-      await step.work(mounted.rootfs, active);
+      await traced("step work", () => step.work(mounted.rootfs, active));
     } finally {
-      await mounted.unmount();
+      await traced("step unmount", () => mounted.unmount());
     }
     const ingest = session.store.ingest();
     try {
-      await writeLayerTar(active.upper, ingest);
-      ({ digest: diffId, size } = await ingest.commit());
+      await traced("step layer tar", () => writeLayerTar(active.upper, ingest));
+      ({ digest: diffId, size } = await traced("step layer commit", () => ingest.commit()));
     } catch (e) {
       await ingest.abort();
       throw e;
@@ -80,7 +81,7 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
     await session.snapshotter.remove(active);
     throw e;
   }
-  await session.snapshotter.commit(active, chainId);
+  await traced("step snapshot commit", () => session.snapshotter.commit(active, chainId));
   const durationMs = performance.now() - started;
   const now = Date.now();
   const entry: CacheEntry = { key, chainId, diffId, layerSize: size, createdAt: now, lastUsed: now, durationMs, record };
