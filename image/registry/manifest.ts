@@ -105,9 +105,9 @@ export async function readRemoteConfig(client: RepositoryClient, desc: Descripto
   return { bytes, config: json as ImageConfig };
 }
 
-/** Docker's `manifest inspect` indents with three spaces. */
+/** Docker's `manifest inspect` indents with tabs. */
 function pretty(v: unknown): string {
-  return JSON.stringify(v, null, 3);
+  return JSON.stringify(v, null, "\t");
 }
 
 /**
