@@ -59,6 +59,10 @@ export class ImportedCache {
       else await pipeline(source, verify, ingest);
       await ingest.commit(rec.diffId);
     } catch (e) {
+      // a stream that fails at once (bad gzip) may beat the ingest's file open: let the ingest finish
+      // opening and closing its file before abort() removes it, or the file would outlive the abort
+      if (!ingest.destroyed) ingest.destroy();
+      if (!ingest.closed) await new Promise((done) => ingest.once("close", done));
       await ingest.abort();
       throw e;
     }
