@@ -1,6 +1,7 @@
 // The build report for CI (--report FILE): one entry per planned instruction in execution order within
 // each stage, with its cache verdict and the reason for every miss, plus totals.
 import type { BuildEvent } from "../builder/events.js";
+import { orderAdvice, type OrderAdvice } from "../cache/advice.js";
 
 export interface ReportStep {
   stage: string;
@@ -24,6 +25,8 @@ export interface BuildReport {
   error: string | null;
   image: { id: string; manifest: string; tags: string[] } | null;
   steps: ReportStep[];
+  /** Instruction-order hints: a COPY that missed on a file change and made slow RUN steps re-run. */
+  advice: OrderAdvice[];
   totals: { steps: number; filesystem_steps: number; hits: number; misses: number; hit_ratio: number; duration_ms: number; time_saved_ms: number };
 }
 
@@ -67,6 +70,10 @@ export class ReportCollector {
     return { fs, hits };
   }
 
+  advice(): OrderAdvice[] {
+    return orderAdvice(this.steps);
+  }
+
   build(dockerfile: string, context: string, error: string | null): BuildReport {
     const { fs, hits } = this.totals();
     return {
@@ -77,6 +84,7 @@ export class ReportCollector {
       error,
       image: this.image,
       steps: this.steps,
+      advice: this.advice(),
       totals: {
         steps: this.steps.length,
         filesystem_steps: fs,

@@ -133,6 +133,7 @@ export async function runBuild(root: string, context: string, raw: Record<string
   if (flags.quiet) process.stdout.write(`${imageId}\n`);
   else if (mode !== "json") {
     const { fs, hits } = report.totals();
+    for (const a of report.advice()) err(`hint: ${a.message}`);
     err(cacheSummaryLine(hits, fs));
   }
   if (flags.push) {
