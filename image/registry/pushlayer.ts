@@ -51,7 +51,8 @@ export async function pushLayer(
     sink({ type: "layer", id, status: "Layer already exists" });
     return { blob: known, result: "exists" };
   }
-  const temp = join(store.paths.tmp, `push-${process.pid}-${randomBytes(6).toString("hex")}.gz`);
+  // `<kind>-<pid>-<8 hex>`: the start-up sweep removes it if this process is killed (runtime/owner.ts)
+  const temp = join(store.paths.tmp, `push-${process.pid}-${randomBytes(4).toString("hex")}`);
   try {
     const blob = await gzipTo(store.openBlob(layer.digest), temp);
     const result = await upload(client, memo, blob, id, () => createReadStream(temp), sink);
