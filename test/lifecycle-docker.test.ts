@@ -164,6 +164,10 @@ test("import from - (stdin); garbage, non-image and truncated archives leave the
   await ok(["save", "app:1", "-o", join(dir, "app.tar")]);
   await truncate(join(dir, "app.tar"), Math.floor((await stat(join(dir, "app.tar"))).size / 2));
   await fails(["load", "-i", join(dir, "app.tar")], /^error: .*app\.tar: tar archive truncated/m);
+  await fails(["save", "app:1", "-o", join(dir, "no-such-dir", "x.tar")], /^error: cannot write .*x\.tar: no such directory /m);
+  await fails(["save", "app:1", "-o", dir], /^error: cannot write .*: it is a directory$/m);
+  await fails(["save", "nope:1", "-o", join(dir, "nope.tar")], /^error: No such image: nope:1$/m);
+  await assert.rejects(stat(join(dir, "nope.tar")), /ENOENT/);
   assert.equal(await storeState(), before);
 });
 

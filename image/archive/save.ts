@@ -1,11 +1,11 @@
 // `docker save`: a docker-archive laid out as Docker 25+ writes it, which is at the same time an OCI
 // layout (blobs/sha256/, index.json, oci-layout) plus manifest.json and repositories. Each blob is
 // written once however many images share it. The output is a temporary file renamed into place.
-import { createWriteStream } from "node:fs";
-import { open, rename, rm } from "node:fs/promises";
+import { open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { randomBytes } from "node:crypto";
 import { digestHex, type Digest } from "../../common/digest.js";
+import { errnoCode, UserError } from "../../common/errors.js";
 import { Annotation, MediaType, type Descriptor, type ImageIndex } from "../config.js";
 import { OCI_LAYOUT_CONTENT } from "../layoutindex.js";
 import { familiarName, parseReference, tryParseReference } from "../reference.js";
@@ -94,7 +94,14 @@ async function writeArchive(store: ContentStore, refs: string[], out: string, do
     for (const d of [record.manifestDescriptor, record.manifest.config, ...record.manifest.layers]) blobs.set(d.digest, d.size);
   }
   const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
-  const stream = createWriteStream(tmp, { mode: 0o644 });
+  if (await isDirectory(out)) throw new UserError(`cannot write ${out}: it is a directory`);
+  const handle = await open(tmp, "wx", 0o644).catch((e: unknown) => {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") throw new UserError(`cannot write ${out}: no such directory ${dirname(out)}`);
+    if (code === "EACCES" || code === "EROFS" || code === "EPERM") throw new UserError(`cannot write ${out}: permission denied`);
+    throw e;
+  });
+  const stream = handle.createWriteStream();
   try {
     const tar = new TarWriter(stream);
     await tar.add(dirEntry("blobs"));
@@ -133,4 +140,13 @@ export function saveDockerArchive(store: ContentStore, refs: string[], out: stri
 /** Writes an OCI image layout as a tar (index.json annotated as Docker does). */
 export function saveOciArchive(store: ContentStore, refs: string[], out: string): Promise<void> {
   return writeArchive(store, refs, out, false);
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return false;
+    throw e;
+  }
 }
