@@ -1,5 +1,5 @@
 // The image and container lifecycle subcommands (history, tag, rmi, image prune, system df, run, ps,
-// rm, commit). Each loads its module lazily, as the build commands do.
+// rm, commit, and Docker's `image ls`/`container rm` spellings). Each loads its module lazily.
 import type { Command } from "commander";
 
 type RootOf = (cmd: Command) => string;
@@ -7,6 +7,14 @@ type RootOf = (cmd: Command) => string;
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
+
+const ALIASES: ["image" | "container", string, string][] = [
+  ["image", "ls", "images"], ["image", "list", "images"], ["image", "rm", "rmi"], ["image", "remove", "rmi"],
+  ["image", "inspect", "inspect"], ["image", "history", "history"], ["image", "tag", "tag"],
+  ["image", "save", "save"], ["image", "load", "load"], ["image", "import", "import"],
+  ["container", "ls", "ps"], ["container", "list", "ps"], ["container", "rm", "rm"], ["container", "run", "run"],
+  ["container", "commit", "commit"],
+];
 
 export function registerLifecycle(program: Command, rootOf: RootOf): void {
   program
@@ -51,6 +59,22 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
       const { runImagePrune } = await import("./commands/prune.js");
       await runImagePrune(rootOf(cmd), opts);
     });
+
+  // Docker's management-command spellings (`docker image ls`, `docker container rm`): each forwards
+  // its arguments, untouched, to the top-level command.
+  const container = program.command("container").description("Manage containers");
+  for (const [parent, alias, target] of ALIASES) {
+    (parent === "image" ? image : container)
+      .command(alias)
+      .description(`Same as \`tsbuild ${target}\``)
+      .argument("[args...]", `arguments of \`tsbuild ${target}\``)
+      .allowUnknownOption()
+      .helpOption(false)
+      .action(async (args: string[], _opts: unknown, cmd: Command) => {
+        const { makeProgram } = await import("./main.js");
+        await makeProgram().parseAsync(["--root", rootOf(cmd), target, ...args], { from: "user" });
+      });
+  }
 
   const system = program.command("system").description("Manage tsbuild's store");
   system

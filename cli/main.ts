@@ -8,7 +8,7 @@ import { registerLifecycle } from "./lifecycle.js";
 
 const SUBCOMMANDS = new Set([
   "build", "load", "save", "import", "images", "inspect", "history", "tag", "rmi", "image", "run", "ps", "rm",
-  "commit", "system", "cache", "pull", "push", "login", "logout", "manifest", "help",
+  "commit", "system", "container", "cache", "pull", "push", "login", "logout", "manifest", "help",
 ]);
 
 function collect(value: string, previous: string[]): string[] {

@@ -98,6 +98,12 @@ test("images: -q one line a row, --digests, --no-trunc, reference filters, --for
   assert.match(json.CreatedAt!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC$/);
   assert.equal(json.VirtualSize, "1.984MB");
   await fails(["images", "-f", "dangling=maybe"], /^error: invalid filter 'dangling=maybe'/);
+  // Docker's management-command spellings.
+  assert.equal(await ok(["image", "ls", "-q", "app"]), await ok(["images", "-q", "app"]));
+  assert.equal(await ok(["image", "inspect", "-f", "{{.Config.Cmd}}", "busybox:latest"]), "[sh]\n");
+  assert.equal(await ok(["container", "run", "--rm", "busybox:latest", "echo", "via container run"]), "via container run\n");
+  assert.match(await ok(["container", "ls", "-a"]), /^CONTAINER ID\s+IMAGE\s+COMMAND/);
+  await fails(["image", "rm", "nope:1"], /^error: No such image: nope:1$/m);
   assert.equal(await ok(["rmi", "app:2"]), "Untagged: app:2\n");
 });
 
