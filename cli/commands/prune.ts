@@ -1,5 +1,6 @@
 // `tsbuild image prune [-a] [-f]`: removes dangling images (with -a: every image no container uses),
-// then the blobs nothing needs any more. Asks first on a terminal, as Docker does.
+// then the blobs nothing needs any more. Asks first on a terminal, as Docker does. The space reclaimed
+// is the content size of the layers whose blobs went, as Docker counts it.
 import { createInterface } from "node:readline/promises";
 import { UserError } from "../../common/errors.js";
 import { storePaths } from "../../common/storepaths.js";
@@ -8,6 +9,7 @@ import { parseReference } from "../../image/reference.js";
 import { ContentStore } from "../../image/store.js";
 import { listContainers } from "../../runtime/containers.js";
 import { collectUnused, freedLayerLines } from "./rmi.js";
+import { LayerSizes } from "./layersize.js";
 import { dockerSize } from "./sizes.js";
 
 const WARN_DANGLING = "WARNING! This will remove all dangling images.";
@@ -19,6 +21,9 @@ export async function runImagePrune(root: string, opts: { all?: boolean; force?:
   const store = await ContentStore.open(paths);
   const used = new Set((await listContainers(paths)).map((c) => c.imageId));
   const victims = (await store.listImages()).filter((r) => !used.has(r.configDigest) && (opts.all || r.refs.length === 0));
+  // Content sizes (as images and system df show them), measured while the blobs are still there.
+  const sizes = new LayerSizes(store);
+  for (const r of victims) await sizes.ofImage(r);
   const manifests = new Set(victims.map((r) => r.manifestDigest));
   const untagged = await updateIndex(paths, (m) => ({
     manifests: m.filter((d) => !manifests.has(d.digest)),
@@ -31,7 +36,11 @@ export async function runImagePrune(root: string, opts: { all?: boolean; force?:
     const lines = [...untagged.map((r) => `untagged: ${parseReference(r).familiar}`), ...ids.map((id) => `deleted: ${id}`), ...layers];
     process.stdout.write(`Deleted Images:\n${lines.join("\n")}\n\n`);
   }
-  process.stdout.write(`Total reclaimed space: ${dockerSize(gc.bytes)}\n`);
+  let reclaimed = 0;
+  for (const d of new Set(victims.flatMap((r) => r.manifest.layers.map((l) => l.digest)))) {
+    if (gc.removed.includes(d)) reclaimed += await sizes.of(d);
+  }
+  process.stdout.write(`Total reclaimed space: ${dockerSize(reclaimed)}\n`);
 }
 
 /** Docker's prompt; without a terminal to ask on, -f is required. */
