@@ -5,7 +5,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { digestHex, type Digest } from "../../common/digest.js";
-import { errnoCode } from "../../common/errors.js";
+import { ArchiveError, errnoCode } from "../../common/errors.js";
 import { atomicWriteFile } from "../../common/fsutil.js";
 import type { ContentStore, ImageRecord } from "../../image/store.js";
 import { readTar } from "../../image/tar/index.js";
@@ -52,9 +52,15 @@ export class LayerSizes {
 
   private async measure(digest: Digest): Promise<number> {
     let total = 0;
-    for await (const { entry } of readTar(await openBlobAsTar(this.store, digest))) {
-      if (entry.type === "file") total += entry.size;
-      else if (entry.type === "symlink") total += Buffer.byteLength(entry.linkname ?? "");
+    try {
+      for await (const { entry } of readTar(await openBlobAsTar(this.store, digest))) {
+        if (entry.type === "file") total += entry.size;
+        else if (entry.type === "symlink") total += Buffer.byteLength(entry.linkname ?? "");
+      }
+    } catch (e) {
+      // A blob that is no layer tar (a damaged one, or another tool's): its bytes are the best answer.
+      if (e instanceof ArchiveError) return this.store.blobSize(digest);
+      throw e;
     }
     return total;
   }
