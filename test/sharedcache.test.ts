@@ -184,6 +184,18 @@ describe("shared cache through a folder (type=local)", () => {
     }
   });
 
+  it("an unreachable cache registry is skipped with a warning (as BuildKit does)", async () => {
+    const storeB = await newStoreB();
+    try {
+      // nothing listens there: the connection is refused at once
+      const r = await build(storeB, ctx, ["--cache-from", "type=registry,ref=127.0.0.1:39999/nobody/cache:x"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /cache .*127\.0\.0\.1:39999.*cannot reach.*building without it/);
+    } finally {
+      await removeStore(storeB);
+    }
+  });
+
   it("bad --cache-to/--cache-from values are refused with a clear message", async () => {
     for (const [flag, value, msg] of [
       ["--cache-to", "type=s3,bucket=x", /unknown cache type "s3"/],

@@ -2,7 +2,7 @@
 // runs, and after a successful build export the entries it used (mode=min: those of the final
 // image's layers; mode=max: every step of every stage built).
 import type { Digest } from "../../common/digest.js";
-import type { RegistryOptions } from "../../image/registry/api.js";
+import { RegistryError, type RegistryOptions } from "../../image/registry/api.js";
 import { chainIdOf } from "../../runtime/snapshotter.js";
 import { exportCache, type ExportResult, type UsedStep } from "./export.js";
 import { ImportedCache } from "./import.js";
@@ -10,12 +10,23 @@ import { openCacheTransport } from "./open.js";
 import type { CacheMode, CacheSpec } from "./spec.js";
 import type { BlobStore } from "../../image/blobs.js";
 
-/** Opens every --cache-from cache; one that does not exist yet is skipped with a warning. */
+/**
+ * Opens every --cache-from cache. One that does not exist yet, or a registry that cannot be reached or
+ * refuses us, is skipped with a warning (as BuildKit does: a cache is an optimisation). A cache that is
+ * corrupt or not ours (ForeignCacheError) stops the build: it must be looked at, never trusted.
+ */
 export async function importCaches(specs: CacheSpec[], options: RegistryOptions, warn: (m: string) => void): Promise<ImportedCache[]> {
   const out: ImportedCache[] = [];
   for (const spec of specs) {
     const transport = await openCacheTransport(spec, options);
-    const cache = await ImportedCache.load(transport);
+    let cache: ImportedCache | undefined;
+    try {
+      cache = await ImportedCache.load(transport);
+    } catch (e) {
+      if (!(e instanceof RegistryError)) throw e;
+      warn(`cache ${transport.where}: ${e.message}; building without it`);
+      continue;
+    }
     if (cache === undefined) warn(`cache ${transport.where} not found; building without it`);
     else out.push(cache);
   }
