@@ -100,6 +100,9 @@ export class BlobIngest extends Writable {
   private readonly hash: Hash = newHash();
   private written = 0;
   private settled = false;
+  /** Settles when _construct is done (file open or failed): abort() waits for it, else a late open leaves the file. */
+  private readonly constructed: Promise<void>;
+  private markConstructed: () => void = () => {};
 
   constructor(
     private readonly tmpDir: string,
@@ -107,6 +110,9 @@ export class BlobIngest extends Writable {
   ) {
     super();
     this.tempPath = tempName(tmpDir, "ingest");
+    this.constructed = new Promise<void>((resolve) => {
+      this.markConstructed = resolve;
+    });
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
@@ -115,8 +121,12 @@ export class BlobIngest extends Writable {
       .then(() => open(this.tempPath, "w", 0o644))
       .then((fh) => {
         this.fh = fh;
+        this.markConstructed();
         callback();
-      }, callback);
+      }, (e: Error) => {
+        this.markConstructed();
+        callback(e);
+      });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
@@ -185,8 +195,16 @@ export class BlobIngest extends Writable {
   /** Drops what was written. Safe to call after a failed commit and more than once. */
   async abort(): Promise<void> {
     this.settled = true;
+    // destroy() waits for _construct (the file may still be opening), then _destroy closes it;
+    // only after "close" is it safe to remove the file: an open finishing later would recreate it.
+    if (!this.closed) {
+      await new Promise<void>((resolve) => {
+        this.once("close", () => resolve());
+        if (!this.destroyed) this.destroy();
+      });
+    }
+    await this.constructed;
     await this.closeFile();
-    if (!this.destroyed) this.destroy();
     await rm(this.tempPath, { force: true });
   }
 

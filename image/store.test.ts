@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import { readdir, readFile, rm, mkdtemp } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { tmpdir } from "node:os";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -65,6 +65,19 @@ test("ingest streams, verifies, and leaves nothing on mismatch", async () => {
     await dropped.abort();
     assert.equal(await store.has(sha256("dropped")), false);
     assert.deepEqual(await readdir(store.paths.tmp), []);
+
+    // aborted before its file was even opened (a source that fails at once): the late open must not leave it
+    for (let i = 0; i < 20; i++) await store.ingest().abort();
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(await readdir(store.paths.tmp), []);
+  });
+});
+
+test("an ingest's temporary name carries its owner pid (`<kind>-<pid>-<hex>`, read by runtime/owner.ts's sweep)", async () => {
+  await withStore(async (store) => {
+    const ingest = store.ingest();
+    assert.match(basename(ingest.tempPath), new RegExp(`^ingest-${process.pid}-[0-9a-f]{12}$`));
+    await ingest.abort();
   });
 });
 

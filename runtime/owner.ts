@@ -10,7 +10,8 @@ export function scratchName(kind: string): string {
   return `${kind}-${process.pid}-${randomBytes(4).toString("hex")}`;
 }
 
-const OWNED_NAME = /^[a-z]+-(\d+)-[0-9a-f]{8}$/;
+// 8 hex digits here; image/ temporary files (blob ingests, written via a temp name) use 12.
+const OWNED_NAME = /^[a-z]+-(\d+)-[0-9a-f]{8}(?:[0-9a-f]{4})?$/;
 
 /** The owner pid encoded in a scratch name, or undefined if the name is not one. */
 export function ownerPidOf(name: string): number | undefined {

@@ -93,3 +93,11 @@ test("a build killed mid-RUN leaves no mount, container or scratch once the swee
     await store.cleanup();
   }
 });
+
+test("scratch names: the sweep reads the owner pid from runtime's 8-hex names and image/'s 12-hex ingest names", async () => {
+  const { ownerPidOf, scratchName } = await import("./owner.js");
+  assert.equal(ownerPidOf(scratchName("bundle")), process.pid);
+  assert.equal(ownerPidOf("ingest-4242-0123456789ab"), 4242);
+  assert.equal(ownerPidOf("ingest-4242-0123456789"), undefined);
+  assert.equal(ownerPidOf("notes.txt"), undefined);
+});
