@@ -19,8 +19,27 @@ export interface FilesystemStep {
   record: Omit<StepRecord, "parentKey">;
   /** The history line (`RUN /bin/sh -c make # buildkit`). */
   createdBy: string;
-  /** Does the step's work in the mounted rootfs (writes land in active.upper). */
-  work(rootfs: string, active: ActiveSnapshot): Promise<void>;
+  /**
+   * Does the step's work in the mounted rootfs (writes land in active.upper). `previous`: the last
+   * build of this Dockerfile step with the same definition on the same parent (COPY reuses its files).
+   */
+  work(rootfs: string, active: ActiveSnapshot, previous?: PreviousBuild): Promise<void>;
+}
+
+export interface PreviousBuild {
+  record: StepRecord;
+  /** The diff dir of the snapshot it committed: read it, never write it. */
+  diffDir: string;
+}
+
+/** The previous build of this step, when it differs only in its inputs and its snapshot is still there. */
+async function previousBuild(session: BuildSession, previous: StepRecord | undefined, record: StepRecord): Promise<PreviousBuild | undefined> {
+  if (previous === undefined || session.settings.noCache) return undefined;
+  if (previous.instruction !== record.instruction || previous.parentKey !== record.parentKey) return undefined;
+  if (JSON.stringify(previous.definition) !== JSON.stringify(record.definition)) return undefined;
+  const entry = await session.cache.get(stepKey(previous));
+  if (entry === undefined || !(await session.snapshotter.has(entry.chainId))) return undefined;
+  return { record: previous, diffDir: await session.snapshotter.diffDir(entry.chainId) };
 }
 
 export async function runFilesystemStep(session: BuildSession, state: StageState, step: FilesystemStep): Promise<void> {
@@ -64,7 +83,8 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   try {
     const mounted = await traced("step mount", () => session.snapshotter.mount(active));
     try {
-      await traced("step work", () => step.work(mounted.rootfs, active));
+      const before = await previousBuild(session, previous, record);
+      await traced("step work", () => step.work(mounted.rootfs, active, before));
     } finally {
       await traced("step unmount", () => mounted.unmount());
     }

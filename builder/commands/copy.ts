@@ -5,6 +5,7 @@ import { DockerfileError } from "../../common/errors.js";
 import { resolveChown } from "../../runtime/user.js";
 import { digestPaths, type PathFilter } from "../../cache/filedigest.js";
 import { assertLocalSource, copyIntoRootfs } from "../copy/copy.js";
+import { unchangedInputs } from "../copy/reuse.js";
 import { matchSources } from "../copy/match.js";
 import type { AddInstruction, CopyInstruction } from "../instructions/index.js";
 import { runFilesystemStep } from "../fsstep.js";
@@ -77,7 +78,7 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
         inputs,
       },
       createdBy: `${instr.kind} ${instr.kind === "COPY" && instr.from ? `--from=${instr.from} ` : ""}${shownSources} ${instr.dest} # buildkit`,
-      work: async (rootfs) => {
+      work: async (rootfs, active, previous) => {
         const chown = instr.chown === undefined ? undefined : await resolveChown(rootfs, instr.chown);
         await copyIntoRootfs({
           sourceRoot: source.root,
@@ -93,6 +94,7 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
           ...(chmod !== undefined ? { chmod } : {}),
           add: instr.kind === "ADD",
           place,
+          ...(previous ? { reuse: { upper: active.upper, donor: previous.diffDir, unchanged: unchangedInputs(previous.record.inputs, inputs) } } : {}),
         });
       },
     });

@@ -16,6 +16,7 @@ import { extractArchive, probeArchive } from "./archive.js";
 import { destinationIsFolder, destinationPath, ensureFolder, hostPath, lstatOrUndefined, removeExisting } from "./destination.js";
 import { applyMetadata } from "./metadata.js";
 import { copyFolder, copyRegularFile } from "./tree.js";
+import { finishReuse } from "./reuse.js";
 import type { CopyContext, CopyRequest, Owner } from "./types.js";
 
 export type { CopyRequest } from "./types.js";
@@ -96,7 +97,8 @@ async function writeInline(req: CopyRequest, name: string, content: string): Pro
 
 /** Performs one COPY/ADD into req.destRoot. */
 export async function copyIntoRootfs(req: CopyRequest): Promise<void> {
-  const ctx: CopyContext = { req, links: new Map(), limit: createLimiter(COPY_CONCURRENCY) };
+  const ctx: CopyContext = { req, links: new Map(), limit: createLimiter(COPY_CONCURRENCY), deferred: [], folderTimes: new Map() };
   for (const rel of req.sources) await copySource(ctx, rel);
   for (const { name, content } of req.inline ?? []) await writeInline(req, name, content);
+  await finishReuse(ctx, (src, st, target) => copyRegularFile(ctx, src, st, target));
 }

@@ -9,6 +9,7 @@ import { settleAll } from "../../common/limit.js";
 import { applyMetadata, readXattrs } from "./metadata.js";
 import { lstatOrUndefined, removeExisting } from "./destination.js";
 import { isIncluded } from "./visibility.js";
+import { deferReuse } from "./reuse.js";
 import type { CopyContext, Owner } from "./types.js";
 
 function ownerOf(ctx: CopyContext, st: Stats): Owner {
@@ -72,10 +73,15 @@ async function copySymlink(ctx: CopyContext, src: string, st: Stats, target: str
  * nested folders take the source folder's owner and mode, also when they already exist.
  */
 export async function copyFolder(ctx: CopyContext, src: string, rel: string, st: Stats, target: string, isTop: boolean): Promise<void> {
+  // a folder made here is empty: nothing can be in the way of its entries (saves a lookup per file)
+  let fresh = false;
   if (!isTop) {
     const existing = await lstatOrUndefined(target);
     if (existing && !existing.isDirectory()) await removeExisting(target);
-    if (!existing?.isDirectory()) await mkdir(target);
+    if (!existing?.isDirectory()) {
+      await mkdir(target);
+      fresh = true;
+    }
   }
   // Entries are looked at and copied concurrently (a global limit bounds the syscalls in flight);
   // folders recurse without taking a slot, so a deep tree cannot starve itself. Files with other
@@ -91,18 +97,22 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
   await settleAll(children.filter((c) => c.included && !linked.includes(c)).map((c) => {
     const to = posix.join(target, c.name);
     if (c.childStat.isDirectory()) return copyFolder(ctx, c.child, c.childRel, c.childStat, to, false);
-    return ctx.limit(() => copyEntry(ctx, c.child, c.childRel, c.childStat, to));
+    return ctx.limit(() => copyEntry(ctx, c.child, c.childRel, c.childStat, to, fresh));
   }));
   for (const c of linked) await copyEntry(ctx, c.child, c.childRel, c.childStat, posix.join(target, c.name));
   if (!isTop) {
     await copyMetadata(ctx, src, st, target);
+    if (ctx.req.reuse) ctx.folderTimes.set(target, { atime: st.atime, mtime: st.mtime });
   }
 }
 
 /** Copies one entry found inside a copied folder (symlinks are not followed). */
-async function copyEntry(ctx: CopyContext, src: string, rel: string, st: Stats, target: string): Promise<void> {
+async function copyEntry(ctx: CopyContext, src: string, rel: string, st: Stats, target: string, fresh = false): Promise<void> {
   if (st.isDirectory()) return copyFolder(ctx, src, rel, st, target, false);
-  if (st.isFile()) return copyRegularFile(ctx, src, st, target);
+  if (st.isFile()) {
+    if (await deferReuse(ctx, src, rel, st, target, ownerOf(ctx, st), modeOf(ctx, st), fresh)) return;
+    return copyRegularFile(ctx, src, st, target);
+  }
   if (st.isSymbolicLink()) return copySymlink(ctx, src, st, target);
   if (st.isSocket()) return; // sockets are not copied (as BuildKit's fsutil skips them)
   throw new DockerfileError(ctx.req.place, `cannot copy ${rel}: device nodes and fifos are not supported by tsbuild's COPY`);

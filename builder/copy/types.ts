@@ -1,3 +1,4 @@
+import type { Stats } from "node:fs";
 import type { Limiter } from "../../common/limit.js";
 import type { SourcePlace } from "../../common/errors.js";
 
@@ -31,6 +32,23 @@ export interface CopyRequest {
   /** ADD: local tar archives (detected by content) are extracted instead of copied. */
   add: boolean;
   place: SourcePlace;
+  /** Files the previous build of this step copied unchanged may be hardlinked from its snapshot (reuse.ts). */
+  reuse?: CopyReuse;
+}
+
+/**
+ * What a COPY may take from the committed snapshot of the previous build of the same step (same
+ * definition and parent): files whose source content is unchanged are hardlinked from that snapshot's
+ * diff into this one's upper dir instead of copied. Committed snapshots are never written (overlayfs
+ * only reads lower dirs), so sharing inodes between them is safe; removing either keeps the other.
+ */
+export interface CopyReuse {
+  /** The active snapshot's upper dir (the links go straight in, after the copy through the mount). */
+  upper: string;
+  /** The previous snapshot's diff dir. */
+  donor: string;
+  /** Source paths (relative to sourceRoot, as in the step's inputs) whose digest did not change. */
+  unchanged: Set<string>;
 }
 
 /** What every copy of one request shares. */
@@ -40,4 +58,17 @@ export interface CopyContext {
   links: Map<string, { path: string; ino: number }>;
   /** Bounds the file operations in flight across the whole copy. */
   limit: Limiter;
+  /** Files to link from the previous snapshot once everything else is copied (reuse.ts). */
+  deferred: DeferredLink[];
+  /** Times given to copied folders (by host path under destRoot), restored after the links touch them. */
+  folderTimes: Map<string, { atime: Date; mtime: Date }>;
+}
+
+export interface DeferredLink {
+  src: string;
+  st: Stats;
+  /** Host path under destRoot (through the mount). */
+  target: string;
+  /** Path below the rootfs, e.g. `app/data/f.bin`. */
+  inside: string;
 }

@@ -1,0 +1,76 @@
+// COPY reusing the previous build's copy (CopyRequest.reuse): unchanged files are hardlinked from the
+// previous snapshot, everything else is copied, and the result is the tree a full copy gives.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { chmod, lstat, mkdir, readFile, utimes, writeFile } from "node:fs/promises";
+import { posix } from "node:path";
+import { digestPaths } from "../../cache/filedigest.js";
+import { copyIntoRootfs } from "./copy.js";
+import { unchangedInputs } from "./reuse.js";
+import { listTree, place, withRoots } from "./testkit.js";
+import type { CopyRequest } from "./types.js";
+
+async function makeTree(ctx: string): Promise<void> {
+  for (const d of ["a", "a/deep", "b"]) await mkdir(posix.join(ctx, d), { recursive: true });
+  for (const f of ["a/1.txt", "a/2.txt", "a/deep/3.txt", "b/4.txt", "top.txt"]) await writeFile(posix.join(ctx, f), `${f}\n`);
+  await chmod(posix.join(ctx, "a/2.txt"), 0o600);
+  const old = new Date("2024-01-02T03:04:05.678Z");
+  for (const d of ["a/deep", "a", "b"]) await utimes(posix.join(ctx, d), old, old);
+}
+
+function request(ctx: string, rootfs: string, reuse?: CopyRequest["reuse"]): CopyRequest {
+  return {
+    sourceRoot: ctx, fromContext: true, sources: ["."], destRoot: rootfs, dest: "/app", workdir: "/", place, add: false,
+    ...(reuse ? { reuse } : {}),
+  };
+}
+
+/** Path, type, mode, owner, size and mtime (s) of every entry below /app except /app itself. */
+async function snapshotOf(root: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const line of await listTree(root, "/app")) {
+    const path = line.split(" ")[0] as string;
+    const st = await lstat(posix.join(root, path));
+    out.push(`${line} ${Math.floor(st.mtimeMs / 1000)}`);
+  }
+  return out;
+}
+
+test("unchanged files are linked from the previous copy, changed ones copied; the tree is a full copy's", () =>
+  withRoots(["ctx", "before", "after", "full"], async (r) => {
+    const { ctx, before, after, full } = r as Record<"ctx" | "before" | "after" | "full", string>;
+    await makeTree(ctx);
+    const inputsBefore = await digestPaths(ctx, ["."]);
+    await copyIntoRootfs(request(ctx, before));
+
+    await writeFile(posix.join(ctx, "a/1.txt"), "edited\n"); // changed content
+    await chmod(posix.join(ctx, "b/4.txt"), 0o755); // changed mode
+    const inputsAfter = await digestPaths(ctx, ["."]);
+    const unchanged = unchangedInputs(inputsBefore, inputsAfter);
+    assert.deepEqual([...unchanged].sort(), ["a/2.txt", "a/deep/3.txt", "top.txt"]);
+
+    await copyIntoRootfs(request(ctx, after, { upper: after, donor: before, unchanged }));
+    await copyIntoRootfs(request(ctx, full));
+    assert.deepEqual(await snapshotOf(after), await snapshotOf(full));
+    assert.equal(await readFile(posix.join(after, "app/a/1.txt"), "utf8"), "edited\n");
+
+    const ino = async (root: string, p: string): Promise<number> => (await lstat(posix.join(root, "app", p))).ino;
+    for (const p of ["a/2.txt", "a/deep/3.txt", "top.txt"]) assert.equal(await ino(after, p), await ino(before, p), `${p} linked`);
+    for (const p of ["a/1.txt", "b/4.txt"]) assert.notEqual(await ino(after, p), await ino(before, p), `${p} copied`);
+    // the folders that received links keep the times the copy gave them
+    assert.equal((await lstat(posix.join(after, "app/a"))).mtimeMs, (await lstat(posix.join(ctx, "a"))).mtimeMs);
+  }));
+
+test("a previous copy whose metadata differs is not reused", () =>
+  withRoots(["ctx", "before", "after"], async (r) => {
+    const { ctx, before, after } = r as Record<"ctx" | "before" | "after", string>;
+    await makeTree(ctx);
+    const inputs = await digestPaths(ctx, ["."]);
+    await copyIntoRootfs(request(ctx, before));
+    await chmod(posix.join(before, "app/top.txt"), 0o640); // not what this copy would make
+    await copyIntoRootfs(request(ctx, after, { upper: after, donor: before, unchanged: unchangedInputs(inputs, inputs) }));
+    const st = await lstat(posix.join(after, "app/top.txt"));
+    assert.equal(st.mode & 0o7777, 0o644);
+    assert.notEqual(st.ino, (await lstat(posix.join(before, "app/top.txt"))).ino);
+    assert.equal((await lstat(posix.join(after, "app/a/2.txt"))).ino, (await lstat(posix.join(before, "app/a/2.txt"))).ino);
+  }));
