@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { loadExeca } from "./exec.js";
+import { runTool } from "./exec.js";
 import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { resolveInRoot } from "../common/rootpath.js";
 import type { StorePaths } from "../common/storepaths.js";
@@ -141,7 +141,7 @@ function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerS
     const onAbort = () => {
       const tryKill = async () => {
         while (!exited) {
-          await (await loadExeca())(RUNC, ["--root", paths.runcState, "kill", id, "KILL"], { reject: false, stdin: "ignore" });
+          await runTool(RUNC, ["--root", paths.runcState, "kill", id, "KILL"]);
           await new Promise((r) => setTimeout(r, 50));
         }
       };
@@ -169,9 +169,22 @@ function signalNumber(signal: NodeJS.Signals | null): number {
 
 /** `runc delete -f`, tolerating a container that runc already removed (the normal case after `run`). */
 export async function deleteContainer(paths: StorePaths, id: string): Promise<void> {
-  const r = await (await loadExeca())(RUNC, ["--root", paths.runcState, "delete", "-f", id], { reject: false, stdin: "ignore", all: true });
+  // runc keeps a folder per container in its state dir: none means nothing to delete, and saves
+  // spawning runc after every RUN (`runc run` removes its container when the process exits)
+  if (!(await exists(join(paths.runcState, id)))) return;
+  const r = await runTool(RUNC, ["--root", paths.runcState, "delete", "-f", id]);
   if (r.exitCode === 0) return;
-  const out = String(r.all ?? "");
+  const out = r.output;
   if (/does not exist|not exist/i.test(out)) return;
   throw new RuntimeFailure(`runc delete -f ${id} failed: ${out.trim()}`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return false;
+    throw e;
+  }
 }

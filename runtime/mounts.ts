@@ -1,5 +1,5 @@
 import { readFile } from "node:fs/promises";
-import { loadExeca } from "./exec.js";
+import { runTool } from "./exec.js";
 import { RuntimeFailure } from "../common/errors.js";
 
 /** One line of /proc/self/mountinfo, the parts tsbuild needs. */
@@ -41,9 +41,9 @@ export async function mountsUnder(dir: string): Promise<string[]> {
 }
 
 async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  const r = await (await loadExeca())(cmd, args, { cwd, reject: false, stdin: "ignore", all: true });
+  const r = await runTool(cmd, args, { cwd });
   if (r.exitCode !== 0) {
-    throw new RuntimeFailure(`${cmd} ${args.join(" ")} failed (exit ${r.exitCode}): ${String(r.all ?? "").trim()}`);
+    throw new RuntimeFailure(`${cmd} ${args.join(" ")} failed (exit ${r.exitCode}): ${r.output.trim()}`);
   }
 }
 
@@ -77,9 +77,9 @@ export async function mountOverlay(o: OverlayOptions): Promise<void> {
 /** Unmounts target; if it stays busy after a few tries, detaches it lazily so nothing is left behind. */
 export async function unmount(target: string): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const r = await (await loadExeca())("umount", [target], { reject: false, stdin: "ignore", all: true });
+    const r = await runTool("umount", [target]);
     if (r.exitCode === 0) return;
-    const out = String(r.all ?? "");
+    const out = r.output;
     if (/not mounted|no mount point/i.test(out)) return;
     if (!/busy/i.test(out)) throw new RuntimeFailure(`umount ${target} failed: ${out.trim()}`);
     await new Promise((res) => setTimeout(res, 20 * (attempt + 1)));
