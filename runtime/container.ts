@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { access, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runTool } from "./exec.js";
+import { traced } from "../common/trace.js";
 import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { resolveInRoot } from "../common/rootpath.js";
 import type { StorePaths } from "../common/storepaths.js";
@@ -61,7 +62,7 @@ export async function runContainer(paths: StorePaths, spec: ContainerSpec): Prom
     await writeFile(resolvConfFile, resolvConfContent(await readHostResolvConf()));
     const config = buildSpec({ ...spec, env, hostname, hostsFile, resolvConfFile });
     await writeFile(join(bundle, "config.json"), JSON.stringify(config, null, 1));
-    const exitCode = await runRunc(paths, bundle, id, spec);
+    const exitCode = await traced("runc run", () => runRunc(paths, bundle, id, spec));
     spec.signal?.throwIfAborted();
     const startError = exitCode === 0 ? undefined : await readStartError(join(bundle, "runc.log"));
     return startError === undefined ? { exitCode } : { exitCode, startError };

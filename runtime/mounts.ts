@@ -71,13 +71,14 @@ export async function mountOverlay(o: OverlayOptions): Promise<void> {
   if (data.length > MAX_MOUNT_DATA) {
     throw new RuntimeFailure(`overlay mount options too long (${data.length} bytes, ${o.lowers.length} layers)`);
   }
-  await run("mount", ["-t", "overlay", "overlay", "-o", data, o.target], o.cwd);
+  // -i -n: no mount helper lookup, no mtab: util-linux's mount does half as much work per RUN step
+  await run("mount", ["-i", "-n", "-t", "overlay", "overlay", "-o", data, o.target], o.cwd);
 }
 
 /** Unmounts target; if it stays busy after a few tries, detaches it lazily so nothing is left behind. */
 export async function unmount(target: string): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const r = await runTool("umount", [target]);
+    const r = await runTool("umount", ["-i", "-n", target]);
     if (r.exitCode === 0) return;
     const out = r.output;
     if (/not mounted|no mount point/i.test(out)) return;
