@@ -3,8 +3,8 @@
 // a full copy gives. A file is reused only when its source digest is unchanged, nothing is at its
 // target yet, and the previous copy has exactly the owner, mode, size and mtime this copy would give
 // it and no xattrs on either side; everything else takes the normal path.
-import { lstatSync, type Stats } from "node:fs";
-import { link, lutimes } from "node:fs/promises";
+import { linkSync, lstatSync, type Stats } from "node:fs";
+import { lutimes } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { errnoCode } from "../../common/errors.js";
 import type { StepRecord } from "../../cache/key.js";
@@ -69,7 +69,7 @@ export async function finishReuse(ctx: CopyContext, copy: (src: string, st: Stat
   const touched = new Set<string>();
   for (const d of ctx.deferred) {
     try {
-      await link(join(reuse.donor, d.inside), join(reuse.upper, d.inside));
+      linkSync(join(reuse.donor, d.inside), join(reuse.upper, d.inside)); // thousands in a row: see deferReuse
     } catch (e) {
       const code = errnoCode(e);
       if (code !== "ENOENT" && code !== "EEXIST") throw e;
