@@ -32,8 +32,10 @@ async function idAndLayers(storeRoot: string, ref: string): Promise<{ id: string
   return { id: inspected.Id, layers: inspected.RootFS.Layers };
 }
 
+/** An image config with its times as numbers (Go writes `.75Z` where JavaScript writes `.750Z`). */
 async function configOf(storeRoot: string, imageId: string): Promise<unknown> {
-  return JSON.parse(await readFile(join(storeRoot, "blobs", "sha256", imageId.slice(7)), "utf8"));
+  const text = await readFile(join(storeRoot, "blobs", "sha256", imageId.slice(7)), "utf8");
+  return JSON.parse(text, (key, value: unknown) => (key === "created" && typeof value === "string" ? Date.parse(value) : value));
 }
 
 /** A folder as imgtree.ts summarises an image: path → type, mode, owner, size, sha256, link, device. */
