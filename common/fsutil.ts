@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, rename, rm, mkdtemp } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, rename, rm, mkdtemp } from "node:fs/promises";
 import { errnoCode } from "./errors.js";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -54,6 +54,18 @@ export async function listDirIfExists(dir: string): Promise<string[]> {
     return await readdir(dir);
   } catch (e) {
     if (errnoCode(e) === "ENOENT") return [];
+    throw e;
+  }
+}
+
+/** Whether something (of any type, a dangling symlink included) is at path; other errors are thrown. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await lstat(path);
+    return true;
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") return false;
     throw e;
   }
 }

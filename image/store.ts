@@ -1,9 +1,10 @@
 // The content store: an OCI image layout at the store root (oci-layout, index.json, blobs/sha256/)
 // with tsbuild's own folders beside it. Local layers are stored uncompressed: digest = diffID.
-import { mkdir, stat } from "node:fs/promises";
+import { pathExists } from "../common/fsutil.js";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Digest } from "../common/digest.js";
-import { errnoCode, ImageNotFoundError, ImageReferenceError } from "../common/errors.js";
+import { ImageNotFoundError, ImageReferenceError } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { BlobStore, writeFileVia } from "./blobs.js";
 import { manifestProblem, MediaType, type Descriptor, type ImageConfig, type ImageManifest } from "./config.js";
@@ -32,10 +33,10 @@ export class ContentStore extends BlobStore {
   static async open(paths: StorePaths): Promise<ContentStore> {
     for (const dir of [paths.root, paths.blobs, paths.tmp, paths.locks]) await mkdir(dir, { recursive: true });
     const store = new ContentStore(paths);
-    if (!(await exists(join(paths.layout, OCI_LAYOUT_FILE)))) {
+    if (!(await pathExists(join(paths.layout, OCI_LAYOUT_FILE)))) {
       await writeFileVia(paths.tmp, join(paths.layout, OCI_LAYOUT_FILE), OCI_LAYOUT_CONTENT);
     }
-    if (!(await exists(paths.indexJson))) {
+    if (!(await pathExists(paths.indexJson))) {
       await updateIndex(paths, (m) => ({ manifests: m, result: undefined }));
     }
     return store;
@@ -208,12 +209,3 @@ export function tagReference(ref: string): string {
   return r.full;
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return false;
-    throw e;
-  }
-}

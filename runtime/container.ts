@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
-import { access, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { pathExists } from "../common/fsutil.js";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { runTool } from "./exec.js";
 import { traced } from "../common/trace.js";
@@ -172,7 +173,7 @@ function signalNumber(signal: NodeJS.Signals | null): number {
 export async function deleteContainer(paths: StorePaths, id: string): Promise<void> {
   // runc keeps a folder per container in its state dir: none means nothing to delete, and saves
   // spawning runc after every RUN (`runc run` removes its container when the process exits)
-  if (!(await exists(join(paths.runcState, id)))) return;
+  if (!(await pathExists(join(paths.runcState, id)))) return;
   const r = await runTool(RUNC, ["--root", paths.runcState, "delete", "-f", id]);
   if (r.exitCode === 0) return;
   const out = r.output;
@@ -180,12 +181,3 @@ export async function deleteContainer(paths: StorePaths, id: string): Promise<vo
   throw new RuntimeFailure(`runc delete -f ${id} failed: ${out.trim()}`);
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return false;
-    throw e;
-  }
-}

@@ -2,6 +2,7 @@
 // step's cache key. As in BuildKit: bind sources (context, stage or image) count by content, cache
 // mounts persist between builds and never count, tmpfs is empty, secrets never count. Nothing a
 // mount holds ends up in the layer; mountpoints runc had to create are removed after the run.
+import { pathExists } from "../../common/fsutil.js";
 import { chmod, chown, lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { DockerfileError, errnoCode, type SourcePlace } from "../../common/errors.js";
@@ -128,7 +129,7 @@ async function openBind(ctx: StepContext, m: RunMount, target: string, options: 
   if (m.from === undefined) {
     const c = session.context;
     const host = join(c.dir, rel);
-    if ((rel !== "" && c.isIgnored(rel)) || !(await exists(host))) {
+    if ((rel !== "" && c.isIgnored(rel)) || !(await pathExists(host))) {
       throw new DockerfileError(place, `RUN --mount source ${m.source ?? "."}: not found in build context`);
     }
     const inputs = await digestPaths(c.dir, [rel], c, session.digests);
@@ -151,7 +152,7 @@ async function openBind(ctx: StepContext, m: RunMount, target: string, options: 
   const src = await openFromSource(ctx, m.from, place, `RUN --mount from=${m.from}`);
   try {
     const host = await resolveInRoot(src.root, "/" + rel, true);
-    if (!(await exists(host))) throw new DockerfileError(place, `RUN --mount source ${m.source ?? "/"}: not found in ${m.from}`);
+    if (!(await pathExists(host))) throw new DockerfileError(place, `RUN --mount source ${m.source ?? "/"}: not found in ${m.from}`);
     const inputs = await digestPaths(src.root, [rel], undefined, session.digests);
     return {
       mount: m, target, inputs, release: src.release, keyPart: { ...options, from: src.kind, source: rel },
@@ -191,7 +192,7 @@ async function openCache(ctx: StepContext, m: RunMount, target: string, options:
 
 /** A new cache folder gets the mount's mode and owner (BuildKit: 0755 root unless given). */
 async function createCacheFolder(dir: string, m: RunMount): Promise<void> {
-  if (await exists(dir)) return;
+  if (await pathExists(dir)) return;
   const tmp = `${dir}.${scratchName("new")}`;
   await mkdir(tmp, { recursive: true });
   await chmod(tmp, m.mode ?? 0o755);
@@ -226,12 +227,3 @@ function bindMount(destination: string, source: string, readOnly: boolean): OciM
   return { destination, type: "bind", source, options: ["rbind", readOnly ? "ro" : "rw"] };
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return false;
-    throw e;
-  }
-}

@@ -10,7 +10,7 @@ import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { digestHex, isDigest, sha256, type Digest } from "../../common/digest.js";
 import { errnoCode } from "../../common/errors.js";
-import { atomicWriteFile } from "../../common/fsutil.js";
+import { atomicWriteFile, pathExists } from "../../common/fsutil.js";
 import { Annotation, MediaType } from "../../image/config.js";
 import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE } from "../../image/layoutindex.js";
 import { ForeignCacheError, type CacheLayer } from "./format.js";
@@ -79,12 +79,12 @@ export class LocalCacheTransport implements CacheTransport {
   }
 
   hasBlob(digest: Digest): Promise<boolean> {
-    return exists(this.blobPath(digest));
+    return pathExists(this.blobPath(digest));
   }
 
   async putBlob(blob: CacheLayer, open: () => Readable): Promise<void> {
     const dest = this.blobPath(blob.digest);
-    if (await exists(dest)) return;
+    if (await pathExists(dest)) return;
     await mkdir(join(this.dir, "blobs", "sha256"), { recursive: true });
     const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
     try {
@@ -110,15 +110,6 @@ export class LocalCacheTransport implements CacheTransport {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return false;
-    throw e;
-  }
-}
 
 async function fileSink(path: string): Promise<Writable> {
   const fh = await open(path, "w", 0o644);

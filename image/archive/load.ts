@@ -6,7 +6,7 @@ import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { mkdir } from "node:fs/promises";
 import { ArchiveError, errnoCode } from "../../common/errors.js";
-import { withTempDir } from "../../common/fsutil.js";
+import { withTempDir, pathExists } from "../../common/fsutil.js";
 import { MediaType } from "../config.js";
 import type { ContentStore, ImageRecord } from "../store.js";
 import { planDockerArchive } from "./dockerformat.js";
@@ -54,20 +54,11 @@ export async function loadArchive(store: ContentStore, file: string, options: Lo
   });
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return false;
-    throw e;
-  }
-}
 
 async function planArchive(dir: string, file: string, options: LoadOptions): Promise<PlannedImage[]> {
   let plan: PlannedImage[];
-  if (await exists(join(dir, "manifest.json"))) plan = await planDockerArchive(dir, file);
-  else if (await exists(join(dir, "oci-layout"))) plan = await planOciLayout(dir, file, options.name);
+  if (await pathExists(join(dir, "manifest.json"))) plan = await planDockerArchive(dir, file);
+  else if (await pathExists(join(dir, "oci-layout"))) plan = await planOciLayout(dir, file, options.name);
   else throw new ArchiveError(`${file}: not an image archive (no manifest.json or oci-layout)`);
   if (plan.length === 0) throw new ArchiveError(`${file}: the archive holds no image`);
   return plan;
