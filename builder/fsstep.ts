@@ -30,6 +30,10 @@ export interface PreviousBuild {
   record: StepRecord;
   /** The diff dir of the snapshot it committed: read it, never write it. */
   diffDir: string;
+  /** Its layer blob, when still in the store. */
+  diffId?: Digest;
+  /** Filled in by the work: files hardlinked from diffDir (paths relative to it); their layer members are copied. */
+  linked: Set<string>;
 }
 
 /** The previous build of this step, when it differs only in its inputs and its snapshot is still there. */
@@ -39,7 +43,8 @@ async function previousBuild(session: BuildSession, previous: StepRecord | undef
   if (JSON.stringify(previous.definition) !== JSON.stringify(record.definition)) return undefined;
   const entry = await session.cache.get(stepKey(previous));
   if (entry === undefined || !(await session.snapshotter.has(entry.chainId))) return undefined;
-  return { record: previous, diffDir: await session.snapshotter.diffDir(entry.chainId) };
+  const diffId = entry.diffId !== undefined && (await session.store.has(entry.diffId)) ? entry.diffId : undefined;
+  return { record: previous, diffDir: await session.snapshotter.diffDir(entry.chainId), ...(diffId ? { diffId } : {}), linked: new Set() };
 }
 
 export async function runFilesystemStep(session: BuildSession, state: StageState, step: FilesystemStep): Promise<void> {
@@ -80,17 +85,21 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   let diffId: Digest;
   let size: number;
   let chainId: Digest;
+  let before: PreviousBuild | undefined;
   try {
     const mounted = await traced("step mount", () => session.snapshotter.mount(active));
     try {
-      const before = await previousBuild(session, previous, record);
+      before = await previousBuild(session, previous, record);
       await traced("step work", () => step.work(mounted.rootfs, active, before));
     } finally {
       await traced("step unmount", () => mounted.unmount());
     }
     const ingest = session.store.ingest();
     try {
-      await traced("step layer tar", () => writeLayerTar(active.upper, ingest));
+      const reuse = before?.diffId !== undefined && before.linked.size > 0
+        ? { donorTar: session.store.blobPath(before.diffId), linked: before.linked }
+        : undefined;
+      await traced("step layer tar", () => writeLayerTar(active.upper, ingest, reuse));
       ({ digest: diffId, size } = await traced("step layer commit", () => ingest.commit()));
     } catch (e) {
       await ingest.abort();

@@ -94,7 +94,7 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
           ...(chmod !== undefined ? { chmod } : {}),
           add: instr.kind === "ADD",
           place,
-          ...(previous ? { reuse: { upper: active.upper, donor: previous.diffDir, unchanged: unchangedInputs(previous.record.inputs, inputs) } } : {}),
+          ...(previous ? { reuse: { upper: active.upper, donor: previous.diffDir, unchanged: unchangedInputs(previous.record.inputs, inputs), linked: previous.linked } } : {}),
         });
       },
     });

@@ -49,7 +49,9 @@ test("unchanged files are linked from the previous copy, changed ones copied; th
     const unchanged = unchangedInputs(inputsBefore, inputsAfter);
     assert.deepEqual([...unchanged].sort(), ["a/2.txt", "a/deep/3.txt", "top.txt"]);
 
-    await copyIntoRootfs(request(ctx, after, { upper: after, donor: before, unchanged }));
+    const linked = new Set<string>();
+    await copyIntoRootfs(request(ctx, after, { upper: after, donor: before, unchanged, linked }));
+    assert.deepEqual([...linked].sort(), ["app/a/2.txt", "app/a/deep/3.txt", "app/top.txt"]);
     await copyIntoRootfs(request(ctx, full));
     assert.deepEqual(await snapshotOf(after), await snapshotOf(full));
     assert.equal(await readFile(posix.join(after, "app/a/1.txt"), "utf8"), "edited\n");
@@ -68,7 +70,7 @@ test("a previous copy whose metadata differs is not reused", () =>
     const inputs = await digestPaths(ctx, ["."]);
     await copyIntoRootfs(request(ctx, before));
     await chmod(posix.join(before, "app/top.txt"), 0o640); // not what this copy would make
-    await copyIntoRootfs(request(ctx, after, { upper: after, donor: before, unchanged: unchangedInputs(inputs, inputs) }));
+    await copyIntoRootfs(request(ctx, after, { upper: after, donor: before, unchanged: unchangedInputs(inputs, inputs), linked: new Set() }));
     const st = await lstat(posix.join(after, "app/top.txt"));
     assert.equal(st.mode & 0o7777, 0o644);
     assert.notEqual(st.ino, (await lstat(posix.join(before, "app/top.txt"))).ino);

@@ -70,6 +70,7 @@ export async function finishReuse(ctx: CopyContext, copy: (src: string, st: Stat
   for (const d of ctx.deferred) {
     try {
       linkSync(join(reuse.donor, d.inside), join(reuse.upper, d.inside)); // thousands in a row: see deferReuse
+      reuse.linked.add(d.inside);
     } catch (e) {
       const code = errnoCode(e);
       if (code !== "ENOENT" && code !== "EEXIST") throw e;

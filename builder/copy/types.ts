@@ -49,6 +49,8 @@ export interface CopyReuse {
   donor: string;
   /** Source paths (relative to sourceRoot, as in the step's inputs) whose digest did not change. */
   unchanged: Set<string>;
+  /** Filled in: the paths (relative to the upper dir) that were linked. */
+  linked: Set<string>;
 }
 
 /** What every copy of one request shares. */

@@ -48,6 +48,14 @@ export class TarWriter {
     }
   }
 
+  /** Writes members that are already encoded (copied from another archive): header, body and padding. */
+  async addRaw(members: Buffer): Promise<void> {
+    if (this.busy) throw new Error("TarWriter.addRaw called while a previous add is still running");
+    if (this.finished) throw new Error("TarWriter.addRaw called after finish");
+    if (members.length % BLOCK_SIZE !== 0) throw new Error("TarWriter.addRaw: not whole 512-byte blocks");
+    await this.write(members);
+  }
+
   /**
    * Writes the end-of-archive marker (two zero blocks) and, unless end=false, ends `out` and waits
    * until it has flushed ('finish').

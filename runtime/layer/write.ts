@@ -9,14 +9,23 @@ import { hashToDigest, newHash, type Digest } from "../../common/digest.js";
 import { xattrModule } from "../../common/xattr.js";
 import { TarWriter, type TarEntry } from "../../image/tar/index.js";
 import { readLayerXattrsSync } from "./xattrs.js";
+import { DonorTar, indexPlainFiles } from "./donor.js";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_MARKER = ".wh..wh..opq";
 
-/** Writes the layer tar of `upperDir` to `out` and ends it. */
-export async function writeLayerTar(upperDir: string, out: NodeJS.WritableStream): Promise<void> {
+/** Files of the upper dir that are hardlinks into a previous snapshot, and that snapshot's layer tar. */
+export interface LayerReuse {
+  /** The previous layer (an uncompressed tar blob). */
+  donorTar: string;
+  /** Paths (relative to the upper dir) of the files linked from the previous snapshot. */
+  linked: Set<string>;
+}
+
+/** Writes the layer tar of `upperDir` to `out` and ends it; linked files' members come from reuse.donorTar. */
+export async function writeLayerTar(upperDir: string, out: NodeJS.WritableStream, reuse?: LayerReuse): Promise<void> {
   const writer = new TarWriter(out);
-  await writeTree(writer, upperDir);
+  await writeTree(writer, upperDir, reuse);
   await writer.finish();
 }
 
@@ -67,7 +76,8 @@ interface Found {
   rel: string;
   name: string;
   relDir: string;
-  st: BigIntStats;
+  /** Not looked up for a file linked from the previous snapshot (its member is copied). */
+  st?: BigIntStats;
 }
 
 /** What an entry needs besides its stat. */
@@ -87,18 +97,23 @@ const YIELD_EVERY = 256;
 type XattrModule = Awaited<ReturnType<typeof xattrModule>>;
 
 /** Depth first, each directory's names sorted bytewise, a directory before its contents. */
-function collect(hostDir: string, relDir: string, out: Found[]): void {
-  const names = readdirSync(hostDir).sort(byteOrder);
-  for (const name of names) {
+function collect(hostDir: string, relDir: string, out: Found[], linked: Set<string> | undefined): void {
+  const entries = readdirSync(hostDir, { withFileTypes: true }).sort((a, b) => byteOrder(a.name, b.name));
+  for (const dirent of entries) {
+    const name = dirent.name;
     const rel = relDir === "" ? name : `${relDir}/${name}`;
     const host = join(hostDir, name);
+    if (linked !== undefined && dirent.isFile() && linked.has(rel)) {
+      out.push({ host, rel, name, relDir });
+      continue;
+    }
     const st = lstatSync(host, { bigint: true });
     out.push({ host, rel, name, relDir, st });
-    if (st.isDirectory()) collect(host, rel, out);
+    if (st.isDirectory()) collect(host, rel, out, linked);
   }
 }
 
-function prepare(x: XattrModule, f: Found): Prepared {
+function prepare(x: XattrModule, f: Found & { st: BigIntStats }): Prepared {
   const { st, host } = f;
   if (st.isCharacterDevice() && st.rdev === 0n) return {};
   if (st.isDirectory()) {
@@ -117,19 +132,32 @@ function prepare(x: XattrModule, f: Found): Prepared {
  * small files, and one promise per stat/listxattr/open/read/close through libuv's thread pool cost
  * several times the syscalls themselves. Large files are streamed; the loop yields now and then.
  */
-async function writeTree(writer: TarWriter, upperDir: string): Promise<void> {
+async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse | undefined): Promise<void> {
   const x = await xattrModule();
   const found: Found[] = [];
-  collect(upperDir, "", found);
-  const firstLinks = new Map<string, string>();
-  for (let i = 0; i < found.length; i++) {
-    const f = found[i] as Found;
-    await writeEntry(writer, f, prepare(x, f), firstLinks);
-    if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
+  collect(upperDir, "", found, reuse?.linked);
+  const donor = reuse === undefined ? undefined : new DonorTar(reuse.donorTar, indexPlainFiles(reuse.donorTar));
+  try {
+    const firstLinks = new Map<string, string>();
+    for (let i = 0; i < found.length; i++) {
+      const f = found[i] as Found;
+      const range = f.st === undefined ? donor?.members.get(f.rel) : undefined;
+      if (range !== undefined && donor !== undefined) {
+        for (const chunk of donor.take(range)) await writer.addRaw(chunk);
+      } else {
+        for (const chunk of donor?.flush() ?? []) await writer.addRaw(chunk);
+        const st = f.st ?? lstatSync(f.host, { bigint: true }); // linked, but not offered by the donor
+        await writeEntry(writer, { ...f, st }, prepare(x, { ...f, st }), firstLinks);
+      }
+      if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
+    }
+    for (const chunk of donor?.flush() ?? []) await writer.addRaw(chunk);
+  } finally {
+    donor?.close();
   }
 }
 
-async function writeEntry(writer: TarWriter, f: Found, p: Prepared, firstLinks: Map<string, string>): Promise<void> {
+async function writeEntry(writer: TarWriter, f: Found & { st: BigIntStats }, p: Prepared, firstLinks: Map<string, string>): Promise<void> {
   const { st, rel, relDir, name, host } = f;
   const base = { path: rel, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), size: 0, mtime: seconds(st.mtimeNs) };
   if (st.isCharacterDevice() && st.rdev === 0n) {
