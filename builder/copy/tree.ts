@@ -1,7 +1,7 @@
 // Copying one source entry (a file, or a folder with everything in it) to a host path inside the rootfs.
 // Symlinks inside a copied folder stay symlinks; files sharing an inode stay hardlinked (BuildKit keeps
 // both); modes incl. setuid are kept unless --chmod; owners are 0:0 for context files, kept for --from.
-import { constants, type Stats } from "node:fs";
+import { constants, lstatSync, type Stats } from "node:fs";
 import { copyFile, link, lstat, mkdir, readdir, readlink, symlink } from "node:fs/promises";
 import { posix } from "node:path";
 import { DockerfileError } from "../../common/errors.js";
@@ -90,7 +90,7 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
   const children = await settleAll(names.map((name) => ctx.limit(async () => {
     const childRel = rel === "." ? name : `${rel}/${name}`;
     const child = posix.join(src, name);
-    const childStat = await lstat(child);
+    const childStat = lstatSync(child); // one syscall: cheaper than its thread-pool round trip
     return { name, child, childRel, childStat, included: await isIncluded(child, childRel, childStat, ctx.req) };
   })));
   const linked = children.filter((c) => c.included && c.childStat.isFile() && c.childStat.nlink > 1);
