@@ -1,5 +1,6 @@
 // The tsbuild command line. Subcommands load their modules lazily: a no-op rebuild's time is mostly
 // Node's start-up, so nothing is imported before it is needed.
+import { resolve } from "node:path";
 import { Command, Option } from "commander";
 import { DEFAULT_ROOT } from "../common/storepaths.js";
 import { reportFailure } from "./failure.js";
@@ -35,7 +36,8 @@ export interface GlobalOptions {
 
 function rootOf(cmd: Command): string {
   const opts = cmd.optsWithGlobals<{ root?: string }>();
-  return opts.root ?? process.env.TSBUILD_ROOT ?? DEFAULT_ROOT;
+  // absolute: overlay mounts run `mount` in the snapshot folder, where a relative root means nothing
+  return resolve(opts.root ?? process.env.TSBUILD_ROOT ?? DEFAULT_ROOT);
 }
 
 /** How to reach registries: credentials under the store, plain HTTP for --insecure-registry hosts. */
