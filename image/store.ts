@@ -136,6 +136,8 @@ export class ContentStore extends BlobStore {
    */
   async resolveImage(s: string): Promise<ImageRecord> {
     const notFound = (): ImageNotFoundError => new ImageNotFoundError(s, `No such image: ${s}`);
+    const byTag = await this.byTag(s);
+    if (byTag !== undefined) return byTag;
     const images = await this.listImages();
     if (!s.startsWith("sha256:")) {
       const ref = tryParseReference(s);
@@ -165,6 +167,20 @@ export class ContentStore extends BlobStore {
     if (!hit) throw notFound();
     // All tags of that id, across its manifests.
     return { ...hit, refs: matches.flatMap((r) => r.refs) };
+  }
+
+  /**
+   * The image a plain tag reference (`app:1.0`) points at, from the index alone: every build resolves
+   * its FROM images, and listing every image (two blob reads each) grows with the store.
+   */
+  private async byTag(s: string): Promise<ImageRecord | undefined> {
+    if (s.startsWith("sha256:")) return undefined;
+    const ref = tryParseReference(s);
+    if (ref === undefined || ref.digest !== undefined) return undefined;
+    const entries = (await readIndex(this.paths)).manifests;
+    const hit = entries.find((d) => refNameOf(d) === ref.full);
+    if (hit === undefined) return undefined;
+    return this.loadRecord(hit, entries.filter((d) => d.digest === hit.digest).flatMap((d) => refNameOf(d) ?? []));
   }
 
   /** Blobs reachable from the index (manifests, configs, layers): what a garbage collector keeps. */
