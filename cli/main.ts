@@ -6,6 +6,7 @@ import { DEFAULT_ROOT } from "../common/storepaths.js";
 import { reportFailure } from "./failure.js";
 import { registerCacheCommands } from "./cachecmd.js";
 import { registerLifecycle } from "./lifecycle.js";
+import { traceMark } from "../common/trace.js";
 
 const SUBCOMMANDS = new Set([
   "build", "load", "save", "import", "images", "inspect", "history", "tag", "rmi", "image", "run", "ps", "rm",
@@ -201,10 +202,12 @@ export function makeProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
+  traceMark("cli loaded");
   const program = makeProgram();
   try {
     await program.parseAsync(withDefaultCommand(argv), { from: "user" });
   } catch (e) {
     process.exitCode = reportFailure(e);
   }
+  traceMark("done");
 }

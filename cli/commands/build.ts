@@ -6,6 +6,7 @@ import type { BuildEvent } from "../../builder/events.js";
 import { PlainProgress } from "../progress/plain.js";
 import { JsonProgress } from "../progress/json.js";
 import { ReportCollector, cacheSummaryLine } from "../report.js";
+import { traceMark } from "../../common/trace.js";
 import type { RegistryOptions } from "../../image/registry/api.js";
 import { parsePlatform } from "../../image/registry/platform.js";
 import type { PullResult } from "../../image/registry/pull.js";
@@ -53,7 +54,9 @@ export async function runBuild(root: string, context: string, raw: Record<string
   const flags = raw as unknown as BuildFlags;
   if (flags.push && flags.tag.length === 0) throw new UserError("--push needs at least one -t NAME:TAG to push");
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
+  traceMark("build command");
   const { build } = await import("../../builder/build.js");
+  traceMark("builder loaded");
   const { parseCacheSpec } = await import("../../cache/remote/spec.js");
   const cacheFrom = (flags.cacheFrom ?? []).map((s) => parseCacheSpec(s, "from"));
   const cacheTo = (flags.cacheTo ?? []).map((s) => parseCacheSpec(s, "to"));
