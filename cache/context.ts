@@ -91,6 +91,7 @@ export function makeContext(
   const hasExceptions = patterns.some((p) => p.startsWith("!"));
   const exceptionPrefixes = exceptionLiterals(patterns);
   const isIgnored = (relPath: string): boolean => {
+    if (patterns.length === 0) return false; // no .dockerignore: asked for every file of the context
     const rel = normalizeRel(relPath);
     if (rel === "") return false; // the root itself is always part of the context
     return matcher.ignores(rel);
