@@ -67,6 +67,11 @@ export async function digestPaths(
   return { digest: sha256(parts.join("\n")), files };
 }
 
+interface NamedDigest {
+  name: string;
+  digest: Digest;
+}
+
 class Walker {
   readonly seen = new Map<string, FileDigestEntry>();
   private active = 0;
@@ -128,17 +133,35 @@ class Walker {
       a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
     );
     const results = await Promise.all(
-      dirents.map(async (dirent) => {
+      dirents.map((dirent): NamedDigest | undefined | Promise<NamedDigest | undefined> => {
         const name = dirent.name;
         const childRel = rel === "" ? name : `${rel}/${name}`;
         const kept = this.keeps(childRel);
         // An ignored child is only worth a look if it is a folder an exception may reach into.
         if (!kept && (!dirent.isDirectory() || !this.mustDescend(childRel))) return undefined;
-        const e = await this.entry(childRel, kept);
-        return e === undefined ? undefined : { name, digest: e.digest };
+        const known = kept && dirent.isFile() ? this.knownFile(childRel) : undefined;
+        if (known !== undefined) return { name, digest: known.digest };
+        return this.entry(childRel, kept).then((e) => (e === undefined ? undefined : { name, digest: e.digest }));
       }),
     );
-    return results.filter((r): r is { name: string; digest: Digest } => r !== undefined);
+    return results.filter((r): r is NamedDigest => r !== undefined);
+  }
+
+  /**
+   * A regular file whose content digest the cache knows, found with no promise in between (a warm walk
+   * is almost only these); undefined otherwise, and entry() takes over.
+   */
+  private knownFile(rel: string): FileDigestEntry | undefined {
+    const seen = this.seen.get(rel);
+    if (seen !== undefined) return seen;
+    const st = lstatIfExists(posix.join(this.root, rel));
+    if (st === undefined || !st.isFile()) return undefined;
+    const hex = this.cache.knownHash(st);
+    if (hex === undefined) return undefined;
+    const mode = Number(st.mode) & 0o7777;
+    const entry: FileDigestEntry = { path: rel, digest: sha256(`file\0${mode.toString(8)}\0${hex}`), mode, type: "file" };
+    this.seen.set(rel, entry);
+    return entry;
   }
 
   /** Bounds the number of files open or being stat'ed at once. */
