@@ -91,9 +91,13 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
     try {
       before = await previousBuild(session, previous, record);
       await traced("step work", () => step.work(mounted.rootfs, active, before));
-    } finally {
-      await traced("step unmount", () => mounted.unmount());
+    } catch (e) {
+      await mounted.unmount();
+      throw e;
     }
+    // The upper dir is complete when the work returns: the layer is written while the overlay is
+    // unmounted (umount only detaches; it never changes the upper dir). Its failure, if any, is kept.
+    const unmounted = traced("step unmount", () => mounted.unmount()).then(() => undefined, (e: unknown) => ({ error: e }));
     const ingest = session.store.ingest();
     try {
       const reuse = before?.diffId !== undefined && before.linked.size > 0
@@ -103,8 +107,11 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
       ({ digest: diffId, size } = await traced("step layer commit", () => ingest.commit()));
     } catch (e) {
       await ingest.abort();
+      await unmounted;
       throw e;
     }
+    const failed = await unmounted;
+    if (failed !== undefined) throw failed.error;
     chainId = chainIdOf(state.chainId, diffId);
   } catch (e) {
     await session.snapshotter.remove(active);

@@ -1,3 +1,4 @@
+import { existsSync, readFileSync } from "node:fs";
 import { readFile, readlink, rm } from "node:fs/promises";
 import { listDirIfExists } from "../common/fsutil.js";
 import { join, relative, sep } from "node:path";
@@ -38,12 +39,12 @@ export async function sweepStale(paths: StorePaths): Promise<SweepReport> {
   for (const name of await listDirIfExists(paths.tmp)) {
     if (isDeadOwned(name) && (await removeIfUnmounted(join(paths.tmp, name)))) report.removed.push(join(paths.tmp, name));
   }
-  // owner files are read all at once: this runs before every build, and a store holds many snapshots
-  const snapshots = (await listDirIfExists(paths.snapshots)).filter((name) => /^\d+$/.test(name));
-  const owners = await Promise.all(snapshots.map((name) => readOwner(join(paths.snapshots, name))));
-  for (const [i, name] of snapshots.entries()) {
+  // Owner files are read with synchronous calls: this runs before every build, a store holds thousands
+  // of snapshots, and for a committed one the answer is a single failed open.
+  for (const name of await listDirIfExists(paths.snapshots)) {
+    if (!/^\d+$/.test(name)) continue;
     const dir = join(paths.snapshots, name);
-    const owner = owners[i];
+    const owner = readOwner(dir);
     if (owner === undefined || pidAlive(owner)) continue;
     if (await isPublished(paths, name)) {
       // Died between publishing the chain link and dropping the owner file: it is committed.
@@ -80,9 +81,10 @@ async function removeIfUnmounted(dir: string): Promise<boolean> {
   return true;
 }
 
-async function readOwner(dir: string): Promise<number | undefined> {
+function readOwner(dir: string): number | undefined {
+  if (!existsSync(join(dir, "owner"))) return undefined; // committed: no error object to make and throw
   try {
-    const pid = Number.parseInt(await readFile(join(dir, "owner"), "utf8"), 10);
+    const pid = Number.parseInt(readFileSync(join(dir, "owner"), "utf8"), 10);
     return Number.isFinite(pid) && pid > 0 ? pid : undefined;
   } catch (e) {
     if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return undefined;
