@@ -97,6 +97,12 @@ async function writeInline(req: CopyRequest, name: string, content: string): Pro
 
 /** Performs one COPY/ADD into req.destRoot. */
 export async function copyIntoRootfs(req: CopyRequest): Promise<void> {
+  // Reuse only for one source: with several, a later one may replace a file an earlier one left for
+  // linking, and the links (made at the end) would come in the wrong order.
+  if (req.reuse !== undefined && (req.sources.length !== 1 || (req.inline?.length ?? 0) > 0)) {
+    const { reuse: _unused, ...single } = req;
+    return copyIntoRootfs(single);
+  }
   const ctx: CopyContext = { req, links: new Map(), limit: createLimiter(COPY_CONCURRENCY), deferred: [], folderTimes: new Map() };
   for (const rel of req.sources) await copySource(ctx, rel);
   for (const { name, content } of req.inline ?? []) await writeInline(req, name, content);

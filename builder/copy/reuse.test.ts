@@ -76,3 +76,18 @@ test("a previous copy whose metadata differs is not reused", () =>
     assert.notEqual(st.ino, (await lstat(posix.join(before, "app/top.txt"))).ino);
     assert.equal((await lstat(posix.join(after, "app/a/2.txt"))).ino, (await lstat(posix.join(before, "app/a/2.txt"))).ino);
   }));
+
+test("with several sources nothing is linked (a later source may replace an earlier one's file)", () =>
+  withRoots(["ctx", "before", "after"], async (r) => {
+    const { ctx, before, after } = r as Record<"ctx" | "before" | "after", string>;
+    await mkdir(posix.join(ctx, "a"));
+    await mkdir(posix.join(ctx, "b"));
+    await writeFile(posix.join(ctx, "a/same.txt"), "from a\n");
+    await writeFile(posix.join(ctx, "b/same.txt"), "from b\n");
+    const two = (rootfs: string, reuse?: CopyRequest["reuse"]): CopyRequest => ({ ...request(ctx, rootfs, reuse), sources: ["a", "b"] });
+    await copyIntoRootfs(two(before));
+    const linked = new Set<string>();
+    await copyIntoRootfs(two(after, { upper: after, donor: before, unchanged: new Set(["a/same.txt", "b/same.txt"]), linked }));
+    assert.equal(linked.size, 0);
+    assert.equal(await readFile(posix.join(after, "app/same.txt"), "utf8"), "from b\n");
+  }));
