@@ -43,6 +43,13 @@ function parseChmod(instr: CopyInstruction | AddInstruction): number | undefined
   return Number.parseInt(instr.chmod, 8);
 }
 
+/**
+ * Off: linking unchanged files from the previous build's snapshot makes later RUN steps see
+ * st_nlink 2 (`ls -l` shows 2 where BuildKit shows 1; `du` counts them once), so images built on
+ * it can differ from BuildKit's. To be turned on again when the copies are reflinks (own inodes).
+ */
+const REUSE_PREVIOUS_COPY = false;
+
 export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | AddInstruction, used: Set<string>): Promise<void> {
   const { session, state } = ctx;
   const place = { file: instr.place.file, line: instr.place.line };
@@ -94,7 +101,7 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
           ...(chmod !== undefined ? { chmod } : {}),
           add: instr.kind === "ADD",
           place,
-          ...(previous ? { reuse: { upper: active.upper, donor: previous.diffDir, unchanged: unchangedInputs(previous.record.inputs, inputs), linked: previous.linked } } : {}),
+          ...(previous && REUSE_PREVIOUS_COPY ? { reuse: { upper: active.upper, donor: previous.diffDir, unchanged: unchangedInputs(previous.record.inputs, inputs), linked: previous.linked } } : {}),
         });
       },
     });
