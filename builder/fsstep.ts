@@ -32,8 +32,8 @@ export interface PreviousBuild {
   diffDir: string;
   /** Its layer blob, when still in the store. */
   diffId?: Digest;
-  /** Filled in by the work: files hardlinked from diffDir (paths relative to it); their layer members are copied. */
-  linked: Set<string>;
+  /** Filled in by the work: files identical to their copy in diffDir (paths relative to it); their layer members are copied. */
+  reused: Set<string>;
 }
 
 /** The previous build of this step, when it differs only in its inputs and its snapshot is still there. */
@@ -44,7 +44,7 @@ async function previousBuild(session: BuildSession, previous: StepRecord | undef
   const entry = await session.cache.get(stepKey(previous));
   if (entry === undefined || !(await session.snapshotter.has(entry.chainId))) return undefined;
   const diffId = entry.diffId !== undefined && (await session.store.has(entry.diffId)) ? entry.diffId : undefined;
-  return { record: previous, diffDir: await session.snapshotter.diffDir(entry.chainId), ...(diffId ? { diffId } : {}), linked: new Set() };
+  return { record: previous, diffDir: await session.snapshotter.diffDir(entry.chainId), ...(diffId ? { diffId } : {}), reused: new Set() };
 }
 
 export async function runFilesystemStep(session: BuildSession, state: StageState, step: FilesystemStep): Promise<void> {
@@ -100,8 +100,8 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
     const unmounted = traced("step unmount", () => mounted.unmount()).then(() => undefined, (e: unknown) => ({ error: e }));
     const ingest = session.store.ingest();
     try {
-      const reuse = before?.diffId !== undefined && before.linked.size > 0
-        ? { donorTar: session.store.blobPath(before.diffId), linked: before.linked }
+      const reuse = before?.diffId !== undefined && before.reused.size > 0
+        ? { donorTar: session.store.blobPath(before.diffId), reused: before.reused }
         : undefined;
       await traced("step layer tar", () => writeLayerTar(active.upper, ingest, reuse));
       ({ digest: diffId, size } = await traced("step layer commit", () => ingest.commit()));

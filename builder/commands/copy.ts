@@ -44,11 +44,11 @@ function parseChmod(instr: CopyInstruction | AddInstruction): number | undefined
 }
 
 /**
- * Off: linking unchanged files from the previous build's snapshot makes later RUN steps see
- * st_nlink 2 (`ls -l` shows 2 where BuildKit shows 1; `du` counts them once), so images built on
- * it can differ from BuildKit's. To be turned on again when the copies are reflinks (own inodes).
+ * Unchanged files of the previous build's copy are written straight into the upper dir and their layer
+ * members taken from its layer (builder/copy/reuse.ts). They are copies with their own inodes: an
+ * earlier version hardlinked them, which showed st_nlink 2 to later RUN steps (unlike BuildKit).
  */
-const REUSE_PREVIOUS_COPY = false;
+const REUSE_PREVIOUS_COPY = true;
 
 export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | AddInstruction, used: Set<string>): Promise<void> {
   const { session, state } = ctx;
@@ -101,7 +101,7 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
           ...(chmod !== undefined ? { chmod } : {}),
           add: instr.kind === "ADD",
           place,
-          ...(previous && REUSE_PREVIOUS_COPY ? { reuse: { upper: active.upper, donor: previous.diffDir, unchanged: unchangedInputs(previous.record.inputs, inputs), linked: previous.linked } } : {}),
+          ...(previous && REUSE_PREVIOUS_COPY ? { reuse: { upper: active.upper, donor: previous.diffDir, unchanged: unchangedInputs(previous.record.inputs, inputs), reused: previous.reused } } : {}),
         });
       },
     });

@@ -1,9 +1,11 @@
-// Reusing the previous build's copy of unchanged files (CopyRequest.reuse): a one-file edit in a large
-// context then links thousands of files instead of copying them, and the layer is byte-for-byte what
-// a full copy gives. A file is reused only when its source digest is unchanged, nothing is at its
-// target yet, and the previous copy has exactly the owner, mode, size and mtime this copy would give
-// it and no xattrs on either side; everything else takes the normal path.
-import { linkSync, lstatSync, type Stats } from "node:fs";
+// Reusing the previous build's copy of unchanged files (CopyRequest.reuse): after a one-file edit in a
+// large context, thousands of files are written straight into the upper dir with synchronous calls
+// instead of through the overlay mount, and their layer members come from the previous layer; the
+// layer is byte-for-byte what a full copy gives. A file is reused only when its source digest is
+// unchanged, nothing is at its target yet, and the previous copy has exactly the owner, mode, size
+// and mtime this copy gives it and no xattrs on either side; everything else takes the normal path.
+// (The files are copies, not hardlinks: a link would show st_nlink 2 to later RUN steps.)
+import { chmodSync, constants, copyFileSync, lchownSync, lstatSync, lutimesSync, type Stats } from "node:fs";
 import { lutimes } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { errnoCode } from "../../common/errors.js";
@@ -22,7 +24,7 @@ export function unchangedInputs(previous: StepRecord["inputs"], current: StepRec
 
 /**
  * Takes a regular file (not hardlinked in the source) off the normal copy path when the previous
- * snapshot holds an identical copy of it: it is linked by finishReuse. False: copy it as usual.
+ * snapshot holds an identical copy of it: finishReuse writes it. False: copy it as usual.
  * The checks are synchronous calls: they run once per file of a large tree, and are each one syscall.
  */
 export async function deferReuse(
@@ -40,7 +42,7 @@ export async function deferReuse(
   if (before.uid !== owner.uid || before.gid !== owner.gid) return false;
   if (Math.round(before.mtimeMs) !== st.mtime.getTime()) return false; // lutimes wrote st.mtime (ms)
   if (hasXattrs(x, src) || hasXattrs(x, donor)) return false;
-  ctx.deferred.push({ src, st, target, inside });
+  ctx.deferred.push({ src, st, owner, mode, target, inside });
   return true;
 }
 
@@ -58,10 +60,11 @@ function hasXattrs(x: Awaited<ReturnType<typeof xattrModule>>, path: string): bo
 }
 
 /**
- * Links the deferred files into the upper dir (still mounted, but nothing looks at these paths
- * through the mount again before it is unmounted), then gives the folders they went into the times
- * the copy gave them. A file whose folder has no upper dir (a lower folder nothing else was
- * written into) is copied through the mount instead, by `copy`.
+ * Copies the deferred files straight into the upper dir (still mounted, but nothing looks at these
+ * paths through the mount again before it is unmounted), with the metadata the normal path gives them
+ * in its order, then gives the folders they went into the times the copy gave them. A file whose
+ * folder has no upper dir (a lower folder nothing else was written into) or whose place is taken
+ * (a whiteout) is copied through the mount instead, by `copy`.
  */
 export async function finishReuse(ctx: CopyContext, copy: (src: string, st: Stats, target: string) => Promise<void>): Promise<void> {
   const reuse = ctx.req.reuse as CopyReuse | undefined;
@@ -69,13 +72,19 @@ export async function finishReuse(ctx: CopyContext, copy: (src: string, st: Stat
   const touched = new Set<string>();
   for (const d of ctx.deferred) {
     try {
-      linkSync(join(reuse.donor, d.inside), join(reuse.upper, d.inside)); // thousands in a row: see deferReuse
-      reuse.linked.add(d.inside);
+      copyFileSync(d.src, join(reuse.upper, d.inside), constants.COPYFILE_EXCL); // thousands in a row: see deferReuse
     } catch (e) {
       const code = errnoCode(e);
       if (code !== "ENOENT" && code !== "EEXIST") throw e;
       await copy(d.src, d.st, d.target);
+      touched.add(dirname(d.target));
+      continue;
     }
+    const to = join(reuse.upper, d.inside);
+    lchownSync(to, d.owner.uid, d.owner.gid);
+    chmodSync(to, d.mode);
+    lutimesSync(to, d.st.atime, d.st.mtime);
+    reuse.reused.add(d.inside);
     touched.add(dirname(d.target));
   }
   for (const folder of touched) {

@@ -32,15 +32,17 @@ export interface CopyRequest {
   /** ADD: local tar archives (detected by content) are extracted instead of copied. */
   add: boolean;
   place: SourcePlace;
-  /** Files the previous build of this step copied unchanged may be hardlinked from its snapshot (reuse.ts). */
+  /** Files the previous build of this step copied, unchanged since, are written straight into the upper dir (reuse.ts). */
   reuse?: CopyReuse;
 }
 
 /**
  * What a COPY may take from the committed snapshot of the previous build of the same step (same
- * definition and parent): files whose source content is unchanged are hardlinked from that snapshot's
- * diff into this one's upper dir instead of copied. Committed snapshots are never written (overlayfs
- * only reads lower dirs), so sharing inodes between them is safe; removing either keeps the other.
+ * definition and parent): a file whose source content is unchanged, and whose previous copy has
+ * exactly the metadata this copy would give it, is copied straight into the upper dir after the copy
+ * through the mount (synchronous calls, no overlay), and its layer member is taken from the previous
+ * layer (runtime/layer/donor.ts) instead of being read back. Each copy is its own inode (st_nlink 1,
+ * as BuildKit's).
  */
 export interface CopyReuse {
   /** The active snapshot's upper dir (the links go straight in, after the copy through the mount). */
@@ -49,8 +51,8 @@ export interface CopyReuse {
   donor: string;
   /** Source paths (relative to sourceRoot, as in the step's inputs) whose digest did not change. */
   unchanged: Set<string>;
-  /** Filled in: the paths (relative to the upper dir) that were linked. */
-  linked: Set<string>;
+  /** Filled in: the paths (relative to the upper dir) written this way, whose members equal the previous layer's. */
+  reused: Set<string>;
 }
 
 /** What every copy of one request shares. */
@@ -69,6 +71,8 @@ export interface CopyContext {
 export interface DeferredLink {
   src: string;
   st: Stats;
+  owner: Owner;
+  mode: number;
   /** Host path under destRoot (through the mount). */
   target: string;
   /** Path below the rootfs, e.g. `app/data/f.bin`. */

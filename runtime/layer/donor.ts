@@ -1,8 +1,8 @@
-// A previous layer tar as a source of ready-made members: when a COPY hardlinked a file from the
-// previous build's snapshot (builder/copy/reuse.ts), that file's member in the previous layer (header,
-// body, padding) is exactly what this layer needs, so it is copied from there instead of re-read and
-// re-encoded. Only regular-file members without extended headers are offered: the linked file has the
-// same inode, hence the same content and metadata, and such a member depends on nothing else.
+// A previous layer tar as a source of ready-made members: when a COPY wrote a file exactly as the
+// previous build of the step did (same content, owner, mode, size, mtime, no xattrs: builder/copy/
+// reuse.ts), that file's member in the previous layer (header, body, padding) is exactly what this
+// layer needs, so it is copied from there instead of re-read and re-encoded. Only regular-file members
+// without extended headers are offered: such a member depends on nothing else.
 import { closeSync, openSync, readSync } from "node:fs";
 import { decodeHeader, isZeroBlock } from "../../image/tar/decode.js";
 import { normaliseArchivePath } from "../../image/tar/index.js";

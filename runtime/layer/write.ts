@@ -14,15 +14,15 @@ import { DonorTar, indexPlainFiles } from "./donor.js";
 export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_MARKER = ".wh..wh..opq";
 
-/** Files of the upper dir that are hardlinks into a previous snapshot, and that snapshot's layer tar. */
+/** Files of the upper dir identical (content and metadata) to their copy in a previous layer, and that layer. */
 export interface LayerReuse {
   /** The previous layer (an uncompressed tar blob). */
   donorTar: string;
-  /** Paths (relative to the upper dir) of the files linked from the previous snapshot. */
-  linked: Set<string>;
+  /** Paths (relative to the upper dir) of those files. */
+  reused: Set<string>;
 }
 
-/** Writes the layer tar of `upperDir` to `out` and ends it; linked files' members come from reuse.donorTar. */
+/** Writes the layer tar of `upperDir` to `out` and ends it; reused files' members come from reuse.donorTar. */
 export async function writeLayerTar(upperDir: string, out: NodeJS.WritableStream, reuse?: LayerReuse): Promise<void> {
   const writer = new TarWriter(out);
   await writeTree(writer, upperDir, reuse);
@@ -76,7 +76,7 @@ interface Found {
   rel: string;
   name: string;
   relDir: string;
-  /** Not looked up for a file linked from the previous snapshot (its member is copied). */
+  /** Not looked up for a reused file (its member is copied from the previous layer). */
   st?: BigIntStats;
 }
 
@@ -97,19 +97,19 @@ const YIELD_EVERY = 256;
 type XattrModule = Awaited<ReturnType<typeof xattrModule>>;
 
 /** Depth first, each directory's names sorted bytewise, a directory before its contents. */
-function collect(hostDir: string, relDir: string, out: Found[], linked: Set<string> | undefined): void {
+function collect(hostDir: string, relDir: string, out: Found[], reused: Set<string> | undefined): void {
   const entries = readdirSync(hostDir, { withFileTypes: true }).sort((a, b) => byteOrder(a.name, b.name));
   for (const dirent of entries) {
     const name = dirent.name;
     const rel = relDir === "" ? name : `${relDir}/${name}`;
     const host = join(hostDir, name);
-    if (linked !== undefined && dirent.isFile() && linked.has(rel)) {
+    if (reused !== undefined && dirent.isFile() && reused.has(rel)) {
       out.push({ host, rel, name, relDir });
       continue;
     }
     const st = lstatSync(host, { bigint: true });
     out.push({ host, rel, name, relDir, st });
-    if (st.isDirectory()) collect(host, rel, out, linked);
+    if (st.isDirectory()) collect(host, rel, out, reused);
   }
 }
 
@@ -135,7 +135,7 @@ function prepare(x: XattrModule, f: Found & { st: BigIntStats }): Prepared {
 async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse | undefined): Promise<void> {
   const x = await xattrModule();
   const found: Found[] = [];
-  collect(upperDir, "", found, reuse?.linked);
+  collect(upperDir, "", found, reuse?.reused);
   const donor = reuse === undefined ? undefined : new DonorTar(reuse.donorTar, indexPlainFiles(reuse.donorTar));
   try {
     const firstLinks = new Map<string, string>();
@@ -146,7 +146,7 @@ async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse 
         for (const chunk of donor.take(range)) await writer.addRaw(chunk);
       } else {
         for (const chunk of donor?.flush() ?? []) await writer.addRaw(chunk);
-        const st = f.st ?? lstatSync(f.host, { bigint: true }); // linked, but not offered by the donor
+        const st = f.st ?? lstatSync(f.host, { bigint: true }); // reused, but not offered by the donor
         await writeEntry(writer, { ...f, st }, prepare(x, { ...f, st }), firstLinks);
       }
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
