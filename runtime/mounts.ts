@@ -56,7 +56,17 @@ export interface OverlayOptions {
   /** Folder the mount command runs in, so relative lower paths keep the option string short. */
   cwd?: string;
   readOnly?: boolean;
+  /**
+   * No sync of the upper dir's filesystem at unmount (overlayfs `volatile`, Linux 5.10+): that sync
+   * flushed every dirty page of the whole filesystem, hundreds of ms after a large COPY or RUN. Like
+   * the rest of the store (common/fsutil.ts), a snapshot then survives kills, not power loss. The
+   * work dir must not be mounted again afterwards (committing removes it). Ignored by older kernels.
+   */
+  volatile?: boolean;
 }
+
+/** Whether the kernel took `volatile` (undefined until the first try). */
+let volatileWorks: boolean | undefined;
 
 // The kernel copies mount options into one page; beyond it the mount fails with a confusing error.
 const MAX_MOUNT_DATA = 4095;
@@ -68,11 +78,22 @@ export async function mountOverlay(o: OverlayOptions): Promise<void> {
   opts.push("index=off");
   if (o.readOnly) opts.push("ro");
   const data = opts.join(",");
-  if (data.length > MAX_MOUNT_DATA) {
+  if (data.length + ",volatile".length > MAX_MOUNT_DATA) {
     throw new RuntimeFailure(`overlay mount options too long (${data.length} bytes, ${o.lowers.length} layers)`);
   }
   // -i -n: no mount helper lookup, no mtab: util-linux's mount does half as much work per RUN step
-  await run("mount", ["-i", "-n", "-t", "overlay", "overlay", "-o", data, o.target], o.cwd);
+  const mount = (options: string): Promise<void> => run("mount", ["-i", "-n", "-t", "overlay", "overlay", "-o", options, o.target], o.cwd);
+  if (o.volatile && o.upper !== undefined && volatileWorks !== false) {
+    try {
+      await mount(`${data},volatile`);
+      volatileWorks = true;
+      return;
+    } catch (e) {
+      if (volatileWorks === true || !(e instanceof RuntimeFailure)) throw e;
+      volatileWorks = false; // an older kernel: mounted without it below (a real problem fails there too)
+    }
+  }
+  await mount(data);
 }
 
 /** Unmounts target; if it stays busy after a few tries, detaches it lazily so nothing is left behind. */

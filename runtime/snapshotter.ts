@@ -162,7 +162,7 @@ export class Snapshotter {
   async mount(active: ActiveSnapshot, target?: string): Promise<Mounted> {
     const lowers = active.parent === null ? [await this.emptyLower()] : await this.relativeLowers(active.parent);
     return this.mountAt(target, (t) =>
-      mountOverlay({ lowers, upper: `${active.id}/fs`, work: `${active.id}/work`, target: t, cwd: this.dir }),
+      mountOverlay({ lowers, upper: `${active.id}/fs`, work: `${active.id}/work`, target: t, cwd: this.dir, volatile: true }),
     );
   }
 

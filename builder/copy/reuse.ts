@@ -72,7 +72,8 @@ export async function finishReuse(ctx: CopyContext, copy: (src: string, st: Stat
   const touched = new Set<string>();
   for (const d of ctx.deferred) {
     try {
-      copyFileSync(d.src, join(reuse.upper, d.inside), constants.COPYFILE_EXCL); // thousands in a row: see deferReuse
+      // thousands in a row: synchronous calls (see deferReuse); a reflink where the filesystem has them
+      copyFileSync(d.src, join(reuse.upper, d.inside), constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     } catch (e) {
       const code = errnoCode(e);
       if (code !== "ENOENT" && code !== "EEXIST") throw e;
