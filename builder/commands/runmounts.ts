@@ -13,7 +13,7 @@ import { normalizeRel } from "../../cache/context.js";
 import { digestPaths, type InputsDigest } from "../../cache/filedigest.js";
 import type { OciMount } from "../../runtime/ocispec.js";
 import { scratchName } from "../../runtime/owner.js";
-import { copyIntoRootfs } from "../copy/copy.js";
+import { copyIntoRootfs, type CopyRequest } from "../copy/copy.js";
 import type { RunInstruction } from "../instructions/index.js";
 import { InstructionError } from "../instructions/request.js";
 import { parseRunMount, type RunMount } from "../instructions/runmount.js";
@@ -33,8 +33,6 @@ export interface PreparedMounts {
 }
 
 interface Opened {
-  mount: RunMount;
-  target: string;
   keyPart: Record<string, unknown>;
   inputs?: InputsDigest;
   toOci(scratch: string): Promise<OciMount | undefined>;
@@ -110,7 +108,7 @@ async function openMount(ctx: StepContext, m: RunMount, workdir: string, place: 
       return openCache(ctx, m, target, options, place);
     case "tmpfs":
       return {
-        mount: m, target, keyPart: { ...options, size: m.size ?? null },
+        keyPart: { ...options, size: m.size ?? null },
         toOci: async () => ({
           destination: target, type: "tmpfs", source: "tmpfs",
           options: ["nosuid", ...(m.size !== undefined ? [`size=${m.size}`] : [])],
@@ -134,18 +132,11 @@ async function openBind(ctx: StepContext, m: RunMount, target: string, options: 
     }
     const inputs = await digestPaths(c.dir, [rel], c, session.digests);
     return {
-      mount: m, target, inputs, keyPart: { ...options, from: "context", source: rel },
+      inputs, keyPart: { ...options, from: "context", source: rel },
       // Always a copy: only what .dockerignore keeps may be seen, and writes (rw) are thrown away.
       toOci: async (scratch) => {
-        const dest = join(scratch, scratchName("bind"));
-        await mkdir(dest);
-        await copyIntoRootfs({
-          sourceRoot: c.dir, filter: c.filter, mustDescend: (d) => c.mustDescend(d), fromContext: true,
-          sources: [rel === "" ? "." : rel], destRoot: dest, dest: "/src/", workdir: "/", add: false, place,
-        });
-        const isDir = (await lstat(host)).isDirectory();
-        const source = isDir ? join(dest, "src") : join(dest, "src", posix.basename(rel));
-        return bindMount(target, source, m.readOnly);
+        const copy = { sourceRoot: c.dir, filter: c.filter, mustDescend: (d: string) => c.mustDescend(d), fromContext: true };
+        return bindMount(target, await copyForMount(scratch, copy, rel, host, place), m.readOnly);
       },
     };
   }
@@ -155,23 +146,30 @@ async function openBind(ctx: StepContext, m: RunMount, target: string, options: 
     if (!(await pathExists(host))) throw new DockerfileError(place, `RUN --mount source ${m.source ?? "/"}: not found in ${m.from}`);
     const inputs = await digestPaths(src.root, [rel], undefined, session.digests);
     return {
-      mount: m, target, inputs, release: src.release, keyPart: { ...options, from: src.kind, source: rel },
+      inputs, release: src.release, keyPart: { ...options, from: src.kind, source: rel },
       toOci: async (scratch) => {
         if (m.readOnly) return bindMount(target, host, true);
-        const dest = join(scratch, scratchName("bind"));
-        await mkdir(dest);
-        await copyIntoRootfs({
-          sourceRoot: src.root, fromContext: false, sources: [rel === "" ? "." : rel],
-          destRoot: dest, dest: "/src/", workdir: "/", add: false, place,
-        });
-        const isDir = (await lstat(host)).isDirectory();
-        return bindMount(target, isDir ? join(dest, "src") : join(dest, "src", posix.basename(rel)), false);
+        return bindMount(target, await copyForMount(scratch, { sourceRoot: src.root, fromContext: false }, rel, host, place), false);
       },
     };
   } catch (e) {
     await src.release();
     throw e;
   }
+}
+
+/**
+ * A private copy of `rel` (a folder's contents or one file) under scratch, made by the COPY engine so
+ * .dockerignore and owners apply as for COPY; returns the path to bind.
+ */
+async function copyForMount(
+  scratch: string, source: Pick<CopyRequest, "sourceRoot" | "filter" | "mustDescend" | "fromContext">,
+  rel: string, host: string, place: SourcePlace,
+): Promise<string> {
+  const dest = join(scratch, scratchName("bind"));
+  await mkdir(dest);
+  await copyIntoRootfs({ ...source, sources: [rel === "" ? "." : rel], destRoot: dest, dest: "/src/", workdir: "/", add: false, place });
+  return (await lstat(host)).isDirectory() ? join(dest, "src") : join(dest, "src", posix.basename(rel));
 }
 
 async function openCache(ctx: StepContext, m: RunMount, target: string, options: Record<string, unknown>, place: SourcePlace): Promise<Opened> {
@@ -181,7 +179,7 @@ async function openCache(ctx: StepContext, m: RunMount, target: string, options:
   const dir = join(ctx.session.paths.cache, "mounts", name);
   const keyPart = { ...options, id, sharing: m.sharing, mode: m.mode ?? null, uid: m.uid ?? null, gid: m.gid ?? null };
   return {
-    mount: m, target, keyPart,
+    keyPart,
     ...(m.sharing === "locked" ? { lockPath: join(ctx.session.paths.locks, `cache-mount-${name}.lock`) } : {}),
     toOci: async () => {
       await createCacheFolder(dir, m);
@@ -211,7 +209,7 @@ async function openSecret(ctx: StepContext, m: RunMount, target: string, options
   const secret = ctx.session.settings.secrets?.get(id);
   if (secret === undefined && m.required) throw new DockerfileError(place, `RUN --mount=type=secret: secret ${id} not provided (use --secret id=${id},src=FILE)`);
   return {
-    mount: m, target, keyPart: { ...options, id, required: m.required },
+    keyPart: { ...options, id, required: m.required },
     toOci: async (scratch) => {
       if (secret === undefined) return undefined; // not required: no mount, as in BuildKit
       const file = join(scratch, scratchName("secret"));
