@@ -7,17 +7,21 @@ ROOT ?= $(or $(TSBUILD_ROOT),/var/lib/tsbuild)
 # test/interop-docker.test.ts needs the oracle's dockerd: `make interop`, not `make test`.
 TESTS ?= $(shell find common builder cache runtime image cli test -name '*.test.ts' ! -name 'interop-docker.test.ts' 2>/dev/null | sort)
 
+NATIVE := native/build/tsbuild_native.node
+# Node's headers (node_api.h) beside the running node: <prefix>/include/node.
+NODE_INCLUDE := $(shell node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")
+
 .PHONY: all deps system-deps build demo test interop bench clean typecheck
 
 all: build
 
-# Debian packages: runc (containers), busybox-static (the offline base image), skopeo and umoci (interop tests),
+# Debian packages: runc (containers), gcc (the native helpers), busybox-static (the offline base image), skopeo and umoci (interop tests),
 # xz/bzip2/zstd (ADD of compressed archives), docker-registry and apache2-utils' htpasswd (registry tests).
 system-deps:
-	@missing=""; for t in $(SYSTEM_TOOLS) docker-registry htpasswd; do command -v $$t >/dev/null || missing=1; done; \
+	@missing=""; for t in $(SYSTEM_TOOLS) docker-registry htpasswd cc; do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    runc busybox-static skopeo umoci xz-utils bzip2 zstd docker-registry apache2-utils util-linux >/dev/null; \
+	    runc busybox-static skopeo umoci xz-utils bzip2 zstd docker-registry apache2-utils util-linux gcc libc6-dev >/dev/null; \
 	fi
 
 $(NODE_MODULES): package.json package-lock.json
@@ -30,11 +34,20 @@ deps: system-deps $(NODE_MODULES)
 # through a V8 code cache (written by the first run; removed here with the old bundle): Node then loads
 # one file and compiles almost nothing, which was most of a no-op rebuild's time. (The bundle is written
 # before the type-check, as tsc used to emit despite type errors.)
-build: deps
+build: deps $(NATIVE)
 	rm -rf dist/bundle dist/tsbuild.cjs*
 	npx esbuild cli/main.ts --bundle --format=cjs --platform=node --target=node20 --supported:dynamic-import=false \
-	  --outfile=dist/tsbuild.cjs --external:@napi-rs/xattr --log-level=warning
+	  --outfile=dist/tsbuild.cjs --log-level=warning \
+	  --log-override:empty-import-meta=silent
 	npx tsc --noEmit -p tsconfig.json
+
+# The Node-API addon (common/native.ts says what it is for). It needs no linking against Node: the
+# symbols resolve when Node loads it, so plain cc with Node's headers builds it, no node-gyp.
+$(NATIVE): native/tsbuild_native.c
+	@test -f $(NODE_INCLUDE)/node_api.h || { echo "Node's headers not found in $(NODE_INCLUDE)"; exit 1; }
+	mkdir -p native/build
+	cc -O2 -Wall -Wextra -Werror -shared -fPIC -I$(NODE_INCLUDE) -o $@.tmp $<
+	mv $@.tmp $@
 
 typecheck: $(NODE_MODULES)
 	npx tsc --noEmit -p tsconfig.json
@@ -59,4 +72,4 @@ bench: build
 	node --import tsx bench/run.ts
 
 clean:
-	rm -rf dist .tmp
+	rm -rf dist .tmp native/build

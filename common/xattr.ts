@@ -1,24 +1,29 @@
-// @napi-rs/xattr, loaded on first use: it is a native addon behind a CommonJS shim (about 10 ms of
-// start-up), and a no-op rebuild never reads or writes an extended attribute.
-type Xattr = typeof import("@napi-rs/xattr");
+// Extended attributes through tsbuild's own addon (common/native.ts), always of the entry itself: a
+// symlink's own attributes, never its target's (llistxattr, lgetxattr, lsetxattr).
+import { native } from "./native.js";
 
-let loading: Promise<Xattr> | undefined;
-const xattr = (): Promise<Xattr> => (loading ??= import("@napi-rs/xattr"));
-
-/** The attribute's value, or null when the file has none of that name. */
-export async function getAttribute(path: string, name: string): Promise<Buffer | null> {
-  return (await xattr()).getAttribute(path, name);
+export function listAttributesSync(path: string): string[] {
+  return native().listXattrs(path);
 }
 
+/** The attribute's value, or null when the entry has none of that name. */
+export function getAttributeSync(path: string, name: string): Buffer | null {
+  return native().getXattr(path, name);
+}
+
+export function setAttributeSync(path: string, name: string, value: Buffer | string): void {
+  native().setXattr(path, name, typeof value === "string" ? Buffer.from(value) : value);
+}
+
+// The promise forms, for callers that already await: the calls are quick system calls.
 export async function listAttributes(path: string): Promise<string[]> {
-  return (await xattr()).listAttributes(path);
+  return listAttributesSync(path);
+}
+
+export async function getAttribute(path: string, name: string): Promise<Buffer | null> {
+  return getAttributeSync(path, name);
 }
 
 export async function setAttribute(path: string, name: string, value: Buffer | string): Promise<void> {
-  return (await xattr()).setAttribute(path, name, value);
-}
-
-/** The module itself, for its synchronous calls (tight loops over many small files). */
-export function xattrModule(): Promise<Xattr> {
-  return xattr();
+  setAttributeSync(path, name, value);
 }

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { runTool } from "./exec.js";
-import { RuntimeFailure } from "../common/errors.js";
+import { RuntimeFailure, errnoCode, errorMessage } from "../common/errors.js";
+import { MNT_DETACH, native } from "../common/native.js";
 
 /** One line of /proc/self/mountinfo, the parts tsbuild needs. */
 export interface MountInfo {
@@ -40,13 +40,6 @@ export async function mountsUnder(dir: string): Promise<string[]> {
   return [...new Set(points)].sort((a, b) => b.length - a.length);
 }
 
-async function run(cmd: string, args: string[], cwd?: string): Promise<void> {
-  const r = await runTool(cmd, args, { cwd });
-  if (r.exitCode !== 0) {
-    throw new RuntimeFailure(`${cmd} ${args.join(" ")} failed (exit ${r.exitCode}): ${r.output.trim()}`);
-  }
-}
-
 export interface OverlayOptions {
   /** Lower dirs, top-most first; relative to cwd if cwd is given. */
   lowers: string[];
@@ -81,8 +74,15 @@ export async function mountOverlay(o: OverlayOptions): Promise<void> {
   if (data.length + ",volatile".length > MAX_MOUNT_DATA) {
     throw new RuntimeFailure(`overlay mount options too long (${data.length} bytes, ${o.lowers.length} layers)`);
   }
-  // -i -n: no mount helper lookup, no mtab: util-linux's mount does half as much work per RUN step
-  const mount = (options: string): Promise<void> => run("mount", ["-i", "-n", "-t", "overlay", "overlay", "-o", options, o.target], o.cwd);
+  // mount(2) from the addon: spawning util-linux's mount cost more than the mount itself (common/native.ts)
+  const mount = async (options: string): Promise<void> => {
+    try {
+      native().mount("overlay", o.target, "overlay", 0, options, o.cwd ?? null);
+    } catch (e) {
+      if (errnoCode(e) === undefined) throw e;
+      throw new RuntimeFailure(`mount overlay on ${o.target} failed: ${errorMessage(e)} (options ${options})`, { cause: e });
+    }
+  };
   if (o.volatile && o.upper !== undefined && volatileWorks !== false) {
     try {
       await mount(`${data},volatile`);
@@ -99,12 +99,20 @@ export async function mountOverlay(o: OverlayOptions): Promise<void> {
 /** Unmounts target; if it stays busy after a few tries, detaches it lazily so nothing is left behind. */
 export async function unmount(target: string): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const r = await runTool("umount", ["-i", "-n", target]);
-    if (r.exitCode === 0) return;
-    const out = r.output;
-    if (/not mounted|no mount point/i.test(out)) return;
-    if (!/busy/i.test(out)) throw new RuntimeFailure(`umount ${target} failed: ${out.trim()}`);
+    try {
+      native().umount(target, 0);
+      return;
+    } catch (e) {
+      const code = errnoCode(e);
+      // EINVAL: not a mount point (already unmounted); ENOENT: the folder is gone as well.
+      if (code === "EINVAL" || code === "ENOENT") return;
+      if (code !== "EBUSY") throw new RuntimeFailure(`umount ${target} failed: ${errorMessage(e)}`, { cause: e });
+    }
     await new Promise((res) => setTimeout(res, 20 * (attempt + 1)));
   }
-  await run("umount", ["-l", target]);
+  try {
+    native().umount(target, MNT_DETACH);
+  } catch (e) {
+    throw new RuntimeFailure(`umount -l ${target} failed: ${errorMessage(e)}`, { cause: e });
+  }
 }

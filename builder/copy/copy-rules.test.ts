@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmod, chown, lstat, mkdir, readFile, readlink, stat, symlink, writeFile } from "node:fs/promises";
 import { posix } from "node:path";
-import { getAttribute, setAttribute } from "@napi-rs/xattr";
+import { getAttribute, setAttribute } from "../../common/xattr.js";
 import { DockerfileError, UserError } from "../../common/errors.js";
 import { makeContext as makeBuildContext } from "../../cache/context.js";
 import { assertLocalSource, copyIntoRootfs } from "./copy.js";

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmod, chown, lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
 import { posix } from "node:path";
-import { getAttribute } from "@napi-rs/xattr";
+import { getAttribute } from "../../common/xattr.js";
 import { listTree, makeContext, step, withRoots } from "./testkit.js";
 
 const EXPECTED = [

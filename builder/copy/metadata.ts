@@ -4,6 +4,7 @@
 import { chmod, lchown, lutimes } from "node:fs/promises";
 import { getAttribute, listAttributes, setAttribute } from "../../common/xattr.js";
 import type { Owner } from "./types.js";
+import { errnoCode } from "../../common/errors.js";
 
 export interface EntryMetadata {
   owner: Owner;
@@ -14,14 +15,8 @@ export interface EntryMetadata {
   xattrs?: Map<string, Buffer>;
 }
 
-const EOPNOTSUPP = 95;
-const ENODATA = 61;
-
-/** The errno in an @napi-rs/xattr error ("... (os error 95)"), or undefined. */
-function xattrErrno(e: unknown): number | undefined {
-  const m = e instanceof Error ? /\(os error (\d+)\)/.exec(e.message) : null;
-  return m ? Number(m[1]) : undefined;
-}
+/** The filesystem has no extended attributes (of this namespace). */
+const unsupported = (e: unknown): boolean => errnoCode(e) === "ENOTSUP";
 
 /** The extended attributes of a file or folder (not a symlink); none where the filesystem has none. */
 export async function readXattrs(path: string): Promise<Map<string, Buffer>> {
@@ -30,18 +25,12 @@ export async function readXattrs(path: string): Promise<Map<string, Buffer>> {
   try {
     names = await listAttributes(path);
   } catch (e) {
-    if (xattrErrno(e) === EOPNOTSUPP) return out;
+    if (unsupported(e)) return out;
     throw e;
   }
   for (const name of names) {
     if (name.startsWith("trusted.overlay.")) continue; // overlayfs bookkeeping of a source layer, never content
-    let value: Buffer | null;
-    try {
-      value = await getAttribute(path, name);
-    } catch (e) {
-      if (xattrErrno(e) === ENODATA) continue; // removed meanwhile
-      throw e;
-    }
+    const value = await getAttribute(path, name); // null: removed meanwhile
     if (value !== null) out.set(name, value);
   }
   return out;
@@ -52,7 +41,7 @@ async function writeXattrs(path: string, xattrs: Map<string, Buffer>): Promise<v
     try {
       await setAttribute(path, name, value);
     } catch (e) {
-      if (xattrErrno(e) === EOPNOTSUPP) continue; // the destination filesystem cannot hold this namespace
+      if (unsupported(e)) continue; // the destination filesystem cannot hold this namespace
       throw e;
     }
   }

@@ -10,15 +10,18 @@ import { lutimes } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { errnoCode } from "../../common/errors.js";
 import type { StepRecord } from "../../cache/key.js";
-import { xattrModule } from "../../common/xattr.js";
+import { listAttributesSync } from "../../common/xattr.js";
 import type { CopyContext, CopyReuse, Owner } from "./types.js";
 
-/** Source paths whose content digest is the same in both records' inputs (files only). */
+/** Source paths whose content digest and mode are the same in both records' inputs (files only). */
 export function unchangedInputs(previous: StepRecord["inputs"], current: StepRecord["inputs"]): Set<string> {
   const out = new Set<string>();
   if (previous === undefined || current === undefined) return out;
-  const before = new Map(previous.files.filter((f) => f.type === "file").map((f) => [f.path, f.digest]));
-  for (const f of current.files) if (f.type === "file" && before.get(f.path) === f.digest) out.add(f.path);
+  const before = new Map(previous.files.filter((f) => f.type === "file").map((f) => [f.path, f]));
+  for (const f of current.files) {
+    const old = f.type === "file" ? before.get(f.path) : undefined;
+    if (old !== undefined && old.digest === f.digest && old.mode === f.mode) out.add(f.path);
+  }
   return out;
 }
 
@@ -34,26 +37,24 @@ export async function deferReuse(
   if (reuse === undefined || st.nlink > 1 || !reuse.unchanged.has(rel)) return false;
   const inside = relative(ctx.req.destRoot, target);
   if (inside.startsWith("..")) return false;
-  const x = await xattrModule();
   if (!targetAbsent && lstatSync(target, { throwIfNoEntry: false }) !== undefined) return false;
   const donor = join(reuse.donor, inside);
   const before = lstatSync(donor, { throwIfNoEntry: false });
   if (!before?.isFile() || before.size !== st.size || (before.mode & 0o7777) !== mode) return false;
   if (before.uid !== owner.uid || before.gid !== owner.gid) return false;
   if (Math.round(before.mtimeMs) !== st.mtime.getTime()) return false; // lutimes wrote st.mtime (ms)
-  if (hasXattrs(x, src) || hasXattrs(x, donor)) return false;
+  if (hasXattrs(src) || hasXattrs(donor)) return false;
   ctx.deferred.push({ src, st, owner, mode, target, inside });
   return true;
 }
 
 /** Any extended attribute a copy would carry (overlay's own are never copied); unsupported: none. */
-function hasXattrs(x: Awaited<ReturnType<typeof xattrModule>>, path: string): boolean {
+function hasXattrs(path: string): boolean {
   let names: string[];
   try {
-    names = x.listAttributesSync(path);
+    names = listAttributesSync(path);
   } catch (e) {
-    // @napi-rs/xattr errors carry the errno in their message ("... (os error 95)")
-    if (e instanceof Error && /\(os error 95\)/.test(e.message)) return false;
+    if (errnoCode(e) === "ENOTSUP") return false;
     throw e;
   }
   return names.some((n) => !n.startsWith("trusted.overlay."));

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import { chmod, chown, link, lstat, mkdir, mkdtemp, readdir, readFile, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { posix } from "node:path";
-import { setAttribute } from "@napi-rs/xattr";
+import { setAttribute } from "../../common/xattr.js";
 import { copyIntoRootfs } from "./copy.js";
 import { matchSources } from "./match.js";
 import type { CopyRequest } from "./types.js";

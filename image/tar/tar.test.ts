@@ -6,7 +6,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
-import { getAttributeSync, setAttributeSync } from "@napi-rs/xattr";
+import { getAttributeSync, setAttributeSync } from "../../common/xattr.js";
 import { ArchiveError } from "../../common/errors.js";
 import { TarWriter, readTar, type TarEntry } from "./index.js";
 

@@ -7,7 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { gunzipSync } from "node:zlib";
-import { getAttributeSync, listAttributesSync, setAttributeSync } from "@napi-rs/xattr";
+import { errnoCode } from "../../common/errors.js";
+import { getAttributeSync, listAttributesSync, setAttributeSync } from "../../common/xattr.js";
 import { ArchiveError } from "../../common/errors.js";
 import { sha256, sha256File } from "../../common/digest.js";
 import { TarWriter, readTar, type TarEntry } from "../../image/tar/index.js";
@@ -82,13 +83,19 @@ async function makeUpper(u: string): Promise<void> {
   await lutimes(join(u, "sym"), T, T + 5);
 }
 
-test("@napi-rs/xattr acts on a symlink itself, not its target", async () => {
+test("common/xattr acts on a symlink itself, not its target; binary values survive; errors carry a code", async () => {
   await withTmp(async (d) => {
     await writeFile(join(d, "t"), "");
     setAttributeSync(join(d, "t"), "trusted.a", "1");
+    const binary = Buffer.from([0, 255, 10, 0, 7]);
+    setAttributeSync(join(d, "t"), "user.bin", binary);
     await symlink("t", join(d, "l"));
     assert.equal(getAttributeSync(join(d, "l"), "trusted.a"), null);
     assert.deepEqual(listAttributesSync(join(d, "l")), []);
+    assert.deepEqual(listAttributesSync(join(d, "t")).sort(), ["trusted.a", "user.bin"]);
+    assert.deepEqual(getAttributeSync(join(d, "t"), "user.bin"), binary);
+    assert.equal(getAttributeSync(join(d, "t"), "user.none"), null);
+    assert.throws(() => listAttributesSync(join(d, "missing")), (e: unknown) => errnoCode(e) === "ENOENT");
   });
 });
 

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { hashToDigest, newHash, type Digest } from "../../common/digest.js";
-import { xattrModule } from "../../common/xattr.js";
+import { getAttributeSync } from "../../common/xattr.js";
 import { TarWriter, type TarEntry } from "../../image/tar/index.js";
 import { readLayerXattrsSync } from "./xattrs.js";
 import { DonorTar, indexPlainFiles } from "./donor.js";
@@ -94,8 +94,6 @@ const SMALL_FILE = 1 << 20;
 /** The walk yields to the event loop this often (it runs synchronous calls, see writeTree). */
 const YIELD_EVERY = 256;
 
-type XattrModule = Awaited<ReturnType<typeof xattrModule>>;
-
 /** Depth first, each directory's names sorted bytewise, a directory before its contents. */
 function collect(hostDir: string, relDir: string, out: Found[], reused: Set<string> | undefined): void {
   const entries = readdirSync(hostDir, { withFileTypes: true }).sort((a, b) => byteOrder(a.name, b.name));
@@ -113,18 +111,18 @@ function collect(hostDir: string, relDir: string, out: Found[], reused: Set<stri
   }
 }
 
-function prepare(x: XattrModule, f: Found & { st: BigIntStats }): Prepared {
+function prepare(f: Found & { st: BigIntStats }): Prepared {
   const { st, host } = f;
   if (st.isCharacterDevice() && st.rdev === 0n) return {};
   if (st.isDirectory()) {
-    return { xattrs: readLayerXattrsSync(x, host), opaque: x.getAttributeSync(host, "trusted.overlay.opaque")?.toString() === "y" };
+    return { xattrs: readLayerXattrsSync(host), opaque: getAttributeSync(host, "trusted.overlay.opaque")?.toString() === "y" };
   }
-  if (st.isSymbolicLink()) return { xattrs: readLayerXattrsSync(x, host), linkname: readlinkSync(host) };
+  if (st.isSymbolicLink()) return { xattrs: readLayerXattrsSync(host), linkname: readlinkSync(host) };
   if (st.isFile()) {
-    const xattrs = readLayerXattrsSync(x, host);
+    const xattrs = readLayerXattrsSync(host);
     return st.size <= BigInt(SMALL_FILE) ? { xattrs, data: readFileSync(host) } : { xattrs };
   }
-  return { xattrs: readLayerXattrsSync(x, host) };
+  return { xattrs: readLayerXattrsSync(host) };
 }
 
 /**
@@ -133,7 +131,6 @@ function prepare(x: XattrModule, f: Found & { st: BigIntStats }): Prepared {
  * several times the syscalls themselves. Large files are streamed; the loop yields now and then.
  */
 async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse | undefined): Promise<void> {
-  const x = await xattrModule();
   const found: Found[] = [];
   collect(upperDir, "", found, reuse?.reused);
   const donor = reuse === undefined ? undefined : new DonorTar(reuse.donorTar, indexPlainFiles(reuse.donorTar));
@@ -147,7 +144,7 @@ async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse 
       } else {
         for (const chunk of donor?.flush() ?? []) await writer.addRaw(chunk);
         const st = f.st ?? lstatSync(f.host, { bigint: true }); // reused, but not offered by the donor
-        await writeEntry(writer, { ...f, st }, prepare(x, { ...f, st }), firstLinks);
+        await writeEntry(writer, { ...f, st }, prepare({ ...f, st }), firstLinks);
       }
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
     }

@@ -1,6 +1,6 @@
-// Extended attributes of layer entries. @napi-rs/xattr acts on a symlink itself, never on its target
-// (it uses the l* calls: checked in layer.test.ts), so symlinks are safe to pass here.
-import { getAttribute, listAttributes, setAttribute, xattrModule } from "../../common/xattr.js";
+// Extended attributes of layer entries. common/xattr acts on a symlink itself, never on its target
+// (the l* calls: checked in layer.test.ts), so symlinks are safe to pass here.
+import { getAttribute, getAttributeSync, listAttributes, listAttributesSync, setAttribute } from "../../common/xattr.js";
 import { errnoCode } from "../../common/errors.js";
 
 /** Overlay's own bookkeeping (opaque, redirect, origin...): never part of a layer's content. */
@@ -26,13 +26,11 @@ export async function readLayerXattrs(path: string): Promise<Map<string, Buffer>
   return kept.size > 0 ? kept : undefined;
 }
 
-type XattrModule = Awaited<ReturnType<typeof xattrModule>>;
-
-/** readLayerXattrs with synchronous calls (the module loaded by the caller): for walks of many files. */
-export function readLayerXattrsSync(x: XattrModule, path: string): Map<string, Buffer> | undefined {
+/** readLayerXattrs with synchronous calls: for walks of many files. */
+export function readLayerXattrsSync(path: string): Map<string, Buffer> | undefined {
   let names: string[];
   try {
-    names = x.listAttributesSync(path);
+    names = listAttributesSync(path);
   } catch (e) {
     if (errnoCode(e) === "ENOTSUP" || errnoCode(e) === "EOPNOTSUPP") return undefined;
     throw e;
@@ -41,7 +39,7 @@ export function readLayerXattrsSync(x: XattrModule, path: string): Map<string, B
   const kept = new Map<string, Buffer>();
   for (const name of names.sort()) {
     if (isOverlayXattr(name)) continue;
-    const value = x.getAttributeSync(path, name);
+    const value = getAttributeSync(path, name);
     if (value !== null) kept.set(name, value);
   }
   return kept.size > 0 ? kept : undefined;
