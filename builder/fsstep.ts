@@ -52,7 +52,6 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   const record: StepRecord = { ...step.record, parentKey: state.key };
   const key = stepKey(record);
   const stepId = stepIdentity(session.settings.dockerfilePath, state.index, step.info.index);
-  const previous = await session.cache.previousStep(stepId);
 
   const local = session.settings.noCache ? undefined : await usableEntry(session, key);
   // a local miss may still be in a --cache-from cache (fetches only this step's layer)
@@ -63,7 +62,7 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
     applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step.createdBy);
     state.key = key;
     await session.cache.touch(key);
-    if (previous === undefined || stepKey(previous) !== key) await session.cache.rememberStep(stepId, record);
+    if ((await session.cache.previousStepKey(stepId)) !== key) await session.cache.rememberStep(stepId, record);
     session.emit({
       type: "step-done",
       step: step.info,
@@ -76,6 +75,8 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
     return;
   }
 
+  // The last build's record (for the reason and COPY's reuse) is only read on a miss: it can be large.
+  const previous = await session.cache.previousStep(stepId);
   const reason = imported && "problem" in imported ? imported.problem : explainMiss(previous, record, {
     noCache: session.settings.noCache,
     parentRebuiltStep: state.lastRebuiltStep,
@@ -137,10 +138,14 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
 /** A cache entry whose snapshot and layer blob are both still there (pruning may have removed either). */
 async function usableEntry(session: BuildSession, key: Digest): Promise<(CacheEntry & { diffId: Digest; layerSize: number }) | undefined> {
   const entry = await session.cache.get(key);
-  if (!entry || entry.diffId === undefined || entry.layerSize === undefined) return undefined;
+  if (!entry || !hasLayer(entry)) return undefined;
   if (!(await session.snapshotter.has(entry.chainId))) return undefined;
   if (!(await session.store.has(entry.diffId))) return undefined;
-  return { ...entry, diffId: entry.diffId, layerSize: entry.layerSize };
+  return entry; // not spread: that would parse its record (cache/index.ts reads it on demand)
+}
+
+function hasLayer(entry: CacheEntry): entry is CacheEntry & { diffId: Digest; layerSize: number } {
+  return entry.diffId !== undefined && entry.layerSize !== undefined;
 }
 
 function applyLayer(state: StageState, chainId: Digest, diffId: Digest, size: number, createdBy: string): void {

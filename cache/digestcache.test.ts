@@ -106,8 +106,8 @@ test("concurrent savers merge, and the file stays whole", async () => {
       }),
     );
     await Promise.all(caches.map((c) => c.save()));
-    const stored = JSON.parse(await readFile(join(cacheDir, "digests.json"), "utf8")) as { entries: unknown[] };
-    assert.equal(stored.entries.length, 40);
+    const stored = (await readFile(join(cacheDir, "digests.txt"), "utf8")).trim().split("\n");
+    assert.equal(stored.length, 41); // the header and one line per file
     const reloaded = await FileDigestCache.load(cacheDir);
     for (const f of files) await reloaded.contentHash(f);
     assert.equal(reloaded.contentReads, 0);
@@ -116,11 +116,13 @@ test("concurrent savers merge, and the file stays whole", async () => {
 
 test("a damaged cache file is ignored, not fatal", async () => {
   await withDir(async (dir) => {
-    await writeFile(join(dir, "digests.json"), "{not json");
+    await writeFile(join(dir, "digests.txt"), "{not json");
     const c = await FileDigestCache.load(dir);
     assert.equal(c.size, 0);
-    await writeFile(join(dir, "digests.json"), JSON.stringify({ version: 99, entries: [["a", "b"]] }));
+    await writeFile(join(dir, "digests.txt"), `tsbuild file digests v2\n1:2:3:4:5 ${"a".repeat(64)}\n1:2:3:4:6 short\n`);
     assert.equal((await FileDigestCache.load(dir)).size, 0);
+    await writeFile(join(dir, "digests.txt"), `tsbuild file digests v2\n1:2:3:4:5 ${"a".repeat(64)}\n`);
+    assert.equal((await FileDigestCache.load(dir)).size, 1);
   });
 });
 
@@ -130,8 +132,20 @@ test("the cache is bounded (least recently used entries go)", async () => {
     await pastRacyWindow();
     const c = await FileDigestCache.load(join(dir, "cache"), { maxEntries: 3 });
     for (let i = 0; i < 5; i++) await c.contentHash(join(dir, `f${i}`));
-    assert.equal(c.size, 3);
     await c.save();
-    assert.equal((await FileDigestCache.load(join(dir, "cache"), { maxEntries: 3 })).size, 3);
+    assert.equal(c.size, 3);
+    const reloaded = await FileDigestCache.load(join(dir, "cache"), { maxEntries: 3 });
+    assert.equal(reloaded.size, 3);
+    // f2 was used last by a build that saved: it survives two newcomers, the two older ones go.
+    await reloaded.contentHash(join(dir, "f2"));
+    assert.equal(reloaded.contentReads, 0);
+    for (let i = 5; i < 7; i++) await writeFile(join(dir, `f${i}`), `${i}`);
+    await pastRacyWindow();
+    for (let i = 5; i < 7; i++) await reloaded.contentHash(join(dir, `f${i}`));
+    await reloaded.save();
+    const last = await FileDigestCache.load(join(dir, "cache"), { maxEntries: 3 });
+    await last.contentHash(join(dir, "f2"));
+    await last.contentHash(join(dir, "f6"));
+    assert.equal(last.contentReads, 0);
   });
 });

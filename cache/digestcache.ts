@@ -1,14 +1,16 @@
 import { createReadStream, constants, type BigIntStats } from "node:fs";
-import { open, readFile, type FileHandle } from "node:fs/promises";
-import { join } from "node:path";
-import { LruMap } from "./lru.js";
+import { open, readFile, rm, type FileHandle } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { errnoCode } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
 import { withFileLock } from "../common/lock.js";
 import { newHash } from "../common/digest.js";
 
-const FILE_NAME = "digests.json";
-const FORMAT_VERSION = 1;
+const FILE_NAME = "digests.txt";
+/** The first line of the file; anything else is a foreign or older file, read as empty. */
+const HEADER = "tsbuild file digests v2";
+/** The JSON file of version 1 (parsing it was a tenth of a 20,000-file no-op rebuild): removed at save. */
+const OLD_FILE_NAME = "digests.json";
 const DEFAULT_MAX_ENTRIES = 500_000;
 /**
  * A file changed within the same clock tick as our read could keep the same stat; entries whose
@@ -23,11 +25,6 @@ export interface DigestCacheOptions {
   racyMarginMs?: number;
 }
 
-interface StoredDigests {
-  version: number;
-  /** [statKey, sha256 hex of the bytes], least recently used first. */
-  entries: Array<[string, string]>;
-}
 
 /** The identity of a file's contents as far as stat can tell: never its path. */
 export function statKey(st: BigIntStats): string {
@@ -35,23 +32,28 @@ export function statKey(st: BigIntStats): string {
 }
 
 /**
- * Content hashes of files remembered by (dev, ino, size, mtime ns, ctime ns), persisted in one
- * JSON file under the cache folder. Loaded once; save() merges with whatever another build wrote
- * meanwhile (under a lock) and replaces the file atomically, so concurrent builds never corrupt it.
+ * Content hashes of files remembered by (dev, ino, size, mtime ns, ctime ns), persisted in one text
+ * file under the cache folder, a `statKey hex` line per file, least recently used first. Loaded once;
+ * save() merges with whatever another build wrote meanwhile (under a lock) and replaces the file
+ * atomically, so concurrent builds never corrupt it. A lookup does not reorder the map (that was a
+ * delete and an insert per file of a warm walk): the keys it found are moved to the recent end at save.
  */
 export class FileDigestCache {
   /** How many files had their bytes read (a fully warm cache reads none). */
   contentReads = 0;
   private dirty = new Map<string, string>();
+  /** Keys looked up and found since the load (their recency is refreshed at save). */
+  private used: string[] = [];
 
-  private readonly entries: LruMap<string, string>;
+  private entries = new Map<string, string>();
+  private readonly maxEntries: number;
   private readonly racyMarginNs: bigint;
 
   private constructor(
     private readonly file: string | undefined,
     opts: DigestCacheOptions,
   ) {
-    this.entries = new LruMap(opts.maxEntries ?? DEFAULT_MAX_ENTRIES);
+    this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.racyMarginNs = BigInt(opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS) * 1_000_000n;
   }
 
@@ -60,10 +62,11 @@ export class FileDigestCache {
     return new FileDigestCache(undefined, opts);
   }
 
-  /** Loads `<cacheDir>/digests.json` (a missing or damaged file is an empty cache). */
+  /** Loads `<cacheDir>/digests.txt` (a missing or damaged file is an empty cache). */
   static async load(cacheDir: string, opts: DigestCacheOptions = {}): Promise<FileDigestCache> {
     const cache = new FileDigestCache(join(cacheDir, FILE_NAME), opts);
-    for (const [k, v] of await readStored(join(cacheDir, FILE_NAME))) cache.entries.set(k, v);
+    cache.entries = await readStored(join(cacheDir, FILE_NAME));
+    cache.trim();
     return cache;
   }
 
@@ -73,7 +76,33 @@ export class FileDigestCache {
 
   /** The remembered hash for this exact stat, without touching the file. */
   knownHash(st: BigIntStats): string | undefined {
-    return this.entries.get(statKey(st));
+    return this.lookup(statKey(st));
+  }
+
+  /** knownHash by a stat key made elsewhere (common/native scanDir makes the same string). */
+  knownHashByKey(key: string): string | undefined {
+    return this.lookup(key);
+  }
+
+  private lookup(key: string): string | undefined {
+    const hex = this.entries.get(key);
+    if (hex !== undefined) this.used.push(key);
+    return hex;
+  }
+
+  private remember(key: string, hex: string): void {
+    this.entries.delete(key);
+    this.entries.set(key, hex);
+  }
+
+  /** Drops the least recently used entries beyond the bound (at load and save; a build only adds). */
+  private trim(): void {
+    let excess = this.entries.size - this.maxEntries;
+    if (excess <= 0) return;
+    for (const key of this.entries.keys()) {
+      if (excess-- <= 0) break;
+      this.entries.delete(key);
+    }
   }
 
   /**
@@ -82,7 +111,7 @@ export class FileDigestCache {
    */
   async contentHash(path: string, known?: BigIntStats): Promise<string> {
     if (known !== undefined) {
-      const hit = this.entries.get(statKey(known));
+      const hit = this.lookup(statKey(known));
       if (hit !== undefined) return hit;
     }
     const readStartNs = BigInt(Date.now()) * 1_000_000n;
@@ -91,14 +120,14 @@ export class FileDigestCache {
     try {
       const before = await fh.stat({ bigint: true });
       const key = statKey(before);
-      const hit = this.entries.get(key);
+      const hit = this.lookup(key);
       if (hit !== undefined) return hit;
       this.contentReads++;
       const hex = await hashOpenFile(fh, before.size);
       const after = await fh.stat({ bigint: true });
       // Only remember what is certainly the content that belongs to this stat.
       if (statKey(after) === key && before.ctimeNs < readStartNs - this.racyMarginNs) {
-        this.entries.set(key, hex);
+        this.remember(key, hex);
         this.dirty.set(key, hex);
       }
       return hex;
@@ -107,23 +136,36 @@ export class FileDigestCache {
     }
   }
 
-  /** Writes new entries back, merged with the file's current contents. No-op when nothing is new. */
+  /**
+   * Writes new entries back, merged with the file's current contents, the keys this build used moved
+   * to the recent end. No-op when nothing is new (a warm rebuild leaves the file as it was).
+   */
   async save(): Promise<void> {
     if (this.file === undefined || this.dirty.size === 0) return;
     const file = this.file;
     await withFileLock(`${file}.lock`, async () => {
       // Merge: entries another build saved since we loaded stay, ours are the most recent.
-      for (const [k, v] of await readStored(file)) {
-        if (!this.entries.has(k)) this.entries.set(k, v);
+      const merged = await readStored(file);
+      for (const [k, v] of this.entries) if (!merged.has(k)) merged.set(k, v);
+      for (const k of this.used) {
+        const v = this.entries.get(k);
+        if (v === undefined) continue;
+        merged.delete(k);
+        merged.set(k, v);
       }
-      for (const [k, v] of this.dirty) this.entries.set(k, v);
-      const list: Array<[string, string]> = [];
-      // entries(): least recently used first, so reloading preserves the recency order.
-      for (const [k, v] of this.entries.entries()) list.push([k, v]);
-      const stored: StoredDigests = { version: FORMAT_VERSION, entries: list };
-      await atomicWriteFile(file, JSON.stringify(stored));
+      for (const [k, v] of this.dirty) {
+        merged.delete(k);
+        merged.set(k, v);
+      }
+      this.entries = merged;
+      this.trim();
+      const lines = [HEADER];
+      for (const [k, v] of this.entries) lines.push(`${k} ${v}`);
+      await atomicWriteFile(file, lines.join("\n") + "\n");
+      await rm(join(dirname(file), OLD_FILE_NAME), { force: true });
     });
     this.dirty.clear();
+    this.used = [];
   }
 }
 
@@ -154,35 +196,26 @@ async function hashOpenFile(fh: FileHandle, size: bigint): Promise<string> {
   return h.digest("hex");
 }
 
-async function readStored(file: string): Promise<Array<[string, string]>> {
+/** The stored entries, least recently used first; empty for a missing, foreign or damaged file. */
+async function readStored(file: string): Promise<Map<string, string>> {
+  const entries = new Map<string, string>();
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (e) {
-    if (errnoCode(e) === "ENOENT") return [];
+    if (errnoCode(e) === "ENOENT") return entries;
     throw e;
   }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    // Written atomically, so this is a foreign or hand-edited file: the cache is only an
-    // optimisation, start afresh rather than fail the build.
-    if (e instanceof SyntaxError) return [];
-    throw e;
+  // Written atomically, so a bad line means a foreign or hand-edited file: the cache is only an
+  // optimisation, start afresh rather than fail the build.
+  const lines = text.split("\n");
+  if (lines[0] !== HEADER) return entries;
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (line === "") continue;
+    const space = line.indexOf(" ");
+    if (space <= 0 || line.length - space - 1 !== 64) return new Map();
+    entries.set(line.slice(0, space), line.slice(space + 1));
   }
-  if (!isStored(parsed) || parsed.version !== FORMAT_VERSION) return [];
-  return parsed.entries;
-}
-
-function isStored(v: unknown): v is StoredDigests {
-  if (typeof v !== "object" || v === null) return false;
-  const o = v as { version?: unknown; entries?: unknown };
-  return (
-    typeof o.version === "number" &&
-    Array.isArray(o.entries) &&
-    o.entries.every(
-      (e: unknown) => Array.isArray(e) && e.length === 2 && typeof e[0] === "string" && typeof e[1] === "string",
-    )
-  );
+  return entries;
 }

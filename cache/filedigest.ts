@@ -1,18 +1,22 @@
 import { readlink } from "node:fs/promises";
-import { lstatSync, readdirSync, type BigIntStats } from "node:fs";
+import { constants, lstatSync, type BigIntStats } from "node:fs";
 import { posix } from "node:path";
 import { ContextError, errnoCode } from "../common/errors.js";
 import { sha256, type Digest } from "../common/digest.js";
 import { resolveInsideRoot } from "../common/rootpath.js";
 import { FileDigestCache } from "./digestcache.js";
 import { normalizeRel } from "./context.js";
+import { native, type DirScan } from "../common/native.js";
+
+const { S_IFMT, S_IFDIR } = constants;
 
 export type FileType = "file" | "dir" | "symlink" | "fifo" | "socket" | "char" | "block";
 
 /**
- * One path of a step's inputs. `digest` covers type, mode, link target and bytes (for a folder:
- * its entries, recursively, but not its own mode, as BuildKit) but not the path itself, so that a
- * rename is recognisable; the aggregate digest covers the paths.
+ * One path of a step's inputs. For a regular file `digest` is the sha256 of its bytes (its mode is
+ * `mode`); for anything else it covers type, mode, link target (for a folder: its entries, recursively,
+ * with their modes, but not its own mode, as BuildKit). Never the path itself, so that a rename is
+ * recognisable; the aggregate digest covers the paths.
  */
 export interface FileDigestEntry {
   path: string;
@@ -56,24 +60,34 @@ export async function digestPaths(
     if (rel !== "" && !walker.keeps(rel)) continue; // ignored: as if it did not exist
     const top = await walker.entry(rel, true);
     if (top === undefined) throw new ContextError(given, `${given}: not found in build context`);
-    parts.push(`${rel}\0${top.digest}`);
+    parts.push(`${rel}\0${entryToken(top)}`);
     if (top.type === "symlink") {
       const target = normalizeRel(await resolveInsideRoot(root, rel, true));
       const resolved = target === rel ? undefined : await walker.entry(target, true);
-      parts.push(`-> ${target}\0${resolved?.digest ?? "missing"}`);
+      parts.push(`-> ${target}\0${resolved === undefined ? "missing" : entryToken(resolved)}`);
     }
   }
   const files = [...walker.seen.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   return { digest: sha256(parts.join("\n")), files };
 }
 
-interface NamedDigest {
+/**
+ * What an entry contributes to its folder's digest and the aggregate: a file's content digest with
+ * its mode (a file's own digest is just its bytes, so a 20,000-file walk hashes no per-file strings).
+ */
+function entryToken(e: FileDigestEntry): string {
+  return e.type === "file" ? `file\0${e.mode.toString(8)}\0${e.digest}` : e.digest;
+}
+
+interface NamedToken {
   name: string;
-  digest: Digest;
+  token: string;
 }
 
 class Walker {
   readonly seen = new Map<string, FileDigestEntry>();
+  /** Folder scans started ahead of the walk (absolute path → scan). */
+  private readonly scans = new Map<string, Promise<DirScan>>();
   private active = 0;
   private readonly waiting: Array<() => void> = [];
 
@@ -112,10 +126,10 @@ class Walker {
       if (!kept && children.length === 0) return undefined; // ignored folder with nothing re-included
       // A folder's own mode is left out: BuildKit (dockerd 26) keeps a COPY cached when only a
       // folder's mode changed, nested or not. Its entries, names and kinds all count.
-      digest = sha256(`dir\0` + children.map((c) => `${c.name}\0${c.digest}\0`).join(""));
+      digest = sha256(`dir\0` + children.map((c) => `${c.name}\0${c.token}\0`).join(""));
     } else if (type === "file") {
       const hex = this.cache.knownHash(st) ?? (await this.limited(() => this.cache.contentHash(abs, st)));
-      digest = sha256(`file\0${mode.toString(8)}\0${hex}`);
+      digest = `sha256:${hex}`;
     } else if (type === "symlink") {
       digest = sha256(`symlink\0${await readlink(abs)}`);
     } else if (type === "char" || type === "block") {
@@ -128,38 +142,80 @@ class Walker {
     return entry;
   }
 
-  private async children(rel: string, abs: string): Promise<Array<{ name: string; digest: Digest }>> {
-    const dirents = readdirSync(abs, { withFileTypes: true }).sort((a, b) =>
-      a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
-    );
-    const results = await Promise.all(
-      dirents.map((dirent): NamedDigest | undefined | Promise<NamedDigest | undefined> => {
-        const name = dirent.name;
-        const childRel = rel === "" ? name : `${rel}/${name}`;
-        const kept = this.keeps(childRel);
-        // An ignored child is only worth a look if it is a folder an exception may reach into.
-        if (!kept && (!dirent.isDirectory() || !this.mustDescend(childRel))) return undefined;
-        const known = kept && dirent.isFile() ? this.knownFile(childRel) : undefined;
-        if (known !== undefined) return { name, digest: known.digest };
-        return this.entry(childRel, kept).then((e) => (e === undefined ? undefined : { name, digest: e.digest }));
-      }),
-    );
-    return results.filter((r): r is NamedDigest => r !== undefined);
+  /**
+   * A folder's entries, by name. One native scan gives every entry's mode and stat key, so a warm
+   * walk costs one call per folder rather than one lstat per file (common/native.ts); the subfolders'
+   * scans are started before this folder's files are looked at, so they run on other threads meanwhile.
+   * Files the digest cache knows are settled without a promise each.
+   */
+  private async children(rel: string, abs: string): Promise<NamedToken[]> {
+    const scan = await this.scanOf(abs);
+    const { names, modes, keys } = scan;
+    const order = names.map((_, i) => i).sort((a, b) => {
+      const x = names[a] as string;
+      const y = names[b] as string;
+      return x < y ? -1 : x > y ? 1 : 0;
+    });
+    const rels: string[] = [];
+    const kept: boolean[] = [];
+    for (const i of order) {
+      const childRel = rel === "" ? (names[i] as string) : `${rel}/${names[i] as string}`;
+      const keep = this.keeps(childRel);
+      rels.push(childRel);
+      kept.push(keep);
+      if (((modes[i] as number) & S_IFMT) === S_IFDIR && (keep || this.mustDescend(childRel))) this.prefetch(`${abs}/${names[i] as string}`);
+    }
+    const results: Array<NamedToken | undefined> = [];
+    const pending: Array<Promise<void>> = [];
+    order.forEach((i, at) => {
+      const name = names[i] as string;
+      const mode = modes[i] as number;
+      const childRel = rels[at] as string;
+      const keep = kept[at] as boolean;
+      // An ignored child is only worth a look if it is a folder an exception may reach into.
+      if (!keep && ((mode & S_IFMT) !== S_IFDIR || !this.mustDescend(childRel))) return;
+      const known = keep ? this.knownFile(childRel, mode, keys[i] as string) : undefined;
+      if (known !== undefined) {
+        results[at] = { name, token: entryToken(known) };
+        return;
+      }
+      pending.push(this.entry(childRel, keep).then((e) => {
+        if (e !== undefined) results[at] = { name, token: entryToken(e) };
+      }));
+    });
+    if (pending.length > 0) await Promise.all(pending);
+    return results.filter((r): r is NamedToken => r !== undefined);
+  }
+
+  /** The scan of a folder: the one prefetched, or a new one. */
+  private scanOf(abs: string): Promise<DirScan> {
+    const started = this.scans.get(abs);
+    if (started === undefined) return native().scanDir(abs);
+    this.scans.delete(abs);
+    return started;
+  }
+
+  private prefetch(abs: string): void {
+    if (this.scans.has(abs)) return;
+    const scan = native().scanDir(abs);
+    // Observed here too: a folder the walk then does not enter (it changed meanwhile) must not leave
+    // an unhandled rejection; the walker that awaits it still sees the failure.
+    scan.catch(() => undefined);
+    this.scans.set(abs, scan);
   }
 
   /**
-   * A regular file whose content digest the cache knows, found with no promise in between (a warm walk
-   * is almost only these); undefined otherwise, and entry() takes over.
+   * A regular file whose content digest the cache knows under the scan's stat key, found with no
+   * promise in between (a warm walk is almost only these); undefined otherwise, and entry() takes over.
    */
-  private knownFile(rel: string): FileDigestEntry | undefined {
+  private knownFile(rel: string, mode: number, key: string): FileDigestEntry | undefined {
     const seen = this.seen.get(rel);
     if (seen !== undefined) return seen;
-    const st = lstatIfExists(posix.join(this.root, rel));
-    if (st === undefined || !st.isFile()) return undefined;
-    const hex = this.cache.knownHash(st);
+    if (key === "") return undefined; // not a regular file
+    const hex = this.cache.knownHashByKey(key);
     if (hex === undefined) return undefined;
-    const mode = Number(st.mode) & 0o7777;
-    const entry: FileDigestEntry = { path: rel, digest: sha256(`file\0${mode.toString(8)}\0${hex}`), mode, type: "file" };
+    const perm = mode & 0o7777;
+    const entry: FileDigestEntry = { path: rel, digest: `sha256:${hex}`, mode: perm, type: "file" };
     this.seen.set(rel, entry);
     return entry;
   }

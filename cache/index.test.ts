@@ -154,7 +154,7 @@ test("sweepTemporaries removes only old temporary files", async () => {
     await index.put(e.key, e);
     const old = join(dir, "keys", `${"0".repeat(64)}.json.tmp-12-abcd0123`);
     const fresh = join(dir, "keys", `${"1".repeat(64)}.json.tmp-13-abcd0123`);
-    const digestTmp = join(dir, "digests.json.tmp-14-00ff");
+    const digestTmp = join(dir, "digests.txt.tmp-14-00ff");
     await writeFile(old, "{");
     await writeFile(fresh, "{");
     await writeFile(digestTmp, "{");

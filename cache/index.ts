@@ -1,9 +1,9 @@
 import { readFile, readdir, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
-import { errnoCode } from "../common/errors.js";
+import { RuntimeFailure, errnoCode } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
 import { digestHex, isDigest, sha256, type Digest } from "../common/digest.js";
-import type { StepRecord } from "./key.js";
+import { stepKey, type StepRecord } from "./key.js";
 
 /** What a cache hit restores: the snapshot (by chain id) and the layer it committed. */
 export interface CacheEntry {
@@ -20,9 +20,14 @@ export interface CacheEntry {
 }
 
 /**
- * The persistent cache index: one JSON file per key under `<cache>/keys/`, and the last record of
- * each Dockerfile step under `<cache>/steps/` for explanations. Every write is atomic (temporary
- * file + rename), so concurrent builds and kills leave only whole files; the last writer wins.
+ * The persistent cache index: one file per key under `<cache>/keys/`, and the last record of each
+ * Dockerfile step under `<cache>/steps/` for explanations. Every write is atomic (temporary file +
+ * rename), so concurrent builds and kills leave only whole files; the last writer wins.
+ *
+ * Each file is two JSON lines: a small head (the entry without its record; the step's key), then the
+ * record, which for a COPY of a large context lists every file (2 MB for 20,000 files). A cache hit
+ * reads only the head: the record is parsed when something asks for it (an export, `cache ls`, a
+ * miss explanation). A one-line file (written before this layout) is read whole.
  */
 export class CacheIndex {
   private readonly keysDir: string;
@@ -40,16 +45,20 @@ export class CacheIndex {
 
   async get(key: Digest): Promise<CacheEntry | undefined> {
     const file = this.keyFile(key);
-    const entry = parseEntry(await readIfExists(file));
-    if (entry === undefined || entry.key !== key) return undefined;
+    const text = await readIfExists(file);
+    if (text === undefined) return undefined;
     const st = await statIfExists(file);
     if (st === undefined) return undefined; // removed meanwhile
-    return { ...entry, lastUsed: Math.max(entry.lastUsed, st.mtimeMs) };
+    const entry = parseEntry(text, file);
+    if (entry === undefined || entry.key !== key) return undefined;
+    entry.lastUsed = Math.max(entry.lastUsed, st.mtimeMs);
+    return entry;
   }
 
   async put(key: Digest, entry: CacheEntry): Promise<void> {
     if (entry.key !== key) throw new TypeError(`cache entry for ${entry.key} put under ${key}`);
-    await atomicWriteFile(this.keyFile(key), JSON.stringify(entry));
+    const { record, ...head } = entry;
+    await atomicWriteFile(this.keyFile(key), `${JSON.stringify(head)}\n${JSON.stringify(record)}\n`);
     await this.touch(key, new Date(entry.lastUsed)); // the file's mtime is the lastUsed that counts
   }
 
@@ -86,14 +95,25 @@ export class CacheIndex {
 
   /** Remembers the record of the last build of a Dockerfile step (stepId: stable across builds). */
   async rememberStep(stepId: string, rec: StepRecord): Promise<void> {
-    await atomicWriteFile(this.stepFile(stepId), JSON.stringify({ stepId, record: rec }));
+    await atomicWriteFile(this.stepFile(stepId), `${JSON.stringify({ stepId, key: stepKey(rec) })}\n${JSON.stringify(rec)}\n`);
+  }
+
+  /** The key of the step's last build, without parsing its record (undefined: none, or an old file). */
+  async previousStepKey(stepId: string): Promise<Digest | undefined> {
+    const text = await readIfExists(this.stepFile(stepId));
+    const [head] = splitHead(text);
+    const o = parseJson(head);
+    if (typeof o !== "object" || o === null) return undefined;
+    const { stepId: id, key } = o as { stepId?: unknown; key?: unknown };
+    return id === stepId && typeof key === "string" && isDigest(key) ? key : undefined;
   }
 
   async previousStep(stepId: string): Promise<StepRecord | undefined> {
-    const parsed = parseJson(await readIfExists(this.stepFile(stepId)));
-    if (typeof parsed !== "object" || parsed === null) return undefined;
-    const o = parsed as { stepId?: unknown; record?: unknown };
-    return o.stepId === stepId && isRecord(o.record) ? o.record : undefined;
+    const [head, rest] = splitHead(await readIfExists(this.stepFile(stepId)));
+    const o = parseJson(head);
+    if (typeof o !== "object" || o === null || (o as { stepId?: unknown }).stepId !== stepId) return undefined;
+    const record = rest === undefined ? (o as { record?: unknown }).record : parseJson(rest);
+    return isRecord(record) ? record : undefined;
   }
 
   /**
@@ -155,8 +175,17 @@ function parseJson(text: string | undefined): unknown {
   }
 }
 
-function parseEntry(text: string | undefined): CacheEntry | undefined {
-  const v = parseJson(text);
+/** The head line and the rest of a two-line file; a one-line (older) file is all head. */
+function splitHead(text: string | undefined): [string | undefined, string | undefined] {
+  if (text === undefined) return [undefined, undefined];
+  const newline = text.indexOf("\n");
+  if (newline < 0 || newline === text.length - 1) return [text, undefined];
+  return [text.slice(0, newline), text.slice(newline + 1)];
+}
+
+function parseEntry(text: string, file: string): CacheEntry | undefined {
+  const [head, rest] = splitHead(text);
+  const v = parseJson(head);
   if (typeof v !== "object" || v === null) return undefined;
   const o = v as Partial<Record<keyof CacheEntry, unknown>>;
   const ok =
@@ -167,8 +196,25 @@ function parseEntry(text: string | undefined): CacheEntry | undefined {
     typeof o.createdAt === "number" &&
     typeof o.lastUsed === "number" &&
     typeof o.durationMs === "number" &&
-    isRecord(o.record);
-  return ok ? (v as CacheEntry) : undefined;
+    (rest !== undefined || isRecord(o.record));
+  if (!ok) return undefined;
+  const entry = v as CacheEntry;
+  if (rest === undefined) return entry;
+  let record: StepRecord | undefined;
+  Object.defineProperty(entry, "record", {
+    enumerable: true,
+    configurable: true,
+    get(): StepRecord {
+      if (record !== undefined) return record;
+      const parsed = parseJson(rest);
+      if (!isRecord(parsed)) throw new RuntimeFailure(`cache entry ${file} is damaged (its record does not parse): remove it or run \`tsbuild cache prune --all\``);
+      return (record = parsed);
+    },
+    set(value: StepRecord) {
+      record = value;
+    },
+  });
+  return entry;
 }
 
 function isRecord(v: unknown): v is StepRecord {

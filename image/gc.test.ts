@@ -2,7 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { digestHex } from "../common/digest.js";
+import { digestHex, sha256 } from "../common/digest.js";
+import { CacheIndex } from "../cache/index.js";
 import { withStore, fakeImage } from "./testutil.js";
 import { blobsOfManifest, collectGarbage } from "./gc.js";
 
@@ -15,7 +16,12 @@ test("gc removes blobs of untagged images, keeps index-reachable, cache-referenc
     const cachedLayer = cached.manifest.layers[0]!.digest;
     const keysDir = join(store.paths.cache, "keys");
     await mkdir(keysDir, { recursive: true });
-    await writeFile(join(keysDir, `${"a".repeat(64)}.json`), JSON.stringify({ key: "x", diffId: cachedLayer }));
+    // Written by the cache index itself, so the test follows its file layout (a head line, then the record).
+    const key = sha256("a cache key");
+    await new CacheIndex(store.paths.cache).put(key, {
+      key, chainId: sha256("chain"), diffId: cachedLayer, layerSize: 1, createdAt: 0, lastUsed: 0, durationMs: 1,
+      record: { parentKey: sha256("parent"), instruction: "RUN", text: "RUN true", definition: {}, buildArgs: {} },
+    });
     await writeFile(join(keysDir, `${"b".repeat(64)}.json`), "{ damaged");
     for (const ref of ["cached:1", "held:1", "gone:1"]) await store.untag(ref);
     const heldBlobs = await blobsOfManifest(store, held.manifestDigest);

@@ -36,10 +36,12 @@ export async function cacheLayerDigests(cacheDir: string): Promise<Set<Digest>> 
   return out;
 }
 
+/** The entry's diffId, from its first line (cache/index.ts: a head line, then the record). */
 function parseDiffId(text: string): Digest | undefined {
+  const newline = text.indexOf("\n");
   let v: unknown;
   try {
-    v = JSON.parse(text);
+    v = JSON.parse(newline < 0 ? text : text.slice(0, newline));
   } catch (e) {
     if (e instanceof SyntaxError) return undefined; // a half-written or damaged entry
     throw e;
