@@ -119,7 +119,10 @@ test("a damaged cache file is ignored, not fatal", async () => {
     await writeFile(join(dir, "digests.txt"), "{not json");
     const c = await FileDigestCache.load(dir);
     assert.equal(c.size, 0);
-    await writeFile(join(dir, "digests.txt"), `tsbuild file digests v2\n1:2:3:4:5 ${"a".repeat(64)}\n1:2:3:4:6 short\n`);
+    // A line torn by a kill during an append is skipped, the rest kept.
+    await writeFile(join(dir, "digests.txt"), `tsbuild file digests v2\n1:2:3:4:5 ${"a".repeat(64)}\n1:2:3:4:6 ab\n\n1:2:3:4:7 ${"b".repeat(64)}\n`);
+    assert.equal((await FileDigestCache.load(dir)).size, 2);
+    await writeFile(join(dir, "digests.txt"), `something else\n1:2:3:4:5 ${"a".repeat(64)}\n`);
     assert.equal((await FileDigestCache.load(dir)).size, 0);
     await writeFile(join(dir, "digests.txt"), `tsbuild file digests v2\n1:2:3:4:5 ${"a".repeat(64)}\n`);
     assert.equal((await FileDigestCache.load(dir)).size, 1);
@@ -147,5 +150,42 @@ test("the cache is bounded (least recently used entries go)", async () => {
     await last.contentHash(join(dir, "f2"));
     await last.contentHash(join(dir, "f6"));
     assert.equal(last.contentReads, 0);
+  });
+});
+
+test("a save appends the new entries; past the bound the file is rewritten, trimmed", async () => {
+  await withDir(async (dir) => {
+    const cacheDir = join(dir, "cache");
+    const stored = join(cacheDir, "digests.txt");
+    const bound = { maxEntries: 6 };
+    for (let i = 0; i < 4; i++) await writeFile(join(dir, `f${i}`), `${i}`);
+    await pastRacyWindow();
+    const first = await FileDigestCache.load(cacheDir, bound);
+    for (let i = 0; i < 4; i++) await first.contentHash(join(dir, `f${i}`));
+    await first.save();
+    const lineCount = async () => (await readFile(stored, "utf8")).split("\n").filter((l) => /^\S+ [0-9a-f]{64}$/.test(l)).length;
+    assert.equal(await lineCount(), 4);
+    // One file edited: its new entry is appended (the old one stays until trimmed).
+    await writeFile(join(dir, "f1"), "edited");
+    await pastRacyWindow();
+    const second = await FileDigestCache.load(cacheDir, bound);
+    assert.equal(await second.contentHash(join(dir, "f1")), createHash("sha256").update("edited").digest("hex"));
+    await second.save();
+    assert.equal(await lineCount(), 5);
+    const third = await FileDigestCache.load(cacheDir, bound);
+    for (let i = 0; i < 4; i++) await third.contentHash(join(dir, `f${i}`));
+    assert.equal(third.contentReads, 0, "the appended entry is read back");
+    // More edits: past the bound the next save rewrites the file, keeping the most recent entries.
+    for (let round = 0; round < 3; round++) {
+      await writeFile(join(dir, "f2"), `round ${round}`);
+      await pastRacyWindow();
+      const c = await FileDigestCache.load(cacheDir, bound);
+      for (let i = 0; i < 4; i++) await c.contentHash(join(dir, `f${i}`));
+      await c.save();
+    }
+    assert.equal(await lineCount(), 6);
+    const last = await FileDigestCache.load(cacheDir, bound);
+    for (let i = 0; i < 4; i++) await last.contentHash(join(dir, `f${i}`));
+    assert.equal(last.contentReads, 0, "the entries in use survive the trim");
   });
 });

@@ -1,5 +1,5 @@
 import { createReadStream, constants, type BigIntStats } from "node:fs";
-import { open, readFile, rm, type FileHandle } from "node:fs/promises";
+import { appendFile, open, readFile, rm, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { errnoCode } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
@@ -46,6 +46,8 @@ export class FileDigestCache {
   private used: string[] = [];
 
   private entries = new Map<string, string>();
+  /** Entry lines in the file as loaded or last written by us (superseded ones included). */
+  private storedLines = 0;
   private readonly maxEntries: number;
   private readonly racyMarginNs: bigint;
 
@@ -65,7 +67,9 @@ export class FileDigestCache {
   /** Loads `<cacheDir>/digests.txt` (a missing or damaged file is an empty cache). */
   static async load(cacheDir: string, opts: DigestCacheOptions = {}): Promise<FileDigestCache> {
     const cache = new FileDigestCache(join(cacheDir, FILE_NAME), opts);
-    cache.entries = await readStored(join(cacheDir, FILE_NAME));
+    const stored = await readStored(join(cacheDir, FILE_NAME));
+    cache.entries = stored.entries;
+    cache.storedLines = stored.lines;
     cache.trim();
     return cache;
   }
@@ -137,15 +141,25 @@ export class FileDigestCache {
   }
 
   /**
-   * Writes new entries back, merged with the file's current contents, the keys this build used moved
-   * to the recent end. No-op when nothing is new (a warm rebuild leaves the file as it was).
+   * Writes new entries back. Usually they are appended (a one-file edit of a 20,000-file context
+   * used to rewrite 2.5 MB); when the file holds many superseded lines, or more entries than the
+   * bound, it is rewritten instead: merged with what other builds wrote, the keys this build used
+   * moved to the recent end, trimmed. No-op when nothing is new. Both happen under the file's lock.
    */
   async save(): Promise<void> {
     if (this.file === undefined || this.dirty.size === 0) return;
     const file = this.file;
     await withFileLock(`${file}.lock`, async () => {
-      // Merge: entries another build saved since we loaded stay, ours are the most recent.
-      const merged = await readStored(file);
+      const fresh = [...this.dirty].map(([k, v]) => `${k} ${v}`);
+      const lines = this.storedLines + fresh.length;
+      if (this.storedLines > 0 && lines <= 2 * this.entries.size && this.entries.size <= this.maxEntries) {
+        // Each append starts a new line: a line torn by a kill before it is skipped when read.
+        await appendFile(file, `\n${fresh.join("\n")}\n`);
+        this.storedLines = lines;
+        return;
+      }
+      const stored = await readStored(file);
+      const merged = stored.entries;
       for (const [k, v] of this.entries) if (!merged.has(k)) merged.set(k, v);
       for (const k of this.used) {
         const v = this.entries.get(k);
@@ -159,9 +173,10 @@ export class FileDigestCache {
       }
       this.entries = merged;
       this.trim();
-      const lines = [HEADER];
-      for (const [k, v] of this.entries) lines.push(`${k} ${v}`);
-      await atomicWriteFile(file, lines.join("\n") + "\n");
+      const out = [HEADER];
+      for (const [k, v] of this.entries) out.push(`${k} ${v}`);
+      await atomicWriteFile(file, out.join("\n") + "\n");
+      this.storedLines = this.entries.size;
       await rm(join(dirname(file), OLD_FILE_NAME), { force: true });
     });
     this.dirty.clear();
@@ -196,26 +211,31 @@ async function hashOpenFile(fh: FileHandle, size: bigint): Promise<string> {
   return h.digest("hex");
 }
 
-/** The stored entries, least recently used first; empty for a missing, foreign or damaged file. */
-async function readStored(file: string): Promise<Map<string, string>> {
+/**
+ * The stored entries, least recently used first (a key appended again moves to the end), and how many
+ * entry lines the file holds; nothing for a missing or foreign file. A line that does not read as an
+ * entry (torn by a kill during an append) is skipped.
+ */
+async function readStored(file: string): Promise<{ entries: Map<string, string>; lines: number }> {
   const entries = new Map<string, string>();
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (e) {
-    if (errnoCode(e) === "ENOENT") return entries;
+    if (errnoCode(e) === "ENOENT") return { entries, lines: 0 };
     throw e;
   }
-  // Written atomically, so a bad line means a foreign or hand-edited file: the cache is only an
-  // optimisation, start afresh rather than fail the build.
   const lines = text.split("\n");
-  if (lines[0] !== HEADER) return entries;
+  if (lines[0] !== HEADER) return { entries, lines: 0 };
+  let count = 0;
   for (let i = 1; i < lines.length; i++) {
     const line = lines[i] as string;
-    if (line === "") continue;
     const space = line.indexOf(" ");
-    if (space <= 0 || line.length - space - 1 !== 64) return new Map();
-    entries.set(line.slice(0, space), line.slice(space + 1));
+    if (space <= 0 || line.length - space - 1 !== 64) continue;
+    const key = line.slice(0, space);
+    if (entries.has(key)) entries.delete(key);
+    entries.set(key, line.slice(space + 1));
+    count++;
   }
-  return entries;
+  return { entries, lines: count };
 }
