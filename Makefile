@@ -46,7 +46,7 @@ build: deps $(NATIVE)
 $(NATIVE): native/tsbuild_native.c
 	@test -f $(NODE_INCLUDE)/node_api.h || { echo "Node's headers not found in $(NODE_INCLUDE)"; exit 1; }
 	mkdir -p native/build
-	cc -O2 -Wall -Wextra -Werror -shared -fPIC -I$(NODE_INCLUDE) -o $@.tmp $<
+	cc -O2 -Wall -Wextra -Werror -shared -fPIC -I$(NODE_INCLUDE) -o $@.tmp $< -lm
 	mv $@.tmp $@
 
 typecheck: $(NODE_MODULES)

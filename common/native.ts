@@ -16,10 +16,17 @@ export interface DirScan {
 export interface NativeHelpers {
   /** mount(2); `cwd` (when not null) is the folder relative paths in `data` are resolved from. */
   mount(source: string, target: string, fsType: string, flags: number, data: string, cwd: string | null): void;
-  /** umount2(2). */
-  umount(target: string, flags: number): void;
+  /** umount2(2), on libuv's thread pool. */
+  umount(target: string, flags: number): Promise<void>;
   /** The folder's entries with their stats, scanned on libuv's thread pool. */
   scanDir(path: string): Promise<DirScan>;
+  /**
+   * Copies regular files to new paths (never over an existing entry) with owner, mode and times: meta
+   * holds uid, gid, mode, atime ms, mtime ms per file. With donors, a file is only copied if its donor
+   * is an identical earlier copy (size, mode, owner, mtime; no xattrs on either), else NOT_REUSABLE.
+   * Resolves to each file's errno (0: copied).
+   */
+  copyFiles(sources: string[], targets: string[], meta: Float64Array, donors?: string[]): Promise<Int32Array>;
   /** llistxattr(2): the entry's own attribute names. */
   listXattrs(path: string): string[];
   /** lgetxattr(2); null when there is no attribute of that name. */
@@ -29,6 +36,8 @@ export interface NativeHelpers {
 }
 
 export const MNT_DETACH = 2;
+/** copyFiles' result for a file whose donor is not an identical earlier copy. */
+export const NOT_REUSABLE = -1;
 
 /** The addon's path: native/build/ beside the folder holding this module (common/ or the bundle's dist/). */
 function addonPath(): string {

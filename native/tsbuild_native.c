@@ -17,10 +17,13 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -157,27 +160,110 @@ static napi_value js_mount(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// umount(target, flags)
+// A system-call job run on libuv's thread pool, settled as a promise on the main thread. Each kind
+// of job embeds this first and fills in the three functions.
+struct task {
+  napi_async_work work;
+  napi_deferred deferred;
+  void (*execute)(struct task* t);              // thread pool: no N-API calls; sets error on failure
+  napi_value (*resolve)(napi_env env, struct task* t); // main thread: the value (NULL: out of memory)
+  void (*destroy)(struct task* t);
+  int error;               // errno of the failure, 0 if none
+  const char* syscall;     // for the message of a failure
+  char* path;              // ditto; owned by the task
+};
+
+static void task_execute(napi_env env, void* data) {
+  (void)env;
+  struct task* t = data;
+  t->execute(t);
+}
+
+static void task_complete(napi_env env, napi_status status, void* data) {
+  struct task* t = data;
+  napi_value value = NULL;
+  int failed = 1;
+  if (status == napi_cancelled) {
+    value = errno_error(env, ECANCELED, t->syscall, t->path);
+  } else if (t->error != 0) {
+    value = errno_error(env, t->error, t->syscall, t->path);
+  } else {
+    value = t->resolve(env, t);
+    failed = value == NULL;
+    if (value == NULL) value = errno_error(env, ENOMEM, t->syscall, t->path);
+  }
+  if (value != NULL) {
+    if (failed) napi_reject_deferred(env, t->deferred, value);
+    else napi_resolve_deferred(env, t->deferred, value);
+  }
+  napi_delete_async_work(env, t->work);
+  free(t->path);
+  t->destroy(t);
+}
+
+// Queues the task and returns its promise; on failure destroys it and throws.
+static napi_value task_start(napi_env env, struct task* t) {
+  napi_value promise, name;
+  if (napi_create_promise(env, &t->deferred, &promise) != napi_ok ||
+      napi_create_string_utf8(env, t->syscall, NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_async_work(env, NULL, name, task_execute, task_complete, t, &t->work) != napi_ok) {
+    free(t->path);
+    t->destroy(t);
+    napi_throw_error(env, NULL, "tsbuild native: cannot start a background task");
+    return NULL;
+  }
+  if (napi_queue_async_work(env, t->work) != napi_ok) {
+    napi_delete_async_work(env, t->work);
+    free(t->path);
+    t->destroy(t);
+    napi_throw_error(env, NULL, "tsbuild native: cannot queue a background task");
+    return NULL;
+  }
+  return promise;
+}
+
+static void free_plain(struct task* t) { free(t); }
+
+static napi_value resolve_undefined(napi_env env, struct task* t) {
+  (void)t;
+  napi_value v;
+  return napi_get_undefined(env, &v) == napi_ok ? v : NULL;
+}
+
+// umount(target, flags) -> Promise<void>: on the thread pool, since unmounting an overlay that took
+// thousands of files can take tens of milliseconds (the layer tar is written meanwhile).
+struct umount_task {
+  struct task t;
+  int flags;
+};
+
+static void umount_execute(struct task* t) {
+  struct umount_task* u = (struct umount_task*)t;
+  if (umount2(t->path, u->flags) != 0) t->error = errno;
+}
+
 static napi_value js_umount(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
   CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "umount: 2 arguments expected");
+  int32_t flags = 0;
+  if (argc < 2 || napi_get_value_int32(env, argv[1], &flags) != napi_ok) {
+    napi_throw_type_error(env, NULL, "umount: a target and flags expected");
     return NULL;
   }
   int failed = 0;
   char* target = string_arg(env, argv[0], 0, &failed);
   if (failed) return NULL;
-  int32_t flags = 0;
-  if (napi_get_value_int32(env, argv[1], &flags) != napi_ok) {
+  struct umount_task* u = calloc(1, sizeof *u);
+  if (u == NULL) {
     free(target);
-    napi_throw_type_error(env, NULL, "umount: flags must be a number");
+    napi_throw_error(env, NULL, "umount: out of memory");
     return NULL;
   }
-  if (umount2(target, flags) != 0) throw_errno(env, errno, "umount", target);
-  free(target);
-  return NULL;
+  u->flags = flags;
+  u->t = (struct task){.execute = umount_execute, .resolve = resolve_undefined, .destroy = free_plain,
+                       .syscall = "umount", .path = target};
+  return task_start(env, &u->t);
 }
 
 // scanDir(path) -> Promise<{ names: string[], modes: Uint32Array, keys: string[] }>
@@ -209,31 +295,26 @@ static int strings_add(struct strings* b, const char* s) {
 }
 
 struct scan {
-  napi_async_work work;
-  napi_deferred deferred;
-  char* path;
+  struct task t;
   struct strings names, keys;
   uint32_t* modes;
   size_t count, cap;
-  int error; // errno of the failure, 0 if none
 };
 
-static void scan_free(struct scan* sc) {
-  free(sc->path);
+static void scan_destroy(struct task* t) {
+  struct scan* sc = (struct scan*)t;
   free(sc->names.data);
   free(sc->keys.data);
   free(sc->modes);
   free(sc);
 }
 
-// Runs on a thread-pool thread: no N-API calls here.
-static void scan_execute(napi_env env, void* data) {
-  (void)env;
-  struct scan* sc = data;
-  int fd = open(sc->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+static void scan_execute(struct task* t) {
+  struct scan* sc = (struct scan*)t;
+  int fd = open(t->path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   DIR* dir = fd < 0 ? NULL : fdopendir(fd);
   if (dir == NULL) {
-    sc->error = errno;
+    t->error = errno;
     if (fd >= 0) close(fd);
     return;
   }
@@ -241,21 +322,21 @@ static void scan_execute(napi_env env, void* data) {
     errno = 0;
     struct dirent* d = readdir(dir);
     if (d == NULL) {
-      sc->error = errno;
+      t->error = errno;
       break;
     }
     if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) continue;
     struct stat st;
     if (fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
       if (errno == ENOENT) continue;
-      sc->error = errno;
+      t->error = errno;
       break;
     }
     if (sc->count == sc->cap) {
       size_t cap = sc->cap == 0 ? 64 : sc->cap * 2;
       uint32_t* grown = realloc(sc->modes, cap * sizeof *grown);
       if (grown == NULL) {
-        sc->error = ENOMEM;
+        t->error = ENOMEM;
         break;
       }
       sc->modes = grown;
@@ -269,7 +350,7 @@ static void scan_execute(napi_env env, void* data) {
                (unsigned long long)st.st_ctim.tv_sec * 1000000000ULL + (unsigned long long)st.st_ctim.tv_nsec);
     }
     if (strings_add(&sc->names, d->d_name) != 0 || strings_add(&sc->keys, key) != 0) {
-      sc->error = ENOMEM;
+      t->error = ENOMEM;
       break;
     }
     sc->modes[sc->count++] = st.st_mode;
@@ -292,7 +373,8 @@ static napi_value strings_to_array(napi_env env, const struct strings* b, size_t
   return array;
 }
 
-static napi_value scan_result(napi_env env, const struct scan* sc) {
+static napi_value scan_resolve(napi_env env, struct task* t) {
+  struct scan* sc = (struct scan*)t;
   napi_value names = strings_to_array(env, &sc->names, sc->count);
   napi_value keys = strings_to_array(env, &sc->keys, sc->count);
   napi_value result, buffer, modes;
@@ -310,27 +392,6 @@ static napi_value scan_result(napi_env env, const struct scan* sc) {
   return result;
 }
 
-static void scan_complete(napi_env env, napi_status status, void* data) {
-  struct scan* sc = data;
-  napi_value value = NULL;
-  int failed = 1;
-  if (status == napi_cancelled) {
-    value = errno_error(env, ECANCELED, "scandir", sc->path);
-  } else if (sc->error != 0) {
-    value = errno_error(env, sc->error, "scandir", sc->path);
-  } else {
-    value = scan_result(env, sc);
-    failed = value == NULL;
-    if (value == NULL) value = errno_error(env, ENOMEM, "scandir", sc->path);
-  }
-  if (value != NULL) {
-    if (failed) napi_reject_deferred(env, sc->deferred, value);
-    else napi_resolve_deferred(env, sc->deferred, value);
-  }
-  napi_delete_async_work(env, sc->work);
-  scan_free(sc);
-}
-
 static napi_value js_scan_dir(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -339,32 +400,242 @@ static napi_value js_scan_dir(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "scanDir: a path expected");
     return NULL;
   }
+  int failed = 0;
+  char* path = string_arg(env, argv[0], 0, &failed);
+  if (failed) return NULL;
   struct scan* sc = calloc(1, sizeof *sc);
   if (sc == NULL) {
+    free(path);
     napi_throw_error(env, NULL, "scanDir: out of memory");
     return NULL;
   }
-  int failed = 0;
-  sc->path = string_arg(env, argv[0], 0, &failed);
-  if (failed) {
-    scan_free(sc);
+  sc->t = (struct task){.execute = scan_execute, .resolve = scan_resolve, .destroy = scan_destroy,
+                        .syscall = "scandir", .path = path};
+  return task_start(env, &sc->t);
+}
+
+// copyFiles(sources: string[], targets: string[], meta: Float64Array, donors?: string[]) -> Promise<Int32Array>
+// Copies each regular file to a new file (O_EXCL: never over an existing entry), a reflink where the
+// filesystem has them, else copy_file_range, then sets owner, mode and times in the order a COPY does
+// (chown before chmod, which chown may clear setuid for). meta holds five numbers per file: uid, gid,
+// mode, atime ms, mtime ms. With donors (COPY's files the previous build left unchanged, whose layer
+// members are reused), a file is only copied if its donor, the previous build's copy, is a regular file
+// with the same size, mode, owner and mtime (ms), and neither has extended attributes (overlay's own
+// aside): else its result is NOT_REUSABLE and nothing is written. The result holds each file's errno
+// (0: copied); a failed copy leaves no target behind. One call per thread instead of several promises
+// or synchronous calls per file in JavaScript.
+#define NOT_REUSABLE (-1)
+struct copy_task {
+  struct task t;
+  size_t count;
+  char** sources;
+  char** targets;
+  char** donors; // NULL: no donor checks
+  double* meta;
+  int32_t* results;
+};
+
+static void copy_destroy(struct task* t) {
+  struct copy_task* c = (struct copy_task*)t;
+  for (size_t i = 0; i < c->count; i++) {
+    if (c->sources != NULL) free(c->sources[i]);
+    if (c->targets != NULL) free(c->targets[i]);
+    if (c->donors != NULL) free(c->donors[i]);
+  }
+  free(c->sources);
+  free(c->targets);
+  free(c->donors);
+  free(c->meta);
+  free(c->results);
+  free(c);
+}
+
+static struct timespec ms_to_timespec(double ms) {
+  long long whole = (long long)ms;
+  if ((double)whole > ms) whole--; // floor for times before 1970
+  struct timespec ts = {.tv_sec = (time_t)(whole / 1000), .tv_nsec = (long)((whole % 1000) * 1000000)};
+  if (ts.tv_nsec < 0) {
+    ts.tv_sec--;
+    ts.tv_nsec += 1000000000L;
+  }
+  return ts;
+}
+
+// The bytes of in appended to out until in's end.
+static int copy_bytes(int in, int out) {
+  for (;;) {
+    ssize_t n = copy_file_range(in, NULL, out, NULL, 1 << 30, 0);
+    if (n == 0) return 0;
+    if (n > 0) continue;
+    if (errno == EINTR) continue;
+    if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP) return errno;
+    break; // not between these filesystems: read and write
+  }
+  char buf[65536];
+  for (;;) {
+    ssize_t n = read(in, buf, sizeof buf);
+    if (n == 0) return 0;
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    for (ssize_t done = 0; done < n;) {
+      ssize_t w = write(out, buf + done, (size_t)(n - done));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return errno;
+      }
+      done += w;
+    }
+  }
+}
+
+// 1 if the entry has an extended attribute other than overlayfs's own, 0 if not, -errno on failure.
+static int has_xattrs(const char* path) {
+  char names[4096];
+  ssize_t len = llistxattr(path, names, sizeof names);
+  if (len < 0) {
+    if (errno == ENOTSUP) return 0;
+    if (errno == ERANGE) return 1; // more names than fit: certainly some
+    return -errno;
+  }
+  for (ssize_t at = 0; at < len;) {
+    size_t n = strnlen(names + at, (size_t)(len - at));
+    if (strncmp(names + at, "trusted.overlay.", 16) != 0) return 1;
+    at += (ssize_t)n + 1;
+  }
+  return 0;
+}
+
+// Whether the donor is an identical earlier copy of the open source file (see copyFiles).
+static int donor_matches(const char* source, int in, const char* donor, const double* meta) {
+  struct stat src, d;
+  if (fstat(in, &src) != 0 || lstat(donor, &d) != 0) return 0;
+  if (!S_ISREG(d.st_mode) || d.st_size != src.st_size || (d.st_mode & 07777) != (mode_t)meta[2]) return 0;
+  if (d.st_uid != (uid_t)meta[0] || d.st_gid != (gid_t)meta[1]) return 0;
+  double donor_ms = (double)d.st_mtim.tv_sec * 1000.0 + (double)d.st_mtim.tv_nsec / 1e6;
+  if (llround(donor_ms) != (long long)meta[4]) return 0;
+  return has_xattrs(source) == 0 && has_xattrs(donor) == 0;
+}
+
+static int copy_one(const char* source, const char* target, const double* meta, const char* donor) {
+  int in = open(source, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (in < 0) return errno;
+  if (donor != NULL && !donor_matches(source, in, donor, meta)) {
+    close(in);
+    return NOT_REUSABLE;
+  }
+  int out = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (out < 0) {
+    int e = errno;
+    close(in);
+    return e;
+  }
+  int e = 0;
+  if (ioctl(out, FICLONE, in) != 0) e = copy_bytes(in, out);
+  struct timespec times[2] = {ms_to_timespec(meta[3]), ms_to_timespec(meta[4])};
+  if (e == 0 && fchown(out, (uid_t)meta[0], (gid_t)meta[1]) != 0) e = errno;
+  if (e == 0 && fchmod(out, (mode_t)meta[2]) != 0) e = errno;
+  if (e == 0 && futimens(out, times) != 0) e = errno;
+  if (close(out) != 0 && e == 0) e = errno;
+  close(in);
+  if (e != 0) unlink(target);
+  return e;
+}
+
+static void copy_execute(struct task* t) {
+  struct copy_task* c = (struct copy_task*)t;
+  for (size_t i = 0; i < c->count; i++) {
+    c->results[i] = copy_one(c->sources[i], c->targets[i], c->meta + 5 * i, c->donors == NULL ? NULL : c->donors[i]);
+  }
+}
+
+static napi_value copy_resolve(napi_env env, struct task* t) {
+  struct copy_task* c = (struct copy_task*)t;
+  napi_value buffer, array;
+  void* data = NULL;
+  if (napi_create_arraybuffer(env, c->count * sizeof(int32_t), &data, &buffer) != napi_ok) return NULL;
+  if (c->count > 0) memcpy(data, c->results, c->count * sizeof(int32_t));
+  if (napi_create_typedarray(env, napi_int32_array, c->count, buffer, 0, &array) != napi_ok) return NULL;
+  return array;
+}
+
+// The strings of a JS array, malloc'd (NULL and a thrown error on failure).
+static char** string_array_arg(napi_env env, napi_value v, size_t count) {
+  char** out = calloc(count == 0 ? 1 : count, sizeof *out);
+  if (out == NULL) {
+    napi_throw_error(env, NULL, "copyFiles: out of memory");
     return NULL;
   }
-  napi_value promise, name;
-  if (napi_create_promise(env, &sc->deferred, &promise) != napi_ok ||
-      napi_create_string_utf8(env, "tsbuild.scanDir", NAPI_AUTO_LENGTH, &name) != napi_ok ||
-      napi_create_async_work(env, NULL, name, scan_execute, scan_complete, sc, &sc->work) != napi_ok) {
-    scan_free(sc);
-    napi_throw_error(env, NULL, "scanDir: cannot start the scan");
+  for (size_t i = 0; i < count; i++) {
+    napi_value item;
+    int failed = 0;
+    if (napi_get_element(env, v, (uint32_t)i, &item) != napi_ok) failed = 1;
+    if (!failed) out[i] = string_arg(env, item, 0, &failed);
+    if (failed) {
+      for (size_t j = 0; j < i; j++) free(out[j]);
+      free(out);
+      return NULL;
+    }
+  }
+  return out;
+}
+
+static napi_value js_copy_files(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t n_sources = 0, n_targets = 0, n_donors = 0;
+  napi_valuetype donors_type = napi_undefined;
+  if (argc >= 4 && napi_typeof(env, argv[3], &donors_type) != napi_ok) donors_type = napi_undefined;
+  int with_donors = donors_type != napi_undefined && donors_type != napi_null;
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t meta_len = 0;
+  void* meta_data = NULL;
+  if (argc < 3 || napi_get_array_length(env, argv[0], &n_sources) != napi_ok ||
+      napi_get_array_length(env, argv[1], &n_targets) != napi_ok || n_sources != n_targets ||
+      napi_is_typedarray(env, argv[2], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[2], &type, &meta_len, &meta_data, NULL, NULL) != napi_ok ||
+      type != napi_float64_array || meta_len != 5 * (size_t)n_sources ||
+      (with_donors && (napi_get_array_length(env, argv[3], &n_donors) != napi_ok || n_donors != n_sources))) {
+    napi_throw_type_error(env, NULL, "copyFiles: sources, targets, (donors,) as many, and a Float64Array of 5 numbers each expected");
     return NULL;
   }
-  if (napi_queue_async_work(env, sc->work) != napi_ok) {
-    napi_delete_async_work(env, sc->work);
-    scan_free(sc);
-    napi_throw_error(env, NULL, "scanDir: cannot queue the scan");
+  struct copy_task* c = calloc(1, sizeof *c);
+  if (c == NULL) {
+    napi_throw_error(env, NULL, "copyFiles: out of memory");
     return NULL;
   }
-  return promise;
+  c->t = (struct task){.execute = copy_execute, .resolve = copy_resolve, .destroy = copy_destroy,
+                       .syscall = "copy", .path = NULL};
+  c->sources = string_array_arg(env, argv[0], n_sources);
+  if (c->sources != NULL) {
+    c->count = n_sources; // from here destroy frees the sources' strings
+    c->targets = string_array_arg(env, argv[1], n_sources);
+  }
+  if (c->targets != NULL && with_donors) {
+    c->donors = string_array_arg(env, argv[3], n_sources);
+    if (c->donors == NULL) {
+      copy_destroy(&c->t);
+      return NULL;
+    }
+  }
+  if (c->targets == NULL) { // an error is thrown already
+    copy_destroy(&c->t);
+    return NULL;
+  }
+  c->meta = malloc(meta_len * sizeof(double) + 1);
+  c->results = calloc(n_sources == 0 ? 1 : n_sources, sizeof(int32_t));
+  c->t.path = strdup("files");
+  if (c->meta == NULL || c->results == NULL || c->t.path == NULL) {
+    free(c->t.path);
+    copy_destroy(&c->t);
+    napi_throw_error(env, NULL, "copyFiles: out of memory");
+    return NULL;
+  }
+  memcpy(c->meta, meta_data, meta_len * sizeof(double));
+  return task_start(env, &c->t);
 }
 
 // listXattrs(path) -> string[]: the names of the entry's extended attributes (the link's own for a symlink).
@@ -507,6 +778,7 @@ NAPI_MODULE_INIT() {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scanDir", NULL, js_scan_dir, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"copyFiles", NULL, js_copy_files, NULL, NULL, NULL, napi_enumerable, NULL},
       {"listXattrs", NULL, js_list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getXattr", NULL, js_get_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setXattr", NULL, js_set_xattr, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -100,7 +100,7 @@ export async function mountOverlay(o: OverlayOptions): Promise<void> {
 export async function unmount(target: string): Promise<void> {
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
-      native().umount(target, 0);
+      await native().umount(target, 0);
       return;
     } catch (e) {
       const code = errnoCode(e);
@@ -111,7 +111,7 @@ export async function unmount(target: string): Promise<void> {
     await new Promise((res) => setTimeout(res, 20 * (attempt + 1)));
   }
   try {
-    native().umount(target, MNT_DETACH);
+    await native().umount(target, MNT_DETACH);
   } catch (e) {
     throw new RuntimeFailure(`umount -l ${target} failed: ${errorMessage(e)}`, { cause: e });
   }

@@ -17,6 +17,7 @@ import { destinationIsFolder, destinationPath, ensureFolder, hostPath, lstatOrUn
 import { applyMetadata } from "./metadata.js";
 import { copyFolder, copyRegularFile } from "./tree.js";
 import { finishReuse } from "./reuse.js";
+import { traced } from "../../common/trace.js";
 import type { CopyContext, CopyRequest, Owner } from "./types.js";
 
 export type { CopyRequest } from "./types.js";
@@ -104,7 +105,9 @@ export async function copyIntoRootfs(req: CopyRequest): Promise<void> {
     return copyIntoRootfs(single);
   }
   const ctx: CopyContext = { req, links: new Map(), limit: createLimiter(COPY_CONCURRENCY), deferred: [], folderTimes: new Map() };
-  for (const rel of req.sources) await copySource(ctx, rel);
+  await traced("copy walk", async () => {
+    for (const rel of req.sources) await copySource(ctx, rel);
+  });
   for (const { name, content } of req.inline ?? []) await writeInline(req, name, content);
-  await finishReuse(ctx, (src, st, target) => copyRegularFile(ctx, src, st, target));
+  await traced("copy reused files", () => finishReuse(ctx, (src, st, target) => copyRegularFile(ctx, src, st, target)));
 }

@@ -2,7 +2,8 @@
 // the upper dir (own inodes), everything else is copied as usual, and the result is a full copy's tree.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, lstat, mkdir, readFile, utimes, writeFile } from "node:fs/promises";
+import { appendFile, chmod, lstat, mkdir, readFile, utimes, writeFile } from "node:fs/promises";
+import { listAttributesSync, setAttributeSync } from "../../common/xattr.js";
 import { posix } from "node:path";
 import { digestPaths } from "../../cache/filedigest.js";
 import { copyIntoRootfs } from "./copy.js";
@@ -72,11 +73,19 @@ test("a previous copy whose metadata differs is not reused", () =>
     await makeTree(ctx);
     const inputs = await digestPaths(ctx, ["."]);
     await copyIntoRootfs(request(ctx, before));
-    await chmod(posix.join(before, "app/top.txt"), 0o640); // not what this copy would make
+    // Not what this copy would make: a mode, an extended attribute, an mtime, a size.
+    await chmod(posix.join(before, "app/top.txt"), 0o640);
+    setAttributeSync(posix.join(before, "app/a/1.txt"), "user.note", "donor only");
+    await utimes(posix.join(before, "app/b/4.txt"), new Date(1_000_000), new Date(2_000_000));
+    await appendFile(posix.join(before, "app/a/deep/3.txt"), "longer");
     const reused = new Set<string>();
     await copyIntoRootfs(request(ctx, after, { upper: after, donor: before, unchanged: unchangedInputs(inputs, inputs), reused }));
     assert.equal((await lstat(posix.join(after, "app/top.txt"))).mode & 0o7777, 0o644);
-    assert.ok(!reused.has("app/top.txt"));
+    assert.deepEqual(listAttributesSync(posix.join(after, "app/a/1.txt")), []);
+    // the copy gives the source mtime to the millisecond (as the normal path does), not the donor's
+    assert.equal(Math.round((await lstat(posix.join(after, "app/b/4.txt"))).mtimeMs), Math.trunc((await lstat(posix.join(ctx, "b/4.txt"))).mtimeMs));
+    assert.equal(await readFile(posix.join(after, "app/a/deep/3.txt"), "utf8"), await readFile(posix.join(ctx, "a/deep/3.txt"), "utf8"));
+    for (const p of ["app/top.txt", "app/a/1.txt", "app/b/4.txt", "app/a/deep/3.txt"]) assert.ok(!reused.has(p), p);
     assert.ok(reused.has("app/a/2.txt"));
   }));
 
