@@ -152,7 +152,8 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
     const unused = Object.keys(req.buildArgs).filter((k) => !runner.consumedArgs.has(k));
     if (unused.length > 0) req.onEvent({ type: "warning", message: `one or more build args were not consumed: [${unused.sort().join(" ")}]` });
 
-    const config = { ...final.config, created: new Date().toISOString() };
+    // Dated by its last history entry (BuildKit's exporter): an all-cached rebuild keeps the image ID.
+    const config = { ...final.config, created: final.config.history?.at(-1)?.created ?? new Date().toISOString() };
     const labels = { ...(config.config?.Labels ?? {}), ...req.labels };
     config.config = withoutEmptyFields({ ...config.config, Labels: labels });
     const image = await traced("image write", () => store.putImage(config, final.layers, tags));

@@ -59,7 +59,7 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   const hit = local ?? (imported && "entry" in imported ? imported.entry : undefined);
   if (hit) {
     session.noteUsed(hit, state.chainId);
-    applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step.createdBy);
+    applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step.createdBy, new Date(hit.createdAt));
     state.key = key;
     await session.cache.touch(key);
     if ((await session.cache.previousStepKey(stepId)) !== key) await session.cache.rememberStep(stepId, record);
@@ -125,7 +125,7 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   await session.cache.put(key, entry);
   await session.cache.rememberStep(stepId, record);
   session.noteUsed({ ...entry, diffId, layerSize: size }, state.chainId);
-  applyLayer(state, chainId, diffId, size, step.createdBy);
+  applyLayer(state, chainId, diffId, size, step.createdBy, new Date(now));
   state.key = key;
   state.lastRebuiltStep = step.info.index;
   session.emit({
@@ -148,9 +148,9 @@ function hasLayer(entry: CacheEntry): entry is CacheEntry & { diffId: Digest; la
   return entry.diffId !== undefined && entry.layerSize !== undefined;
 }
 
-function applyLayer(state: StageState, chainId: Digest, diffId: Digest, size: number, createdBy: string): void {
+function applyLayer(state: StageState, chainId: Digest, diffId: Digest, size: number, createdBy: string, created: Date): void {
   state.chainId = chainId;
   state.layers = [...state.layers, { mediaType: MediaType.ociLayer, digest: diffId, size }];
   state.config.rootfs = { type: "layers", diff_ids: [...state.config.rootfs.diff_ids, diffId] };
-  state.addHistory(createdBy, false);
+  state.addHistory(createdBy, false, created);
 }

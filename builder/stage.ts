@@ -132,5 +132,6 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
     }
     if (!info.filesystem) session.emit({ type: "step-done", step: info, result: { cached: true, durationMs: performance.now() - t0 } });
   }
+  state.datedHistory(new Date());
   return { config: state.config, layers: state.layers, chainId: state.chainId, key: state.key };
 }

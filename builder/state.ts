@@ -15,6 +15,8 @@ export class StageState {
   lastRebuiltStep: number | undefined;
   /** The key the stage started from (its base's): a step on it is the stage's first filesystem step. */
   readonly baseKey: Digest;
+  /** Where this stage's own history entries start (those before are the base image's). */
+  private readonly historyFrom: number;
 
   constructor(
     readonly name: string,
@@ -26,6 +28,7 @@ export class StageState {
     public key: Digest,
   ) {
     this.baseKey = key;
+    this.historyFrom = config.history?.length ?? 0;
   }
 
   get run(): ContainerConfig {
@@ -76,14 +79,33 @@ export class StageState {
     return this.run.Shell && this.run.Shell.length > 0 ? this.run.Shell : DEFAULT_SHELL;
   }
 
-  addHistory(createdBy: string, emptyLayer: boolean): void {
-    const entry: { created: string; created_by: string; comment: string; empty_layer?: boolean } = {
-      created: new Date().toISOString(),
+  /**
+   * A history entry. A layer's is dated when its layer was made (`created`: a cache hit keeps the
+   * original build's time); a metadata step's is dated by datedHistory(), as BuildKit does.
+   */
+  addHistory(createdBy: string, emptyLayer: boolean, created?: Date): void {
+    const entry: { created?: string; created_by: string; comment: string; empty_layer?: boolean } = {
       created_by: createdBy,
       comment: "buildkit.dockerfile.v0",
     };
     if (emptyLayer) entry.empty_layer = true;
+    else entry.created = (created ?? new Date()).toISOString();
     this.config.history = [...(this.config.history ?? []), entry];
+  }
+
+  /**
+   * Dates this stage's metadata entries as BuildKit's exporter does: each gets the time of the layer
+   * before it, those before the first new layer that layer's time (now, if the stage made none). So
+   * a rebuild whose steps all come from the cache writes the same config, and the image keeps its ID.
+   */
+  datedHistory(now: Date): void {
+    const history = this.config.history ?? [];
+    const own = history.slice(this.historyFrom);
+    let previous = own.find((h) => h.created !== undefined)?.created ?? now.toISOString();
+    for (const h of own) {
+      if (h.created === undefined) h.created = previous;
+      else previous = h.created;
+    }
   }
 }
 

@@ -130,3 +130,45 @@ describe("ONBUILD of a base image", () => {
     }
   });
 });
+
+describe("image identity across rebuilds", () => {
+  // BuildKit (dockerd 26) dates the image and its metadata history entries by the layers' own build
+  // times, so a rebuild that takes every step from the cache gives the same image ID and leaves no
+  // dangling image; after an edit only the rebuilt layers (and what follows them) get a new time.
+  it("an all-cached rebuild keeps the image ID; an edit dates only the rebuilt layers", { timeout: 120_000 }, async () => {
+    const root = await freshStore();
+    const work = await mkdtemp(join(tmpdir(), "tsbuild-test-identity-"));
+    try {
+      await writeFile(join(work, "Dockerfile"), "FROM busybox:local\nENV A=1\nRUN echo one > /one\nCOPY f /f\nLABEL x=y\n");
+      await writeFile(join(work, "f"), "first\n");
+      const build = async (): Promise<string> => {
+        const r = await tsbuild(["--root", root, "build", "-q", "--network", "none", "-t", "identity:1", work]);
+        assert.equal(r.code, 0, r.stderr);
+        return r.stdout.trim();
+      };
+      const first = await build();
+      await new Promise((r) => setTimeout(r, 1100)); // a later second, were anything dated "now"
+      assert.equal(await build(), first);
+      const images = await tsbuild(["--root", root, "images", "-q", "--filter", "dangling=true"]);
+      assert.equal(images.stdout.trim(), "", "no dangling image");
+      // The image ID is its config's digest, a blob of the store (an OCI layout).
+      const history = (id: string): Array<{ created: string; created_by?: string }> =>
+        (JSON.parse(readFileSync(join(root, "blobs", "sha256", id.replace(/^sha256:/, "")), "utf8")) as {
+          history: Array<{ created: string; created_by?: string }>;
+        }).history;
+      const before = history(first);
+      await writeFile(join(work, "f"), "second\n");
+      const edited = await build();
+      assert.notEqual(edited, first);
+      const after = history(edited);
+      const at = (h: typeof before, prefix: string) => h.find((e) => e.created_by?.startsWith(prefix))?.created;
+      assert.equal(at(after, "RUN"), at(before, "RUN"), "the cached RUN keeps its time");
+      assert.equal(at(after, "ENV"), at(before, "ENV"), "ENV before the first new layer: that layer's time");
+      assert.notEqual(at(after, "COPY"), at(before, "COPY"), "the rebuilt COPY is dated anew");
+      assert.equal(at(after, "LABEL"), at(after, "COPY"), "LABEL takes the time of the layer before it");
+    } finally {
+      await rm(work, { recursive: true, force: true });
+      await removeStore(root);
+    }
+  });
+});
