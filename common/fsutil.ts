@@ -1,7 +1,8 @@
-import { lstat, mkdir, open, readdir, rename, rm, mkdtemp } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, rm, mkdtemp } from "node:fs/promises";
 import { errnoCode } from "./errors.js";
 import { dirname, join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 
 /**
  * Writes a file by writing a temporary sibling and renaming it into place: a process killed at any
@@ -9,18 +10,15 @@ import { randomBytes } from "node:crypto";
  * loss, not kills, and costs milliseconds per write on every no-op rebuild.)
  */
 export async function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
+  // Synchronous calls: these files are small (metadata, cache entries) and written several times a
+  // step, where five thread-pool round trips cost more than the system calls themselves.
+  mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
-  const fh = await open(tmp, "w", mode);
   try {
-    await fh.writeFile(data);
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
+    writeFileSync(tmp, data, { mode });
+    renameSync(tmp, path);
   } catch (e) {
-    await rm(tmp, { force: true });
+    rmSync(tmp, { force: true });
     throw e;
   }
 }
