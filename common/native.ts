@@ -23,8 +23,8 @@ export interface NativeHelpers {
   /**
    * Copies regular files to new paths (never over an existing entry) with owner, mode and times: meta
    * holds uid, gid, mode, atime ms, mtime ms per file. With donors, a file is only copied if its donor
-   * is an identical earlier copy (size, mode, owner, mtime; no xattrs on either), else NOT_REUSABLE.
-   * Resolves to each file's errno (0: copied).
+   * is an identical earlier copy (size, mode, owner, mtime; no xattrs on either), else NOT_REUSABLE;
+   * a donor that is its target is only checked. Resolves to each file's errno (0: copied or matching).
    */
   copyFiles(sources: string[], targets: string[], meta: Float64Array, donors?: string[]): Promise<Int32Array>;
   /** llistxattr(2): the entry's own attribute names. */

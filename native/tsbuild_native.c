@@ -421,8 +421,9 @@ static napi_value js_scan_dir(napi_env env, napi_callback_info info) {
 // mode, atime ms, mtime ms. With donors (COPY's files the previous build left unchanged, whose layer
 // members are reused), a file is only copied if its donor, the previous build's copy, is a regular file
 // with the same size, mode, owner and mtime (ms), and neither has extended attributes (overlay's own
-// aside): else its result is NOT_REUSABLE and nothing is written. The result holds each file's errno
-// (0: copied); a failed copy leaves no target behind. One call per thread instead of several promises
+// aside): else its result is NOT_REUSABLE and nothing is written. A donor that is the target itself
+// (a COPY stacked on the previous build's snapshot sees that copy at the target) is only checked:
+// 0 when it matches. The result holds each file's errno (0: copied); a failed copy leaves no target behind. One call per thread instead of several promises
 // or synchronous calls per file in JavaScript.
 #define NOT_REUSABLE (-1)
 struct copy_task {
@@ -524,6 +525,10 @@ static int copy_one(const char* source, const char* target, const double* meta, 
   if (donor != NULL && !donor_matches(source, in, donor, meta)) {
     close(in);
     return NOT_REUSABLE;
+  }
+  if (donor != NULL && strcmp(donor, target) == 0) {
+    close(in);
+    return 0; // already there
   }
   int out = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (out < 0) {

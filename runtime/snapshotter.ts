@@ -14,6 +14,11 @@ import { scratchName } from "./owner.js";
 // numeric ids so that a mount of 120+ layers (`lowerdir=12/fs:11/fs:…`, relative to the snapshots folder,
 // as Docker's overlay2 does) fits in the one page the kernel allows for mount options.
 // An active snapshot is a folder `snapshots/<n>` with an `owner` file (the pid of its build) and no meta.
+// A snapshot's own diff is usually its one fs dir. A COPY rebuilt after a small edit may instead be
+// stacked on the previous build's snapshot of the same step (prepare's `stackOn`): its upper then holds
+// only what changed, over the previous snapshot's own dirs, which it keeps alive (removeCommitted refuses
+// a snapshot any other one mounts). Only plain diffs (no whiteouts, no opaque folders) are stacked, so
+// the dirs of a stacked diff, merged by a read-only overlay (mountDiff), are exactly the diff.
 
 export interface ActiveSnapshot {
   readonly id: number;
@@ -22,6 +27,8 @@ export interface ActiveSnapshot {
   readonly upper: string;
   readonly work: string;
   readonly parent: Digest | null;
+  /** Ids of the dirs under the upper that belong to this snapshot's diff (stackOn), top-most first. */
+  readonly stacked: number[];
 }
 
 export interface Mounted {
@@ -34,6 +41,28 @@ interface SnapshotMeta {
   parent: Digest | null;
   /** Numeric ids of this snapshot and its ancestors, top-most first. */
   lowers: number[];
+  /** How many of `lowers`, from the top, hold this snapshot's own diff (more than 1 when stacked). Absent: 1. */
+  ownDirs?: number;
+  /** Its diff holds no whiteout and no opaque folder (known for the snapshots builds write layers from). */
+  plain?: boolean;
+}
+
+/** A committed snapshot as `list` gives it. */
+export interface SnapshotInfo {
+  chainId: Digest;
+  parent: Digest | null;
+  /** Numeric ids of this snapshot's dirs and its ancestors', top-most first (lowers[0] is its own folder). */
+  lowers: number[];
+}
+
+/** What stacking on a committed snapshot needs to know. */
+export interface OwnDiff {
+  parent: Digest | null;
+  /** Dirs of its own diff. */
+  dirs: number;
+  /** Those dirs, absolute, top-most first. */
+  paths: string[];
+  plain: boolean;
 }
 
 /** chain(1) = diffID(1); chain(n) = sha256(chain(n-1) + " " + diffID(n)). */
@@ -56,9 +85,20 @@ export class Snapshotter {
     return (await this.tryMeta(chainId)) !== undefined;
   }
 
-  /** A fresh upper + work dir over `parent` (null: over nothing), owned by this process. */
-  async prepare(parent: Digest | null): Promise<ActiveSnapshot> {
+  /**
+   * A fresh upper + work dir over `parent` (null: over nothing), owned by this process. stackOn: a
+   * committed snapshot on the same parent, the bottom `dirs` of whose own diff dirs go between the
+   * parent and the upper; the new snapshot's diff is then those dirs and its upper together.
+   */
+  async prepare(parent: Digest | null, stackOn?: { on: Digest; dirs: number }): Promise<ActiveSnapshot> {
     if (parent !== null) await this.meta(parent);
+    let stacked: number[] = [];
+    if (stackOn !== undefined) {
+      const under = await this.meta(stackOn.on);
+      if (under.parent !== parent) throw new RuntimeFailure(`snapshot ${stackOn.on} is not on ${parent ?? "nothing"}`);
+      const own = under.ownDirs ?? 1;
+      stacked = under.lowers.slice(own - Math.min(stackOn.dirs, own), own);
+    }
     await mkdir(this.chainsDir, { recursive: true });
     await mkdir(this.paths.tmp, { recursive: true });
     // Built in scratch and renamed into place: a snapshot folder is never seen half-made, and rename
@@ -78,7 +118,7 @@ export class Snapshotter {
         }
         this.nextId = id + 1;
         const dir = join(this.dir, String(id));
-        return { id, dir, upper: join(dir, "fs"), work: join(dir, "work"), parent };
+        return { id, dir, upper: join(dir, "fs"), work: join(dir, "work"), parent, stacked };
       }
     } finally {
       await rm(staging, { recursive: true, force: true });
@@ -87,15 +127,22 @@ export class Snapshotter {
 
   /**
    * Publishes an active snapshot as `chainId`. If that chain already exists (a concurrent build made
-   * it first), ours is dropped and theirs kept. The active snapshot must be unmounted.
+   * it first), ours is dropped and theirs kept. The active snapshot must be unmounted. plain: the diff
+   * has no whiteout and no opaque folder (the layer writer knows).
    */
-  async commit(active: ActiveSnapshot, chainId: Digest): Promise<void> {
+  async commit(active: ActiveSnapshot, chainId: Digest, plain?: boolean): Promise<void> {
     if (await this.has(chainId)) {
       await this.remove(active);
       return;
     }
     const parentLowers = active.parent === null ? [] : (await this.meta(active.parent)).lowers;
-    const meta: SnapshotMeta = { chainId, parent: active.parent, lowers: [active.id, ...parentLowers] };
+    const meta: SnapshotMeta = {
+      chainId,
+      parent: active.parent,
+      lowers: [active.id, ...active.stacked, ...parentLowers],
+      ...(active.stacked.length > 0 ? { ownDirs: 1 + active.stacked.length } : {}),
+      ...(plain !== undefined ? { plain } : {}),
+    };
     await rm(active.work, { recursive: true, force: true });
     await atomicWriteFile(join(active.dir, "meta.json"), JSON.stringify(meta));
     try {
@@ -116,15 +163,15 @@ export class Snapshotter {
 
   /**
    * Removes a committed snapshot (for garbage collection, which must hold the store's GC lock so that no
-   * build mounts it meanwhile). Refuses while another snapshot is built on it.
+   * build mounts it meanwhile). Refuses while another snapshot is built or stacked on it.
    */
   async removeCommitted(chainId: Digest): Promise<void> {
     const meta = await this.meta(chainId);
     const id = meta.lowers[0] as number;
-    for (const name of await readdir(this.dir)) {
-      if (!/^\d+$/.test(name) || name === String(id)) continue;
-      const child = await this.readMetaFile(join(this.dir, name, "meta.json"));
-      if (child?.parent === chainId) throw new RuntimeFailure(`snapshot ${chainId} is the parent of ${child.chainId}`);
+    for (const other of await this.list()) {
+      if (other.chainId === chainId || !other.lowers.includes(id)) continue;
+      const how = other.parent === chainId ? "the parent of" : "under";
+      throw new RuntimeFailure(`snapshot ${chainId} is ${how} ${other.chainId}`);
     }
     await rm(this.chainLink(chainId), { force: true });
     this.metaCache.delete(chainId);
@@ -147,12 +194,56 @@ export class Snapshotter {
     return total;
   }
 
+  /** The committed snapshots (folders with a meta.json; active ones have none). */
+  async list(): Promise<SnapshotInfo[]> {
+    const out: SnapshotInfo[] = [];
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") return out;
+      throw e;
+    }
+    for (const name of names) {
+      if (!/^\d+$/.test(name)) continue;
+      const meta = await this.readMetaFile(join(this.dir, name, "meta.json"));
+      if (meta !== undefined) out.push({ chainId: meta.chainId, parent: meta.parent, lowers: meta.lowers });
+    }
+    return out;
+  }
+
+  /** The parent and own diff of a committed snapshot, or undefined when it does not exist. */
+  async ownDiff(chainId: Digest): Promise<OwnDiff | undefined> {
+    const meta = await this.tryMeta(chainId);
+    if (meta === undefined) return undefined;
+    const dirs = meta.ownDirs ?? 1;
+    const paths = meta.lowers.slice(0, dirs).map((n) => join(this.dir, String(n), "fs"));
+    return { parent: meta.parent, dirs, paths, plain: meta.plain === true };
+  }
+
+  /** A read-only view of a committed snapshot's own diff (its dirs merged when it is stacked). */
+  async mountDiff(chainId: Digest): Promise<Mounted> {
+    const meta = await this.meta(chainId);
+    return this.mountDirs(meta.lowers.slice(0, meta.ownDirs ?? 1).map((n) => `${n}/fs`));
+  }
+
+  /** A read-only view of an unmounted active snapshot's diff: its upper, over the dirs it is stacked on. */
+  mountActiveDiff(active: ActiveSnapshot): Promise<Mounted> {
+    return this.mountDirs([`${active.id}/fs`, ...active.stacked.map((n) => `${n}/fs`)]);
+  }
+
+  /** Dirs (relative to the snapshots folder) merged read-only; one dir is given as it is. */
+  private mountDirs(dirs: string[]): Promise<Mounted> {
+    if (dirs.length === 1) return Promise.resolve({ rootfs: join(this.dir, dirs[0] as string), unmount: async () => {} });
+    return this.mountAt(undefined, (t) => mountOverlay({ lowers: dirs, target: t, cwd: this.dir, readOnly: true }));
+  }
+
   /** Absolute fs dirs of the chain, top-most first. */
   async lowerDirs(chainId: Digest): Promise<string[]> {
     return (await this.meta(chainId)).lowers.map((n) => join(this.dir, String(n), "fs"));
   }
 
-  /** The fs dir of the top layer of a committed chain (its diff in overlay format). */
+  /** The fs dir of a committed snapshot's own folder: its diff in overlay format (the top of it when stacked). */
   async diffDir(chainId: Digest): Promise<string> {
     const [top] = await this.lowerDirs(chainId);
     return top as string;
@@ -160,7 +251,9 @@ export class Snapshotter {
 
   /** Mounts the active snapshot's chain with its upper dir: the rootfs a step runs in. */
   async mount(active: ActiveSnapshot, target?: string): Promise<Mounted> {
-    const lowers = active.parent === null ? [await this.emptyLower()] : await this.relativeLowers(active.parent);
+    const parentLowers = active.parent === null ? [] : await this.relativeLowers(active.parent);
+    const lowers = [...active.stacked.map((n) => `${n}/fs`), ...parentLowers];
+    if (lowers.length === 0) lowers.push(await this.emptyLower());
     return this.mountAt(target, (t) =>
       mountOverlay({ lowers, upper: `${active.id}/fs`, work: `${active.id}/work`, target: t, cwd: this.dir, volatile: true }),
     );

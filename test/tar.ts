@@ -12,6 +12,8 @@ export interface TarEntry {
   uid: number;
   gid: number;
   size: number;
+  /** Seconds since the epoch. */
+  mtime: number;
   linkname: string;
   devmajor: number;
   devminor: number;
@@ -112,6 +114,7 @@ export function walkTar(path: string, onEntry: (e: TarEntry, read: (chunk: (b: B
         uid: pax.has("uid") ? Number(pax.get("uid")) : parseNumber(header, 108, 8),
         gid: pax.has("gid") ? Number(pax.get("gid")) : parseNumber(header, 116, 8),
         size,
+        mtime: pax.has("mtime") ? Math.floor(Number(pax.get("mtime"))) : parseNumber(header, 136, 12),
         linkname: pax.get("linkpath") ?? longLink ?? cString(header, 157, 100),
         devmajor: parseNumber(header, 329, 8),
         devminor: parseNumber(header, 337, 8),

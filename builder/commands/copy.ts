@@ -3,12 +3,13 @@
 // the destination; build args count only when the instruction's text uses them.
 import { DockerfileError } from "../../common/errors.js";
 import { resolveChown } from "../../runtime/user.js";
-import { digestPaths, type PathFilter } from "../../cache/filedigest.js";
+import { digestPaths, type InputsDigest, type PathFilter } from "../../cache/filedigest.js";
 import { assertLocalSource, copyIntoRootfs } from "../copy/copy.js";
-import { unchangedInputs } from "../copy/reuse.js";
+import { settledFiles, stackableOn, unchangedInputs } from "../copy/reuse.js";
+import type { CopyReuse } from "../copy/types.js";
 import { matchSources } from "../copy/match.js";
 import type { AddInstruction, CopyInstruction } from "../instructions/index.js";
-import { runFilesystemStep } from "../fsstep.js";
+import { runFilesystemStep, type PreviousBuild } from "../fsstep.js";
 import type { StepContext } from "./context.js";
 import { openFromSource } from "./fromsource.js";
 
@@ -50,6 +51,20 @@ function parseChmod(instr: CopyInstruction | AddInstruction): number | undefined
  */
 const REUSE_PREVIOUS_COPY = true;
 
+/** What the copy may take from the previous build of the step (builder/copy/reuse.ts). */
+function reuseOf(previous: PreviousBuild, inputs: InputsDigest, statKeys: Map<string, string>, rootfs: string, upper: string): CopyReuse {
+  const unchanged = unchangedInputs(previous.record.inputs, inputs);
+  if (previous.parentRoot !== undefined) {
+    const stacked = {
+      parentRoot: previous.parentRoot,
+      settled: settledFiles(unchanged, statKeys, previous.startedAt),
+      ...(previous.changedSince ? { changedSince: previous.changedSince } : {}),
+    };
+    return { upper: rootfs, donor: previous.donorRoot, unchanged, reused: previous.reused, stacked };
+  }
+  return { upper, donor: previous.donorRoot, unchanged, reused: previous.reused };
+}
+
 export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | AddInstruction, used: Set<string>): Promise<void> {
   const { session, state } = ctx;
   const place = { file: instr.place.file, line: instr.place.line };
@@ -60,7 +75,8 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
   const source = await openSource(ctx, instr);
   try {
     const matched = instr.sources.length === 0 ? [] : await matchSources(source.root, instr.sources, source.filter, place, instr.kind, source.mustDescend);
-    const inputs = await digestPaths(source.root, matched, source.digestFilter, session.digests);
+    const statKeys = new Map<string, string>(); // the files' ctimes, for a stacked copy (reuse.ts settledFiles)
+    const inputs = await digestPaths(source.root, matched, source.digestFilter, session.digests, statKeys);
     const args = state.argsWithValues();
     const buildArgs: Record<string, string> = {};
     for (const name of used) if (Object.hasOwn(args, name) && state.envValue(name) === undefined) buildArgs[name] = args[name]!;
@@ -101,9 +117,11 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
           ...(chmod !== undefined ? { chmod } : {}),
           add: instr.kind === "ADD",
           place,
-          ...(previous && REUSE_PREVIOUS_COPY ? { reuse: { upper: active.upper, donor: previous.diffDir, unchanged: unchangedInputs(previous.record.inputs, inputs), reused: previous.reused } } : {}),
+          ...(previous && REUSE_PREVIOUS_COPY ? { reuse: reuseOf(previous, inputs, statKeys, rootfs, active.upper) } : {}),
         });
       },
+      stackable: (previous) =>
+        REUSE_PREVIOUS_COPY && instr.kind === "COPY" && matched.length === 1 && inline.length === 0 && stackableOn(previous.inputs, inputs),
     });
   } finally {
     await source.release();

@@ -1,13 +1,13 @@
 // `tsbuild cache ls|du|prune`: the build cache's entries, their size, and pruning by least recent use.
 // A prune drops index entries (cache/gc.ts), then whatever no image and no remaining entry needs:
 // snapshots (children before parents) and layer blobs.
-import { readdir, readFile, rm, stat } from "node:fs/promises";
+import { readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { digestHex, type Digest } from "../../common/digest.js";
-import { errnoCode, UserError } from "../../common/errors.js";
+import { UserError } from "../../common/errors.js";
 import { withExclusiveLock } from "../../common/lock.js";
-import { storePaths, type StorePaths } from "../../common/storepaths.js";
+import { storePaths } from "../../common/storepaths.js";
 import { CacheIndex, type CacheEntry } from "../../cache/index.js";
 import { pruneCache } from "../../cache/gc.js";
 import { chainIds } from "../../image/config.js";
@@ -112,37 +112,6 @@ export interface StorePruneResult {
   reclaimedBytes: number;
 }
 
-interface SnapshotInfo {
-  chainId: Digest;
-  parent: Digest | null;
-  depth: number;
-}
-
-/** The committed snapshots (folders with a meta.json; active ones have none and are left alone). */
-async function committedSnapshots(paths: StorePaths): Promise<Map<Digest, SnapshotInfo>> {
-  const out = new Map<Digest, SnapshotInfo>();
-  let names: string[];
-  try {
-    names = await readdir(paths.snapshots);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return out;
-    throw e;
-  }
-  for (const name of names) {
-    if (!/^\d+$/.test(name)) continue;
-    let text: string;
-    try {
-      text = await readFile(join(paths.snapshots, name, "meta.json"), "utf8");
-    } catch (e) {
-      if (errnoCode(e) === "ENOENT") continue;
-      throw e;
-    }
-    const meta = JSON.parse(text) as { chainId: Digest; parent: Digest | null; lowers: number[] };
-    out.set(meta.chainId, { chainId: meta.chainId, parent: meta.parent, depth: meta.lowers.length });
-  }
-  return out;
-}
-
 /**
  * Prunes the cache index, then removes the snapshots and layer blobs that neither an image in the
  * store nor a remaining cache entry needs. Holds the store's GC lock throughout.
@@ -162,15 +131,18 @@ export async function pruneStore(root: string, opts: StorePruneOptions = {}): Pr
     });
     const remaining = await index.list();
 
-    // Snapshots: live = images' chains and remaining entries' chains with all their ancestors.
-    const snapshots = await committedSnapshots(paths);
-    const live = new Set<Digest>(imageChains);
+    // Snapshots: live = what images, remaining entries and containers mount: their chains' folders
+    // (ancestors and the snapshots stacked ones sit on are in each chain's lowers).
+    const snapshots = await snapshotter.list();
+    const byChain = new Map(snapshots.map((s) => [s.chainId, s]));
     // a container's writable layer sits on its image's chain, even after `rmi -f` of that image
     const containerChains = (await listContainers(paths)).map((c) => c.parentChain);
-    for (const top of [...remaining.map((e) => e.chainId), ...containerChains]) {
-      for (let c: Digest | null = top; c !== null && !live.has(c); c = snapshots.get(c)?.parent ?? null) live.add(c);
+    const liveFolders = new Set<number>();
+    for (const top of [...imageChains, ...remaining.map((e) => e.chainId), ...containerChains]) {
+      for (const id of (top === null ? undefined : byChain.get(top))?.lowers ?? []) liveFolders.add(id);
     }
-    const dead = [...snapshots.values()].filter((s) => !live.has(s.chainId)).sort((a, b) => b.depth - a.depth);
+    // deepest first: a snapshot goes before the ones it is built or stacked on
+    const dead = snapshots.filter((s) => !liveFolders.has(s.lowers[0] as number)).sort((a, b) => b.lowers.length - a.lowers.length);
     let reclaimedBytes = 0;
     const removedSnapshots: Digest[] = [];
     for (const s of dead) {

@@ -22,11 +22,18 @@ export interface LayerReuse {
   reused: Set<string>;
 }
 
+/** What writing a layer learnt about the diff. */
+export interface LayerFacts {
+  /** No whiteout and no opaque folder: the diff only adds and replaces (snapshots record it). */
+  plain: boolean;
+}
+
 /** Writes the layer tar of `upperDir` to `out` and ends it; reused files' members come from reuse.donorTar. */
-export async function writeLayerTar(upperDir: string, out: NodeJS.WritableStream, reuse?: LayerReuse): Promise<void> {
+export async function writeLayerTar(upperDir: string, out: NodeJS.WritableStream, reuse?: LayerReuse): Promise<LayerFacts> {
   const writer = new TarWriter(out);
-  await writeTree(writer, upperDir, reuse);
+  const facts = await writeTree(writer, upperDir, reuse);
   await writer.finish();
+  return facts;
 }
 
 /** Writes the layer tar to filePath while hashing it: the diffID and byte size. */
@@ -130,7 +137,8 @@ function prepare(f: Found & { st: BigIntStats }): Prepared {
  * small files, and one promise per stat/listxattr/open/read/close through libuv's thread pool cost
  * several times the syscalls themselves. Large files are streamed; the loop yields now and then.
  */
-async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse | undefined): Promise<void> {
+async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse | undefined): Promise<LayerFacts> {
+  const facts: LayerFacts = { plain: true };
   const found: Found[] = [];
   collect(upperDir, "", found, reuse?.reused);
   const donor = reuse === undefined ? undefined : new DonorTar(reuse.donorTar, indexPlainFiles(reuse.donorTar));
@@ -144,7 +152,9 @@ async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse 
       } else {
         for (const chunk of donor?.flush() ?? []) await writer.addRaw(chunk);
         const st = f.st ?? lstatSync(f.host, { bigint: true }); // reused, but not offered by the donor
-        await writeEntry(writer, { ...f, st }, prepare({ ...f, st }), firstLinks);
+        const prepared = prepare({ ...f, st });
+        if (prepared.opaque || (st.isCharacterDevice() && st.rdev === 0n)) facts.plain = false;
+        await writeEntry(writer, { ...f, st }, prepared, firstLinks);
       }
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
     }
@@ -152,6 +162,7 @@ async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse 
   } finally {
     donor?.close();
   }
+  return facts;
 }
 
 async function writeEntry(writer: TarWriter, f: Found & { st: BigIntStats }, p: Prepared, firstLinks: Map<string, string>): Promise<void> {
