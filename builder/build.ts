@@ -162,7 +162,11 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
       const { exportCaches } = await import("../cache/remote/session.js");
       await exportCaches(req.cacheTo ?? [], session.usedSteps.values(), config.rootfs.diff_ids, store, paths.tmp, registryOptions);
     }
+    await session.snapshotter.settle();
     return { imageId: image.configDigest, manifestDigest: image.manifestDigest, refs: image.refs };
+  } catch (e) {
+    await session.snapshotter.settle().catch(() => undefined); // the build's own failure is the one to report
+    throw e;
   } finally {
     req.signal.removeEventListener("abort", onAbort);
   }

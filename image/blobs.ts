@@ -1,6 +1,6 @@
 // Content-addressed blobs under blobs/sha256/. Every write goes to a temporary file under the store's
 // tmp folder and is renamed into place, so a kill at any instant leaves only whole blobs behind.
-import { createReadStream, type ReadStream } from "node:fs";
+import { createReadStream, mkdirSync, renameSync, writeFileSync, type ReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -90,19 +90,27 @@ export class BlobStore {
   }
 }
 
+/** Bytes an ingest gathers before writing them out (one write instead of one per tar member). */
+const INGEST_BUFFER = 1 << 20;
+/** Chunks this large are written out at once rather than copied into the gathered bytes. */
+const LARGE_CHUNK = 64 << 10;
+
 /**
  * A blob being written. It is a Writable (so `await pipeline(src, ingest)` works); `append` writes
- * with backpressure. commit() hashes nothing twice: the digest is computed while writing.
+ * with backpressure. commit() hashes nothing twice: the digest is computed while writing. Writes are
+ * gathered up to 1 MiB: a small layer (a WORKDIR, a COPY of a few files) is one synchronous write at
+ * commit, where one promise per tar member used to cost milliseconds a step.
  */
 export class BlobIngest extends Writable {
   readonly tempPath: string;
   private fh: FileHandle | undefined;
+  /** The file being opened (abort waits for it, else a late open would leave the file behind). */
+  private opening: Promise<FileHandle> | undefined;
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   private readonly hash: Hash = newHash();
   private written = 0;
   private settled = false;
-  /** Settles when _construct is done (file open or failed): abort() waits for it, else a late open leaves the file. */
-  private readonly constructed: Promise<void>;
-  private markConstructed: () => void = () => {};
 
   constructor(
     private readonly tmpDir: string,
@@ -110,52 +118,56 @@ export class BlobIngest extends Writable {
   ) {
     super();
     this.tempPath = tempName(tmpDir, "ingest");
-    this.constructed = new Promise<void>((resolve) => {
-      this.markConstructed = resolve;
-    });
-  }
-
-  override _construct(callback: (error?: Error | null) => void): void {
-    mkdir(this.tmpDir, { recursive: true })
-      .then(() => mkdir(this.blobsDir, { recursive: true }))
-      .then(() => open(this.tempPath, "w", 0o644))
-      .then((fh) => {
-        this.fh = fh;
-        this.markConstructed();
-        callback();
-      }, (e: Error) => {
-        this.markConstructed();
-        callback(e);
-      });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
     this.hash.update(chunk);
     this.written += chunk.length;
-    this.writeAll(chunk).then(() => callback(), callback);
+    // A writer may reuse its buffer once called back: a chunk kept past the callback is a copy, and a
+    // large one is written out before it (no copy).
+    const large = chunk.length >= LARGE_CHUNK;
+    this.pending.push(large ? chunk : Buffer.from(chunk));
+    this.pendingBytes += chunk.length;
+    if (!large && this.pendingBytes < INGEST_BUFFER) return callback();
+    this.flush().then(() => callback(), callback);
   }
 
-  private async writeAll(chunk: Buffer): Promise<void> {
-    const fh = this.fh;
-    if (!fh) throw new Error("ingest file is not open");
-    let off = 0;
-    while (off < chunk.length) {
-      const { bytesWritten } = await fh.write(chunk, off, chunk.length - off);
-      off += bytesWritten;
+  /** Writes the gathered bytes to the temp file, opening it first. */
+  private async flush(): Promise<void> {
+    if (this.fh === undefined) {
+      mkdirSync(this.tmpDir, { recursive: true });
+      this.opening = open(this.tempPath, "w", 0o644);
+      this.fh = await this.opening;
+    }
+    const chunks = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    let buf = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+    while (buf.length > 0) {
+      const { bytesWritten } = await this.fh.write(buf, 0, buf.length);
+      buf = buf.subarray(bytesWritten);
     }
   }
 
+  /** Everything is in the temp file when the stream has finished (callers may read it before commit). */
   override _final(callback: (error?: Error | null) => void): void {
-    const fh = this.fh;
-    if (!fh) return callback();
-    callback(); // no fsync: rename after a complete write is kill-safe (see common/fsutil.ts)
+    if (this.fh === undefined) {
+      try {
+        // all of it gathered: written at once (quick synchronous calls for a small blob)
+        mkdirSync(this.tmpDir, { recursive: true });
+        writeFileSync(this.tempPath, this.pending.length === 1 ? (this.pending[0] as Buffer) : Buffer.concat(this.pending), { mode: 0o644 });
+        this.pending = [];
+        return callback();
+      } catch (e) {
+        return callback(e instanceof Error ? e : new Error(String(e)));
+      }
+    }
+    // no fsync: a rename after a complete write is kill-safe (common/fsutil.ts)
+    this.flush().then(() => this.closeFile()).then(() => callback(), callback);
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
-    const fh = this.fh;
-    this.fh = undefined;
-    const closing = fh ? fh.close() : Promise.resolve();
-    closing.then(
+    this.closeFile().then(
       () => callback(error),
       (e: unknown) => callback(error ?? (e instanceof Error ? e : new Error(String(e)))),
     );
@@ -182,35 +194,36 @@ export class BlobIngest extends Writable {
           this.end(() => resolve());
         });
       }
-      await this.closeFile();
       const digest = hashToDigest(this.hash);
       if (expected !== undefined && expected !== digest) throw new DigestMismatchError(expected, digest);
-      await rename(this.tempPath, join(this.blobsDir, digestHex(digest)));
+      mkdirSync(this.blobsDir, { recursive: true });
+      renameSync(this.tempPath, join(this.blobsDir, digestHex(digest)));
       return { digest, size: this.written };
-    } finally {
+    } catch (e) {
+      await this.closeFile();
       await rm(this.tempPath, { force: true });
+      throw e;
     }
   }
 
   /** Drops what was written. Safe to call after a failed commit and more than once. */
   async abort(): Promise<void> {
     this.settled = true;
-    // destroy() waits for _construct (the file may still be opening), then _destroy closes it;
-    // only after "close" is it safe to remove the file: an open finishing later would recreate it.
+    this.pending = [];
     if (!this.closed) {
       await new Promise<void>((resolve) => {
         this.once("close", () => resolve());
         if (!this.destroyed) this.destroy();
       });
     }
-    await this.constructed;
     await this.closeFile();
     await rm(this.tempPath, { force: true });
   }
 
   private async closeFile(): Promise<void> {
-    const fh = this.fh;
+    const fh = this.fh ?? (await this.opening?.catch(() => undefined));
     this.fh = undefined;
+    this.opening = undefined;
     if (fh) await fh.close();
   }
 

@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { pathExists } from "../common/fsutil.js";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runTool } from "./exec.js";
 import { traced } from "../common/trace.js";
@@ -54,15 +55,16 @@ export async function runContainer(paths: StorePaths, spec: ContainerSpec): Prom
   const bundle = join(paths.tmp, scratchName("bundle"));
   const id = scratchName("tsb");
   try {
-    await mkdir(bundle, { recursive: true });
-    await mkdir(paths.runcState, { recursive: true });
+    // The bundle's few small files are written with synchronous calls (each a thread-pool round trip otherwise).
+    mkdirSync(bundle, { recursive: true });
+    mkdirSync(paths.runcState, { recursive: true });
     const hostname = spec.hostname ?? SANDBOX_HOSTNAME;
     const hostsFile = join(bundle, "hosts");
     const resolvConfFile = join(bundle, "resolv.conf");
-    await writeFile(hostsFile, hostsFileContent(hostname));
-    await writeFile(resolvConfFile, resolvConfContent(await readHostResolvConf()));
+    writeFileSync(hostsFile, hostsFileContent(hostname));
+    writeFileSync(resolvConfFile, resolvConfContent(await readHostResolvConf()));
     const config = buildSpec({ ...spec, env, hostname, hostsFile, resolvConfFile });
-    await writeFile(join(bundle, "config.json"), JSON.stringify(config, null, 1));
+    writeFileSync(join(bundle, "config.json"), JSON.stringify(config, null, 1));
     const exitCode = await traced("runc run", () => runRunc(paths, bundle, id, spec));
     spec.signal?.throwIfAborted();
     const startError = exitCode === 0 ? undefined : await readStartError(join(bundle, "runc.log"));

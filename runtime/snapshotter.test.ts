@@ -67,6 +67,7 @@ test("commit of a chain that already exists keeps the existing one", async () =>
     await writeFile(join(second.upper, "who"), "second");
     await a.commit(first, chain);
     await b.commit(second, chain);
+    await b.settle();
     await assert.rejects(access(second.dir), "the loser's folder is gone");
     const ro = await b.mountReadOnly(chain);
     assert.equal(await readFile(join(ro.rootfs, "who"), "utf8"), "first");
