@@ -95,8 +95,11 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
 
   const paths = storePaths(req.root);
   traceMark("start");
+  // what killed builds left behind is swept while the store, caches and base image are opened (it only
+  // touches what dead processes own); it is done before any stage starts
+  const sweep = traced("sweep", () => sweepStale(paths));
+  sweep.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const store = await traced("store open", () => ContentStore.open(paths));
-  await traced("sweep", () => sweepStale(paths));
   const digests = await traced("digest cache load", () => FileDigestCache.load(paths.cache));
   const context = await traced("context open", () => openContext(req.contextDir, req.dockerfile));
   // one failing stage stops the others; the user's Ctrl-C stops all
@@ -115,6 +118,7 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
   // an unknown base image is pulled, or fails, before any stage runs, so the store is left as it was
   const bases = [...plan.needed].map((i) => plan.stages[i]!).filter((s) => s.baseStage === undefined && s.baseName.toLowerCase() !== "scratch");
   await traced("resolve base", () => ensureBaseImages(store, bases, req.basePull));
+  await sweep;
 
   // a corrupt or foreign --cache-from cache is refused here, before any stage runs
   const registryOptions = req.basePull?.registry ?? { storeRoot: req.root };

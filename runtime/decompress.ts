@@ -3,8 +3,8 @@
 import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
-import { createGunzip } from "node:zlib";
 import { ArchiveError, UserError, errnoCode } from "../common/errors.js";
+import { lazyZlib } from "../common/lazymodule.js";
 
 export type Compression = "none" | "gzip" | "bzip2" | "xz" | "zstd";
 
@@ -73,7 +73,7 @@ export function findTool(name: string): string | undefined {
 export function decompressStream(kind: Compression, input: Readable, what = "archive"): Readable {
   if (kind === "none") return input;
   if (kind === "gzip") {
-    const gunzip = createGunzip();
+    const gunzip = lazyZlib().createGunzip();
     const out = new PassThrough();
     input.on("error", (e) => out.destroy(e));
     gunzip.on("error", (e) => out.destroy(new ArchiveError(`${what}: corrupt gzip data: ${e.message}`)));

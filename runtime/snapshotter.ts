@@ -1,6 +1,6 @@
 import { lstat, mkdir, readdir, readFile, rm, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { sha256, digestHex, type Digest } from "../common/digest.js";
 import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
@@ -67,21 +67,34 @@ export interface OwnDiff {
 }
 
 /**
- * Removes an overlay work dir after its unmount: it holds only the empty folders overlay made (work/,
- * incompat/volatile/), taken away one by one (Node's recursive rm walks and stats, ten times slower).
+ * Removes an overlay work dir after its unmount: it holds only what overlay made there (work/, and with
+ * `volatile` work/incompat/volatile/dirty), taken away one by one (Node's recursive rm walks and stats,
+ * ten times slower). Anything else in it falls back to the recursive rm.
  */
 function removeWorkDir(work: string): void {
   try {
-    for (const sub of ["work", "incompat/volatile", "incompat", ""]) {
-      try {
-        rmdirSync(join(work, sub));
-      } catch (e) {
-        if (errnoCode(e) !== "ENOENT") throw e;
-      }
-    }
+    unlinkIfExists(join(work, "work/incompat/volatile/dirty"));
+    for (const sub of ["work/incompat/volatile", "work/incompat", "work", ""]) rmdirIfExists(join(work, sub));
   } catch (e) {
-    if (errnoCode(e) !== "ENOTEMPTY" && errnoCode(e) !== "EEXIST") throw e;
+    const code = errnoCode(e);
+    if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "EISDIR") throw e;
     rmSync(work, { recursive: true, force: true }); // something unexpected in it
+  }
+}
+
+function unlinkIfExists(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    if (errnoCode(e) !== "ENOENT") throw e;
+  }
+}
+
+function rmdirIfExists(path: string): void {
+  try {
+    rmdirSync(path);
+  } catch (e) {
+    if (errnoCode(e) !== "ENOENT") throw e;
   }
 }
 

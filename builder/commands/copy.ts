@@ -5,7 +5,7 @@ import { DockerfileError } from "../../common/errors.js";
 import { resolveChown } from "../../runtime/user.js";
 import { digestPaths, type InputsDigest, type PathFilter } from "../../cache/filedigest.js";
 import { assertLocalSource, copyIntoRootfs } from "../copy/copy.js";
-import { settledFiles, stackableOn, unchangedInputs } from "../copy/reuse.js";
+import { MIN_REUSED_FILES, settledFiles, stackableOn, unchangedInputs } from "../copy/reuse.js";
 import type { CopyReuse } from "../copy/types.js";
 import { matchSources } from "../copy/match.js";
 import type { AddInstruction, CopyInstruction } from "../instructions/index.js";
@@ -51,8 +51,12 @@ function parseChmod(instr: CopyInstruction | AddInstruction): number | undefined
  */
 const REUSE_PREVIOUS_COPY = true;
 
-/** What the copy may take from the previous build of the step (builder/copy/reuse.ts). */
-function reuseOf(previous: PreviousBuild, inputs: InputsDigest, statKeys: Map<string, string>, rootfs: string, upper: string): CopyReuse {
+function withReuse(reuse: CopyReuse | undefined): { reuse?: CopyReuse } {
+  return reuse === undefined ? {} : { reuse };
+}
+
+/** What the copy may take from the previous build of the step (builder/copy/reuse.ts); stacked, it must. */
+function reuseOf(previous: PreviousBuild, inputs: InputsDigest, statKeys: Map<string, string>, rootfs: string, upper: string): CopyReuse | undefined {
   const unchanged = unchangedInputs(previous.record.inputs, inputs);
   if (previous.parentRoot !== undefined) {
     const stacked = {
@@ -62,6 +66,7 @@ function reuseOf(previous: PreviousBuild, inputs: InputsDigest, statKeys: Map<st
     };
     return { upper: rootfs, donor: previous.donorRoot, unchanged, reused: previous.reused, stacked };
   }
+  if (unchanged.size < MIN_REUSED_FILES) return undefined;
   return { upper, donor: previous.donorRoot, unchanged, reused: previous.reused };
 }
 
@@ -117,7 +122,7 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
           ...(chmod !== undefined ? { chmod } : {}),
           add: instr.kind === "ADD",
           place,
-          ...(previous && REUSE_PREVIOUS_COPY ? { reuse: reuseOf(previous, inputs, statKeys, rootfs, active.upper) } : {}),
+          ...withReuse(previous && REUSE_PREVIOUS_COPY ? reuseOf(previous, inputs, statKeys, rootfs, active.upper) : undefined),
         });
       },
       stackable: (previous) =>

@@ -49,8 +49,11 @@ export function settledFiles(unchanged: Set<string>, statKeys: Map<string, strin
   return out;
 }
 
-/** Fewer unchanged files than this: a stacked snapshot would not save enough to be worth a layer of dirs. */
-const MIN_STACKED_FILES = 64;
+/**
+ * Fewer unchanged files than this: the previous copy is not worth taking from (reading its layer's
+ * index costs more than copying a few files) nor a stacked snapshot worth a layer of dirs.
+ */
+export const MIN_REUSED_FILES = 64;
 
 /**
  * Whether a copy of `current` may be stacked on the copy of `previous` (see CopyReuse.stacked): every
@@ -66,7 +69,7 @@ export function stackableOn(previous: StepRecord["inputs"], current: StepRecord[
     if (same?.type !== f.type) return false;
     if (f.type === "file" && same.digest === f.digest && same.mode === f.mode) unchanged++;
   }
-  return unchanged >= MIN_STACKED_FILES;
+  return unchanged >= MIN_REUSED_FILES;
 }
 
 /**

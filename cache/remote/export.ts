@@ -7,7 +7,6 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
 import { sha256, type Digest } from "../../common/digest.js";
 import { createLimiter, settleAll } from "../../common/limit.js";
 import type { BlobStore } from "../../image/blobs.js";
@@ -20,6 +19,7 @@ import {
 import { bufferStream } from "./local.js";
 import type { CacheTransport } from "./transport.js";
 import { HashingStream, VerifyingStream } from "./verify.js";
+import { lazyZlib } from "../../common/lazymodule.js";
 
 /** A cache entry this build used or made, with the snapshot chain the step ran on. */
 export interface UsedStep {
@@ -86,7 +86,7 @@ async function pushGzipped(
   const tmp = join(tmpDir, `cache-gz-${process.pid}-${randomBytes(6).toString("hex")}`);
   try {
     const hashing = new HashingStream();
-    await pipeline(store.openBlob(diffId), new VerifyingStream(diffId, await store.blobSize(diffId), "store layer"), createGzip(), hashing, createWriteStream(tmp));
+    await pipeline(store.openBlob(diffId), new VerifyingStream(diffId, await store.blobSize(diffId), "store layer"), lazyZlib().createGzip(), hashing, createWriteStream(tmp));
     const desc: CacheLayer = { mediaType: MediaType.ociLayerGzip, digest: hashing.digest(), size: hashing.size };
     await transport.putBlob(desc, () => createReadStream(tmp));
     learned.push([diffId, desc]);

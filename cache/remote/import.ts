@@ -1,7 +1,6 @@
 // `--cache-from`: a shared cache's records, fetched and checked once per build and kept in memory as
 // a second place to look a key up after the local cache. Layers are fetched one by one, only for
 // the steps that hit, verified while streaming and stored uncompressed (digest = diffID).
-import { createGunzip } from "node:zlib";
 import { Writable, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import type { Digest } from "../../common/digest.js";
@@ -13,6 +12,7 @@ import {
 } from "./format.js";
 import type { CacheTransport } from "./transport.js";
 import { VerifyingStream } from "./verify.js";
+import { lazyZlib } from "../../common/lazymodule.js";
 
 export class ImportedCache {
   private constructor(
@@ -55,7 +55,7 @@ export class ImportedCache {
     const ingest = store.ingest();
     try {
       const verify = new VerifyingStream(rec.layer.digest, rec.layer.size, "cache layer");
-      if (rec.layer.mediaType === MediaType.ociLayerGzip) await pipeline(source, verify, createGunzip(), ingest);
+      if (rec.layer.mediaType === MediaType.ociLayerGzip) await pipeline(source, verify, lazyZlib().createGunzip(), ingest);
       else await pipeline(source, verify, ingest);
       await ingest.commit(rec.diffId);
     } catch (e) {

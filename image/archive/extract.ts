@@ -3,10 +3,10 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { link, mkdir, rm, symlink } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
 import { ArchiveError } from "../../common/errors.js";
 import { readTar } from "../tar/index.js";
 import { compressionOf, fileHead, isZlibError } from "./stage.js";
+import { lazyZlib } from "../../common/lazymodule.js";
 
 function safeRelative(path: string, file: string): string {
   const parts = path.split("/");
@@ -21,7 +21,7 @@ export async function extractArchive(file: string, dir: string): Promise<void> {
   const compression = compressionOf(head);
   if (compression === "zstd") throw new ArchiveError(`${file}: zstd-compressed archives are not supported`);
   const raw = createReadStream(file);
-  const input = compression === "gzip" ? raw.pipe(createGunzip()) : raw;
+  const input = compression === "gzip" ? raw.pipe(lazyZlib().createGunzip()) : raw;
   let members = 0;
   try {
     for await (const { entry, body } of readTar(input)) {

@@ -3,13 +3,13 @@
 import { createReadStream } from "node:fs";
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
 import { ArchiveError, errnoCode } from "../../common/errors.js";
 import { MediaType, type ContainerConfig, type ImageConfig } from "../config.js";
 import { tagReference, type ContentStore, type ImageRecord } from "../store.js";
 import { readTar } from "../tar/index.js";
 import { hostPlatform } from "./ociformat.js";
 import { compressionOf, isZlibError } from "./stage.js";
+import { lazyZlib } from "../../common/lazymodule.js";
 
 export interface ImportOptions {
   /** Config changes in Docker's field names (Cmd, Env, Entrypoint, WorkingDir, User, Labels, …). */
@@ -56,7 +56,7 @@ export async function importRootfs(
   const ingest = store.ingest();
   try {
     try {
-      if (compression === "gzip") await pipeline(stream, createGunzip(), ingest);
+      if (compression === "gzip") await pipeline(stream, lazyZlib().createGunzip(), ingest);
       else await pipeline(stream, ingest);
     } catch (e) {
       if (isZlibError(e)) throw new ArchiveError(`${what}: corrupt gzip data (${(e as Error).message})`);

@@ -6,11 +6,11 @@ import { open, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { Transform, Writable, type TransformCallback, type Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
 import type { Hash } from "node:crypto";
 import { hashToDigest, newHash, type Digest } from "../../common/digest.js";
 import { ArchiveError } from "../../common/errors.js";
 import type { BlobStore } from "../blobs.js";
+import { lazyZlib } from "../../common/lazymodule.js";
 
 export type Compression = "none" | "gzip" | "zstd";
 
@@ -59,7 +59,7 @@ export async function stageLayer(
   const raw = new HashTap();
   const plain = new HashTap();
   try {
-    if (compression === "gzip") await pipeline(src, raw, createGunzip(), plain, createWriteStream(dest));
+    if (compression === "gzip") await pipeline(src, raw, lazyZlib().createGunzip(), plain, createWriteStream(dest));
     else await pipeline(src, raw, plain, createWriteStream(dest));
   } catch (e) {
     if (isZlibError(e)) throw new ArchiveError(`${expect.what}: corrupt gzip data (${(e as Error).message})`);

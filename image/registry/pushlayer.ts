@@ -7,7 +7,6 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { createGzip } from "node:zlib";
 import { hashToDigest, newHash, type Digest } from "../../common/digest.js";
 import { MediaType } from "../config.js";
 import type { Descriptor } from "../config.js";
@@ -15,6 +14,7 @@ import type { ContentStore } from "../store.js";
 import type { BlobPushResult, RepositoryClient } from "./api.js";
 import { ProgressTap, shortDigest, type TransferSink } from "./progress.js";
 import type { CompressedBlob, PushMemo } from "./pushmemo.js";
+import { lazyZlib } from "../../common/lazymodule.js";
 
 export interface PushedLayer {
   /** The descriptor the pushed manifest lists. */
@@ -107,6 +107,6 @@ async function gzipTo(src: Readable, dest: string): Promise<CompressedBlob> {
       cb(null, chunk);
     },
   });
-  await pipeline(src, createGzip(), tap, createWriteStream(dest));
+  await pipeline(src, lazyZlib().createGzip(), tap, createWriteStream(dest));
   return { digest: hashToDigest(hash), size, mediaType: MediaType.ociLayerGzip };
 }
