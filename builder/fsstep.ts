@@ -13,7 +13,7 @@ import { explainMiss } from "../cache/explain.js";
 import type { CacheEntry } from "../cache/index.js";
 import type { StepInfo } from "./events.js";
 import type { BuildSession } from "./session.js";
-import type { StageState } from "./state.js";
+import type { PendingLayer, StageState } from "./state.js";
 import { traced } from "../common/trace.js";
 
 export interface FilesystemStep {
@@ -25,8 +25,10 @@ export interface FilesystemStep {
   /**
    * Does the step's work in the mounted rootfs (writes land in active.upper). `previous`: the last
    * build of this Dockerfile step with the same definition on the same parent (COPY reuses its files).
+   * `running`: called once the work waits on a process (RUN's container), so the previous step's layer
+   * is written meanwhile.
    */
-  work(rootfs: string, active: ActiveSnapshot, previous?: PreviousBuild): Promise<void>;
+  work(rootfs: string, active: ActiveSnapshot, previous?: PreviousBuild, running?: () => void): Promise<void>;
   /**
    * Whether the work, done over the previous build's result instead of the parent, gives what it gives
    * over the parent (COPY: it replaces or keeps every path the previous copy wrote, and keeps enough to
@@ -113,12 +115,17 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   const record: StepRecord = { ...step.record, parentKey: state.key };
   const key = stepKey(record);
   const stepId = stepIdentity(session.settings.dockerfilePath, state.index, step.info.index);
+  const { noCache } = session.settings;
 
-  const local = session.settings.noCache ? undefined : await usableEntry(session, key);
+  const local = noCache ? undefined : await usableEntry(session, key);
+  // The previous step's layer must be in place before a hit is applied on it, an imported layer is
+  // unpacked on it, or a COPY (which may stack on its chain) starts. Only a RUN miss runs before.
+  if (local !== undefined || (!noCache && session.imported.length > 0) || step.stackable !== undefined) await state.settle();
   // a local miss may still be in a --cache-from cache (fetches only this step's layer)
-  const imported = local || session.settings.noCache ? undefined : await session.restoreImported(key, state.chainId);
+  const imported = local || noCache ? undefined : await session.restoreImported(key, state.chainId);
   const hit = local ?? (imported && "entry" in imported ? imported.entry : undefined);
   if (hit) {
+    await state.settle();
     session.noteUsed(hit, state.chainId);
     applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step.createdBy, new Date(hit.createdAt));
     state.key = key;
@@ -139,28 +146,42 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   // The last build's record (for the reason and COPY's reuse) is only read on a miss: it can be large.
   const previous = await session.cache.previousStep(stepId);
   const reason = imported && "problem" in imported ? imported.problem : explainMiss(previous, record, {
-    noCache: session.settings.noCache,
+    noCache,
     parentRebuiltStep: state.lastRebuiltStep,
     isFirstStep: state.key === state.baseKey,
   });
   const before = await previousEntry(session, previous, record);
-  const stack = await stacking(session, state, step, previous, before);
-  const layer = (await buildLayer(session, state, step, previous, before, stack))
-    ?? (await buildLayer(session, state, step, previous, before, undefined) as BuiltLayer); // unstacked never gives undefined
-  const { diffId, size, chainId } = layer;
-  const durationMs = performance.now() - started;
-  const now = Date.now();
-  const entry: CacheEntry = { key, chainId, diffId, layerSize: size, createdAt: now, lastUsed: now, durationMs, record };
-  await session.cache.put(key, entry);
-  await session.cache.rememberStep(stepId, record);
-  session.noteUsed({ ...entry, diffId, layerSize: size }, state.chainId);
-  applyLayer(state, chainId, diffId, size, step.createdBy, new Date(now));
+  // A RUN may run over the previous step's snapshot while that one's layer is still being written.
+  const under = state.pending;
+  const stack = under === undefined ? await stacking(session, state, step, previous, before) : undefined;
+  const worked = (await doWork(session, state, step, previous, before, stack, under))
+    ?? (await doWork(session, state, step, previous, before, undefined, under) as Worked); // unstacked never gives undefined
+  try {
+    await state.settle(); // the previous step's layer is committed and applied: chainId is this step's parent
+  } catch (e) {
+    await worked.unmounted;
+    await session.snapshotter.remove(worked.active);
+    throw e;
+  }
+  const parent = state.chainId;
   state.key = key;
   state.lastRebuiltStep = step.info.index;
-  session.emit({
-    type: "step-done",
-    step: step.info,
-    result: { cached: false, reason, key, durationMs, layerDigest: diffId, layerSize: size },
+  // The layer is written and committed, and the step reported, when the next step needs it (or, for a
+  // RUN next, while its container runs: StageState.defer).
+  state.defer(worked.active, parent, async () => {
+    const { diffId, size, chainId } = await finishLayer(session, worked, parent);
+    const durationMs = performance.now() - started;
+    const now = Date.now();
+    const entry: CacheEntry = { key, chainId, diffId, layerSize: size, createdAt: now, lastUsed: now, durationMs, record };
+    await session.cache.put(key, entry);
+    await session.cache.rememberStep(stepId, record);
+    session.noteUsed({ ...entry, diffId, layerSize: size }, parent);
+    applyLayer(state, chainId, diffId, size, step.createdBy, new Date(now));
+    session.emit({
+      type: "step-done",
+      step: step.info,
+      result: { cached: false, reason, key, durationMs, layerDigest: diffId, layerSize: size },
+    });
   });
 }
 
@@ -170,19 +191,34 @@ interface BuiltLayer {
   chainId: Digest;
 }
 
+/** A step's work done on its snapshot: what writing its layer needs. */
+interface Worked {
+  active: ActiveSnapshot;
+  /** Settles once its overlay is unmounted (with the unmount's failure, if any). */
+  unmounted: Promise<{ error: unknown } | undefined>;
+  reuse: LayerReuse | undefined;
+  /** Stacked on the previous build's snapshot: the layer is read through a view of its dirs. */
+  stacked: boolean;
+}
+
 /**
- * Runs the step's work on a fresh snapshot and commits it with its layer. Stacked: on the previous
- * build's snapshot; undefined if the work deleted anything there (a stacked diff must be plain), in
- * which case nothing is left behind and the caller builds it unstacked.
+ * Runs the step's work on a fresh snapshot: over the parent chain, stacked on the previous build's
+ * snapshot (undefined if the work deleted anything there: a stacked diff must be plain; nothing is
+ * then left behind and the caller works unstacked), or over `under`, the previous step's snapshot
+ * whose layer is still being written (started once the work says its container runs).
  */
-async function buildLayer(
+async function doWork(
   session: BuildSession, state: StageState, step: FilesystemStep,
-  previous: StepRecord | undefined, entry: CacheEntry | undefined, stacked: Stacking | undefined,
-): Promise<BuiltLayer | undefined> {
+  previous: StepRecord | undefined, entry: CacheEntry | undefined, stacked: Stacking | undefined, under: PendingLayer | undefined,
+): Promise<Worked | undefined> {
   const { snapshotter, store } = session;
-  const active = await traced("step prepare", () => snapshotter.prepare(state.chainId, stacked));
+  let released = false;
+  const release = (): void => {
+    if (under !== undefined && !released) snapshotter.release(under.active);
+    released = true;
+  };
+  const active = await traced("step prepare", () => under !== undefined ? snapshotter.prepareOver(under.active, under.parent) : snapshotter.prepare(state.chainId, stacked));
   const donorDiffId = entry?.diffId !== undefined && (await store.has(entry.diffId)) ? entry.diffId : undefined;
-  let result: BuiltLayer & { plain: boolean };
   try {
     const mounted = await traced("step mount", () => snapshotter.mount(active));
     const reused = new Set<string>();
@@ -190,7 +226,7 @@ async function buildLayer(
       await withPreviousViews(session, state, previous, entry, stacked, mounted.rootfs, async (views) => {
         const before = previous === undefined || views === undefined ? undefined
           : { record: previous, ...views, startedAt: startOf(entry), ...(donorDiffId ? { diffId: donorDiffId } : {}), reused };
-        await traced("step work", () => step.work(mounted.rootfs, active, before));
+        await traced("step work", () => step.work(mounted.rootfs, active, before, () => void under?.start()));
       });
     } catch (e) {
       await mounted.unmount();
@@ -199,38 +235,54 @@ async function buildLayer(
     // The upper dir is complete when the work returns: the layer is written while the overlay is
     // unmounted (umount only detaches; it never changes the upper dir). Its failure, if any, is kept.
     const unmounted = traced("step unmount", () => mounted.unmount()).then(() => undefined, (e: unknown) => ({ error: e }));
+    void unmounted.then(release); // the snapshot under this one may go once nothing is mounted on it
     const reuse = donorDiffId !== undefined && reused.size > 0 ? { donorTar: store.blobPath(donorDiffId), reused } : undefined;
-    let written: { diffId: Digest; size: number; plain: boolean };
     if (stacked !== undefined) {
-      // a stacked diff is its upper merged over the previous diff's dirs: read through a view of them
       const failed = await unmounted;
       if (failed !== undefined) throw failed.error;
       if (!(await isPlainDiff(active.upper))) {
         await snapshotter.remove(active);
         return undefined;
       }
-      const view = await snapshotter.mountActiveDiff(active);
+    }
+    return { active, unmounted, reuse, stacked: stacked !== undefined };
+  } catch (e) {
+    release();
+    await snapshotter.remove(active);
+    throw e;
+  }
+}
+
+/** Writes the worked snapshot's layer and commits the snapshot on `parent`. */
+async function finishLayer(session: BuildSession, w: Worked, parent: Digest | null): Promise<BuiltLayer> {
+  const { snapshotter } = session;
+  let result: BuiltLayer & { plain: boolean };
+  try {
+    let written: { diffId: Digest; size: number; plain: boolean };
+    if (w.stacked) {
+      // a stacked diff is its upper merged over the previous diff's dirs: read through a view of them
+      const view = await snapshotter.mountActiveDiff(w.active);
       try {
-        written = await writeLayer(session, view.rootfs, reuse);
+        written = await writeLayer(session, view.rootfs, w.reuse);
       } finally {
         await view.unmount();
       }
     } else {
       try {
-        written = await writeLayer(session, active.upper, reuse);
+        written = await writeLayer(session, w.active.upper, w.reuse);
       } catch (e) {
-        await unmounted;
+        await w.unmounted;
         throw e;
       }
-      const failed = await unmounted;
+      const failed = await w.unmounted;
       if (failed !== undefined) throw failed.error;
     }
-    result = { ...written, chainId: chainIdOf(state.chainId, written.diffId) };
+    result = { ...written, chainId: chainIdOf(parent, written.diffId) };
   } catch (e) {
-    await snapshotter.remove(active);
+    await snapshotter.remove(w.active);
     throw e;
   }
-  await traced("step snapshot commit", () => snapshotter.commit(active, result.chainId, result.plain));
+  await traced("step snapshot commit", () => snapshotter.commit(w.active, result.chainId, result.plain, parent));
   return result;
 }
 

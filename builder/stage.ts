@@ -120,18 +120,24 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
 
   for (const { instr, info } of steps) {
     session.settings.signal.throwIfAborted();
+    // The last step's layer may still be pending (fsstep.ts): only a RUN goes on before it is done.
+    if (instr.kind !== "RUN") await state.settle();
     const t0 = performance.now();
     if (info.filesystem) session.emit({ type: "step-start", step: info });
     try {
       const { instruction, used } = expandInstruction(instr, state.lookup, runner.escape);
       await dispatch(ctx(info), instruction, used);
     } catch (e) {
+      // a layer still being written is finished (or dropped) before the stage fails; this step's
+      // failure is the one to report
+      await state.settle().catch(() => undefined);
       if (!info.filesystem) session.emit({ type: "step-start", step: info });
       session.emit({ type: "step-error", step: info, message: e instanceof Error ? e.message : String(e) });
       throw e;
     }
     if (!info.filesystem) session.emit({ type: "step-done", step: info, result: { cached: true, durationMs: performance.now() - t0 } });
   }
+  await state.settle();
   state.datedHistory(new Date());
   return { config: state.config, layers: state.layers, chainId: state.chainId, key: state.key };
 }

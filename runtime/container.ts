@@ -29,6 +29,8 @@ export interface ContainerSpec {
   /** Extra mounts (RUN --mount); their mountpoints are removed afterwards if runc had to create them. */
   mounts?: OciMount[];
   onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void;
+  /** Called once runc has been started (the caller may do other work while the container runs). */
+  onStarted?: () => void;
   signal?: AbortSignal;
 }
 
@@ -139,6 +141,7 @@ function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerS
       cwd: bundle,
     });
     let exited = false;
+    child.once("spawn", () => spec.onStarted?.());
     child.stdout.on("data", (chunk: Buffer) => spec.onOutput?.("stdout", chunk));
     child.stderr.on("data", (chunk: Buffer) => spec.onOutput?.("stderr", chunk));
     // runc may not have created the container yet when the abort comes: keep killing until runc exits.

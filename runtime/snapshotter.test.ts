@@ -226,3 +226,43 @@ test("a stacked snapshot: its upper over the dirs it stacks on, one diff, kept a
     await store.cleanup();
   }
 });
+
+test("a snapshot prepared over an uncommitted one: mounted over it, committed on its chain, holding it until released", async () => {
+  const store = await tempStore();
+  try {
+    const snap = new Snapshotter(store.paths);
+    const base = await busyboxSnapshot(snap);
+    const first = await snap.prepare(base);
+    await writeFile(join(first.upper, "first"), "1");
+    const second = await snap.prepareOver(first, base);
+    const m = await snap.mount(second);
+    assert.equal(await readFile(join(m.rootfs, "first"), "utf8"), "1", "the uncommitted snapshot is under it");
+    await writeFile(join(m.rootfs, "second"), "2");
+    await m.unmount();
+
+    // the first one's layer turns out to exist already: it is dropped, but only once released
+    const firstChain = chainIdOf(base, sha256("first"));
+    const other = await snap.prepare(base);
+    await writeFile(join(other.upper, "first"), "1");
+    await snap.commit(other, firstChain);
+    await snap.commit(first, firstChain);
+    await access(first.dir); // held by `second`
+    snap.release(first);
+    await snap.settle();
+    await assert.rejects(access(first.dir), "dropped once released");
+
+    const secondChain = chainIdOf(firstChain, sha256("second"));
+    await assert.rejects(snap.commit(second, secondChain), /commit it with the chain that one became/);
+    await snap.commit(second, secondChain, undefined, firstChain);
+    const ro = await snap.mountReadOnly(secondChain);
+    try {
+      assert.equal(await readFile(join(ro.rootfs, "first"), "utf8"), "1", "on the chain the first became");
+      assert.equal(await readFile(join(ro.rootfs, "second"), "utf8"), "2");
+    } finally {
+      await ro.unmount();
+    }
+    assert.deepEqual(await mountsUnder(store.paths.root), []);
+  } finally {
+    await store.cleanup();
+  }
+});

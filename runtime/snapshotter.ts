@@ -30,6 +30,11 @@ export interface ActiveSnapshot {
   readonly parent: Digest | null;
   /** Ids of the dirs under the upper that belong to this snapshot's diff (stackOn), top-most first. */
   readonly stacked: number[];
+  /**
+   * The previous step's snapshot, unmounted but not committed yet (its layer is still being written):
+   * this one is mounted over it (prepareOver), and committed on the chain it becomes.
+   */
+  readonly over?: ActiveSnapshot;
 }
 
 export interface Mounted {
@@ -120,6 +125,8 @@ export class Snapshotter {
   private readonly chainsDir: string;
   private readonly metaCache = new Map<Digest, SnapshotMeta>();
   private nextId = 0;
+  /** Active snapshots others are mounted over (prepareOver), by id: how many, and removals waiting. */
+  private readonly holds = new Map<number, { count: number; waiting: Array<() => void> }>();
   /** Removals of dropped snapshots still running (removeLater). */
   private readonly removals: Array<Promise<void>> = [];
   /** The chains and tmp folders exist (made by the first prepare). */
@@ -182,19 +189,52 @@ export class Snapshotter {
   }
 
   /**
+   * A fresh snapshot over `base`, an unmounted active snapshot whose layer is still being written, on
+   * the committed chain `baseParent` (the one `base` will be committed on): the next step can run
+   * meanwhile. `base` is held until release(base): removing it (its chain turned out to exist already,
+   * or its layer failed) waits until then. Commit with the chain `base` became.
+   */
+  async prepareOver(base: ActiveSnapshot, baseParent: Digest | null): Promise<ActiveSnapshot> {
+    const active = await this.prepare(baseParent);
+    const hold = this.holds.get(base.id) ?? { count: 0, waiting: [] };
+    hold.count++;
+    this.holds.set(base.id, hold);
+    return { ...active, over: base };
+  }
+
+  /** Ends a hold taken by prepareOver (once the snapshot over `base` is unmounted). */
+  release(base: ActiveSnapshot): void {
+    const hold = this.holds.get(base.id);
+    if (hold === undefined) return;
+    if (--hold.count > 0) return;
+    this.holds.delete(base.id);
+    for (const go of hold.waiting) go();
+  }
+
+  /** Resolves when nothing holds the active snapshot. */
+  private unheld(active: ActiveSnapshot): Promise<void> {
+    const hold = this.holds.get(active.id);
+    return hold === undefined ? Promise.resolve() : new Promise<void>((resolve) => hold.waiting.push(resolve));
+  }
+
+  /**
    * Publishes an active snapshot as `chainId`. If that chain already exists (a concurrent build made
    * it first), ours is dropped and theirs kept. The active snapshot must be unmounted. plain: the diff
-   * has no whiteout and no opaque folder (the layer writer knows).
+   * has no whiteout and no opaque folder (the layer writer knows). parent: for a snapshot prepared over
+   * another (prepareOver), the chain that one was committed as.
    */
-  async commit(active: ActiveSnapshot, chainId: Digest, plain?: boolean): Promise<void> {
+  async commit(active: ActiveSnapshot, chainId: Digest, plain?: boolean, parent: Digest | null = active.parent): Promise<void> {
+    if (active.over !== undefined && parent === active.parent) {
+      throw new RuntimeFailure(`snapshot ${active.id} is over ${active.over.id}: commit it with the chain that one became`);
+    }
     if (await this.has(chainId)) {
       this.removeLater(active);
       return;
     }
-    const parentLowers = active.parent === null ? [] : (await this.meta(active.parent)).lowers;
+    const parentLowers = parent === null ? [] : (await this.meta(parent)).lowers;
     const meta: SnapshotMeta = {
       chainId,
-      parent: active.parent,
+      parent,
       lowers: [active.id, ...active.stacked, ...parentLowers],
       ...(active.stacked.length > 0 ? { ownDirs: 1 + active.stacked.length } : {}),
       ...(plain !== undefined ? { plain } : {}),
@@ -218,7 +258,7 @@ export class Snapshotter {
    * settle() waits for these; until then the folder is an active snapshot whose owner is this process.
    */
   private removeLater(active: ActiveSnapshot): void {
-    const removal = rm(active.dir, { recursive: true, force: true });
+    const removal = this.unheld(active).then(() => rm(active.dir, { recursive: true, force: true }));
     removal.catch(() => undefined); // observed by settle(); not an unhandled rejection meanwhile
     this.removals.push(removal);
   }
@@ -230,8 +270,12 @@ export class Snapshotter {
     if (failed) throw failed.reason;
   }
 
-  /** Drops an active (uncommitted) snapshot. */
+  /** Drops an active (uncommitted) snapshot; one that another is mounted over goes once released (settle waits). */
   async remove(active: ActiveSnapshot): Promise<void> {
+    if (this.holds.has(active.id)) {
+      this.removeLater(active);
+      return;
+    }
     await rm(active.dir, { recursive: true, force: true });
   }
 
@@ -326,7 +370,8 @@ export class Snapshotter {
   /** Mounts the active snapshot's chain with its upper dir: the rootfs a step runs in. */
   async mount(active: ActiveSnapshot, target?: string): Promise<Mounted> {
     const parentLowers = active.parent === null ? [] : await this.relativeLowers(active.parent);
-    const lowers = [...active.stacked.map((n) => `${n}/fs`), ...parentLowers];
+    const over = active.over === undefined ? [] : [active.over.id, ...active.over.stacked];
+    const lowers = [...[...active.stacked, ...over].map((n) => `${n}/fs`), ...parentLowers];
     if (lowers.length === 0) lowers.push(await this.emptyLower());
     return this.mountAt(target, (t) =>
       mountOverlay({ lowers, upper: `${active.id}/fs`, work: `${active.id}/work`, target: t, cwd: this.dir, volatile: true }),

@@ -64,7 +64,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
       ...(mounts?.inputs ? { inputs: mounts.inputs } : {}),
     },
     createdBy: `RUN ${buildArgPrefix(buildArgs)}${argv.join(" ")} # buildkit`,
-    work: async (rootfs) => {
+    work: async (rootfs, _active, _previous, running) => {
       const tail: string[] = [];
       let partial = "";
       const resolved = await resolveUser(rootfs, user);
@@ -78,6 +78,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
         user: resolved,
         network,
         signal: session.settings.signal,
+        ...(running ? { onStarted: running } : {}),
         onOutput: (stream, chunk) => {
           const text = chunk.toString("utf8");
           session.emit({ type: "step-output", step: ctx.info, stream, text });
