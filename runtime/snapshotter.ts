@@ -103,6 +103,19 @@ function rmdirIfExists(path: string): void {
   }
 }
 
+/**
+ * Active snapshots are listed in `snapshots/active/` as `<id>-<pid>` marker files, so that the start-up
+ * sweep (sweep.ts) looks at those instead of every snapshot folder of the store (thousands, after a
+ * while). A marker is made before its folder can exist and removed once the folder is committed or gone.
+ */
+export function activeMarkersDir(snapshotsDir: string): string {
+  return join(snapshotsDir, "active");
+}
+
+function markerOf(snapshotsDir: string, id: number): string {
+  return join(activeMarkersDir(snapshotsDir), `${id}-${process.pid}`);
+}
+
 /** Removes an unmounted mount point: an empty folder (a recursive rm costs several thread-pool round trips). */
 function removeMountPoint(dir: string): void {
   try {
@@ -159,6 +172,7 @@ export class Snapshotter {
     // thread-pool round trip would cost more than the call.
     if (!this.dirsMade) {
       mkdirSync(this.chainsDir, { recursive: true });
+      mkdirSync(activeMarkersDir(this.dir), { recursive: true });
       mkdirSync(this.paths.tmp, { recursive: true });
       this.dirsMade = true;
     }
@@ -171,9 +185,11 @@ export class Snapshotter {
       mkdirSync(join(staging, "work"));
       writeFileSync(join(staging, "owner"), String(process.pid));
       for (let id = await this.firstFreeId(); ; id++) {
+        writeFileSync(markerOf(this.dir, id), "");
         try {
           renameSync(staging, join(this.dir, String(id)));
         } catch (e) {
+          unlinkIfExists(markerOf(this.dir, id));
           const code = errnoCode(e);
           if (code === "ENOTEMPTY" || code === "EEXIST") continue;
           throw e;
@@ -249,6 +265,7 @@ export class Snapshotter {
       return;
     }
     rmSync(join(active.dir, "owner"), { force: true });
+    unlinkIfExists(markerOf(this.dir, active.id));
     this.metaCache.set(chainId, meta);
   }
 
@@ -258,7 +275,9 @@ export class Snapshotter {
    * settle() waits for these; until then the folder is an active snapshot whose owner is this process.
    */
   private removeLater(active: ActiveSnapshot): void {
-    const removal = this.unheld(active).then(() => rm(active.dir, { recursive: true, force: true }));
+    const removal = this.unheld(active)
+      .then(() => rm(active.dir, { recursive: true, force: true }))
+      .then(() => unlinkIfExists(markerOf(this.dir, active.id)));
     removal.catch(() => undefined); // observed by settle(); not an unhandled rejection meanwhile
     this.removals.push(removal);
   }
@@ -277,6 +296,7 @@ export class Snapshotter {
       return;
     }
     await rm(active.dir, { recursive: true, force: true });
+    unlinkIfExists(markerOf(this.dir, active.id));
   }
 
   /**

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { readFile, readlink, rm } from "node:fs/promises";
 import { listDirIfExists } from "../common/fsutil.js";
 import { join, relative, sep } from "node:path";
@@ -8,6 +8,7 @@ import type { StorePaths } from "../common/storepaths.js";
 import { deleteContainer } from "./container.js";
 import { mountsUnder, unmount } from "./mounts.js";
 import { ownerPidOf, pidAlive } from "./owner.js";
+import { activeMarkersDir } from "./snapshotter.js";
 
 // Start-up sweep: what a killed build left behind (runc containers, overlay mounts, bundles, scratch
 // folders, active snapshots) is cleaned up. Ownership is read from the pid in each name (owner.ts) or
@@ -39,21 +40,44 @@ export async function sweepStale(paths: StorePaths): Promise<SweepReport> {
   for (const name of await listDirIfExists(paths.tmp)) {
     if (isDeadOwned(name) && (await removeIfUnmounted(join(paths.tmp, name)))) report.removed.push(join(paths.tmp, name));
   }
-  // Owner files are read with synchronous calls: this runs before every build, a store holds thousands
-  // of snapshots, and for a committed one the answer is a single failed open.
-  for (const name of await listDirIfExists(paths.snapshots)) {
-    if (!/^\d+$/.test(name)) continue;
-    const dir = join(paths.snapshots, name);
-    const owner = readOwner(dir);
-    if (owner === undefined || pidAlive(owner)) continue;
-    if (await isPublished(paths, name)) {
-      // Died between publishing the chain link and dropping the owner file: it is committed.
-      await rm(join(dir, "owner"), { force: true });
-    } else if (await removeIfUnmounted(dir)) {
-      report.removed.push(dir);
+  // Active snapshots: those the markers name (snapshotter.ts activeMarkersDir). A store without the
+  // markers folder (made by an older tsbuild) has every snapshot folder looked at, once.
+  const markersDir = activeMarkersDir(paths.snapshots);
+  if (existsSync(markersDir)) {
+    for (const marker of await listDirIfExists(markersDir)) {
+      const m = /^(\d+)-(\d+)$/.exec(marker);
+      if (m === null) continue;
+      const [, id, pid] = m as unknown as [string, string, string];
+      const gone = await sweepSnapshot(paths, id, report);
+      // the folder is committed, removed or not its marker's (a build killed before its rename)
+      if (gone && !pidAlive(Number(pid))) await rm(join(markersDir, marker), { force: true });
     }
+  } else {
+    for (const name of await listDirIfExists(paths.snapshots)) {
+      if (/^\d+$/.test(name)) await sweepSnapshot(paths, name, report);
+    }
+    if (existsSync(paths.snapshots)) mkdirSync(markersDir, { recursive: true });
   }
   return report;
+}
+
+/**
+ * Removes snapshot folder `id` if its owner died before committing it (or drops the owner file if it
+ * had published it). True when nothing live owns the folder any more.
+ */
+async function sweepSnapshot(paths: StorePaths, id: string, report: SweepReport): Promise<boolean> {
+  const dir = join(paths.snapshots, id);
+  const owner = readOwner(dir);
+  if (owner === undefined) return true;
+  if (pidAlive(owner)) return false;
+  if (await isPublished(paths, id)) {
+    // Died between publishing the chain link and dropping the owner file: it is committed.
+    await rm(join(dir, "owner"), { force: true });
+    return true;
+  }
+  if (!(await removeIfUnmounted(dir))) return false;
+  report.removed.push(dir);
+  return true;
 }
 
 function isDeadOwned(name: string): boolean {
