@@ -101,3 +101,33 @@ test("scratch names: the sweep reads the owner pid from runtime's 8-hex names an
   assert.equal(ownerPidOf("ingest-4242-0123456789"), undefined);
   assert.equal(ownerPidOf("notes.txt"), undefined);
 });
+
+test("active snapshots are found through their markers; a store without markers is scanned in full once", async () => {
+  const store = await tempStore();
+  try {
+    const { paths } = store;
+    const dead = await deadPid();
+    const markers = join(paths.snapshots, "active");
+    // an older tsbuild's store: a dead build's active snapshot and no markers folder
+    await mkdir(join(paths.snapshots, "7", "fs"), { recursive: true });
+    await writeFile(join(paths.snapshots, "7", "owner"), String(dead));
+    await sweepStale(paths);
+    await assert.rejects(access(join(paths.snapshots, "7")), "found by the full scan");
+    await access(markers);
+
+    // with markers: a dead build's marker and folder go; a marker whose folder is gone goes too
+    await mkdir(join(paths.snapshots, "8", "fs"), { recursive: true });
+    await writeFile(join(paths.snapshots, "8", "owner"), String(dead));
+    await writeFile(join(markers, `8-${dead}`), "");
+    await writeFile(join(markers, `9-${dead}`), "");
+    // not listed: left alone (found only by its marker)
+    await mkdir(join(paths.snapshots, "10", "fs"), { recursive: true });
+    await writeFile(join(paths.snapshots, "10", "owner"), String(dead));
+    const report = await sweepStale(paths);
+    assert.deepEqual(report.removed, [join(paths.snapshots, "8")]);
+    assert.deepEqual(await readdir(markers), []);
+    await access(join(paths.snapshots, "10"));
+  } finally {
+    await store.cleanup();
+  }
+});
