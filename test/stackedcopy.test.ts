@@ -1,7 +1,8 @@
 // A COPY rebuilt after small changes is stacked on the snapshot of its previous build (only the changes
 // are written; runtime/snapshotter.ts, builder/copy/reuse.ts). Whatever the change, its layer must be
 // the one a full copy gives: each round is built twice, stacked in one store and with --no-cache (a
-// full copy) in another, and the COPY layers are compared entry by entry, content included.
+// full copy) in another, and the COPY layers are compared entry by entry, content included. (Stacking
+// needs 1,000 unchanged files: reuse.ts MIN_STACKED_FILES says what a later RUN can tell.)
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
@@ -17,7 +18,7 @@ const FOLDERS = ["a", "b", "c", "d"];
 async function makeContext(dir: string): Promise<void> {
   for (const f of FOLDERS) {
     await mkdir(join(dir, f));
-    for (let i = 0; i < 20; i++) await writeFile(join(dir, f, `f${i}`), `${f}/${i}\n`.repeat(i + 1));
+    for (let i = 0; i < 260; i++) await writeFile(join(dir, f, `f${i}`), `${f}/${i}\n`.repeat((i % 20) + 1));
   }
   await writeFile(join(dir, "top.txt"), "top\n");
   await writeFile(join(dir, "Dockerfile"), "FROM busybox:local\nCOPY . /app\n");
