@@ -4,9 +4,6 @@
 import type { Digest } from "../common/digest.js";
 import { MediaType } from "../image/config.js";
 import { chainIdOf, type ActiveSnapshot } from "../runtime/snapshotter.js";
-import { readdir, lstat } from "node:fs/promises";
-import { join } from "node:path";
-import { getAttributeSync } from "../common/xattr.js";
 import { writeLayerTar, type LayerReuse } from "../runtime/layer/index.js";
 import { stepIdentity, stepKey, type StepRecord } from "../cache/key.js";
 import { explainMiss } from "../cache/explain.js";
@@ -14,6 +11,11 @@ import type { CacheEntry } from "../cache/index.js";
 import type { StepInfo } from "./events.js";
 import type { BuildSession } from "./session.js";
 import type { PendingLayer, StageState } from "./state.js";
+import {
+  isPlainDiff, previousEntry, stacking, startOf, withPreviousViews, type PreviousBuild, type Stacking,
+} from "./previousbuild.js";
+
+export type { PreviousBuild } from "./previousbuild.js";
 import { traced } from "../common/trace.js";
 
 export interface FilesystemStep {
@@ -37,79 +39,6 @@ export interface FilesystemStep {
   stackable?(previous: StepRecord): boolean;
 }
 
-export interface PreviousBuild {
-  record: StepRecord;
-  /**
-   * The files of the previous build's diff, to read, never to write: a view of its snapshot's diff,
-   * or, when this step's snapshot is stacked on that one, this step's own rootfs (the previous copy is
-   * in place under it).
-   */
-  donorRoot: string;
-  /** Stacked only: a read-only view of the parent snapshot, what the step would otherwise start from. */
-  parentRoot?: string;
-  /**
-   * Stacked only: files (paths relative to the rootfs) of the previous diff that are not under the
-   * mount as that build saw them (the dirs it stacked on last are left out), to be checked and copied.
-   */
-  changedSince?: Set<string>;
-  /** When that build of the step started (ms since the epoch). */
-  startedAt: number;
-  /** Its layer blob, when still in the store. */
-  diffId?: Digest;
-  /** Filled in by the work: files identical to their copy in the previous diff (paths relative to the rootfs); their layer members are copied. */
-  reused: Set<string>;
-}
-
-/**
- * A stacked snapshot holds at most this many dirs of its own: past it, the next build stacks on the
- * bottom one (the full copy) only and copies what the others changed again (a few files), so that
- * the dirs do not pile up build after build.
- */
-const MAX_STACKED_DIRS = 4;
-
-/** How a miss is stacked on the previous build's snapshot. */
-interface Stacking {
-  /** That snapshot. */
-  on: Digest;
-  /** How many of its own dirs, from the bottom, the new snapshot stacks on. */
-  dirs: number;
-  /** Its dirs left out (above those), absolute. */
-  skipped: string[];
-}
-
-/** The previous build of this step, when it differs only in its inputs and its snapshot is still there. */
-async function previousEntry(session: BuildSession, previous: StepRecord | undefined, record: StepRecord): Promise<CacheEntry | undefined> {
-  if (previous === undefined || session.settings.noCache) return undefined;
-  if (previous.instruction !== record.instruction || previous.parentKey !== record.parentKey) return undefined;
-  if (JSON.stringify(previous.definition) !== JSON.stringify(record.definition)) return undefined;
-  const entry = await session.cache.get(stepKey(previous));
-  if (entry === undefined || !(await session.snapshotter.has(entry.chainId))) return undefined;
-  return entry;
-}
-
-/** Whether and how this miss may be stacked on the previous build's snapshot (see FilesystemStep.stackable). */
-async function stacking(session: BuildSession, state: StageState, step: FilesystemStep, previous: StepRecord | undefined, entry: CacheEntry | undefined): Promise<Stacking | undefined> {
-  if (previous === undefined || entry === undefined || step.stackable?.(previous) !== true) return undefined;
-  const own = await session.snapshotter.ownDiff(entry.chainId);
-  if (own === undefined || own.parent !== state.chainId || !own.plain) return undefined;
-  if (own.dirs < MAX_STACKED_DIRS) return { on: entry.chainId, dirs: own.dirs, skipped: [] };
-  return { on: entry.chainId, dirs: 1, skipped: own.paths.slice(0, own.dirs - 1) };
-}
-
-/** The files (not folders) in some diff dirs, as paths relative to them. */
-async function filesIn(dirs: string[]): Promise<Set<string>> {
-  const out = new Set<string>();
-  const walk = async (dir: string, rel: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      const childRel = rel === "" ? entry.name : `${rel}/${entry.name}`;
-      if (entry.isDirectory()) await walk(join(dir, entry.name), childRel);
-      else out.add(childRel);
-    }
-  };
-  for (const dir of dirs) await walk(dir, "");
-  return out;
-}
-
 export async function runFilesystemStep(session: BuildSession, state: StageState, step: FilesystemStep): Promise<void> {
   const started = performance.now();
   const record: StepRecord = { ...step.record, parentKey: state.key };
@@ -120,7 +49,7 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   const local = noCache ? undefined : await usableEntry(session, key);
   // The previous step's layer must be in place before a hit is applied on it, an imported layer is
   // unpacked on it, or a COPY (which may stack on its chain) starts. Only a RUN miss runs before.
-  if (local !== undefined || (!noCache && session.imported.length > 0) || step.stackable !== undefined) await state.settle();
+  if ((!noCache && session.imported.length > 0) || step.stackable !== undefined) await state.settle();
   // a local miss may still be in a --cache-from cache (fetches only this step's layer)
   const imported = local || noCache ? undefined : await session.restoreImported(key, state.chainId);
   const hit = local ?? (imported && "entry" in imported ? imported.entry : undefined);
@@ -153,7 +82,9 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   const before = await previousEntry(session, previous, record);
   // A RUN may run over the previous step's snapshot while that one's layer is still being written.
   const under = state.pending;
-  const stack = under === undefined ? await stacking(session, state, step, previous, before) : undefined;
+  const stack = under === undefined && previous !== undefined
+    ? await stacking(session, state.chainId, step.stackable?.(previous) === true, before)
+    : undefined;
   const worked = (await doWork(session, state, step, previous, before, stack, under))
     ?? (await doWork(session, state, step, previous, before, undefined, under) as Worked); // unstacked never gives undefined
   try {
@@ -223,7 +154,7 @@ async function doWork(
     const mounted = await traced("step mount", () => snapshotter.mount(active));
     const reused = new Set<string>();
     try {
-      await withPreviousViews(session, state, previous, entry, stacked, mounted.rootfs, async (views) => {
+      await withPreviousViews(session, state.chainId, previous, entry, stacked, mounted.rootfs, async (views) => {
         const before = previous === undefined || views === undefined ? undefined
           : { record: previous, ...views, startedAt: startOf(entry), ...(donorDiffId ? { diffId: donorDiffId } : {}), reused };
         await traced("step work", () => step.work(mounted.rootfs, active, before, () => void under?.start()));
@@ -286,11 +217,6 @@ async function finishLayer(session: BuildSession, w: Worked, parent: Digest | nu
   return result;
 }
 
-/** When the build of a cache entry's step started. */
-function startOf(entry: CacheEntry | undefined): number {
-  return entry === undefined ? 0 : entry.createdAt - entry.durationMs;
-}
-
 /** The layer tar of a diff dir, into the store: its digest, size and whether the diff is plain. */
 async function writeLayer(session: BuildSession, dir: string, reuse: LayerReuse | undefined): Promise<{ diffId: Digest; size: number; plain: boolean }> {
   const ingest = session.store.ingest();
@@ -302,39 +228,6 @@ async function writeLayer(session: BuildSession, dir: string, reuse: LayerReuse 
     await ingest.abort();
     throw e;
   }
-}
-
-/**
- * Runs `fn` with the views a work on the previous build needs (PreviousBuild), mounted for its duration:
- * the previous diff (or, stacked, the step's rootfs) and, stacked, the parent.
- */
-async function withPreviousViews(
-  session: BuildSession, state: StageState, previous: StepRecord | undefined, entry: CacheEntry | undefined,
-  stacked: Stacking | undefined, rootfs: string,
-  fn: (views: Pick<PreviousBuild, "donorRoot" | "parentRoot" | "changedSince"> | undefined) => Promise<void>,
-): Promise<void> {
-  if (previous === undefined || entry === undefined) return fn(undefined);
-  const view = stacked ? await session.snapshotter.mountReadOnly(state.chainId) : await session.snapshotter.mountDiff(entry.chainId);
-  try {
-    await fn(stacked
-      ? { donorRoot: rootfs, parentRoot: view.rootfs, ...(stacked.skipped.length > 0 ? { changedSince: await filesIn(stacked.skipped) } : {}) }
-      : { donorRoot: view.rootfs });
-  } finally {
-    await view.unmount();
-  }
-}
-
-/** No whiteout and no opaque folder in an upper dir (a stacked one is small: only what changed). */
-async function isPlainDiff(dir: string): Promise<boolean> {
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isCharacterDevice() && (await lstat(path)).rdev === 0) return false;
-    if (entry.isDirectory()) {
-      if (getAttributeSync(path, "trusted.overlay.opaque")?.toString() === "y") return false;
-      if (!(await isPlainDiff(path))) return false;
-    }
-  }
-  return true;
 }
 
 /** A cache entry whose snapshot and layer blob are both still there (pruning may have removed either). */

@@ -4,10 +4,6 @@ import type { Command } from "commander";
 
 type RootOf = (cmd: Command) => string;
 
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
 const ALIASES: ["image" | "container", string, string][] = [
   ["image", "ls", "images"], ["image", "list", "images"], ["image", "rm", "rmi"], ["image", "remove", "rmi"],
   ["image", "inspect", "inspect"], ["image", "history", "history"], ["image", "tag", "tag"],

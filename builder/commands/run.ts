@@ -1,5 +1,5 @@
 // RUN: runs a command in a container over the stage's snapshot chain; its writes become the layer.
-import { DockerfileError, RunFailedError } from "../../common/errors.js";
+import { RunFailedError } from "../../common/errors.js";
 import { runContainer } from "../../runtime/container.js";
 import { resolveUser } from "../../runtime/user.js";
 import { chompHeredocContent, parseHeredocWord } from "../parser/index.js";
@@ -38,7 +38,7 @@ function processEnv(state: StageState): string[] {
 }
 
 export async function dispatchRun(ctx: StepContext, instr: RunInstruction): Promise<void> {
-  const { state, session } = ctx;
+  const { state } = ctx;
   const mounts = instr.mounts.length === 0 ? undefined : await prepareRunMounts(ctx, instr, state.workdir);
   try {
     await runStep(ctx, instr, mounts);
