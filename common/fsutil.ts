@@ -1,8 +1,8 @@
 import { lstat, mkdir, open, readdir, rm, mkdtemp } from "node:fs/promises";
 import { errnoCode } from "./errors.js";
 import { dirname, join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { randomHex } from "./digest.js";
 
 /**
  * Writes a file by writing a temporary sibling and renaming it into place: a process killed at any
@@ -13,7 +13,7 @@ export async function atomicWriteFile(path: string, data: string | Uint8Array, m
   // Synchronous calls: these files are small (metadata, cache entries) and written several times a
   // step, where five thread-pool round trips cost more than the system calls themselves.
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  const tmp = `${path}.tmp-${process.pid}-${randomHex(4)}`;
   try {
     writeFileSync(tmp, data, { mode });
     renameSync(tmp, path);

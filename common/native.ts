@@ -1,7 +1,7 @@
 // The native helpers (native/tsbuild_native.c, built by `make build`): mount/umount without spawning
 // util-linux, a folder scan that stats every entry in one call, and extended attributes. See the C file for the why.
 import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { moduleFile } from "./modulefile.js";
 import { TsbuildError } from "./errors.js";
 
 /** One folder's entries, in readdir order. */
@@ -33,6 +33,16 @@ export interface NativeHelpers {
   getXattr(path: string, name: string): Buffer | null;
   /** lsetxattr(2). */
   setXattr(path: string, name: string, value: Buffer): void;
+  /** Whether the OpenSSL sha256 that Node carries was found (else common/digest.ts uses node:crypto). */
+  sha256Available(): boolean;
+  /** A running sha256 (an opaque handle). */
+  sha256New(): object;
+  /** Adds bytes, or a string as UTF-8. */
+  sha256Update(handle: object, data: Uint8Array | string): void;
+  /** The digest in hex; the handle takes nothing more. */
+  sha256Digest(handle: object): string;
+  /** `bytes` random bytes from getrandom(2), in hex. */
+  randomHex(bytes: number): string;
 }
 
 export const MNT_DETACH = 2;
@@ -41,8 +51,7 @@ export const NOT_REUSABLE = -1;
 
 /** The addon's path: native/build/ beside the folder holding this module (common/ or the bundle's dist/). */
 function addonPath(): string {
-  // The CommonJS bundle has __filename; the ES module sources (tsx, tests) have import.meta.url.
-  const here = typeof __filename === "string" ? __filename : fileURLToPath(import.meta.url);
+  const here = moduleFile(typeof __filename === "string" ? __filename : undefined, import.meta.url);
   return join(dirname(here), "..", "native", "build", "tsbuild_native.node");
 }
 

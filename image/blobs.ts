@@ -3,10 +3,8 @@
 import { createReadStream, mkdirSync, renameSync, writeFileSync, type ReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { Writable } from "node:stream";
-import type { Hash } from "node:crypto";
-import { digestHex, hashToDigest, isDigest, newHash, sha256, type Digest } from "../common/digest.js";
+import { digestHex, hashToDigest, isDigest, newHash, randomHex, sha256, type Digest, type Hash } from "../common/digest.js";
 import { ArchiveError, errnoCode } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import type { Descriptor } from "./config.js";
@@ -19,7 +17,7 @@ export class DigestMismatchError extends ArchiveError {
 }
 
 function tempName(dir: string, prefix: string): string {
-  return join(dir, `${prefix}-${process.pid}-${randomBytes(6).toString("hex")}`);
+  return join(dir, `${prefix}-${process.pid}-${randomHex(6)}`);
 }
 
 /** Writes data to a temporary file under tmpDir and renames it onto dest (kill-safe; see common/fsutil.ts). */

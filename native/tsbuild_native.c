@@ -6,13 +6,18 @@
 //  - extended attributes (llistxattr, lgetxattr, lsetxattr: never following a symlink), which spared
 //    loading a second addon package on every build that writes a layer (6 ms and a module lookup);
 //  - scanning a folder with the stat of every entry in one call: lstatSync per file is a round trip
-//    into C++ and a dozen BigInts per file, most of a 20,000-file context's no-op rebuild.
+//    into C++ and a dozen BigInts per file, most of a 20,000-file context's no-op rebuild;
+//  - sha256 and random bytes without node:crypto, whose load (3-4 ms, two dozen internal modules) was
+//    a share of every command's start: the hash is OpenSSL's, found in the node binary by dlsym (Node
+//    exports it for addons); where it is not found, sha256Available() says so and JS uses node:crypto.
 // Errors come back as JS Errors with `code` (the errno name, as Node's fs errors) and `errno`.
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
 
 #include <dirent.h>
+#include <dlfcn.h>
+#include <sys/random.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -778,6 +783,193 @@ static napi_value js_set_xattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// ---- sha256 through the OpenSSL that Node carries ----------------------------------------------
+
+typedef struct evp_md_ctx_st EVP_MD_CTX;
+typedef struct evp_md_st EVP_MD;
+
+static struct {
+  int tried;
+  int ok;
+  EVP_MD_CTX* (*ctx_new)(void);
+  void (*ctx_free)(EVP_MD_CTX*);
+  const EVP_MD* (*sha256)(void);
+  int (*init)(EVP_MD_CTX*, const EVP_MD*, void*);
+  int (*update)(EVP_MD_CTX*, const void*, size_t);
+  int (*final)(EVP_MD_CTX*, unsigned char*, unsigned int*);
+} evp;
+
+// Looks the functions up once (the idiom below: ISO C has no cast from void* to a function pointer).
+static int evp_ready(void) {
+  if (evp.tried) return evp.ok;
+  evp.tried = 1;
+  *(void**)(&evp.ctx_new) = dlsym(RTLD_DEFAULT, "EVP_MD_CTX_new");
+  *(void**)(&evp.ctx_free) = dlsym(RTLD_DEFAULT, "EVP_MD_CTX_free");
+  *(void**)(&evp.sha256) = dlsym(RTLD_DEFAULT, "EVP_sha256");
+  *(void**)(&evp.init) = dlsym(RTLD_DEFAULT, "EVP_DigestInit_ex");
+  *(void**)(&evp.update) = dlsym(RTLD_DEFAULT, "EVP_DigestUpdate");
+  *(void**)(&evp.final) = dlsym(RTLD_DEFAULT, "EVP_DigestFinal_ex");
+  evp.ok = evp.ctx_new && evp.ctx_free && evp.sha256 && evp.init && evp.update && evp.final;
+  return evp.ok;
+}
+
+struct sha256_state {
+  EVP_MD_CTX* ctx;
+  int done;
+};
+
+static void sha256_finalize(napi_env env, void* data, void* hint) {
+  (void)env;
+  (void)hint;
+  struct sha256_state* st = data;
+  evp.ctx_free(st->ctx);
+  free(st);
+}
+
+// sha256Available() -> boolean
+static napi_value js_sha256_available(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  CHECK(napi_get_boolean(env, evp_ready(), &result));
+  return result;
+}
+
+// sha256New() -> an opaque handle for sha256Update and sha256Digest
+static napi_value js_sha256_new(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (!evp_ready()) {
+    napi_throw_error(env, NULL, "sha256New: OpenSSL's EVP functions are not in this process");
+    return NULL;
+  }
+  struct sha256_state* st = calloc(1, sizeof *st);
+  if (st != NULL) st->ctx = evp.ctx_new();
+  if (st == NULL || st->ctx == NULL || evp.init(st->ctx, evp.sha256(), NULL) != 1) {
+    if (st != NULL && st->ctx != NULL) evp.ctx_free(st->ctx);
+    free(st);
+    napi_throw_error(env, NULL, "sha256New: cannot start a digest");
+    return NULL;
+  }
+  napi_value handle;
+  if (napi_create_external(env, st, sha256_finalize, NULL, &handle) != napi_ok) {
+    evp.ctx_free(st->ctx);
+    free(st);
+    napi_throw_error(env, NULL, "sha256New: N-API call failed");
+    return NULL;
+  }
+  return handle;
+}
+
+static struct sha256_state* sha256_arg(napi_env env, napi_value v, const char* fn) {
+  void* data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok || data == NULL) {
+    napi_throw_type_error(env, NULL, fn);
+    return NULL;
+  }
+  struct sha256_state* st = data;
+  if (st->done) {
+    napi_throw_error(env, NULL, "sha256: digest already called");
+    return NULL;
+  }
+  return st;
+}
+
+// sha256Update(handle, data: Buffer | Uint8Array | string (utf-8))
+static napi_value js_sha256_update(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "sha256Update: a handle and data expected");
+    return NULL;
+  }
+  struct sha256_state* st = sha256_arg(env, argv[0], "sha256Update: a handle from sha256New expected");
+  if (st == NULL) return NULL;
+  bool is_typed = false;
+  CHECK(napi_is_typedarray(env, argv[1], &is_typed));
+  if (is_typed) {
+    napi_typedarray_type type;
+    size_t length, offset;
+    void* data;
+    napi_value buffer;
+    CHECK(napi_get_typedarray_info(env, argv[1], &type, &length, &data, &buffer, &offset));
+    if (type != napi_uint8_array) {
+      napi_throw_type_error(env, NULL, "sha256Update: bytes (Uint8Array) or a string expected");
+      return NULL;
+    }
+    if (length > 0 && evp.update(st->ctx, data, length) != 1) napi_throw_error(env, NULL, "sha256Update failed");
+    return NULL;
+  }
+  int failed = 0;
+  size_t len = 0;
+  CHECK(napi_get_value_string_utf8(env, argv[1], NULL, 0, &len));
+  char* text = string_arg(env, argv[1], 0, &failed);
+  if (failed) return NULL;
+  if (len > 0 && evp.update(st->ctx, text, len) != 1) napi_throw_error(env, NULL, "sha256Update failed");
+  free(text);
+  return NULL;
+}
+
+// sha256Digest(handle) -> 64 hex digits; the handle takes no more data
+static napi_value js_sha256_digest(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "sha256Digest: a handle expected");
+    return NULL;
+  }
+  struct sha256_state* st = sha256_arg(env, argv[0], "sha256Digest: a handle from sha256New expected");
+  if (st == NULL) return NULL;
+  unsigned char md[32];
+  unsigned int n = 0;
+  st->done = 1;
+  if (evp.final(st->ctx, md, &n) != 1 || n != 32) {
+    napi_throw_error(env, NULL, "sha256Digest failed");
+    return NULL;
+  }
+  static const char hexdigits[] = "0123456789abcdef";
+  char hex[64];
+  for (int i = 0; i < 32; i++) {
+    hex[2 * i] = hexdigits[md[i] >> 4];
+    hex[2 * i + 1] = hexdigits[md[i] & 15];
+  }
+  napi_value result;
+  CHECK(napi_create_string_latin1(env, hex, 64, &result));
+  return result;
+}
+
+// randomHex(bytes) -> 2*bytes hex digits from getrandom(2) (temporary names, container ids)
+static napi_value js_random_hex(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint32_t n = 0;
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &n) != napi_ok || n == 0 || n > 256) {
+    napi_throw_type_error(env, NULL, "randomHex: a byte count from 1 to 256 expected");
+    return NULL;
+  }
+  unsigned char bytes[256];
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = getrandom(bytes + got, n - got, 0);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      throw_errno(env, errno, "getrandom", "");
+      return NULL;
+    }
+    got += (size_t)r;
+  }
+  static const char hexdigits[] = "0123456789abcdef";
+  char hex[512];
+  for (uint32_t i = 0; i < n; i++) {
+    hex[2 * i] = hexdigits[bytes[i] >> 4];
+    hex[2 * i + 1] = hexdigits[bytes[i] & 15];
+  }
+  napi_value result;
+  CHECK(napi_create_string_latin1(env, hex, 2 * n, &result));
+  return result;
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -787,6 +979,11 @@ NAPI_MODULE_INIT() {
       {"listXattrs", NULL, js_list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getXattr", NULL, js_get_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setXattr", NULL, js_set_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256Available", NULL, js_sha256_available, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256New", NULL, js_sha256_new, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256Update", NULL, js_sha256_update, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sha256Digest", NULL, js_sha256_digest, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"randomHex", NULL, js_random_hex, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

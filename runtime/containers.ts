@@ -1,10 +1,9 @@
 // Container records (`tsbuild run`): `<root>/containers/<id>/config.json` holds what the container
 // was started with, its state and the numeric id of its active snapshot (the writable layer, a
 // snapshot folder without an `owner` file, so the start-up sweep leaves it alone).
-import { randomBytes } from "node:crypto";
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Digest } from "../common/digest.js";
+import { randomHex, type Digest } from "../common/digest.js";
 import { errnoCode, UserError } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
 import type { StorePaths } from "../common/storepaths.js";
@@ -43,7 +42,7 @@ export class NoSuchContainerError extends UserError {}
 const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 export function newContainerId(): string {
-  return randomBytes(32).toString("hex");
+  return randomHex(32);
 }
 
 const ADJECTIVES = ["admiring", "brave", "clever", "dreamy", "eager", "focused", "gallant", "happy", "jolly", "keen", "lucid", "modest", "nifty", "quirky", "serene", "vibrant"];
@@ -52,10 +51,10 @@ const SURNAMES = ["hopper", "lovelace", "turing", "knuth", "ritchie", "thompson"
 /** A Docker-style random name (`happy_turing`) not used yet. */
 export function randomName(taken: ReadonlySet<string>): string {
   for (;;) {
-    const pick = (list: string[]): string => list[randomBytes(1)[0]! % list.length]!;
+    const pick = (list: string[]): string => list[Number.parseInt(randomHex(1), 16) % list.length]!;
     const name = `${pick(ADJECTIVES)}_${pick(SURNAMES)}`;
     if (!taken.has(name)) return name;
-    const numbered = `${name}${randomBytes(1)[0]! % 10}`;
+    const numbered = `${name}${Number.parseInt(randomHex(1), 16) % 10}`;
     if (!taken.has(numbered)) return numbered;
   }
 }

@@ -1,5 +1,5 @@
-import { randomBytes } from "node:crypto";
 import { errnoCode } from "../common/errors.js";
+import { randomHex } from "../common/digest.js";
 
 // Everything a build creates that must be cleaned up if the build dies (scratch folders, mountpoints,
 // runc containers) carries its owner's pid in its name: `<kind>-<pid>-<random>`. The start-up sweep
@@ -7,7 +7,7 @@ import { errnoCode } from "../common/errors.js";
 
 /** A fresh name `<kind>-<pid>-<8 hex>` owned by this process. */
 export function scratchName(kind: string): string {
-  return `${kind}-${process.pid}-${randomBytes(4).toString("hex")}`;
+  return `${kind}-${process.pid}-${randomHex(4)}`;
 }
 
 // 8 hex digits here; image/ temporary files (blob ingests, written via a temp name) use 12.

@@ -5,9 +5,8 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { pipeline } from "node:stream/promises";
-import { sha256, type Digest } from "../../common/digest.js";
+import { randomHex, sha256, type Digest } from "../../common/digest.js";
 import { createLimiter, settleAll } from "../../common/limit.js";
 import type { BlobStore } from "../../image/blobs.js";
 import { MediaType } from "../../image/config.js";
@@ -83,7 +82,7 @@ async function pushGzipped(
   const known = memo.compressedOf(diffId);
   if (known && known.mediaType === MediaType.ociLayerGzip && (await transport.hasBlob(known.digest))) return known;
   await mkdir(tmpDir, { recursive: true });
-  const tmp = join(tmpDir, `cache-gz-${process.pid}-${randomBytes(6).toString("hex")}`);
+  const tmp = join(tmpDir, `cache-gz-${process.pid}-${randomHex(6)}`);
   try {
     const hashing = new HashingStream();
     await pipeline(store.openBlob(diffId), new VerifyingStream(diffId, await store.blobSize(diffId), "store layer"), lazyZlib().createGzip(), hashing, createWriteStream(tmp));

@@ -5,10 +5,9 @@
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { digestHex, isDigest, sha256, type Digest } from "../../common/digest.js";
+import { digestHex, isDigest, randomHex, sha256, type Digest } from "../../common/digest.js";
 import { errnoCode } from "../../common/errors.js";
 import { atomicWriteFile, pathExists } from "../../common/fsutil.js";
 import { Annotation, MediaType } from "../../image/config.js";
@@ -86,7 +85,7 @@ export class LocalCacheTransport implements CacheTransport {
     const dest = this.blobPath(blob.digest);
     if (await pathExists(dest)) return;
     await mkdir(join(this.dir, "blobs", "sha256"), { recursive: true });
-    const tmp = `${dest}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+    const tmp = `${dest}.tmp-${process.pid}-${randomHex(4)}`;
     try {
       await pipeline(open(), new VerifyingStream(blob.digest, blob.size, "cache blob"), await fileSink(tmp));
       await rename(tmp, dest);

@@ -3,8 +3,7 @@
 // written once however many images share it. The output is a temporary file renamed into place.
 import { open, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
-import { randomBytes } from "node:crypto";
-import { digestHex, type Digest } from "../../common/digest.js";
+import { digestHex, randomHex, type Digest } from "../../common/digest.js";
 import { errnoCode, UserError } from "../../common/errors.js";
 import { Annotation, MediaType, type Descriptor, type ImageIndex } from "../config.js";
 import { OCI_LAYOUT_CONTENT } from "../layoutindex.js";
@@ -93,7 +92,7 @@ async function writeArchive(store: ContentStore, refs: string[], out: string, do
   for (const { record } of images) {
     for (const d of [record.manifestDescriptor, record.manifest.config, ...record.manifest.layers]) blobs.set(d.digest, d.size);
   }
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomHex(4)}`);
   if (await isDirectory(out)) throw new UserError(`cannot write ${out}: it is a directory`);
   const handle = await open(tmp, "wx", 0o644).catch((e: unknown) => {
     const code = errnoCode(e);

@@ -4,10 +4,9 @@
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { randomBytes } from "node:crypto";
 import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { hashToDigest, newHash, type Digest } from "../../common/digest.js";
+import { hashToDigest, newHash, randomHex, type Digest } from "../../common/digest.js";
 import { MediaType } from "../config.js";
 import type { Descriptor } from "../config.js";
 import type { ContentStore } from "../store.js";
@@ -52,7 +51,7 @@ export async function pushLayer(
     return { blob: known, result: "exists" };
   }
   // `<kind>-<pid>-<8 hex>`: the start-up sweep removes it if this process is killed (runtime/owner.ts)
-  const temp = join(store.paths.tmp, `push-${process.pid}-${randomBytes(4).toString("hex")}`);
+  const temp = join(store.paths.tmp, `push-${process.pid}-${randomHex(4)}`);
   try {
     const blob = await gzipTo(store.openBlob(layer.digest), temp);
     const result = await upload(client, memo, blob, id, () => createReadStream(temp), sink);
