@@ -1,4 +1,5 @@
-import { open, readFile, readdir, rm, mkdir, writeFile } from "node:fs/promises";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { readFile, readdir, rm, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { errnoCode } from "./errors.js";
 
@@ -7,12 +8,11 @@ import { errnoCode } from "./errors.js";
  * pid. A lock whose owner is gone (killed mid-build) is taken over, so a crash never wedges the store.
  */
 export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
-  await mkdir(dirname(lockPath), { recursive: true });
+  // Taking and dropping the lock are synchronous calls (quick, and done on every build's index update).
+  mkdirSync(dirname(lockPath), { recursive: true });
   for (let attempt = 0; ; attempt++) {
     try {
-      const fh = await open(lockPath, "wx");
-      await fh.writeFile(String(process.pid));
-      await fh.close();
+      writeFileSync(lockPath, String(process.pid), { flag: "wx" });
       break;
     } catch (e) {
       if (errnoCode(e) !== "EEXIST") throw e;
@@ -26,7 +26,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): P
   try {
     return await fn();
   } finally {
-    await rm(lockPath, { force: true });
+    rmSync(lockPath, { force: true });
   }
 }
 

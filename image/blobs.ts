@@ -1,11 +1,11 @@
 // Content-addressed blobs under blobs/sha256/. Every write goes to a temporary file under the store's
 // tmp folder and is renamed into place, so a kill at any instant leaves only whole blobs behind.
-import { createReadStream, mkdirSync, renameSync, writeFileSync, type ReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from "node:fs/promises";
+import { createReadStream, mkdirSync, renameSync, rmSync, statSync, writeFileSync, type ReadStream } from "node:fs";
+import { mkdir, open, readFile, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { digestHex, hashToDigest, isDigest, newHash, randomHex, sha256, type Digest, type Hash } from "../common/digest.js";
-import { ArchiveError, errnoCode } from "../common/errors.js";
+import { ArchiveError } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import type { Descriptor } from "./config.js";
 
@@ -22,18 +22,16 @@ function tempName(dir: string, prefix: string): string {
 
 /** Writes data to a temporary file under tmpDir and renames it onto dest (kill-safe; see common/fsutil.ts). */
 export async function writeFileVia(tmpDir: string, dest: string, data: string | Uint8Array): Promise<void> {
-  await mkdir(tmpDir, { recursive: true });
+  // Synchronous calls: these are small files (index.json, configs, manifests) written on every build,
+  // where each thread-pool round trip cost more than the call.
+  mkdirSync(tmpDir, { recursive: true });
   const tmp = tempName(tmpDir, "write");
   try {
-    const fh = await open(tmp, "w", 0o644);
-    try {
-      await fh.writeFile(data);
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, dest);
-  } finally {
-    await rm(tmp, { force: true });
+    writeFileSync(tmp, data, { mode: 0o644 });
+    renameSync(tmp, dest);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw e;
   }
 }
 
@@ -46,13 +44,8 @@ export class BlobStore {
   }
 
   async has(d: Digest): Promise<boolean> {
-    try {
-      await stat(this.blobPath(d));
-      return true;
-    } catch (e) {
-      if (errnoCode(e) === "ENOENT") return false;
-      throw e;
-    }
+    // one stat, asked several times a step: synchronous (statSync without throwing for ENOENT)
+    return statSync(this.blobPath(d), { throwIfNoEntry: false }) !== undefined;
   }
 
   async blobSize(d: Digest): Promise<number> {

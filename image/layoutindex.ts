@@ -1,7 +1,7 @@
 // The OCI layout's index.json: one manifest descriptor per tag (ref.name = full normalized reference),
 // plus one entry per untagged ("dangling") image. Updates are read-modify-atomic-write under a file
 // lock, so concurrent builds on one store both land.
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { errnoCode } from "../common/errors.js";
 import { withFileLock } from "../common/lock.js";
@@ -28,7 +28,7 @@ export function isDanglingEntry(d: Descriptor): boolean {
 export async function readIndex(paths: StorePaths): Promise<ImageIndex> {
   let text: string;
   try {
-    text = await readFile(paths.indexJson, "utf8");
+    text = readFileSync(paths.indexJson, "utf8"); // small, read on every build: no thread-pool round trip
   } catch (e) {
     if (errnoCode(e) === "ENOENT") return emptyIndex();
     throw e;
