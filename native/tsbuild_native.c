@@ -813,6 +813,19 @@ static int evp_ready(void) {
   return evp.ok;
 }
 
+// `n` bytes (n <= 256) as a JS string of 2n lowercase hex digits.
+static napi_value hex_string(napi_env env, const unsigned char* bytes, size_t n) {
+  static const char hexdigits[] = "0123456789abcdef";
+  char hex[512];
+  for (size_t i = 0; i < n; i++) {
+    hex[2 * i] = hexdigits[bytes[i] >> 4];
+    hex[2 * i + 1] = hexdigits[bytes[i] & 15];
+  }
+  napi_value result;
+  CHECK(napi_create_string_latin1(env, hex, 2 * n, &result));
+  return result;
+}
+
 struct sha256_state {
   EVP_MD_CTX* ctx;
   int done;
@@ -927,15 +940,7 @@ static napi_value js_sha256_digest(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "sha256Digest failed");
     return NULL;
   }
-  static const char hexdigits[] = "0123456789abcdef";
-  char hex[64];
-  for (int i = 0; i < 32; i++) {
-    hex[2 * i] = hexdigits[md[i] >> 4];
-    hex[2 * i + 1] = hexdigits[md[i] & 15];
-  }
-  napi_value result;
-  CHECK(napi_create_string_latin1(env, hex, 64, &result));
-  return result;
+  return hex_string(env, md, 32);
 }
 
 // randomHex(bytes) -> 2*bytes hex digits from getrandom(2) (temporary names, container ids)
@@ -959,15 +964,7 @@ static napi_value js_random_hex(napi_env env, napi_callback_info info) {
     }
     got += (size_t)r;
   }
-  static const char hexdigits[] = "0123456789abcdef";
-  char hex[512];
-  for (uint32_t i = 0; i < n; i++) {
-    hex[2 * i] = hexdigits[bytes[i] >> 4];
-    hex[2 * i + 1] = hexdigits[bytes[i] & 15];
-  }
-  napi_value result;
-  CHECK(napi_create_string_latin1(env, hex, 2 * n, &result));
-  return result;
+  return hex_string(env, bytes, n);
 }
 
 NAPI_MODULE_INIT() {
