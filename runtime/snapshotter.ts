@@ -1,6 +1,6 @@
 import { lstat, mkdir, readdir, readFile, rm, readlink } from "node:fs/promises";
 import { join } from "node:path";
-import { mkdirSync, renameSync, rmdirSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { sha256, digestHex, type Digest } from "../common/digest.js";
 import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
@@ -8,6 +8,8 @@ import type { StorePaths } from "../common/storepaths.js";
 import { applyLayerTar } from "./layer/index.js";
 import { mountOverlay, unmount } from "./mounts.js";
 import { scratchName } from "./owner.js";
+import { HeldRemovals } from "./heldremovals.js";
+import { activeMarkersDir, markerOf, removeMountPoint, removeWorkDir, unlinkIfExists } from "./snapshotfiles.js";
 
 // Snapshots, modelled on containerd's snapshotter. A committed snapshot is one unpacked layer in overlay
 // format (deletion = 0:0 char device, opaque dir = trusted.overlay.opaque=y) in `snapshots/<n>/fs`,
@@ -71,63 +73,6 @@ export interface OwnDiff {
   plain: boolean;
 }
 
-/**
- * Removes an overlay work dir after its unmount: it holds only what overlay made there (work/, and with
- * `volatile` work/incompat/volatile/dirty), taken away one by one (Node's recursive rm walks and stats,
- * ten times slower). Anything else in it falls back to the recursive rm.
- */
-function removeWorkDir(work: string): void {
-  try {
-    unlinkIfExists(join(work, "work/incompat/volatile/dirty"));
-    for (const sub of ["work/incompat/volatile", "work/incompat", "work", ""]) rmdirIfExists(join(work, sub));
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code !== "ENOTEMPTY" && code !== "EEXIST" && code !== "EISDIR") throw e;
-    rmSync(work, { recursive: true, force: true }); // something unexpected in it
-  }
-}
-
-function unlinkIfExists(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch (e) {
-    if (errnoCode(e) !== "ENOENT") throw e;
-  }
-}
-
-function rmdirIfExists(path: string): void {
-  try {
-    rmdirSync(path);
-  } catch (e) {
-    if (errnoCode(e) !== "ENOENT") throw e;
-  }
-}
-
-/**
- * Active snapshots are listed in `snapshots/active/` as `<id>-<pid>` marker files, so that the start-up
- * sweep (sweep.ts) looks at those instead of every snapshot folder of the store (thousands, after a
- * while). A marker is made before its folder can exist and removed once the folder is committed or gone.
- */
-export function activeMarkersDir(snapshotsDir: string): string {
-  return join(snapshotsDir, "active");
-}
-
-function markerOf(snapshotsDir: string, id: number): string {
-  return join(activeMarkersDir(snapshotsDir), `${id}-${process.pid}`);
-}
-
-/** Removes an unmounted mount point: an empty folder (a recursive rm costs several thread-pool round trips). */
-function removeMountPoint(dir: string): void {
-  try {
-    rmdirSync(dir);
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code === "ENOENT") return;
-    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw e;
-    rmSync(dir, { recursive: true, force: true }); // something was left in the folder itself
-  }
-}
-
 /** chain(1) = diffID(1); chain(n) = sha256(chain(n-1) + " " + diffID(n)). */
 export function chainIdOf(parent: Digest | null, diffId: Digest): Digest {
   return parent === null ? diffId : sha256(`${parent} ${diffId}`);
@@ -138,10 +83,8 @@ export class Snapshotter {
   private readonly chainsDir: string;
   private readonly metaCache = new Map<Digest, SnapshotMeta>();
   private nextId = 0;
-  /** Active snapshots others are mounted over (prepareOver), by id: how many, and removals waiting. */
-  private readonly holds = new Map<number, { count: number; waiting: Array<() => void> }>();
-  /** Removals of dropped snapshots still running (removeLater). */
-  private readonly removals: Array<Promise<void>> = [];
+  /** Dropped snapshots being removed, and the holds on snapshots others are mounted over. */
+  private readonly removals = new HeldRemovals();
   /** The chains and tmp folders exist (made by the first prepare). */
   private dirsMade = false;
 
@@ -212,25 +155,13 @@ export class Snapshotter {
    */
   async prepareOver(base: ActiveSnapshot, baseParent: Digest | null): Promise<ActiveSnapshot> {
     const active = await this.prepare(baseParent);
-    const hold = this.holds.get(base.id) ?? { count: 0, waiting: [] };
-    hold.count++;
-    this.holds.set(base.id, hold);
+    this.removals.hold(base.id);
     return { ...active, over: base };
   }
 
   /** Ends a hold taken by prepareOver (once the snapshot over `base` is unmounted). */
   release(base: ActiveSnapshot): void {
-    const hold = this.holds.get(base.id);
-    if (hold === undefined) return;
-    if (--hold.count > 0) return;
-    this.holds.delete(base.id);
-    for (const go of hold.waiting) go();
-  }
-
-  /** Resolves when nothing holds the active snapshot. */
-  private unheld(active: ActiveSnapshot): Promise<void> {
-    const hold = this.holds.get(active.id);
-    return hold === undefined ? Promise.resolve() : new Promise<void>((resolve) => hold.waiting.push(resolve));
+    this.removals.release(base.id);
   }
 
   /**
@@ -275,23 +206,20 @@ export class Snapshotter {
    * settle() waits for these; until then the folder is an active snapshot whose owner is this process.
    */
   private removeLater(active: ActiveSnapshot): void {
-    const removal = this.unheld(active)
-      .then(() => rm(active.dir, { recursive: true, force: true }))
-      .then(() => unlinkIfExists(markerOf(this.dir, active.id)));
-    removal.catch(() => undefined); // observed by settle(); not an unhandled rejection meanwhile
-    this.removals.push(removal);
+    this.removals.later(active.id, async () => {
+      await rm(active.dir, { recursive: true, force: true });
+      unlinkIfExists(markerOf(this.dir, active.id));
+    });
   }
 
   /** Waits for the background removals; throws the first failure. */
-  async settle(): Promise<void> {
-    const results = await Promise.allSettled(this.removals.splice(0));
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
-    if (failed) throw failed.reason;
+  settle(): Promise<void> {
+    return this.removals.settle();
   }
 
   /** Drops an active (uncommitted) snapshot; one that another is mounted over goes once released (settle waits). */
   async remove(active: ActiveSnapshot): Promise<void> {
-    if (this.holds.has(active.id)) {
+    if (this.removals.isHeld(active.id)) {
       this.removeLater(active);
       return;
     }

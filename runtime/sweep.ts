@@ -8,7 +8,7 @@ import type { StorePaths } from "../common/storepaths.js";
 import { deleteContainer } from "./container.js";
 import { mountsUnder, unmount } from "./mounts.js";
 import { ownerPidOf, pidAlive } from "./owner.js";
-import { activeMarkersDir } from "./snapshotter.js";
+import { activeMarkersDir } from "./snapshotfiles.js";
 
 // Start-up sweep: what a killed build left behind (runc containers, overlay mounts, bundles, scratch
 // folders, active snapshots) is cleaned up. Ownership is read from the pid in each name (owner.ts) or

@@ -1,0 +1,42 @@
+// Background removals of active snapshots that others may still be mounted over (Snapshotter.prepareOver
+// holds the one below): a removal waits until nothing holds its snapshot; settle() waits for them all.
+
+export class HeldRemovals {
+  /** Snapshot id → how many hold it, and the removals waiting for it. */
+  private readonly holds = new Map<number, { count: number; waiting: Array<() => void> }>();
+  private readonly running: Array<Promise<void>> = [];
+
+  hold(id: number): void {
+    const hold = this.holds.get(id) ?? { count: 0, waiting: [] };
+    hold.count++;
+    this.holds.set(id, hold);
+  }
+
+  release(id: number): void {
+    const hold = this.holds.get(id);
+    if (hold === undefined) return;
+    if (--hold.count > 0) return;
+    this.holds.delete(id);
+    for (const go of hold.waiting) go();
+  }
+
+  isHeld(id: number): boolean {
+    return this.holds.has(id);
+  }
+
+  /** Runs `remove` once nothing holds `id`, in the background; its failure is thrown by settle(). */
+  later(id: number, remove: () => Promise<void>): void {
+    const hold = this.holds.get(id);
+    const unheld = hold === undefined ? Promise.resolve() : new Promise<void>((resolve) => hold.waiting.push(resolve));
+    const removal = unheld.then(remove);
+    removal.catch(() => undefined); // observed by settle(); not an unhandled rejection meanwhile
+    this.running.push(removal);
+  }
+
+  /** Waits for the removals started so far; throws the first failure. */
+  async settle(): Promise<void> {
+    const results = await Promise.allSettled(this.running.splice(0));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+  }
+}
