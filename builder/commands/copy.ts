@@ -3,9 +3,10 @@
 // the destination; build args count only when the instruction's text uses them.
 import { DockerfileError } from "../../common/errors.js";
 import { resolveChown } from "../../runtime/user.js";
-import { digestPaths, type InputsDigest, type PathFilter } from "../../cache/filedigest.js";
+import { digestPaths, type PathFilter } from "../../cache/filedigest.js";
+import type { StepRecord } from "../../cache/key.js";
 import { assertLocalSource, copyIntoRootfs } from "../copy/copy.js";
-import { MIN_REUSED_FILES, settledFiles, stackableOn, unchangedInputs } from "../copy/reuse.js";
+import { compareInputs, MIN_REUSED_FILES, settledFiles, stackableOn, type InputsComparison } from "../copy/reuse.js";
 import type { CopyReuse } from "../copy/types.js";
 import { matchSources } from "../copy/match.js";
 import type { AddInstruction, CopyInstruction } from "../instructions/index.js";
@@ -56,8 +57,7 @@ function withReuse(reuse: CopyReuse | undefined): { reuse?: CopyReuse } {
 }
 
 /** What the copy may take from the previous build of the step (builder/copy/reuse.ts); stacked, it must. */
-function reuseOf(previous: PreviousBuild, inputs: InputsDigest, statKeys: Map<string, string>, rootfs: string, upper: string): CopyReuse | undefined {
-  const unchanged = unchangedInputs(previous.record.inputs, inputs);
+function reuseOf(previous: PreviousBuild, unchanged: Set<string>, statKeys: Map<string, string>, rootfs: string, upper: string): CopyReuse | undefined {
   if (previous.parentRoot !== undefined) {
     const stacked = {
       parentRoot: previous.parentRoot,
@@ -82,6 +82,14 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
     const matched = instr.sources.length === 0 ? [] : await matchSources(source.root, instr.sources, source.filter, place, instr.kind, source.mustDescend);
     const statKeys = new Map<string, string>(); // the files' ctimes, for a stacked copy (reuse.ts settledFiles)
     const inputs = await digestPaths(source.root, matched, source.digestFilter, session.digests, statKeys);
+    // compared with the previous build's inputs once, for stacking and for the reuse
+    let comparison: { of: StepRecord; result: InputsComparison } | undefined;
+    const compared = (previous: StepRecord): InputsComparison => {
+      if (comparison?.of === previous) return comparison.result;
+      const result = compareInputs(previous.inputs, inputs);
+      comparison = { of: previous, result };
+      return result;
+    };
     const args = state.argsWithValues();
     const buildArgs: Record<string, string> = {};
     for (const name of used) if (Object.hasOwn(args, name) && state.envValue(name) === undefined) buildArgs[name] = args[name]!;
@@ -122,11 +130,11 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
           ...(chmod !== undefined ? { chmod } : {}),
           add: instr.kind === "ADD",
           place,
-          ...withReuse(previous && REUSE_PREVIOUS_COPY ? reuseOf(previous, inputs, statKeys, rootfs, active.upper) : undefined),
+          ...withReuse(previous && REUSE_PREVIOUS_COPY ? reuseOf(previous, compared(previous.record).unchanged, statKeys, rootfs, active.upper) : undefined),
         });
       },
       stackable: (previous) =>
-        REUSE_PREVIOUS_COPY && instr.kind === "COPY" && matched.length === 1 && inline.length === 0 && stackableOn(previous.inputs, inputs),
+        REUSE_PREVIOUS_COPY && instr.kind === "COPY" && matched.length === 1 && inline.length === 0 && stackableOn(compared(previous)),
     });
   } finally {
     await source.release();
