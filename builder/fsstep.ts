@@ -47,9 +47,9 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
   const { noCache } = session.settings;
 
   const local = noCache ? undefined : await usableEntry(session, key);
-  // The previous step's layer must be in place before a hit is applied on it, an imported layer is
-  // unpacked on it, or a COPY (which may stack on its chain) starts. Only a RUN miss runs before.
-  if ((!noCache && session.imported.length > 0) || step.stackable !== undefined) await state.settle();
+  // Only a RUN comes here with the previous step's layer still pending (stage.ts); it must be in place
+  // before an imported layer is unpacked on it or a hit applied on it. A miss runs over it (doWork).
+  if (!noCache && session.imported.length > 0) await state.settle();
   // a local miss may still be in a --cache-from cache (fetches only this step's layer)
   const imported = local || noCache ? undefined : await session.restoreImported(key, state.chainId);
   const hit = local ?? (imported && "entry" in imported ? imported.entry : undefined);
@@ -80,7 +80,7 @@ export async function runFilesystemStep(session: BuildSession, state: StageState
     isFirstStep: state.key === state.baseKey,
   });
   const before = await previousEntry(session, previous, record);
-  // A RUN may run over the previous step's snapshot while that one's layer is still being written.
+  // A RUN runs over the previous step's snapshot while that one's layer is still being written.
   const under = state.pending;
   const stack = under === undefined && previous !== undefined
     ? await stacking(session, state.chainId, step.stackable?.(previous) === true, before)
