@@ -43,6 +43,21 @@
     }                                                                  \
   } while (0)
 
+// Declares argc/argv and fetches up to n arguments of the call.
+#define ARGS(n)         \
+  size_t argc = (n);    \
+  napi_value argv[(n)]; \
+  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL))
+
+// Throws a TypeError with `message` and returns when `cond` does not hold.
+#define EXPECT(cond, message)                        \
+  do {                                               \
+    if (!(cond)) {                                   \
+      napi_throw_type_error(env, NULL, message);     \
+      return NULL;                                   \
+    }                                                \
+  } while (0)
+
 static const char* errno_name(int e) {
   switch (e) {
     case EPERM: return "EPERM";
@@ -137,13 +152,8 @@ static void* mount_thread(void* arg) {
 
 // mount(source, target, fstype, flags, data, cwd | null)
 static napi_value js_mount(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 6) {
-    napi_throw_type_error(env, NULL, "mount: 6 arguments expected");
-    return NULL;
-  }
+  ARGS(6);
+  EXPECT(argc >= 6, "mount: 6 arguments expected");
   int failed = 0;
   char* strings[5] = {NULL, NULL, NULL, NULL, NULL};
   const int slots[5] = {0, 1, 2, 4, 5};
@@ -248,14 +258,9 @@ static void umount_execute(struct task* t) {
 }
 
 static napi_value js_umount(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(2);
   int32_t flags = 0;
-  if (argc < 2 || napi_get_value_int32(env, argv[1], &flags) != napi_ok) {
-    napi_throw_type_error(env, NULL, "umount: a target and flags expected");
-    return NULL;
-  }
+  EXPECT(argc >= 2 && napi_get_value_int32(env, argv[1], &flags) == napi_ok, "umount: a target and flags expected");
   int failed = 0;
   char* target = string_arg(env, argv[0], 0, &failed);
   if (failed) return NULL;
@@ -398,13 +403,8 @@ static napi_value scan_resolve(napi_env env, struct task* t) {
 }
 
 static napi_value js_scan_dir(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    napi_throw_type_error(env, NULL, "scanDir: a path expected");
-    return NULL;
-  }
+  ARGS(1);
+  EXPECT(argc >= 1, "scanDir: a path expected");
   int failed = 0;
   char* path = string_arg(env, argv[0], 0, &failed);
   if (failed) return NULL;
@@ -592,9 +592,7 @@ static char** string_array_arg(napi_env env, napi_value v, size_t count) {
 }
 
 static napi_value js_copy_files(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(4);
   uint32_t n_sources = 0, n_targets = 0, n_donors = 0;
   napi_valuetype donors_type = napi_undefined;
   if (argc >= 4 && napi_typeof(env, argv[3], &donors_type) != napi_ok) donors_type = napi_undefined;
@@ -650,9 +648,7 @@ static napi_value js_copy_files(napi_env env, napi_callback_info info) {
 
 // listXattrs(path) -> string[]: the names of the entry's extended attributes (the link's own for a symlink).
 static napi_value js_list_xattrs(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(1);
   int failed = 0;
   char* path = argc < 1 ? NULL : string_arg(env, argv[0], 0, &failed);
   if (path == NULL) {
@@ -705,13 +701,8 @@ static napi_value js_list_xattrs(napi_env env, napi_callback_info info) {
 
 // getXattr(path, name) -> Buffer | null (null: no attribute of that name).
 static napi_value js_get_xattr(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "getXattr: a path and a name expected");
-    return NULL;
-  }
+  ARGS(2);
+  EXPECT(argc >= 2, "getXattr: a path and a name expected");
   int failed = 0;
   char* path = string_arg(env, argv[0], 0, &failed);
   if (failed) return NULL;
@@ -758,14 +749,9 @@ static napi_value js_get_xattr(napi_env env, napi_callback_info info) {
 
 // setXattr(path, name, value: Buffer)
 static napi_value js_set_xattr(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(3);
   bool is_buffer = false;
-  if (argc < 3 || napi_is_buffer(env, argv[2], &is_buffer) != napi_ok || !is_buffer) {
-    napi_throw_type_error(env, NULL, "setXattr: a path, a name and a Buffer expected");
-    return NULL;
-  }
+  EXPECT(argc >= 3 && napi_is_buffer(env, argv[2], &is_buffer) == napi_ok && is_buffer, "setXattr: a path, a name and a Buffer expected");
   void* value;
   size_t len;
   CHECK(napi_get_buffer_info(env, argv[2], &value, &len));
@@ -888,13 +874,8 @@ static struct sha256_state* sha256_arg(napi_env env, napi_value v, const char* f
 
 // sha256Update(handle, data: Buffer | Uint8Array | string (utf-8))
 static napi_value js_sha256_update(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 2) {
-    napi_throw_type_error(env, NULL, "sha256Update: a handle and data expected");
-    return NULL;
-  }
+  ARGS(2);
+  EXPECT(argc >= 2, "sha256Update: a handle and data expected");
   struct sha256_state* st = sha256_arg(env, argv[0], "sha256Update: a handle from sha256New expected");
   if (st == NULL) return NULL;
   bool is_typed = false;
@@ -924,13 +905,8 @@ static napi_value js_sha256_update(napi_env env, napi_callback_info info) {
 
 // sha256Digest(handle) -> 64 hex digits; the handle takes no more data
 static napi_value js_sha256_digest(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 1) {
-    napi_throw_type_error(env, NULL, "sha256Digest: a handle expected");
-    return NULL;
-  }
+  ARGS(1);
+  EXPECT(argc >= 1, "sha256Digest: a handle expected");
   struct sha256_state* st = sha256_arg(env, argv[0], "sha256Digest: a handle from sha256New expected");
   if (st == NULL) return NULL;
   unsigned char md[32];
@@ -945,14 +921,9 @@ static napi_value js_sha256_digest(napi_env env, napi_callback_info info) {
 
 // randomHex(bytes) -> 2*bytes hex digits from getrandom(2) (temporary names, container ids)
 static napi_value js_random_hex(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  ARGS(1);
   uint32_t n = 0;
-  if (argc < 1 || napi_get_value_uint32(env, argv[0], &n) != napi_ok || n == 0 || n > 256) {
-    napi_throw_type_error(env, NULL, "randomHex: a byte count from 1 to 256 expected");
-    return NULL;
-  }
+  EXPECT(argc >= 1 && napi_get_value_uint32(env, argv[0], &n) == napi_ok && n >= 1 && n <= 256, "randomHex: a byte count from 1 to 256 expected");
   unsigned char bytes[256];
   size_t got = 0;
   while (got < n) {
