@@ -34,7 +34,9 @@ export async function probeArchive(path: string): Promise<Compression | undefine
 
 /**
  * Extracts the archive at host path `archive` into the folder `destFolder` (a resolved container path
- * under destRoot, which must exist). Every entry path is resolved inside destRoot.
+ * under destRoot, which must exist). Every entry path, and every hardlink's target, is resolved with
+ * the destination folder as its root, as containerd's archive.Apply does for BuildKit: a symlink the
+ * archive made (`l -> ..`, `l -> /etc`) is followed inside that folder, so no entry lands outside it.
  */
 export async function extractArchive(
   archive: string,
@@ -45,12 +47,13 @@ export async function extractArchive(
   shownName: string,
 ): Promise<void> {
   const folderTimes: Array<[string, number]> = [];
+  const extractRoot = hostPath(destRoot, destFolder);
   const input = decompressStream(kind, createReadStream(archive), shownName);
   for await (const { entry, body } of readTar(input)) {
     const rel = posix.normalize("/" + entry.path).slice(1);
     if (rel === "") continue; // the archive's "./": the destination folder keeps its own metadata
-    const parent = await ensureFolder(destRoot, posix.join(destFolder, posix.dirname(rel)), { uid: 0, gid: 0 }, place);
-    const target = hostPath(destRoot, posix.join(parent, posix.basename(rel)));
+    const parent = await ensureFolder(extractRoot, posix.dirname("/" + rel), { uid: 0, gid: 0 }, place);
+    const target = hostPath(extractRoot, posix.join(parent, posix.basename(rel)));
     const existing = await lstatOrUndefined(target);
     if (existing && !(entry.type === "dir" && existing.isDirectory())) await removeExisting(target);
     switch (entry.type) {
@@ -66,8 +69,8 @@ export async function extractArchive(
         break;
       case "hardlink": {
         const linkRel = posix.normalize("/" + (entry.linkname ?? "")).slice(1);
-        const linked = await resolveInsideRoot(destRoot, posix.join(destFolder, linkRel), false);
-        const linkedHost = hostPath(destRoot, linked);
+        const linked = await resolveInsideRoot(extractRoot, "/" + linkRel, false);
+        const linkedHost = hostPath(extractRoot, linked);
         if (!(await lstatOrUndefined(linkedHost))) {
           throw new ArchiveError(`${shownName}: hardlink ${rel} points to ${linkRel}, which is not in the archive before it`);
         }

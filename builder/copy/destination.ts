@@ -53,9 +53,7 @@ export async function ensureFolder(
     const host = hostPath(root, next);
     const st = await lstatOrUndefined(host);
     if (st === undefined) {
-      await mkdir(host);
-      await lchown(host, owner.uid, owner.gid);
-      await chmod(host, 0o755);
+      await makeFolders(root, next, owner);
     } else if (!st.isDirectory()) {
       const isLast = i === parts.length - 1;
       throw new DockerfileError(place, isLast && copyTarget ? `cannot copy to non-directory: ${next}` : `mkdir ${next}: not a directory`);
@@ -63,6 +61,22 @@ export async function ensureFolder(
     current = next;
   }
   return current;
+}
+
+/**
+ * Creates the container folder `resolved` and those missing above it (a symlink can name a path several
+ * levels deep that does not exist yet: containerd's mkparent creates them all). `resolved` holds no
+ * symlink: only its missing tail is created, from the top down.
+ */
+async function makeFolders(root: string, resolved: string, owner: Owner): Promise<void> {
+  const missing: string[] = [];
+  for (let p = resolved; p !== "/" && (await lstatOrUndefined(hostPath(root, p))) === undefined; p = posix.dirname(p)) missing.unshift(p);
+  for (const p of missing) {
+    const host = hostPath(root, p);
+    await mkdir(host);
+    await lchown(host, owner.uid, owner.gid);
+    await chmod(host, 0o755);
+  }
 }
 
 /** Clears the way for a new entry at host path `path`: whatever is there (file, link, folder) goes. */
