@@ -1,9 +1,9 @@
 // Unpacks an archive (tar, possibly gzip-compressed) into a folder, never writing outside it.
 import { createReadStream, createWriteStream } from "node:fs";
-import { link, mkdir, rm, symlink } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { link, lstat, mkdir, rm, symlink } from "node:fs/promises";
+import { basename, join, relative } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { ArchiveError } from "../../common/errors.js";
+import { ArchiveError, errnoCode } from "../../common/errors.js";
 import { readTar } from "../tar/index.js";
 import { compressionOf, fileHead, isZlibError } from "./stage.js";
 import { lazyZlib } from "../../common/lazymodule.js";
@@ -12,6 +12,30 @@ function safeRelative(path: string, file: string): string {
   const parts = path.split("/");
   if (parts.some((p) => p === "..")) throw new ArchiveError(`${file}: archive member ${path} leads outside the archive`);
   return path;
+}
+
+/**
+ * The folder that will hold `rel` inside dir, created where missing. Never follows a symlink on the
+ * way: a member named `l/etc/x` after a member `l -> /` would otherwise write the host's /etc/x.
+ * (Only whole members are symlinks in image archives: the old docker-save layout links layer.tar
+ * files, which resolveInRoot follows later inside the folder.)
+ */
+async function memberParent(dir: string, rel: string, member: string, file: string): Promise<string> {
+  let host = dir;
+  for (const part of rel.split("/").slice(0, -1)) {
+    if (part === "" || part === ".") continue;
+    host = join(host, part);
+    let st;
+    try {
+      st = await lstat(host);
+    } catch (e) {
+      if (errnoCode(e) !== "ENOENT") throw e;
+      await mkdir(host);
+      continue;
+    }
+    if (!st.isDirectory()) throw new ArchiveError(`${file}: archive member ${member} lies under ${relative(dir, host)}, which is not a folder in the archive`);
+  }
+  return host;
 }
 
 /** Extracts regular files, folders and links; other member types are ignored (no image needs them). */
@@ -28,8 +52,7 @@ export async function extractArchive(file: string, dir: string): Promise<void> {
       members++;
       if (entry.path === "") continue;
       const rel = safeRelative(entry.path, file);
-      const dest = join(dir, rel);
-      await mkdir(dirname(dest), { recursive: true });
+      const dest = join(await memberParent(dir, rel, entry.path, file), basename(rel));
       switch (entry.type) {
         case "dir":
           await mkdir(dest, { recursive: true });
@@ -43,10 +66,12 @@ export async function extractArchive(file: string, dir: string): Promise<void> {
           await rm(dest, { force: true, recursive: true });
           await symlink(entry.linkname ?? "", dest);
           break;
-        case "hardlink":
+        case "hardlink": {
+          const target = safeRelative(entry.linkname ?? "", file);
           await rm(dest, { force: true, recursive: true });
-          await link(join(dir, safeRelative(entry.linkname ?? "", file)), dest);
+          await link(join(await memberParent(dir, target, entry.path, file), basename(target)), dest);
           break;
+        }
         default:
           break;
       }
