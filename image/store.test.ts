@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { readdir, readFile, rm, mkdtemp } from "node:fs/promises";
 import { createReadStream } from "node:fs";
 import { pipeline } from "node:stream/promises";
-import { basename, join } from "node:path";
+import { basename, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -155,8 +156,11 @@ test("concurrent taggings all land (async and across processes)", async () => {
 
 test("skopeo and umoci read the store with tsbuild's folders beside the layout", async () => {
   await withStore(async (store, root) => {
+    // A real root filesystem (made from Debian's busybox-static), so that umoci can unpack and list it.
+    const rootfs = join(root, "busybox-rootfs.tar");
+    await run(join(dirname(fileURLToPath(import.meta.url)), "..", "testdata", "busybox", "make-rootfs.sh"), [rootfs]);
     const ingest = store.ingest();
-    await pipeline(createReadStream("/tmp/anchors/busybox-rootfs.tar"), ingest);
+    await pipeline(createReadStream(rootfs), ingest);
     const layer = await ingest.commit();
     const config: ImageConfig = {
       architecture: "amd64", os: "linux", config: { Cmd: ["sh"], Env: ["PATH=/bin"] },

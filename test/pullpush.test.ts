@@ -6,7 +6,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtemp, readdir, writeFile, readFile } from "node:fs/promises";
 import { createServer, request } from "node:http";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import { sha256 } from "../common/digest.js";
 import { storePaths } from "../common/storepaths.js";
@@ -16,7 +16,7 @@ import type { RepositoryClient } from "../image/registry/api.js";
 import type { Connect } from "../image/registry/manifest.js";
 import { pullImage } from "../image/registry/pull.js";
 import { ContentStore } from "../image/store.js";
-import { freshStore, removeStore, storeListing, storeGrowth, tsbuild, tsbuildOk } from "./helpers.js";
+import { busyboxRootfs, freshStore, removeStore, storeListing, storeGrowth, tsbuild, tsbuildOk } from "./helpers.js";
 import { startRegistry, type TestRegistry } from "./registryserver.js";
 
 let reg: TestRegistry;
@@ -228,14 +228,22 @@ test("skopeo copies what tsbuild pushed; tsbuild pulls and runs what skopeo push
   const index = JSON.parse(await readFile(join(dir, "index.json"), "utf8")) as ImageIndex;
   assert.equal(index.manifests.length, 1);
 
-  const anchor = "/tmp/anchors/busybox-oci";
-  const refName = (JSON.parse(await readFile(join(anchor, "index.json"), "utf8")) as ImageIndex).manifests[0]!.annotations!["org.opencontainers.image.ref.name"];
-  execFileSync("skopeo", ["copy", "--dest-tls-verify=false", `oci:${anchor}:${refName}`, `docker://${reg.host}/sk/busybox:1`], { stdio: "pipe" });
+  // A runnable image written by another tool: umoci lays the busybox rootfs out as an OCI layout.
+  const layout = join(await mkdtemp(join(tmpdir(), "tsbuild-pullpush-umoci-")), "layout");
+  cleanup.push(dirname(layout));
+  const bundle = join(dirname(layout), "bundle");
+  execFileSync("umoci", ["init", "--layout", layout], { stdio: "pipe" });
+  execFileSync("umoci", ["new", "--image", `${layout}:bb`], { stdio: "pipe" });
+  execFileSync("umoci", ["unpack", "--image", `${layout}:bb`, bundle], { stdio: "pipe" });
+  execFileSync("tar", ["-xf", await busyboxRootfs(), "-C", join(bundle, "rootfs")], { stdio: "pipe" });
+  execFileSync("umoci", ["repack", "--image", `${layout}:bb`, bundle], { stdio: "pipe" });
+  execFileSync("umoci", ["config", "--image", `${layout}:bb`, "--config.env", "PATH=/bin", "--config.cmd", "sh"], { stdio: "pipe" });
+  execFileSync("skopeo", ["copy", "--dest-tls-verify=false", `oci:${layout}:bb`, `docker://${reg.host}/sk/busybox:1`], { stdio: "pipe" });
   const other = await emptyStore();
   await tsbuildOk(["--root", other, "pull", `${reg.host}/sk/busybox:1`]);
   const hi = await tsbuildOk(["--root", other, "run", "--rm", `${reg.host}/sk/busybox:1`, "echo", "hi"]);
   assert.equal(hi.stdout, "hi\n");
   // its history and sizes read the compressed layer
   const history = await tsbuildOk(["--root", other, "history", `${reg.host}/sk/busybox:1`]);
-  assert.doesNotMatch(history.stdout, /\s0B\s/);
+  assert.match(history.stdout, /umoci repack\s+1\.\d+MB/);
 });

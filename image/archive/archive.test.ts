@@ -1,9 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { cp, readdir, readFile, rm, mkdtemp, stat, truncate, writeFile } from "node:fs/promises";
-import { createReadStream, existsSync } from "node:fs";
+import { cp, mkdir, readdir, readFile, rm, mkdtemp, stat, truncate, writeFile } from "node:fs/promises";
+import { createReadStream } from "node:fs";
 import { Writable } from "node:stream";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { tmpdir } from "node:os";
 import { gzipSync } from "node:zlib";
 import { execFile } from "node:child_process";
@@ -17,25 +18,28 @@ import type { ImageConfig } from "../config.js";
 import { importRootfs, loadArchive, saveDockerArchive, saveOciArchive } from "./index.js";
 
 const run = promisify(execFile);
-const DOCKER_TAR = "/tmp/anchors/busybox-docker.tar";
-const OCI_DIR = "/tmp/anchors/busybox-oci";
-const ROOTFS_TAR = "/tmp/anchors/busybox-rootfs.tar";
-// What Docker 26 wrote for busybox:local (docker save): image id and OCI manifest digest.
-const BUSYBOX_ID = "sha256:95d5bc6752e78b71c9a1562bf5252041cf5321d84f84418ca9915dafc95f7812";
-const BUSYBOX_MANIFEST = "sha256:eace845c0761789bbb362c8e84966e49a7073a3f025d8b7ed03f6f9f01c3e8ba";
-const BUSYBOX_DIFF_ID = "sha256:94db8bfcceb5e9dd25db9b41139ab61cec7ddfc1208955f15d4ca57214c2bae8";
+// Archives other tools wrote, committed with how they were made (testdata/fixtures/README.md).
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "testdata", "fixtures");
+const DOCKER_TAR = join(FIXTURES, "docker26-save.tar");
+const OCI_DIR = join(FIXTURES, "skopeo-oci");
+const ROOTFS_TAR = join(FIXTURES, "hello-rootfs.tar");
+// What Docker 26 wrote for fixture:docker26 (docker save): image id, OCI manifest digest, layer diffID.
+const DOCKER_ID = "sha256:365e9b75002eed6c8605da639e01add6a965c92b8adbbc01aa6b8e3b483e5e51";
+const DOCKER_MANIFEST = "sha256:048f3bd3d1c3ff63a8decb8288ab6038cbe036bc2a635e53ecad14fd8985bf1c";
+const DOCKER_DIFF_ID = "sha256:0fc28d5492dd0967d0d5cb0f128395478b55ee57bf1a5867170936a0391e9951";
 
 function entry(path: string, size: number): TarEntry {
   return { path, type: "file", mode: 0o644, uid: 0, gid: 0, size, mtime: 0 };
 }
 
-async function tarBuffer(files: [string, Buffer | { symlink: string }][]): Promise<Buffer> {
+async function tarBuffer(files: [string, Buffer | { symlink: string } | { hardlink: string }][]): Promise<Buffer> {
   const chunks: Buffer[] = [];
   const sink = new Writable({ write: (c: Buffer, _e, cb) => { chunks.push(c); cb(); } });
   const w = new TarWriter(sink);
   for (const [p, b] of files) {
     if (Buffer.isBuffer(b)) await w.add(entry(p, b.length), b);
-    else await w.add({ ...entry(p, 0), type: "symlink", linkname: b.symlink });
+    else if ("symlink" in b) await w.add({ ...entry(p, 0), type: "symlink", linkname: b.symlink });
+    else await w.add({ ...entry(p, 0), type: "hardlink", linkname: b.hardlink });
   }
   await w.finish();
   return Buffer.concat(chunks);
@@ -72,27 +76,25 @@ async function snapshot(store: ContentStore): Promise<string> {
   return JSON.stringify([await readFile(store.paths.indexJson, "utf8"), (await readdir(store.paths.blobs)).sort(), await readdir(store.paths.tmp)]);
 }
 
-test("loads Docker 26's docker save of busybox with its tag, id and manifest", async () => {
-  assert.ok(existsSync(DOCKER_TAR), `${DOCKER_TAR} is needed`);
+test("loads Docker 26's docker save with its tag, id and manifest", async () => {
   await withStore(async (store) => {
     const [img, more] = await loadArchive(store, DOCKER_TAR);
     assert.equal(more, undefined);
-    assert.equal(img?.configDigest, BUSYBOX_ID);
-    assert.equal(img?.manifestDigest, BUSYBOX_MANIFEST);
-    assert.deepEqual(img?.refs, ["docker.io/library/busybox:local"]);
-    assert.equal((await store.resolveImage("busybox:local")).config.config?.Cmd?.[0], "sh");
-    assert.equal(await store.has(BUSYBOX_DIFF_ID as Digest), true);
+    assert.equal(img?.configDigest, DOCKER_ID);
+    assert.equal(img?.manifestDigest, DOCKER_MANIFEST);
+    assert.deepEqual(img?.refs, ["docker.io/library/fixture:docker26"]);
+    assert.equal((await store.resolveImage("fixture:docker26")).config.config?.Cmd?.[0], "cat");
+    assert.equal(await store.has(DOCKER_DIFF_ID as Digest), true);
     assert.deepEqual(await readdir(store.paths.tmp), []);
   });
 });
 
 test("loads an OCI layout folder: gzip layer stored uncompressed, bare ref.name needs a name", async () => {
-  assert.ok(existsSync(OCI_DIR), `${OCI_DIR} is needed`);
   await withStore(async (store) => {
     const [untagged] = await loadArchive(store, OCI_DIR);
     assert.deepEqual(untagged?.refs, []);
     const [img] = await loadArchive(store, OCI_DIR, { name: "bb" });
-    assert.deepEqual(img?.refs, ["docker.io/library/bb:latest"]);
+    assert.deepEqual(img?.refs, ["docker.io/library/bb:fixture"]); // the bare ref.name is the tag
     const layer = img?.manifest.layers[0];
     assert.equal(layer?.mediaType, "application/vnd.oci.image.layer.v1.tar");
     assert.equal(layer?.digest, img?.config.rootfs.diff_ids[0]);
@@ -109,24 +111,24 @@ test("docker-archive with a gzip layer and old layout loads; save → load round
       assert.equal(small?.configDigest, id);
       assert.deepEqual(small?.refs, ["docker.io/library/small:1"]);
       await loadArchive(store, DOCKER_TAR);
-      await saveDockerArchive(store, ["small:1", "busybox:local", BUSYBOX_ID.slice(7, 19)], join(dir, "both.tar"));
+      await saveDockerArchive(store, ["small:1", "fixture:docker26", DOCKER_ID.slice(7, 19)], join(dir, "both.tar"));
       await saveOciArchive(store, ["small:1"], join(dir, "oci.tar"));
-      await saveDockerArchive(store, ["busybox:local"], join(dir, "one.tar"));
+      await saveDockerArchive(store, ["fixture:docker26"], join(dir, "one.tar"));
       await withStore(async (other) => {
         const recs = await loadArchive(other, join(dir, "both.tar"));
-        assert.deepEqual(recs.map((r) => r.configDigest).sort(), [id, BUSYBOX_ID].sort());
-        assert.deepEqual((await other.resolveImage("busybox:local")).manifestDigest, BUSYBOX_MANIFEST);
+        assert.deepEqual(recs.map((r) => r.configDigest).sort(), [id, DOCKER_ID].sort());
+        assert.deepEqual((await other.resolveImage("fixture:docker26")).manifestDigest, DOCKER_MANIFEST);
         assert.deepEqual((await other.resolveImage("small:1")).configDigest, id);
         const [fromOci] = await loadArchive(other, join(dir, "oci.tar"));
         assert.deepEqual(fromOci?.refs, ["docker.io/library/small:1"]);
       });
       const inspected = JSON.parse((await run("skopeo", ["inspect", `docker-archive:${join(dir, "one.tar")}`])).stdout) as { Layers: string[] };
-      assert.deepEqual(inspected.Layers, [BUSYBOX_DIFF_ID]);
+      assert.deepEqual(inspected.Layers, [DOCKER_DIFF_ID]);
       const fromOci = JSON.parse((await run("skopeo", ["inspect", `oci-archive:${join(dir, "oci.tar")}:1`])).stdout) as { Digest: string };
       assert.equal(fromOci.Digest, small?.manifestDigest);
       // Shared layers are stored once in the archive.
       const names = (await run("tar", ["tf", join(dir, "both.tar")])).stdout.split("\n");
-      assert.equal(names.filter((n) => n === `blobs/sha256/${BUSYBOX_DIFF_ID.slice(7)}`).length, 1);
+      assert.equal(names.filter((n) => n === `blobs/sha256/${DOCKER_DIFF_ID.slice(7)}`).length, 1);
       assert.ok(names.includes("manifest.json") && names.includes("repositories") && names.includes("index.json"));
     });
   });
@@ -155,7 +157,8 @@ test("truncated, garbage and lying archives are refused and leave the store unch
       await cp(OCI_DIR, join(dir, "oci"), { recursive: true });
       const index = JSON.parse(await readFile(join(dir, "oci", "index.json"), "utf8")) as { manifests: { digest: string }[] };
       const manifest = JSON.parse(await readFile(join(dir, "oci", "blobs/sha256", (index.manifests[0]?.digest ?? "").slice(7)), "utf8")) as { layers: { digest: string }[] };
-      await truncate(join(dir, "oci", "blobs/sha256", (manifest.layers[0]?.digest ?? "").slice(7)), 1000);
+      const layerBlob = join(dir, "oci", "blobs/sha256", (manifest.layers[0]?.digest ?? "").slice(7));
+      await truncate(layerBlob, Math.floor((await stat(layerBlob)).size / 2));
       await assert.rejects(loadArchive(store, join(dir, "oci"), { name: "x" }), ArchiveError);
       assert.equal(await snapshot(store), before);
     });
@@ -185,6 +188,15 @@ test("old docker save layout: a layer shared through a symlink loads; a link out
       await assert.rejects(loadArchive(store, join(dir, "escape.tar")), /archive member l2\/layer.tar is missing/);
       await writeFile(join(dir, "dotdot.tar"), await tarBuffer([["../evil", Buffer.from("x")]]));
       await assert.rejects(loadArchive(store, join(dir, "dotdot.tar")), /leads outside the archive/);
+      // Members under a symlink the archive made would be written through it, outside the load folder.
+      const canary = join(dir, "canary");
+      await mkdir(canary);
+      await writeFile(join(canary, "secret"), "host\n");
+      await writeFile(join(dir, "through-link.tar"), await tarBuffer([["l", { symlink: canary }], ["l/pwned", Buffer.from("x")]]));
+      await assert.rejects(loadArchive(store, join(dir, "through-link.tar")), /archive member l\/pwned lies under l, which is not a folder/);
+      await writeFile(join(dir, "hardlink-out.tar"), await tarBuffer([["l", { symlink: canary }], ["h", { hardlink: "l/secret" }]]));
+      await assert.rejects(loadArchive(store, join(dir, "hardlink-out.tar")), /archive member h lies under l/);
+      assert.deepEqual(await readdir(canary), ["secret"]);
       assert.equal(await snapshot(store), before);
     });
   });
@@ -197,8 +209,8 @@ test("importRootfs: gzip stream with changes and a tag, like docker import; garb
       const img = await importRootfs(store, createReadStream(join(dir, "rootfs.tar.gz")), "imported:1", {
         changes: { Cmd: ["sh"], Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] },
       });
-      // The anchor's rootfs tar is what Docker imported as busybox:local: same diffID.
-      assert.deepEqual(img.config.rootfs.diff_ids, [BUSYBOX_DIFF_ID]);
+      // The fixture's rootfs tar is what Docker imported as fixture:docker26: same diffID.
+      assert.deepEqual(img.config.rootfs.diff_ids, [DOCKER_DIFF_ID]);
       assert.equal(img.config.history?.[0]?.comment, "Imported from -");
       assert.deepEqual(img.refs, ["docker.io/library/imported:1"]);
       assert.deepEqual(img.config.config?.Cmd, ["sh"]);
