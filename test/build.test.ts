@@ -12,7 +12,7 @@ import { describe, it } from "node:test";
 import { compareSummaries, summarizeArchive } from "./imgtree.js";
 import {
   cachePattern, caseDirs, freshStore, loadCase, OWN_CASES, PUBLIC_CASES, PUBLIC_EXPECTED, readExpected,
-  removeStore, tsbuild, type CachePattern,
+  removeStore, setCaseModes, tsbuild, type CachePattern,
 } from "./helpers.js";
 
 // Files whose bytes embed build-time clocks (`ls -l` prints mtimes to the minute), so no two builds
@@ -32,6 +32,7 @@ async function runCase(caseDir: string, expectedFile: string, volatile: string[]
   const work = await mkdtemp(join(tmpdir(), "tsbuild-test-case-"));
   try {
     await cp(caseDir, work, { recursive: true, verbatimSymlinks: true });
+    setCaseModes(work, caseDir.startsWith(PUBLIC_CASES));
     const tag = `case-${basename(caseDir).toLowerCase()}:test`;
     const patterns: CachePattern[] = [];
     const outputs: string[] = [];

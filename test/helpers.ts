@@ -1,7 +1,7 @@
 // Helpers for the integration tests: run bin/tsbuild as a user would, make a fresh store holding the
 // offline busybox base (the same image as the oracle's busybox:local), read the test cases.
 import { spawn, execFileSync, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, openSync, readFileSync, readSync, readdirSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -42,6 +42,25 @@ export async function tsbuildOk(args: string[]): Promise<RunResult> {
   const r = await tsbuild(args);
   if (r.code !== 0) throw new Error(`tsbuild ${args.join(" ")} -> ${r.code}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
   return r;
+}
+
+/**
+ * Gives a copied case folder the modes its recorded result was made with, whatever the modes of the
+ * folder it was copied from (CI lays ../shared without write bits, a `cp -r` or a checkout under
+ * another umask gives others): git's two kinds of file, executable or not, and folders; without write
+ * bits for the public cases (recorded from ../shared as CI lays it), with them for our own.
+ */
+export function setCaseModes(dir: string, readOnly: boolean): void {
+  const [exec, plain] = readOnly ? [0o555, 0o444] : [0o755, 0o644];
+  const walk = (path: string): void => {
+    for (const entry of readdirSync(path, { withFileTypes: true })) {
+      const child = join(path, entry.name);
+      if (entry.isDirectory()) walk(child);
+      else if (entry.isFile()) chmodSync(child, (statSync(child).mode & 0o111) !== 0 ? exec : plain);
+    }
+    chmodSync(path, exec);
+  };
+  walk(dir);
 }
 
 let rootfsTar: Promise<string> | undefined;
