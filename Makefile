@@ -52,7 +52,10 @@ $(NATIVE): native/tsbuild_native.c
 typecheck: $(NODE_MODULES)
 	npx tsc --noEmit -p tsconfig.json
 
+# The demo also puts tsbuild on PATH (a link in /usr/local/bin), as the README's commands expect.
 demo: build
+	ln -sf $(CURDIR)/bin/tsbuild /usr/local/bin/tsbuild
+	@echo "tsbuild is on PATH: $$(command -v tsbuild)"
 	mkdir -p .tmp
 	./testdata/busybox/make-rootfs.sh .tmp/busybox-rootfs.tar
 	./bin/tsbuild --root $(ROOT) import .tmp/busybox-rootfs.tar busybox:latest --change 'CMD ["sh"]'
