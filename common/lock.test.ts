@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { withExclusiveLock, withSharedLock } from "./lock.js";
@@ -91,4 +91,62 @@ test("markers and locks left by dead processes are ignored", () =>
     assert.deepEqual(await readdir(`${lock}.readers`), []);
     await writeFile(lock, String(deadPid));
     assert.equal(await withSharedLock(lock, async () => "built"), "built");
+  }));
+
+/** Runs fn beside a live process (`sleep`), whose pid stands for a dead owner's reused pid. */
+async function withLiveProcess(fn: (pid: number) => Promise<void>): Promise<void> {
+  const child = spawn("sleep", ["30"], { stdio: "ignore" });
+  const exited = new Promise<void>((r) => child.on("exit", () => r()));
+  try {
+    assert.ok(child.pid !== undefined);
+    await fn(child.pid);
+  } finally {
+    child.kill("SIGKILL");
+    await exited;
+  }
+}
+
+/** fn's result, or a failure after ms (a lock that waits for ever). */
+function within<T>(ms: number, what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: still waiting after ${ms} ms`)), ms)));
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
+test("a dead owner's marker and lock are recognised when its pid runs another process (pid reuse)", () =>
+  withDir((dir) =>
+    withLiveProcess(async (pid) => {
+      const lock = join(dir, "gc.lock");
+      const readers = `${lock}.readers`;
+      await mkdir(readers, { recursive: true });
+      // named by pid and start time: the live process with this pid started at another time
+      await writeFile(join(readers, `${pid}.1-1`), `${pid}.1`);
+      // an older tsbuild's marker (pid only), written before that process started
+      await writeFile(join(readers, `${pid}-1`), String(pid));
+      const old = new Date(Date.now() - 3_600_000);
+      await utimes(join(readers, `${pid}-1`), old, old);
+      assert.equal(await within(3000, "prune", withExclusiveLock(lock, async () => "collected")), "collected");
+      assert.deepEqual(await readdir(readers), []);
+      await writeFile(lock, `${pid}.1`);
+      assert.equal(await within(3000, "build", withSharedLock(lock, async () => "built")), "built");
+    })));
+
+test("a marker of a live process (pid and start time) is waited for", () =>
+  withDir(async (dir) => {
+    const lock = join(dir, "gc.lock");
+    const entered = gate();
+    const release = gate();
+    const shared = withSharedLock(lock, async () => {
+      entered.open();
+      await release.opened;
+    });
+    await entered.opened;
+    const [marker] = await readdir(`${lock}.readers`);
+    assert.match(marker ?? "", new RegExp(`^${process.pid}\\.\\d+-\\d+$`));
+    let done = false;
+    const exclusive = withExclusiveLock(lock, async () => void (done = true));
+    await delay(100);
+    assert.equal(done, false);
+    release.open();
+    await Promise.all([shared, exclusive]);
   }));

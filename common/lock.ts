@@ -2,17 +2,19 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { readFile, readdir, rm, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { errnoCode } from "./errors.js";
+import { ownerAlive, ownerToken, parseOwnerToken } from "./owner.js";
 
 /**
  * An exclusive lock between tsbuild processes: a lock file created with O_EXCL holding the owner's
- * pid. A lock whose owner is gone (killed mid-build) is taken over, so a crash never wedges the store.
+ * token (pid and start time, owner.ts). A lock whose owner is gone (killed mid-build) is taken over,
+ * even when its pid has been reused since, so a crash never wedges the store.
  */
 export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
   // Taking and dropping the lock are synchronous calls (quick, and done on every build's index update).
   mkdirSync(dirname(lockPath), { recursive: true });
   for (let attempt = 0; ; attempt++) {
     try {
-      writeFileSync(lockPath, String(process.pid), { flag: "wx" });
+      writeFileSync(lockPath, ownerToken(), { flag: "wx" });
       break;
     } catch (e) {
       if (errnoCode(e) !== "EEXIST") throw e;
@@ -33,7 +35,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): P
 /*
  * A shared/exclusive lock (builds share the store; garbage collection needs it alone). Node has no
  * flock(2), so: the exclusive holder owns `lockPath` (withFileLock above); each shared holder owns a
- * marker file `<lockPath>.readers/<pid>-<n>`. Both sides write their own file first and look at the
+ * marker file `<lockPath>.readers/<pid>.<start>-<n>`. Both sides write their own file first and look at the
  * other side's second, so of two that race at least one sees the other: a shared taker that finds
  * the exclusive lock held withdraws its marker and waits; the exclusive taker waits until no live
  * marker is left. New shared takers wait behind a waiting exclusive one, so GC is never starved.
@@ -45,9 +47,9 @@ let markerCount = 0;
 export async function withSharedLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
   const readers = `${lockPath}.readers`;
   await mkdir(readers, { recursive: true });
-  const marker = join(readers, `${process.pid}-${++markerCount}`);
+  const marker = join(readers, `${ownerToken()}-${++markerCount}`);
   for (let attempt = 0; ; attempt++) {
-    await writeFile(marker, String(process.pid));
+    await writeFile(marker, ownerToken());
     if (!(await heldByLiveOwner(lockPath))) break;
     await rm(marker, { force: true });
     await sleep(Math.min(5 + attempt * 5, 100));
@@ -101,7 +103,8 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function ownerIsGone(lockPath: string): Promise<boolean> {
+/** Whether the lock file or marker at path names an owner that has died (its pid possibly reused since). */
+export async function ownerIsGone(lockPath: string): Promise<boolean> {
   let text: string;
   try {
     text = await readFile(lockPath, "utf8");
@@ -109,13 +112,8 @@ async function ownerIsGone(lockPath: string): Promise<boolean> {
     if (errnoCode(e) === "ENOENT") return false; // released meanwhile: retry
     throw e;
   }
-  const pid = Number.parseInt(text, 10);
-  if (!Number.isFinite(pid) || pid <= 0) return text === "" ? false : true; // empty: being written
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false;
-  } catch (e) {
-    return errnoCode(e) === "ESRCH";
-  }
+  if (text === "") return false; // being written
+  const owner = parseOwnerToken(text);
+  if (owner === undefined) return true; // not a lock of ours: nothing can ever release it
+  return !ownerAlive(owner, lockPath);
 }
