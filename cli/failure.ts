@@ -1,11 +1,18 @@
-// The one place an error becomes output: a user's mistake is one line and exit 1, never a stack trace.
+// The one place an error becomes output: a user's mistake is one line and exit 1 (125 for a bad flag,
+// as Docker), never a stack trace.
 import { CommanderError } from "commander";
 import { RunFailedError, UserError, errorMessage } from "../common/errors.js";
 
+const OPTION_ERRORS = new Set([
+  "commander.unknownOption", "commander.optionMissingArgument", "commander.missingMandatoryOptionValue",
+  "commander.invalidArgument", "commander.conflictingOption",
+]);
+
 export function reportFailure(e: unknown): number {
   if (e instanceof CommanderError) {
-    // commander has printed its own message (unknown option, --help, --version)
-    return e.exitCode;
+    // commander has printed its own message (unknown option, --help, --version). Docker exits 125 for
+    // a flag it does not know or a bad flag value, 1 for a wrong number of arguments.
+    return OPTION_ERRORS.has(e.code) ? 125 : e.exitCode;
   }
   if (e instanceof RunFailedError) {
     for (const line of e.lastOutput) process.stderr.write(`  | ${line}\n`);

@@ -7,28 +7,10 @@ import { reportFailure } from "./failure.js";
 import { registerCacheCommands } from "./cachecmd.js";
 import { registerLifecycle } from "./lifecycle.js";
 import { traceMark } from "../common/trace.js";
-
-const SUBCOMMANDS = new Set([
-  "build", "load", "save", "import", "images", "inspect", "history", "tag", "rmi", "image", "run", "ps", "rm",
-  "commit", "system", "container", "cache", "pull", "push", "login", "logout", "manifest", "help",
-]);
+import { UnknownCommandError, withDefaultCommand } from "./commandword.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
-}
-
-/** `tsbuild -t app .` means `tsbuild build -t app .`: insert "build" after the global options. */
-export function withDefaultCommand(argv: string[]): string[] {
-  let i = 0;
-  while (i < argv.length) {
-    const a = argv[i];
-    if (a === "--root" || a === "--insecure-registry") i += 2;
-    else if (a.startsWith("--root=") || a.startsWith("--insecure-registry=")) i += 1;
-    else break;
-  }
-  const first = argv[i];
-  if (first === undefined || SUBCOMMANDS.has(first) || ["-h", "--help", "-V", "--version"].includes(first)) return argv;
-  return [...argv.slice(0, i), "build", ...argv.slice(i)];
 }
 
 export interface GlobalOptions {
@@ -196,9 +178,28 @@ export function makeProgram(): Command {
       await runLogout(rootOf(cmd), registry);
     });
 
+  program
+    .command("completion")
+    .description("Print a shell completion script: `source <(tsbuild completion bash)`")
+    .argument("<shell>", "bash, zsh or fish")
+    .action(async (shell: string) => {
+      const { completionScript } = await import("./completion.js");
+      process.stdout.write(completionScript(makeProgram(), shell));
+    });
+
   registerCacheCommands(program, rootOf);
   registerLifecycle(program, rootOf);
   return program;
+}
+
+/** Whether argv runs a build: bin/tsbuild picks its V8 code cache by it. A mistyped command is not one. */
+export function runsBuild(argv: string[]): boolean {
+  try {
+    return withDefaultCommand(argv).includes("build");
+  } catch (e) {
+    if (e instanceof UnknownCommandError) return false;
+    throw e;
+  }
 }
 
 export async function main(argv: string[]): Promise<void> {
