@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { createReadStream } from "node:fs";
 import { execa } from "execa";
 import { sha256, sha256File, type Digest } from "../common/digest.js";
+import { ownerToken } from "../common/owner.js";
 import { Snapshotter, chainIdOf } from "./snapshotter.js";
 import { mountsUnder } from "./mounts.js";
 import { tempStore, busyboxSnapshot, busyboxTar } from "./testsupport.js";
@@ -23,7 +24,7 @@ test("prepare, mount, write, commit, read back; remove drops an active snapshot"
     const base = await busyboxSnapshot(snap);
     assert.ok(await snap.has(base));
     const active = await snap.prepare(base);
-    assert.equal(await readFile(join(active.dir, "owner"), "utf8"), String(process.pid));
+    assert.equal(await readFile(join(active.dir, "owner"), "utf8"), ownerToken(), "its owner: pid and start time");
     const m = await snap.mount(active);
     await writeFile(join(m.rootfs, "hello"), "hi");
     assert.ok((await stat(join(m.rootfs, "bin", "busybox"))).isFile(), "lower visible through the mount");

@@ -9,14 +9,16 @@ import { applyLayerTar } from "./layer/index.js";
 import { mountOverlay, unmount } from "./mounts.js";
 import { scratchName } from "./owner.js";
 import { HeldRemovals } from "./heldremovals.js";
-import { activeMarkersDir, markerOf, removeMountPoint, removeWorkDir, unlinkIfExists } from "./snapshotfiles.js";
+import { activeMarkersDir, markerOf, removeMountPoint, removeSnapshotDir, removeWorkDir, unlinkIfExists } from "./snapshotfiles.js";
+import { ownerToken } from "../common/owner.js";
 
 // Snapshots, modelled on containerd's snapshotter. A committed snapshot is one unpacked layer in overlay
 // format (deletion = 0:0 char device, opaque dir = trusted.overlay.opaque=y) in `snapshots/<n>/fs`,
 // published under its OCI chain ID by the symlink `snapshots/chains/<hex>` -> `../<n>`. Folders use short
 // numeric ids so that a mount of 120+ layers (`lowerdir=12/fs:11/fs:…`, relative to the snapshots folder,
 // as Docker's overlay2 does) fits in the one page the kernel allows for mount options.
-// An active snapshot is a folder `snapshots/<n>` with an `owner` file (the pid of its build) and no meta.
+// An active snapshot is a folder `snapshots/<n>` with an `owner` file (its build's owner token, pid and
+// start time: common/owner.ts) and no meta.
 // A snapshot's own diff is usually its one fs dir. A COPY rebuilt after a small edit may instead be
 // stacked on the previous build's snapshot of the same step (prepare's `stackOn`): its upper then holds
 // only what changed, over the previous snapshot's own dirs, which it keeps alive (removeCommitted refuses
@@ -126,7 +128,7 @@ export class Snapshotter {
       mkdirSync(staging);
       mkdirSync(join(staging, "fs"));
       mkdirSync(join(staging, "work"));
-      writeFileSync(join(staging, "owner"), String(process.pid));
+      writeFileSync(join(staging, "owner"), ownerToken());
       for (let id = await this.firstFreeId(); ; id++) {
         writeFileSync(markerOf(this.dir, id), "");
         try {
@@ -207,7 +209,7 @@ export class Snapshotter {
    */
   private removeLater(active: ActiveSnapshot): void {
     this.removals.later(active.id, async () => {
-      await rm(active.dir, { recursive: true, force: true });
+      await removeSnapshotDir(active.dir, this.paths.tmp);
       unlinkIfExists(markerOf(this.dir, active.id));
     });
   }
@@ -223,7 +225,7 @@ export class Snapshotter {
       this.removeLater(active);
       return;
     }
-    await rm(active.dir, { recursive: true, force: true });
+    await removeSnapshotDir(active.dir, this.paths.tmp);
     unlinkIfExists(markerOf(this.dir, active.id));
   }
 
@@ -241,7 +243,7 @@ export class Snapshotter {
     }
     await rm(this.chainLink(chainId), { force: true });
     this.metaCache.delete(chainId);
-    await rm(join(this.dir, String(id)), { recursive: true, force: true });
+    await removeSnapshotDir(join(this.dir, String(id)), this.paths.tmp);
   }
 
   /** Bytes and inodes used by the top layer of a chain (its own diff, not its parents). */

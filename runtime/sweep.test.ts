@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, readdir, writeFile, access } from "node:fs/promises";
+import { mkdir, readdir, writeFile, access, utimes } from "node:fs/promises";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execa } from "execa";
@@ -52,7 +52,7 @@ test("sweep unmounts and removes a dead pid's leftovers but not a live one's", a
 
     assert.deepEqual(report.unmounted, [deadMount]);
     assert.deepEqual(await mountsUnder(paths.root), [liveMount]);
-    assert.deepEqual((await readdir(paths.tmp)).sort(), [`mnt-${process.pid}-0badf00d`]);
+    assert.deepEqual((await readdir(paths.tmp)).sort(), [`mnt-${process.pid}-0badf00d`]); // an older tsbuild's name: pid only
     await assert.rejects(access(deadActive.dir));
     await access(liveActive.dir);
   } finally {
@@ -94,12 +94,54 @@ test("a build killed mid-RUN leaves no mount, container or scratch once the swee
   }
 });
 
-test("scratch names: the sweep reads the owner pid from runtime's 8-hex names and image/'s 12-hex ingest names", async () => {
-  const { ownerPidOf, scratchName } = await import("./owner.js");
-  assert.equal(ownerPidOf(scratchName("bundle")), process.pid);
-  assert.equal(ownerPidOf("ingest-4242-0123456789ab"), 4242);
-  assert.equal(ownerPidOf("ingest-4242-0123456789"), undefined);
-  assert.equal(ownerPidOf("notes.txt"), undefined);
+test("scratch names: the sweep reads the owner (pid and start time) from runtime's and image/'s names", async () => {
+  const { ownerOfName, ownerToken } = await import("../common/owner.js");
+  const { scratchName } = await import("./owner.js");
+  const [pid, start] = ownerToken().split(".").map(Number);
+  assert.deepEqual(ownerOfName(scratchName("bundle")), { pid, start });
+  assert.deepEqual(ownerOfName("ingest-4242.77-0123456789ab"), { pid: 4242, start: 77 });
+  assert.deepEqual(ownerOfName("index.json.tmp-4242.77-0123abcd"), { pid: 4242, start: 77 });
+  assert.deepEqual(ownerOfName("ingest-4242-0123456789ab"), { pid: 4242, start: undefined }, "an older tsbuild's name");
+  assert.equal(ownerOfName("ingest-4242-0123456789"), undefined);
+  assert.equal(ownerOfName("notes.txt"), undefined);
+});
+
+test("what a dead owner left is swept even when its pid runs another process (pid reuse)", async () => {
+  const store = await tempStore();
+  const other = spawn("sleep", ["30"], { stdio: "ignore" });
+  const exited = new Promise<void>((r) => other.on("exit", () => r()));
+  try {
+    const { paths } = store;
+    const pid = other.pid as number;
+    const token = `${pid}.1`; // that pid, but a start time the live process does not have
+    await mkdir(join(paths.tmp, `load-${token}-0123456789ab`, "blobs"), { recursive: true });
+    await writeFile(join(paths.tmp, `write-${token}-0123456789ab`), "x");
+    await mkdir(join(paths.tmp, `load-${pid}-0badf00d`)); // an older tsbuild's name, older than the process
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(join(paths.tmp, `load-${pid}-0badf00d`), old, old);
+    const markers = join(paths.snapshots, "active");
+    await mkdir(join(paths.snapshots, "5", "fs"), { recursive: true });
+    await mkdir(markers, { recursive: true });
+    await writeFile(join(paths.snapshots, "5", "owner"), token);
+    await writeFile(join(markers, `5-${token}`), "");
+    const readers = join(paths.locks, "gc.lock.readers");
+    await mkdir(readers, { recursive: true });
+    await writeFile(join(readers, `${token}-1`), token);
+    const mine = await new Snapshotter(paths).prepare(null); // this process's: kept
+
+    const report = await sweepStale(paths);
+
+    assert.deepEqual(await readdir(paths.tmp), []);
+    await assert.rejects(access(join(paths.snapshots, "5")));
+    assert.deepEqual((await readdir(markers)).map((m) => m.split("-")[0]), [String(mine.id)]);
+    assert.deepEqual(await readdir(readers), []);
+    await access(mine.dir);
+    assert.ok(report.removed.includes(join(paths.snapshots, "5")));
+  } finally {
+    other.kill("SIGKILL");
+    await exited;
+    await store.cleanup();
+  }
 });
 
 test("active snapshots are found through their markers; a store without markers is scanned in full once", async () => {

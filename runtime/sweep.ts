@@ -7,13 +7,14 @@ import { errnoCode } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { deleteContainer } from "./container.js";
 import { mountsUnder, unmount } from "./mounts.js";
-import { ownerPidOf, pidAlive } from "./owner.js";
-import { activeMarkersDir } from "./snapshotfiles.js";
+import { deadOwned, ownerAlive, ownerOfName, parseOwnerToken, type Owner } from "../common/owner.js";
+import { activeMarkersDir, removeSnapshotDir } from "./snapshotfiles.js";
 
-// Start-up sweep: what a killed build left behind (runc containers, overlay mounts, bundles, scratch
-// folders, active snapshots) is cleaned up. Ownership is read from the pid in each name (owner.ts) or
-// an active snapshot's `owner` file; anything whose owner is alive, or whose owner cannot be told, is
-// left alone. Order matters: containers first (they keep mounts busy), then mounts, then folders, and
+// Start-up sweep, run by every command that opens the store: what a killed process left behind (runc
+// containers, overlay mounts, bundles, scratch files and folders, active snapshots, shared-lock
+// markers) is cleaned up. Ownership is read from the owner token (pid and start time, common/owner.ts)
+// in each name or in an active snapshot's `owner` file; anything whose owner is alive, or whose owner
+// cannot be told, is left alone. Order matters: containers first (they keep mounts busy), then mounts, then folders, and
 // a folder is only removed when nothing is mounted under it (rm would otherwise reach into the mount).
 
 export interface SweepReport {
@@ -22,35 +23,42 @@ export interface SweepReport {
   removed: string[];
 }
 
+/** The sweep, unless the store does not exist (a command that only reads finds nothing to sweep). */
+export async function sweepIfStore(paths: StorePaths): Promise<SweepReport | undefined> {
+  return existsSync(paths.tmp) ? sweepStale(paths) : undefined;
+}
+
 export async function sweepStale(paths: StorePaths): Promise<SweepReport> {
   const report: SweepReport = { containers: [], unmounted: [], removed: [] };
   for (const id of await runcContainerIds(paths)) {
-    if (isDeadOwned(id)) {
+    if (deadOwned(id)) {
       await deleteContainer(paths, id);
       report.containers.push(id);
     }
   }
   for (const mountPoint of await mountsUnder(paths.root)) {
-    const pid = ownerOfPath(paths.root, mountPoint);
-    if (pid !== undefined && !pidAlive(pid)) {
+    const owner = ownerOfPath(paths.root, mountPoint);
+    if (owner !== undefined && !ownerAlive(owner)) {
       await unmount(mountPoint);
       report.unmounted.push(mountPoint);
     }
   }
   for (const name of await listDirIfExists(paths.tmp)) {
-    if (isDeadOwned(name) && (await removeIfUnmounted(join(paths.tmp, name)))) report.removed.push(join(paths.tmp, name));
+    const path = join(paths.tmp, name);
+    if (deadOwned(name, path) && (await removeIfUnmounted(path))) report.removed.push(path);
   }
+  await sweepLockMarkers(paths, report);
   // Active snapshots: those the markers name (snapshotter.ts activeMarkersDir). A store without the
   // markers folder (made by an older tsbuild) has every snapshot folder looked at, once.
   const markersDir = activeMarkersDir(paths.snapshots);
   if (existsSync(markersDir)) {
     for (const marker of await listDirIfExists(markersDir)) {
-      const m = /^(\d+)-(\d+)$/.exec(marker);
-      if (m === null) continue;
-      const [, id, pid] = m as unknown as [string, string, string];
-      const gone = await sweepSnapshot(paths, id, report);
+      const m = /^(\d+)-(\d+(?:\.\d+)?)$/.exec(marker);
+      const owner = m === null ? undefined : parseOwnerToken(m[2] as string);
+      if (m === null || owner === undefined) continue;
+      const gone = await sweepSnapshot(paths, m[1] as string, report);
       // the folder is committed, removed or not its marker's (a build killed before its rename)
-      if (gone && !pidAlive(Number(pid))) await rm(join(markersDir, marker), { force: true });
+      if (gone && !ownerAlive(owner, join(markersDir, marker))) await rm(join(markersDir, marker), { force: true });
     }
   } else {
     for (const name of await listDirIfExists(paths.snapshots)) {
@@ -69,27 +77,43 @@ async function sweepSnapshot(paths: StorePaths, id: string, report: SweepReport)
   const dir = join(paths.snapshots, id);
   const owner = readOwner(dir);
   if (owner === undefined) return true;
-  if (pidAlive(owner)) return false;
+  if (ownerAlive(owner, join(dir, "owner"))) return false;
   if (await isPublished(paths, id)) {
     // Died between publishing the chain link and dropping the owner file: it is committed.
     await rm(join(dir, "owner"), { force: true });
     return true;
   }
-  if (!(await removeIfUnmounted(dir))) return false;
+  if ((await mountsUnder(dir)).length > 0) return false;
+  // renamed away first: a concurrent build may take the id the moment the folder is gone
+  await removeSnapshotDir(dir, paths.tmp);
   report.removed.push(dir);
   return true;
 }
 
-function isDeadOwned(name: string): boolean {
-  const pid = ownerPidOf(name);
-  return pid !== undefined && !pidAlive(pid);
+/**
+ * Shared-lock markers (`locks/<name>.readers/<owner>-<n>`, common/lock.ts) of dead owners: an exclusive
+ * taker would skip them anyway, but a killed build's marker is otherwise never removed.
+ */
+async function sweepLockMarkers(paths: StorePaths, report: SweepReport): Promise<void> {
+  for (const name of await listDirIfExists(paths.locks)) {
+    if (!name.endsWith(".readers")) continue;
+    const readers = join(paths.locks, name);
+    for (const marker of await listDirIfExists(readers)) {
+      const owner = parseOwnerToken(marker.replace(/-\d+$/, ""));
+      const path = join(readers, marker);
+      if (owner !== undefined && !ownerAlive(owner, path)) {
+        await rm(path, { force: true });
+        report.removed.push(path);
+      }
+    }
+  }
 }
 
-/** The owner pid of the first scratch-named component of `path` below root, if any. */
-function ownerOfPath(root: string, path: string): number | undefined {
+/** The owner of the first scratch-named component of `path` below root, if any. */
+function ownerOfPath(root: string, path: string): Owner | undefined {
   for (const part of relative(root, path).split(sep)) {
-    const pid = ownerPidOf(part);
-    if (pid !== undefined) return pid;
+    const owner = ownerOfName(part);
+    if (owner !== undefined) return owner;
   }
   return undefined;
 }
@@ -105,11 +129,10 @@ async function removeIfUnmounted(dir: string): Promise<boolean> {
   return true;
 }
 
-function readOwner(dir: string): number | undefined {
+function readOwner(dir: string): Owner | undefined {
   if (!existsSync(join(dir, "owner"))) return undefined; // committed: no error object to make and throw
   try {
-    const pid = Number.parseInt(readFileSync(join(dir, "owner"), "utf8"), 10);
-    return Number.isFinite(pid) && pid > 0 ? pid : undefined;
+    return parseOwnerToken(readFileSync(join(dir, "owner"), "utf8"));
   } catch (e) {
     if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return undefined;
     throw e;
