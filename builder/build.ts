@@ -161,7 +161,8 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
     const labels = { ...(config.config?.Labels ?? {}), ...req.labels };
     config.config = withoutEmptyFields({ ...config.config, Labels: labels });
     const image = await traced("image write", () => store.putImage(config, final.layers, tags));
-    req.onEvent({ type: "image", id: image.configDigest, manifestDigest: image.manifestDigest, refs: image.refs });
+    // The names this build was asked for, in -t order (BuildKit's `naming to`), not every tag the image has.
+    req.onEvent({ type: "image", id: image.configDigest, manifestDigest: image.manifestDigest, refs: tags });
     if ((req.cacheTo ?? []).length > 0) {
       const { exportCaches } = await import("../cache/remote/session.js");
       await exportCaches(req.cacheTo ?? [], session.usedSteps.values(), config.rootfs.diff_ids, store, paths.tmp, registryOptions);

@@ -63,11 +63,14 @@ export async function runBuild(root: string, context: string, raw: Record<string
   const secrets = await readSecrets(flags.secret ?? []);
   const contextDir = resolve(context);
   const dockerfile = flags.file ? resolve(flags.file) : resolve(contextDir, "Dockerfile");
-  const mode = flags.progress === "auto" ? (process.stderr.isTTY ? "tty" : "plain") : flags.progress;
+  // A terminal whose size is unknown cannot be redrawn in place: such a build prints plain lines.
+  const sized = process.stderr.isTTY && (process.stderr.columns ?? 0) > 0;
+  const wanted = flags.progress === "auto" ? (process.stderr.isTTY ? "tty" : "plain") : flags.progress;
+  const mode = wanted === "tty" && !sized ? "plain" : wanted;
   const err = (line: string): void => void process.stderr.write(`${line}\n`);
   const report = new ReportCollector();
   let render: (e: BuildEvent) => void;
-  let finish = (): void => {};
+  let finish = (_failed: boolean): void => {};
   if (flags.quiet) render = () => {};
   else if (mode === "json") {
     const p = new JsonProgress((l) => process.stdout.write(`${l}\n`));
@@ -75,9 +78,9 @@ export async function runBuild(root: string, context: string, raw: Record<string
   } else if (mode === "tty") {
     const { TtyProgress } = await import("../progress/tty.js");
     const { createLogUpdate } = await import("log-update");
-    const p = new TtyProgress(createLogUpdate(process.stderr), err);
+    const p = new TtyProgress(createLogUpdate(process.stderr), err, () => process.stderr.columns ?? 80);
     render = (e) => p.handle(e);
-    finish = () => p.finish();
+    finish = (failed) => p.finish(failed);
   } else {
     const p = new PlainProgress(err);
     render = (e) => p.handle(e);
@@ -126,7 +129,7 @@ export async function runBuild(root: string, context: string, raw: Record<string
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    finish();
+    finish(failure !== undefined);
   }
   if (flags.report) {
     const r = report.build(dockerfile, contextDir, failure === undefined ? null : errorMessage(failure));

@@ -1,0 +1,98 @@
+// The tty progress as a person sees it: the screen drawn from a build's events, and a real build under
+// a pseudo-terminal (util-linux `script`), sized and of unknown size.
+import { after, before, mock, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BuildEvent, StepInfo } from "../builder/events.js";
+import { TtyProgress, fitLine } from "../cli/progress/tty.js";
+import { TSBUILD, freshStore, removeStore } from "./helpers.js";
+
+function info(index: number, instruction: string, filesystem: boolean, stageIndex = 0): StepInfo {
+  return { id: `s${stageIndex}.${index}`, stage: "stage-0", stageIndex, index, total: 3, instruction, place: { file: "Dockerfile", line: index }, filesystem };
+}
+
+test("fitLine cuts the left part and right-aligns the time", () => {
+  assert.equal(fitLine("abc", "1.0s", 10), "abc   1.0s");
+  assert.equal(fitLine("abcdefghijkl", "1.0s", 10), "abcde 1.0s");
+  assert.equal(fitLine("abcdefghijkl", "", 10), "abcdefghij");
+});
+
+test("the screen: header, rows in step order, verdicts and reasons, output tail, image lines, cut to width", () => {
+  mock.timers.enable({ apis: ["Date"], now: 0 });
+  try {
+    let screen = "";
+    const render = Object.assign((s: string) => { screen = s; }, { done: () => undefined });
+    const p = new TtyProgress(render, () => undefined, () => 60); // 59 columns used
+    const from = info(1, "FROM docker.io/library/busybox:local", false);
+    const env = info(2, "ENV A=1", false);
+    const run = info(3, "RUN echo a-long-command-line-that-does-not-fit-in-sixty-columns", true);
+    const events: BuildEvent[] = [
+      { type: "step-start", step: from }, { type: "step-done", step: from, result: { cached: true, durationMs: 0 } },
+      { type: "step-start", step: env }, { type: "step-done", step: env, result: { cached: true, durationMs: 0 } },
+      { type: "step-start", step: run }, { type: "step-output", step: run, stream: "stdout", text: "hi\n" },
+    ];
+    for (const e of events) p.handle(e);
+    mock.timers.tick(1500);
+    p.handle({ type: "step-output", step: run, stream: "stdout", text: "there\n" });
+    assert.equal(screen, [
+      "[+] Building 1.5s (1/2)",
+      " => CACHED [1/3] FROM docker.io/library/busybox:local  0.0s",
+      " => [3/3] RUN echo a-long-command-line-that-does-not-f 1.5s",
+      " => => # hi",
+      " => => # there",
+    ].join("\n"));
+    mock.timers.tick(500);
+    p.handle({ type: "step-done", step: run, result: { cached: false, durationMs: 300, reason: "not built before" } });
+    p.handle({ type: "image", id: "sha256:abc", manifestDigest: "sha256:def", refs: ["docker.io/library/app:1"] });
+    p.finish();
+    assert.equal(screen, [
+      "[+] Building 2.0s (3/3) FINISHED",
+      " => CACHED [1/3] FROM docker.io/library/busybox:local  0.0s",
+      " => [3/3] RUN echo a-long-command-line-that-does-not-f 2.0s",
+      " => exporting to image                                 0.0s",
+      " => => writing image sha256:abc                        0.0s",
+      " => => naming to docker.io/library/app:1               0.0s",
+    ].join("\n"));
+  } finally {
+    mock.timers.reset();
+  }
+});
+
+let root: string;
+let ctx: string;
+before(async () => {
+  root = await freshStore();
+  ctx = await mkdtemp(join(tmpdir(), "tsbuild-tty-"));
+  await writeFile(join(ctx, "Dockerfile"), `FROM busybox:local\nRUN echo ${"x".repeat(200)}\nCOPY f /f\n`);
+  await writeFile(join(ctx, "f"), "f\n");
+});
+after(async () => {
+  await removeStore(root);
+  await rm(ctx, { recursive: true, force: true });
+});
+
+/** Runs a build under a pseudo-terminal of the given size; returns what the terminal received. */
+function underTerminal(cols: number, tag: string): string {
+  const cmd = `stty cols ${cols} rows 40; exec ${process.execPath} ${TSBUILD} --root ${root} build -t ${tag} ${ctx}`;
+  return execFileSync("script", ["-qec", cmd, "/dev/null"], { encoding: "utf8", env: { ...process.env, TERM: "xterm" } });
+}
+
+test("a real build on a 100-column terminal: header, no line wider than the terminal, the image named", () => {
+  const out = underTerminal(100, "tty:1");
+  const last = out.split("[+] Building").at(-1) ?? "";
+  assert.match(last, /^ \d+\.\ds \(\d+\/\d+\) FINISHED/);
+  assert.match(last, /=> => naming to docker\.io\/library\/tty:1/);
+  // eslint-disable-next-line no-control-regex
+  const plainLines = out.replace(/\x1b\[[0-9;?]*[A-Za-z]/g, "").split(/\r?\n/);
+  for (const line of plainLines) assert.ok(line.length <= 100, `a line of ${line.length} columns: ${line.slice(0, 120)}`);
+});
+
+test("a terminal of unknown size gets plain progress, not an empty screen", () => {
+  const out = underTerminal(0, "tty:2");
+  assert.doesNotMatch(out, /\[\+\] Building/);
+  assert.match(out, /#\d+ \[\d\/\d\] RUN echo x+/);
+  assert.match(out, /naming to docker\.io\/library\/tty:2/);
+});
