@@ -78,15 +78,28 @@ describe("RUN --mount", () => {
     await assertNothingLeft();
   });
 
-  it("a cache mount keeps its files from one build to the next and out of the layers", async () => {
-    const df = await dockerfile("cache.Dockerfile",
-      "FROM busybox:local\nRUN --mount=type=cache,target=/cache echo run >> /cache/runs; wc -l < /cache/runs > /count\n");
-    await build(df, "cachemount:1");
-    assert.equal((await catInImage("cachemount:1", "/count")).trim(), "1");
-    await build(df, "cachemount:2", ["--no-cache"]);
-    assert.equal((await catInImage("cachemount:2", "/count")).trim(), "2");
+  it("a cache mount keeps its files from one build to the next and out of the layers; --no-cache starts it empty", async () => {
+    // uid/gid/mode give a mount its own folder (testdata/cases/cache-mount-ids records BuildKit's);
+    // --no-cache empties those too, as BuildKit does since moby/buildkit#5305 (0.13 kept them).
+    const df = await dockerfile("cache.Dockerfile", [
+      "FROM busybox:local", "ARG R",
+      "RUN --mount=type=cache,target=/cache echo run >> /cache/runs; wc -l < /cache/runs > /count",
+      "RUN --mount=type=cache,target=/cache,uid=10 echo run >> /cache/runs; wc -l < /cache/runs > /count10", "",
+    ].join("\n"));
+    const counts = async (tag: string): Promise<string> =>
+      `${(await catInImage(tag, "/count")).trim()} ${(await catInImage(tag, "/count10")).trim()}`;
+    await build(df, "cachemount:1", ["--build-arg", "R=1"]);
+    assert.equal(await counts("cachemount:1"), "1 1");
+    await build(df, "cachemount:2", ["--build-arg", "R=2"]);
+    assert.equal(await counts("cachemount:2"), "2 2");
+    await build(df, "cachemount:3", ["--build-arg", "R=3", "--no-cache"]);
+    assert.equal(await counts("cachemount:3"), "1 1", "--no-cache starts every cache mount empty");
+    await build(df, "cachemount:4", ["--build-arg", "R=4"]);
+    assert.equal(await counts("cachemount:4"), "2 2", "the next build goes on from the emptied folders");
     const ls = await tsbuildOk(["--root", root, "run", "--rm", "cachemount:2", "ls", "/"]);
     assert.ok(!ls.stdout.split("\n").includes("cache"), "the cache mountpoint is in the image");
+    const left = (await readdir(join(root, "cache", "mounts"))).filter((n) => n.includes("."));
+    assert.deepEqual(left, [], "emptied or new cache folders left beside the cache mounts");
     await assertNothingLeft();
   });
 

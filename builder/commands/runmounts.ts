@@ -3,7 +3,7 @@
 // mounts persist between builds and never count, tmpfs is empty, secrets never count. Nothing a
 // mount holds ends up in the layer; mountpoints runc had to create are removed after the run.
 import { pathExists } from "../../common/fsutil.js";
-import { chmod, chown, lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { DockerfileError, errnoCode, type SourcePlace } from "../../common/errors.js";
 import { digestHex, sha256, type Digest } from "../../common/digest.js";
@@ -175,17 +175,77 @@ async function copyForMount(
 async function openCache(ctx: StepContext, m: RunMount, target: string, options: Record<string, unknown>, place: SourcePlace): Promise<Opened> {
   if (m.from !== undefined) throw new DockerfileError(place, "RUN --mount=type=cache,from=…: seeding a cache mount from a stage is not supported by tsbuild");
   const id = m.id ?? target;
-  const name = digestHex(sha256(`cache-mount\0${id}`) as Digest);
-  const dir = join(ctx.session.paths.cache, "mounts", name);
+  const mounts = join(ctx.session.paths.cache, "mounts");
+  const name = cacheFolderName(id, m);
+  const dir = join(mounts, name);
   const keyPart = { ...options, id, sharing: m.sharing, mode: m.mode ?? null, uid: m.uid ?? null, gid: m.gid ?? null };
   return {
     keyPart,
     ...(m.sharing === "locked" ? { lockPath: join(ctx.session.paths.locks, `cache-mount-${name}.lock`) } : {}),
     toOci: async () => {
+      if (ctx.session.settings.noCache) await emptyOncePerBuild(ctx.session, mounts, id);
       await createCacheFolder(dir, m);
       return bindMount(target, dir, m.readOnly);
     },
   };
+}
+
+/**
+ * The folder of a cache mount: one per id, and apart from it one per (uid, gid, mode) when any of them
+ * is given. BuildKit keys a cache mount by its id plus the ref it starts from, and uid/gid/mode give it
+ * one (a scratch folder made with that owner and mode: convert_runmount.go setCacheUIDGID), so
+ * `uid=10` and a plain mount of the same id never share, while `uid=0` and `mode=0755` do.
+ * The plain folder keeps the name older stores used.
+ */
+export function cacheFolderName(id: string, m: Pick<RunMount, "uid" | "gid" | "mode">): string {
+  const base = idFolder(id);
+  if (m.uid === undefined && m.gid === undefined && m.mode === undefined) return base;
+  const variant = `${m.uid ?? 0}:${m.gid ?? 0}:${(m.mode ?? 0o755).toString(8)}`;
+  return `${base}-${digestHex(sha256(`cache-mount-base\0${variant}`) as Digest).slice(0, 16)}`;
+}
+
+function idFolder(id: string): string {
+  return digestHex(sha256(`cache-mount\0${id}`) as Digest);
+}
+
+/** The cache mount ids a --no-cache build has emptied already (each once, before its first use). */
+const emptied = new WeakMap<object, Map<string, Promise<void>>>();
+
+/**
+ * --no-cache starts every cache mount the build uses empty, whatever its uid/gid/mode: BuildKit prunes
+ * the cache mounts of every id the build names before it runs (bridge.go PruneCacheMounts). BuildKit
+ * 0.13 missed the mounts with uid/gid/mode (moby/buildkit#5305, fixed in 0.16): tsbuild follows the
+ * fix (testdata/oracle-differences.md). RUN steps after the first one of the build share it again.
+ */
+function emptyOncePerBuild(session: object, mounts: string, id: string): Promise<void> {
+  let done = emptied.get(session);
+  if (done === undefined) emptied.set(session, (done = new Map()));
+  let pending = done.get(id);
+  if (pending === undefined) {
+    pending = removeCacheFolders(mounts, idFolder(id));
+    done.set(id, pending);
+  }
+  return pending;
+}
+
+/** Removes the folders of one cache id (renamed aside first, so a half-removed one is never used). */
+export async function removeCacheFolders(mounts: string, base: string): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(mounts);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return;
+    throw e;
+  }
+  for (const name of names) {
+    if (name !== base && !name.startsWith(`${base}-`) && !name.startsWith(`${base}.pruned-`)) continue;
+    let aside = join(mounts, name);
+    if (!name.includes(".pruned-")) { // else: left by a removal that was killed
+      aside = join(mounts, `${name}.${scratchName("pruned")}`);
+      await rename(join(mounts, name), aside);
+    }
+    await rm(aside, { recursive: true, force: true });
+  }
 }
 
 /** A new cache folder gets the mount's mode and owner (BuildKit: 0755 root unless given). */

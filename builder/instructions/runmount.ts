@@ -1,6 +1,7 @@
 // `RUN --mount=type=…,k=v,…`: the mount spec as BuildKit's dockerfile frontend reads it
 // (instructions/commands_runmount.go): comma-separated fields, `type` defaults to bind, boolean
 // flags may stand alone (`ro`, `rw`), unknown keys and values are errors.
+import { posix } from "node:path";
 import { InstructionError } from "./request.js";
 
 export type MountType = "bind" | "cache" | "tmpfs" | "secret" | "ssh";
@@ -147,7 +148,8 @@ export function parseRunMount(spec: string): RunMount {
   if (type === "secret" && m.target === "") m.target = `/run/secrets/${m.id ?? ""}`;
   if (type === "secret" && m.id === undefined) m.id = m.target.split("/").filter(Boolean).pop() ?? "";
   if (m.target === "" && type !== "ssh") throw new InstructionError("mount destination must be set");
-  if (type === "cache" && m.id === undefined) m.id = m.target;
+  // BuildKit: path.Clean(target), so `/c/` and `/c` share one cache
+  if (type === "cache" && m.id === undefined) m.id = posix.normalize(m.target).replace(/(.)\/$/, "$1");
   if (type === "secret" || type === "ssh") m.readOnly = true;
   if (type === "cache" && !roSet) m.readOnly = false;
   if (type === "tmpfs" && m.from !== undefined) throw new InstructionError("from cannot be used with tmpfs mounts");
