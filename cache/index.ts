@@ -131,7 +131,7 @@ export class CacheIndex {
         throw e;
       }
       for (const name of names) {
-        if (!/\.tmp-\d+-[0-9a-f]+$/.test(name)) continue;
+        if (!/\.tmp-\d+(?:\.\d+)?-[0-9a-f]+$/.test(name)) continue;
         const st = await statIfExists(join(dir, name));
         if (st === undefined || now - st.mtimeMs <= maxAgeMs) continue;
         await rm(join(dir, name), { force: true });

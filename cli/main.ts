@@ -6,6 +6,7 @@ import { DEFAULT_ROOT } from "../common/storepaths.js";
 import { reportFailure } from "./failure.js";
 import { registerCacheCommands } from "./cachecmd.js";
 import { registerLifecycle } from "./lifecycle.js";
+import { sweepBeforeCommand } from "./storesweep.js";
 import { traceMark } from "../common/trace.js";
 import { UnknownCommandError, withDefaultCommand } from "./commandword.js";
 
@@ -189,6 +190,7 @@ export function makeProgram(): Command {
 
   registerCacheCommands(program, rootOf);
   registerLifecycle(program, rootOf);
+  program.hook("preAction", (_program, action) => sweepBeforeCommand(action, rootOf(action)));
   return program;
 }
 

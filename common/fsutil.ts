@@ -1,8 +1,9 @@
-import { lstat, mkdir, open, readdir, rm, mkdtemp } from "node:fs/promises";
+import { lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import { errnoCode } from "./errors.js";
 import { dirname, join } from "node:path";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { randomHex } from "./digest.js";
+import { ownedName, ownerToken } from "./owner.js";
 
 /**
  * Writes a file by writing a temporary sibling and renaming it into place: a process killed at any
@@ -13,7 +14,7 @@ export async function atomicWriteFile(path: string, data: string | Uint8Array, m
   // Synchronous calls: these files are small (metadata, cache entries) and written several times a
   // step, where five thread-pool round trips cost more than the system calls themselves.
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${randomHex(4)}`;
+  const tmp = `${path}.tmp-${ownerToken()}-${randomHex(4)}`; // owner named: common/owner.ts
   try {
     writeFileSync(tmp, data, { mode });
     renameSync(tmp, path);
@@ -23,10 +24,14 @@ export async function atomicWriteFile(path: string, data: string | Uint8Array, m
   }
 }
 
-/** Runs fn with a fresh temporary folder under parent, removed afterwards on every path. */
-export async function withTempDir<T>(parent: string, prefix: string, fn: (dir: string) => Promise<T>): Promise<T> {
+/**
+ * Runs fn with a fresh temporary folder `<kind>-<owner>-<hex>` under parent (the store's tmp), removed
+ * afterwards on every path; named by its owner so that the sweep removes it if this process is killed.
+ */
+export async function withTempDir<T>(parent: string, kind: string, fn: (dir: string) => Promise<T>): Promise<T> {
   await mkdir(parent, { recursive: true });
-  const dir = await mkdtemp(join(parent, prefix));
+  const dir = join(parent, ownedName(kind));
+  await mkdir(dir);
   try {
     return await fn(dir);
   } finally {

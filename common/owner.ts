@@ -54,7 +54,7 @@ export function parseOwnerToken(token: string): Owner | undefined {
 
 // `<kind>-<owner>-<hex>` (8 hex digits in runtime/, 12 or 16 in image/), and an atomic write's
 // `<file>.tmp-<owner>-<hex>` beside its target.
-const OWNED_NAME = /(?:^[a-z]+-|\.tmp-)(\d+(?:\.\d+)?)-(?:[0-9a-f]{8}|[0-9a-f]{12}|[0-9a-f]{16})$/;
+const OWNED_NAME = /(?:^[a-z]+(?:-[a-z]+)*-|\.tmp-)(\d+(?:\.\d+)?)-(?:[0-9a-f]{8}|[0-9a-f]{12}|[0-9a-f]{16})$/;
 
 /** The owner named by a scratch or temporary name, or undefined if the name is not one. */
 export function ownerOfName(name: string): Owner | undefined {

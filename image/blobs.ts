@@ -7,6 +7,7 @@ import { Writable } from "node:stream";
 import { digestHex, hashToDigest, isDigest, newHash, randomHex, sha256, type Digest, type Hash } from "../common/digest.js";
 import { ArchiveError } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
+import { ownedName } from "../common/owner.js";
 import type { Descriptor } from "./config.js";
 
 /** Content that does not hash to the digest it claims. */
@@ -16,8 +17,9 @@ export class DigestMismatchError extends ArchiveError {
   }
 }
 
+/** `<prefix>-<owner>-<12 hex>`: named by its owner (common/owner.ts), swept if this process is killed. */
 function tempName(dir: string, prefix: string): string {
-  return join(dir, `${prefix}-${process.pid}-${randomHex(6)}`);
+  return join(dir, ownedName(prefix, 6));
 }
 
 /** Writes data to a temporary file under tmpDir and renames it onto dest (kill-safe; see common/fsutil.ts). */

@@ -15,6 +15,7 @@ import { DigestMismatchError } from "./blobs.js";
 import { ContentStore } from "./store.js";
 import { Annotation, MediaType, type ImageConfig, type ImageIndex } from "./config.js";
 import { fakeImage, withStore } from "./testutil.js";
+import { ownerToken } from "../common/owner.js";
 
 const run = promisify(execFile);
 
@@ -74,10 +75,10 @@ test("ingest streams, verifies, and leaves nothing on mismatch", async () => {
   });
 });
 
-test("an ingest's temporary name carries its owner pid (`<kind>-<pid>-<hex>`, read by runtime/owner.ts's sweep)", async () => {
+test("an ingest's temporary name carries its owner (`<kind>-<pid>.<start>-<hex>`, read by the sweep: common/owner.ts)", async () => {
   await withStore(async (store) => {
     const ingest = store.ingest();
-    assert.match(basename(ingest.tempPath), new RegExp(`^ingest-${process.pid}-[0-9a-f]{12}$`));
+    assert.match(basename(ingest.tempPath), new RegExp(`^ingest-${ownerToken().replace(".", "\\.")}-[0-9a-f]{12}$`));
     await ingest.abort();
   });
 });

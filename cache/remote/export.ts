@@ -19,6 +19,7 @@ import { bufferStream } from "./local.js";
 import type { CacheTransport } from "./transport.js";
 import { HashingStream, VerifyingStream } from "./verify.js";
 import { lazyZlib } from "../../common/lazymodule.js";
+import { ownedName } from "../../common/owner.js";
 
 /** A cache entry this build used or made, with the snapshot chain the step ran on. */
 export interface UsedStep {
@@ -82,7 +83,7 @@ async function pushGzipped(
   const known = memo.compressedOf(diffId);
   if (known && known.mediaType === MediaType.ociLayerGzip && (await transport.hasBlob(known.digest))) return known;
   await mkdir(tmpDir, { recursive: true });
-  const tmp = join(tmpDir, `cache-gz-${process.pid}-${randomHex(6)}`);
+  const tmp = join(tmpDir, ownedName("cache-gz", 6));
   try {
     const hashing = new HashingStream();
     await pipeline(store.openBlob(diffId), new VerifyingStream(diffId, await store.blobSize(diffId), "store layer"), lazyZlib().createGzip(), hashing, createWriteStream(tmp));

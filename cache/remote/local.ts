@@ -15,6 +15,7 @@ import { OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE } from "../../image/layoutindex.js"
 import { ForeignCacheError, type CacheLayer } from "./format.js";
 import type { CacheTransport, StoredManifest } from "./transport.js";
 import { VerifyingStream } from "./verify.js";
+import { ownerToken } from "../../common/owner.js";
 
 interface IndexEntry {
   mediaType: string;
@@ -85,7 +86,7 @@ export class LocalCacheTransport implements CacheTransport {
     const dest = this.blobPath(blob.digest);
     if (await pathExists(dest)) return;
     await mkdir(join(this.dir, "blobs", "sha256"), { recursive: true });
-    const tmp = `${dest}.tmp-${process.pid}-${randomHex(4)}`;
+    const tmp = `${dest}.tmp-${ownerToken()}-${randomHex(4)}`;
     try {
       await pipeline(open(), new VerifyingStream(blob.digest, blob.size, "cache blob"), await fileSink(tmp));
       await rename(tmp, dest);

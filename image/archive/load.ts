@@ -28,7 +28,7 @@ export async function loadArchive(store: ContentStore, file: string, options: Lo
     if (errnoCode(e) === "ENOENT") throw new ArchiveError(`${file}: no such file or directory`);
     throw e;
   }
-  return withTempDir(store.paths.tmp, "load-", async (tmp) => {
+  return withTempDir(store.paths.tmp, "load", async (tmp) => {
     let dir = file;
     if (!isDir) {
       dir = join(tmp, "archive");

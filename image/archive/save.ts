@@ -10,6 +10,7 @@ import { OCI_LAYOUT_CONTENT } from "../layoutindex.js";
 import { familiarName, parseReference, tryParseReference } from "../reference.js";
 import type { ContentStore, ImageRecord } from "../store.js";
 import { TarWriter, type TarEntry } from "../tar/index.js";
+import { ownerToken } from "../../common/owner.js";
 
 interface SavedImage {
   record: ImageRecord;
@@ -92,7 +93,7 @@ async function writeArchive(store: ContentStore, refs: string[], out: string, do
   for (const { record } of images) {
     for (const d of [record.manifestDescriptor, record.manifest.config, ...record.manifest.layers]) blobs.set(d.digest, d.size);
   }
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${process.pid}-${randomHex(4)}`);
+  const tmp = join(dirname(out), `.${basename(out)}.tmp-${ownerToken()}-${randomHex(4)}`);
   if (await isDirectory(out)) throw new UserError(`cannot write ${out}: it is a directory`);
   const handle = await open(tmp, "wx", 0o644).catch((e: unknown) => {
     const code = errnoCode(e);

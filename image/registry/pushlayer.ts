@@ -14,6 +14,7 @@ import type { BlobPushResult, RepositoryClient } from "./api.js";
 import { ProgressTap, shortDigest, type TransferSink } from "./progress.js";
 import type { CompressedBlob, PushMemo } from "./pushmemo.js";
 import { lazyZlib } from "../../common/lazymodule.js";
+import { ownedName } from "../../common/owner.js";
 
 export interface PushedLayer {
   /** The descriptor the pushed manifest lists. */
@@ -50,8 +51,8 @@ export async function pushLayer(
     sink({ type: "layer", id, status: "Layer already exists" });
     return { blob: known, result: "exists" };
   }
-  // `<kind>-<pid>-<8 hex>`: the start-up sweep removes it if this process is killed (runtime/owner.ts)
-  const temp = join(store.paths.tmp, `push-${process.pid}-${randomHex(4)}`);
+  // `<kind>-<owner>-<8 hex>`: the sweep removes it if this process is killed (common/owner.ts)
+  const temp = join(store.paths.tmp, ownedName("push"));
   try {
     const blob = await gzipTo(store.openBlob(layer.digest), temp);
     const result = await upload(client, memo, blob, id, () => createReadStream(temp), sink);

@@ -1,0 +1,57 @@
+// Commands killed part-way: what they leave in the store names its owner (pid and start time), and the
+// next command, whichever it is, sweeps it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execFileSync } from "node:child_process";
+import { startTsbuild, tsbuildOk } from "./helpers.js";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "tsbuild-killed-"));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** A docker-archive of one image whose layer holds `mb` MB of random bytes (slow enough to kill a load in). */
+async function bigArchive(dir: string, mb: number): Promise<string> {
+  const rootfs = join(dir, "rootfs");
+  await mkdir(rootfs);
+  await writeFile(join(rootfs, "big"), randomBytes(mb << 20));
+  execFileSync("tar", ["-cf", join(dir, "rootfs.tar"), "-C", rootfs, "big"]);
+  const root = join(dir, "source-store");
+  await tsbuildOk(["--root", root, "import", join(dir, "rootfs.tar"), "big:1"]);
+  const out = join(dir, "big.tar");
+  await tsbuildOk(["--root", root, "save", "-o", out, "big:1"]);
+  return out;
+}
+
+test("a load killed mid-way leaves a tmp folder that the next command (images) removes", { timeout: 60_000 }, () =>
+  withDir(async (dir) => {
+    const archive = await bigArchive(dir, 48);
+    const root = join(dir, "store");
+    await tsbuildOk(["--root", root, "images"]); // the store exists
+    const tmp = join(root, "tmp");
+    const child = startTsbuild(["--root", root, "load", "-i", archive]);
+    const exited = new Promise<void>((r) => child.on("exit", () => r()));
+    let seen: string[] = [];
+    for (let i = 0; i < 2000 && seen.length === 0 && child.exitCode === null; i++) {
+      seen = (await readdir(tmp)).filter((n) => n.startsWith("load-"));
+      if (seen.length === 0) await new Promise((r) => setTimeout(r, 2));
+    }
+    child.kill("SIGKILL");
+    await exited;
+    assert.equal(seen.length, 1, "the load made its folder before it was killed");
+    assert.ok(existsSync(join(tmp, seen[0] as string)), "the kill leaves it behind");
+    assert.match(seen[0] as string, new RegExp(`^load-${child.pid}\\.\\d+-[0-9a-f]{8}$`), "named by its owner");
+
+    await tsbuildOk(["--root", root, "images"]);
+
+    assert.deepEqual(await readdir(tmp), []);
+  }));
