@@ -32,9 +32,10 @@ test("cleanSourcePath: leading / and ./ are nothing, .. cannot climb out (BuildK
   assert.equal(cleanSourcePath("/"), ".");
 });
 
-test("literal sources, in order, each once", () =>
+test("literal sources, in order, a source named twice copied twice (BuildKit: the later copy overwrites)", () =>
   withContext(async (ctx) => {
-    assert.deepEqual(await match(ctx, ["two.txt", "/one.txt", "./two.txt", "dir/"]), ["two.txt", "one.txt", "dir"]);
+    assert.deepEqual(await match(ctx, ["two.txt", "/one.txt", "./two.txt", "dir/"]), ["two.txt", "one.txt", "two.txt", "dir"]);
+    assert.deepEqual(await match(ctx, ["one.txt", "on*.txt"]), ["one.txt", "one.txt"]);
     assert.deepEqual(await match(ctx, ["."]), ["."]);
     assert.deepEqual(await match(ctx, ["../one.txt"]), ["one.txt"]);
     assert.deepEqual(await match(ctx, ["dirlink/a.txt"]), ["dirlink/a.txt"]);
@@ -87,4 +88,17 @@ test("symlinks in the source root cannot lead outside it", () =>
     await assert.rejects(match(ctx, ["etclink/passwd"]), ContextError);
     await assert.rejects(match(ctx, ["uplink"]), ContextError);
     assert.deepEqual(await match(ctx, ["etclink/pass*"]), []);
+  }));
+
+test("a wildcard matching a symlink whose target is missing or ignored fails (BuildKit follows every match)", () =>
+  withContext(async (ctx) => {
+    await symlink("nowhere", posix.join(ctx, "out-dangling"));
+    await symlink("ignored.txt", posix.join(ctx, "out-ignored"));
+    await symlink("one.txt", posix.join(ctx, "out-one"));
+    assert.deepEqual(await match(ctx, ["out-o*"]), ["out-one"]);
+    await assert.rejects(match(ctx, ["out-*"]), (e: unknown) =>
+      e instanceof ContextError && e.message === "Dockerfile:3: COPY failed: out-dangling (matched by out-*) is a symlink to /nowhere, which is not in the build context or is excluded by .dockerignore");
+    await assert.rejects(match(ctx, ["out-i*"]), (e: unknown) => e instanceof ContextError && /out-ignored .* to \/ignored\.txt/.test(e.message));
+    // a --from source (no .dockerignore) words it without the context
+    await assert.rejects(matchSources(ctx, ["out-d*"], undefined, place, "COPY"), (e: unknown) => e instanceof ContextError && /which is not in the source$/.test(e.message));
   }));

@@ -83,7 +83,20 @@ async function expandWildcards(root: string, rel: string, place: SourcePlace): P
 }
 
 /**
- * The relative paths (inside root) that the source patterns of one COPY/ADD name, in order, each once.
+ * A wildcard match that is a symlink whose target is missing or excluded: BuildKit follows every
+ * matched link and fails on such a one (`"/target": not found`) instead of skipping it.
+ */
+async function danglingLinkTarget(root: string, rel: string, v: Visibility): Promise<string | undefined> {
+  if (v.filter && !v.filter(rel)) return undefined; // the link itself is excluded: not matched at all
+  const st = await lstat(posix.join(root, (await resolveInsideRoot(root, posix.dirname(rel), true)).slice(1), posix.basename(rel)));
+  if (!st.isSymbolicLink()) return undefined;
+  return resolveInsideRoot(root, rel, true);
+}
+
+/**
+ * The relative paths (inside root) that the source patterns of one COPY/ADD name, in order. A path named
+ * twice (literally, by two globs, or a glob and a name) is copied twice, as BuildKit does: a later copy
+ * of it overwrites what came between (`COPY d1 d2 d1 /x/` ends with d1's files).
  * filter(rel) === false means excluded (.dockerignore): such a path neither matches nor counts as existing,
  * unless it is a folder that mustDescend(rel) says may hold re-included files (`!pattern`) and does.
  */
@@ -97,13 +110,6 @@ export async function matchSources(
 ): Promise<string[]> {
   const v: Visibility = { ...(filter ? { filter } : {}), ...(mustDescend ? { mustDescend } : {}) };
   const out: string[] = [];
-  const seen = new Set<string>();
-  const add = (rel: string): void => {
-    if (!seen.has(rel)) {
-      seen.add(rel);
-      out.push(rel);
-    }
-  };
   for (const pattern of patterns) {
     const rel = cleanSourcePath(pattern);
     if (!hasWildcard(rel)) {
@@ -114,11 +120,18 @@ export async function matchSources(
           place,
         );
       }
-      add(rel);
+      out.push(rel);
       continue;
     }
     for (const candidate of await expandWildcards(root, rel, place)) {
-      if (await isVisible(root, candidate, v)) add(candidate);
+      if (await isVisible(root, candidate, v)) {
+        out.push(candidate);
+        continue;
+      }
+      const target = await danglingLinkTarget(root, candidate, v);
+      if (target !== undefined) {
+        throw new ContextError(candidate, `${instruction} failed: ${candidate} (matched by ${pattern}) is a symlink to ${target}, which is not in the ${filter ? "build context or is excluded by .dockerignore" : "source"}`, place);
+      }
     }
   }
   return out;
