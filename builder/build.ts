@@ -20,6 +20,7 @@ import { ensureBaseImages, type BasePullSettings } from "./basepull.js";
 import type { StageResult } from "./stageresult.js";
 import type { EventSink } from "./events.js";
 import type { CacheSpec } from "../cache/remote/spec.js";
+import type { Descriptor } from "../image/config.js";
 import { traced, traceMark } from "../common/trace.js";
 import { withSharedLock } from "../common/lock.js";
 
@@ -29,6 +30,8 @@ export interface BuildRequest {
   dockerfile: string;
   /** -f was given (the error for a missing file names it as given). */
   dockerfileGiven: boolean;
+  /** The Dockerfile's name in errors when its path means nothing to the user (read from standard input). */
+  dockerfileName?: string;
   tags: string[];
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
@@ -49,6 +52,7 @@ export interface BuildRequest {
 export interface BuildOutcome {
   imageId: string;
   manifestDigest: string;
+  manifestDescriptor: Descriptor;
   refs: string[];
 }
 
@@ -86,7 +90,7 @@ export async function build(req: BuildRequest): Promise<BuildOutcome> {
 async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
   await checkContext(req.contextDir);
   const text = await readDockerfile(req.dockerfile);
-  const fileName = displayName(req.dockerfile);
+  const fileName = req.dockerfileName ?? displayName(req.dockerfile);
   const parsed = parseDockerfile(text, fileName);
   const stages = parseStages(parsed);
   const tags = req.tags.map(tagReference); // a bad -t fails before any work
@@ -168,7 +172,7 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
       await exportCaches(req.cacheTo ?? [], session.usedSteps.values(), config.rootfs.diff_ids, store, paths.tmp, registryOptions);
     }
     await session.snapshotter.settle();
-    return { imageId: image.configDigest, manifestDigest: image.manifestDigest, refs: image.refs };
+    return { imageId: image.configDigest, manifestDigest: image.manifestDigest, manifestDescriptor: image.manifestDescriptor, refs: image.refs };
   } catch (e) {
     await session.snapshotter.settle().catch(() => undefined); // the build's own failure is the one to report
     throw e;

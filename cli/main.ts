@@ -42,9 +42,9 @@ export function makeProgram(): Command {
   program
     .command("build")
     .description("Build an image from a Dockerfile (`tsbuild -t app:1.0 .` is the same as `tsbuild build -t app:1.0 .`)")
-    .argument("<context>", "build context folder")
+    .argument("<context>", "build context folder, or - for a tar (or a Dockerfile) on standard input")
     .option("-t, --tag <name>", "name and optionally tag (name:tag); repeatable", collect, [])
-    .option("-f, --file <path>", "Dockerfile (default: CONTEXT/Dockerfile)")
+    .option("-f, --file <path>", "Dockerfile (default: CONTEXT/Dockerfile); - reads it from standard input")
     .option("--build-arg <key=value>", "set a build argument; repeatable", collect, [])
     .option("--target <stage>", "build this stage and what it needs")
     .addOption(new Option("--network <mode>", "network for RUN steps").choices(["host", "none", "default"]).default("host"))
@@ -59,6 +59,8 @@ export function makeProgram(): Command {
     .option("--push", "push every -t tag after a successful build")
     .option("--platform <os/arch>", "platform of base images pulled from a registry (default linux/amd64)")
     .option("-q, --quiet", "print only the image id")
+    .option("--iidfile <file>", "write the image ID to the file")
+    .option("--metadata-file <file>", "write the build result (image digests and names) to the file, as JSON")
     .action(async (context: string, opts: Record<string, unknown>, cmd: Command) => {
       const { runBuild } = await import("./commands/build.js");
       await runBuild(rootOf(cmd), context, opts, registryOf(cmd));

@@ -12,6 +12,11 @@ import { parsePlatform } from "../../image/registry/platform.js";
 import type { PullResult } from "../../image/registry/pull.js";
 import { layerLines, pullHeader, pullSummary } from "./pull.js";
 import { readSecrets } from "../secrets.js";
+import { readStdinInputs, type StdinInputs } from "../stdincontext.js";
+import { storePaths } from "../../common/storepaths.js";
+import { normalizeReference } from "../../image/reference.js";
+import type { BuildOutcome } from "../../builder/build.js";
+import type { CacheSpec } from "../../cache/remote/spec.js";
 
 interface BuildFlags {
   tag: string[];
@@ -30,6 +35,8 @@ interface BuildFlags {
   push?: boolean;
   platform?: string;
   quiet?: boolean;
+  iidfile?: string;
+  metadataFile?: string;
 }
 
 function keyValues(list: string[], flag: string): Record<string, string> {
@@ -50,6 +57,16 @@ function keyValues(list: string[], flag: string): Record<string, string> {
   return out;
 }
 
+/** What `docker buildx build --metadata-file` writes for an image export (the keys scripts read). */
+function buildMetadata(outcome: BuildOutcome, tags: string[]): Record<string, unknown> {
+  return {
+    "containerimage.config.digest": outcome.imageId,
+    "containerimage.digest": outcome.manifestDigest,
+    "containerimage.descriptor": { mediaType: outcome.manifestDescriptor.mediaType, digest: outcome.manifestDescriptor.digest, size: outcome.manifestDescriptor.size },
+    ...(tags.length > 0 ? { "image.name": tags.map(normalizeReference).join(",") } : {}),
+  };
+}
+
 export async function runBuild(root: string, context: string, raw: Record<string, unknown>, registry: RegistryOptions = { storeRoot: root }): Promise<void> {
   const flags = raw as unknown as BuildFlags;
   if (flags.push && flags.tag.length === 0) throw new UserError("--push needs at least one -t NAME:TAG to push");
@@ -61,8 +78,32 @@ export async function runBuild(root: string, context: string, raw: Record<string
   const cacheFrom = (flags.cacheFrom ?? []).map((s) => parseCacheSpec(s, "from"));
   const cacheTo = (flags.cacheTo ?? []).map((s) => parseCacheSpec(s, "to"));
   const secrets = await readSecrets(flags.secret ?? []);
-  const contextDir = resolve(context);
-  const dockerfile = flags.file ? resolve(flags.file) : resolve(contextDir, "Dockerfile");
+  const stdin = context === "-" || flags.file === "-"
+    ? await readStdinInputs(storePaths(root), { contextIsStdin: context === "-", dockerfileIsStdin: flags.file === "-" })
+    : undefined;
+  try {
+    await buildWith(root, stdin, context, flags, registry, secrets, platform, cacheFrom, cacheTo, build);
+  } finally {
+    await stdin?.cleanup();
+  }
+}
+
+async function buildWith(
+  root: string,
+  stdin: StdinInputs | undefined,
+  context: string,
+  flags: BuildFlags,
+  registry: RegistryOptions,
+  secrets: Awaited<ReturnType<typeof readSecrets>>,
+  platform: ReturnType<typeof parsePlatform> | undefined,
+  cacheFrom: CacheSpec[],
+  cacheTo: CacheSpec[],
+  build: typeof import("../../builder/build.js").build,
+): Promise<void> {
+  const contextDir = stdin?.contextDir ?? resolve(context);
+  // -f names a file of the context when the context came as a tar on standard input (docker build's rule).
+  const dockerfile = stdin?.dockerfile
+    ?? (flags.file ? (context === "-" ? resolve(contextDir, flags.file) : resolve(flags.file)) : resolve(contextDir, "Dockerfile"));
   // A terminal whose size is unknown cannot be redrawn in place: such a build prints plain lines.
   const sized = process.stderr.isTTY && (process.stderr.columns ?? 0) > 0;
   const wanted = flags.progress === "auto" ? (process.stderr.isTTY ? "tty" : "plain") : flags.progress;
@@ -91,13 +132,14 @@ export async function runBuild(root: string, context: string, raw: Record<string
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
   let failure: unknown;
-  let imageId = "";
+  let outcome: BuildOutcome | undefined;
   try {
     const result = await build({
       root,
       contextDir,
       dockerfile,
       dockerfileGiven: flags.file !== undefined,
+      ...(stdin?.dockerfileName ? { dockerfileName: stdin.dockerfileName } : {}),
       tags: flags.tag,
       buildArgs: keyValues(flags.buildArg, "--build-arg"),
       labels: keyValues(flags.label, "--label"),
@@ -123,7 +165,7 @@ export async function runBuild(root: string, context: string, raw: Record<string
         render(e);
       },
     });
-    imageId = result.imageId;
+    outcome = result;
   } catch (e) {
     failure = e;
   } finally {
@@ -135,8 +177,10 @@ export async function runBuild(root: string, context: string, raw: Record<string
     const r = report.build(dockerfile, contextDir, failure === undefined ? null : errorMessage(failure));
     await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
   }
-  if (failure !== undefined) throw failure;
-  if (flags.quiet) process.stdout.write(`${imageId}\n`);
+  if (failure !== undefined || outcome === undefined) throw failure;
+  if (flags.iidfile) await writeFile(flags.iidfile, outcome.imageId);
+  if (flags.metadataFile) await writeFile(flags.metadataFile, `${JSON.stringify(buildMetadata(outcome, flags.tag), null, 2)}\n`);
+  if (flags.quiet) process.stdout.write(`${outcome.imageId}\n`);
   else if (mode !== "json") {
     const { fs, hits } = report.totals();
     for (const a of report.advice()) err(`hint: ${a.message}`);
