@@ -7,6 +7,8 @@ import { randomHex, type Digest } from "../common/digest.js";
 import { errnoCode, UserError } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
 import type { StorePaths } from "../common/storepaths.js";
+import { ownerAlive, type Owner } from "../common/owner.js";
+import { removeSnapshotDir } from "./snapshotfiles.js";
 import type { ContainerConfig } from "../image/config.js";
 
 export type ContainerState = "created" | "running" | "exited";
@@ -31,6 +33,8 @@ export interface ContainerRecord {
   created: string;
   state: ContainerState;
   pid?: number;
+  /** The start time of that process (common/owner.ts): a pid reused by another process is not the container's. */
+  pidStart?: number;
   exitCode?: number;
   startedAt?: string;
   finishedAt?: string;
@@ -105,17 +109,16 @@ export async function findContainer(paths: StorePaths, nameOrId: string): Promis
   return hit;
 }
 
-/** Whether the container's process may still be running (state running and its pid alive). */
+/** Whether the container's process may still be running (state running and its process alive). */
 export function isRunning(rec: ContainerRecord): boolean {
-  if (rec.state !== "running" || rec.pid === undefined) return false;
-  try {
-    process.kill(rec.pid, 0);
-    return true;
-  } catch (e) {
-    if (errnoCode(e) === "ESRCH") return false;
-    if (errnoCode(e) === "EPERM") return true;
-    throw e;
-  }
+  const owner = runOwner(rec);
+  return owner !== undefined && ownerAlive(owner);
+}
+
+/** The `tsbuild run` process of a running container (pid and start time; a record of an older tsbuild has the pid only). */
+export function runOwner(rec: ContainerRecord): Owner | undefined {
+  if (rec.state !== "running" || rec.pid === undefined) return undefined;
+  return { pid: rec.pid, start: rec.pidStart };
 }
 
 /** The writable layer's folders (the snapshot's overlay upper and work dirs). */
@@ -126,6 +129,6 @@ export function writableLayer(paths: StorePaths, rec: ContainerRecord): { id: nu
 
 /** Removes the record and the writable layer. */
 export async function removeContainer(paths: StorePaths, rec: ContainerRecord): Promise<void> {
-  await rm(writableLayer(paths, rec).dir, { recursive: true, force: true });
+  await removeSnapshotDir(writableLayer(paths, rec).dir, paths.tmp); // renamed away first, as the snapshotter does
   await rm(join(paths.containers, rec.id), { recursive: true, force: true });
 }

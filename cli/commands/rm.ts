@@ -1,7 +1,8 @@
 // `tsbuild rm [-f] NAME|ID...`: removes container records and their writable layers.
 import { errnoCode, UserError } from "../../common/errors.js";
 import { storePaths } from "../../common/storepaths.js";
-import { findContainer, isRunning, removeContainer } from "../../runtime/containers.js";
+import { findContainer, removeContainer, runOwner } from "../../runtime/containers.js";
+import { ownerAlive, type Owner } from "../../common/owner.js";
 
 export async function runRm(root: string, names: string[], opts: { force?: boolean }): Promise<void> {
   const paths = storePaths(root);
@@ -9,11 +10,12 @@ export async function runRm(root: string, names: string[], opts: { force?: boole
   for (const name of names) {
     try {
       const rec = await findContainer(paths, name);
-      if (isRunning(rec)) {
+      const owner = runOwner(rec);
+      if (owner !== undefined && ownerAlive(owner)) {
         if (!opts.force) {
           throw new UserError(`cannot remove container "/${rec.name}": container is running: stop the container before removing or force remove`);
         }
-        await stopRun(rec.pid as number);
+        await stopRun(owner);
       }
       await removeContainer(paths, rec);
       process.stdout.write(`${name}\n`);
@@ -26,16 +28,16 @@ export async function runRm(root: string, names: string[], opts: { force?: boole
 }
 
 /** Asks the `tsbuild run` process to stop its container (it kills and cleans up), and waits for it. */
-async function stopRun(pid: number): Promise<void> {
-  process.kill(pid, "SIGTERM");
+async function stopRun(owner: Owner): Promise<void> {
+  try {
+    process.kill(owner.pid, "SIGTERM");
+  } catch (e) {
+    if (errnoCode(e) === "ESRCH") return; // ended meanwhile
+    throw e;
+  }
   for (let i = 0; i < 200; i++) {
-    try {
-      process.kill(pid, 0);
-    } catch (e) {
-      if (errnoCode(e) === "ESRCH") return; // gone
-      throw e;
-    }
+    if (!ownerAlive(owner)) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  throw new UserError(`container process ${pid} did not stop within 10 seconds`);
+  throw new UserError(`container process ${owner.pid} did not stop within 10 seconds`);
 }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import type { Digest } from "../../common/digest.js";
 import { UserError } from "../../common/errors.js";
 import { storePaths, type StorePaths } from "../../common/storepaths.js";
+import { ownerToken } from "../../common/owner.js";
 import type { ContainerConfig } from "../../image/config.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { runContainer, type ContainerResult } from "../../runtime/container.js";
@@ -113,7 +114,8 @@ async function start(
   const onSignal = (): void => abort.abort();
   try {
     const user = await resolveUser(mounted.rootfs, record.config.User ?? "");
-    Object.assign(record, { state: "running", pid: process.pid, startedAt: new Date().toISOString() });
+    const [pid, pidStart] = ownerToken().split(".").map(Number);
+    Object.assign(record, { state: "running", pid, pidStart, startedAt: new Date().toISOString() });
     await saveContainer(paths, record);
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
