@@ -2,7 +2,7 @@
 // with what BuildKit produced (expectations transcribed from imgtree.py's output of that build).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, chown, lstat, mkdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { chmod, chown, lstat, mkdir, readFile, symlink, utimes, writeFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { getAttribute } from "../../common/xattr.js";
 import { listTree, makeContext, step, withRoots } from "./testkit.js";
@@ -107,5 +107,28 @@ test("COPY/ADD of the probe Dockerfile gives BuildKit's files, modes and owners"
     assert.equal(await getAttribute(posix.join(roots.rootfs, "c10"), "security.capability"), null);
     // Destination symlinks are resolved inside the rootfs: nothing was written to the host's /tgt or /tgt2.
     await assert.rejects(lstat("/tgt2/two.txt"), { code: "ENOENT" });
+  });
+});
+
+test("a folder copy's destination takes the source folder's times; folders made on the way and for a file are dated now", async () => {
+  // Layer tars of BuildKit 0.13 (dockerd 26) for the same steps: new, a/b/c and exist carry the
+  // source's mtime, a, a/b and fnew the build's time; `COPY . /app/` dates /app by the context's transfer.
+  await withRoots(["ctx", "rootfs"], async (r) => {
+    const roots = { ctx: r.ctx as string, rootfs: r.rootfs as string };
+    await makeContext(roots.ctx);
+    const old = new Date("2001-01-01T00:00:00Z");
+    await utimes(posix.join(roots.ctx, "dir"), old, old);
+    await utimes(roots.ctx, old, old);
+    await mkdir(posix.join(roots.rootfs, "exist"));
+    const before = Date.now() - 1000;
+    await step(roots, ["dir"], "/new/");
+    await step(roots, ["dir"], "/a/b/c");
+    await step(roots, ["dir"], "/exist/");
+    await step(roots, ["file.txt"], "/fnew/");
+    await step(roots, ["."], "/app/");
+    const mtime = async (p: string): Promise<number> => (await lstat(posix.join(roots.rootfs, p))).mtimeMs;
+    for (const p of ["new", "a/b/c", "exist"]) assert.equal(await mtime(p), old.getTime(), p);
+    for (const p of ["a", "a/b", "fnew", "app"]) assert.ok((await mtime(p)) > before, `${p} is dated now`);
+    assert.equal((await lstat(posix.join(roots.rootfs, "exist"))).mode & 0o7777, 0o755, "an existing destination keeps its mode");
   });
 });

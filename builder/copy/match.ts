@@ -88,7 +88,14 @@ async function expandWildcards(root: string, rel: string, place: SourcePlace): P
  */
 async function danglingLinkTarget(root: string, rel: string, v: Visibility): Promise<string | undefined> {
   if (v.filter && !v.filter(rel)) return undefined; // the link itself is excluded: not matched at all
-  const st = await lstat(posix.join(root, (await resolveInsideRoot(root, posix.dirname(rel), true)).slice(1), posix.basename(rel)));
+  let st;
+  try {
+    st = await lstat(posix.join(root, (await resolveInsideRoot(root, posix.dirname(rel), true)).slice(1), posix.basename(rel)));
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined; // a literal part after a wildcard names nothing
+    throw e;
+  }
   if (!st.isSymbolicLink()) return undefined;
   return resolveInsideRoot(root, rel, true);
 }

@@ -2,7 +2,7 @@
 // Symlinks inside a copied folder stay symlinks; files sharing an inode stay hardlinked (BuildKit keeps
 // both); modes incl. setuid are kept unless --chmod; owners are 0:0 for context files, kept for --from.
 import { constants, lstatSync, type Stats } from "node:fs";
-import { copyFile, link, lstat, mkdir, readdir, readlink, symlink } from "node:fs/promises";
+import { copyFile, link, lstat, lutimes, mkdir, readdir, readlink, symlink } from "node:fs/promises";
 import { posix } from "node:path";
 import { DockerfileError } from "../../common/errors.js";
 import { settleAll } from "../../common/limit.js";
@@ -104,6 +104,14 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
   if (!isTop) {
     if (!(ctx.req.reuse?.stacked && (await hasMetadata(ctx, src, st, target)))) await copyMetadata(ctx, src, st, target);
     if (ctx.req.reuse) ctx.folderTimes.set(target, { atime: st.atime, mtime: st.mtime });
+  } else {
+    // BuildKit (fsutil's copy): the destination of a folder copy, made for it or there already, takes
+    // the source folder's times once its contents are in; its owner and mode stay as they were made.
+    // The context's root is the exception: BuildKit's copy of the context has it dated by the transfer.
+    const now = new Date();
+    const times = ctx.req.fromContext && rel === "." ? { atime: now, mtime: now } : { atime: st.atime, mtime: st.mtime };
+    await lutimes(target, times.atime, times.mtime);
+    if (ctx.req.reuse) ctx.folderTimes.set(target, times);
   }
 }
 
