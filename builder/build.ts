@@ -21,6 +21,7 @@ import type { StageResult } from "./stageresult.js";
 import type { EventSink } from "./events.js";
 import type { CacheSpec } from "../cache/remote/spec.js";
 import type { Descriptor } from "../image/config.js";
+import type { Digest } from "../common/digest.js";
 import { traced, traceMark } from "../common/trace.js";
 import { withSharedLock } from "../common/lock.js";
 
@@ -53,6 +54,8 @@ export interface BuildOutcome {
   imageId: string;
   manifestDigest: string;
   manifestDescriptor: Descriptor;
+  /** The image's layers (diffIDs, bottom first): its snapshot chain in the store. */
+  diffIds: Digest[];
   refs: string[];
 }
 
@@ -172,7 +175,7 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
       await exportCaches(req.cacheTo ?? [], session.usedSteps.values(), config.rootfs.diff_ids, store, paths.tmp, registryOptions);
     }
     await session.snapshotter.settle();
-    return { imageId: image.configDigest, manifestDigest: image.manifestDigest, manifestDescriptor: image.manifestDescriptor, refs: image.refs };
+    return { imageId: image.configDigest, manifestDigest: image.manifestDigest, manifestDescriptor: image.manifestDescriptor, diffIds: [...config.rootfs.diff_ids], refs: image.refs };
   } catch (e) {
     await session.snapshotter.settle().catch(() => undefined); // the build's own failure is the one to report
     throw e;

@@ -59,6 +59,7 @@ export function makeProgram(): Command {
     .option("--push", "push every -t tag after a successful build")
     .option("--platform <os/arch>", "platform of base images pulled from a registry (default linux/amd64)")
     .option("-q, --quiet", "print only the image id")
+    .option("-o, --output <spec>", "also export the result: type=local,dest=DIR (or just DIR), type=tar,dest=FILE (- for stdout), type=docker|oci,dest=FILE, type=registry", collect, [])
     .option("--iidfile <file>", "write the image ID to the file")
     .option("--metadata-file <file>", "write the build result (image digests and names) to the file, as JSON")
     .action(async (context: string, opts: Record<string, unknown>, cmd: Command) => {

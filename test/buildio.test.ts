@@ -1,9 +1,10 @@
 // What a build reads from standard input and writes for scripts, as `docker build` does: `-f -` (the
-// Dockerfile on stdin), `-` (a tar context, or a lone Dockerfile, on stdin), --iidfile, --metadata-file.
+// Dockerfile on stdin), `-` (a tar context, or a lone Dockerfile, on stdin), --iidfile, --metadata-file,
+// --output.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TSBUILD, collect, freshStore, removeStore, tsbuildOk, type RunResult } from "./helpers.js";
@@ -85,4 +86,42 @@ test("--iidfile and --metadata-file write the image ID and the digests scripts r
   assert.match(String(m["containerimage.digest"]), /^sha256:[0-9a-f]{64}$/);
   assert.deepEqual(m["containerimage.descriptor"], { mediaType: "application/vnd.oci.image.manifest.v1+json", digest: m["containerimage.digest"], size: (m["containerimage.descriptor"] as { size: number }).size });
   assert.equal(m["image.name"], "docker.io/library/meta:1,docker.io/library/meta:2");
+});
+
+test("--output: the image's files into a folder or a tar (whiteouts applied), the image as an archive", async () => {
+  const ctx = join(work, "ctx3");
+  execFileSync("mkdir", ["-p", ctx]);
+  await writeFile(join(ctx, "Dockerfile"), "FROM busybox:local\nRUN echo a > /a && echo gone > /gone && chmod 600 /a\nRUN rm /gone\nCOPY c.txt /c.txt\n");
+  await writeFile(join(ctx, "c.txt"), "c\n");
+  const dir = join(work, "out-local");
+  await tsbuildOk(["--root", root, "build", "-q", "-o", `type=local,dest=${dir}`, ctx]);
+  assert.equal(await readFile(join(dir, "a"), "utf8"), "a\n");
+  assert.equal(await readFile(join(dir, "c.txt"), "utf8"), "c\n");
+  assert.equal((await stat(join(dir, "a"))).mode & 0o777, 0o600);
+  assert.ok((await stat(join(dir, "bin", "busybox"))).isFile());
+  await assert.rejects(stat(join(dir, "gone")), { code: "ENOENT" });
+
+  const short = join(work, "out-short");
+  await tsbuildOk(["--root", root, "build", "-q", "-o", short, ctx]);
+  assert.equal(await readFile(join(short, "c.txt"), "utf8"), "c\n");
+
+  const tarOut = spawnSync(process.execPath, [TSBUILD, "--root", root, "build", "--progress", "plain", "-o", "-", ctx], { maxBuffer: 64 << 20 });
+  assert.equal(tarOut.status, 0, tarOut.stderr.toString());
+  const names = execFileSync("tar", ["-t"], { input: tarOut.stdout }).toString().split("\n").map((n) => n.replace(/^\.\//, "").replace(/\/$/, ""));
+  assert.ok(names.includes("a") && names.includes("c.txt") && names.includes("bin/busybox"), names.slice(0, 20).join(" "));
+  assert.ok(!names.includes("gone"));
+
+  const archive = join(work, "out.tar");
+  await tsbuildOk(["--root", root, "build", "-q", "-t", "out:1", "-o", `type=docker,dest=${archive}`, ctx]);
+  const other = await mkdtemp(join(tmpdir(), "tsbuild-buildio-other-"));
+  try {
+    await tsbuildOk(["--root", other, "load", "-i", archive]);
+    assert.equal((await tsbuildOk(["--root", other, "run", "--rm", "out:1", "cat", "/c.txt"])).stdout, "c\n");
+  } finally {
+    await removeStore(other);
+  }
+  const bad = await withStdin(["build", "-o", "type=floppy,dest=x", ctx], "");
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /unknown type "floppy"/);
+  assert.deepEqual(await readdir(join(root, "tmp")), []);
 });

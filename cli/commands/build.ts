@@ -17,6 +17,8 @@ import { storePaths } from "../../common/storepaths.js";
 import { normalizeReference } from "../../image/reference.js";
 import type { BuildOutcome } from "../../builder/build.js";
 import type { CacheSpec } from "../../cache/remote/spec.js";
+import type { Digest } from "../../common/digest.js";
+import { parseOutputSpec, writeOutput, type OutputSpec } from "./output.js";
 
 interface BuildFlags {
   tag: string[];
@@ -36,6 +38,7 @@ interface BuildFlags {
   platform?: string;
   quiet?: boolean;
   iidfile?: string;
+  output: string[];
   metadataFile?: string;
 }
 
@@ -71,6 +74,9 @@ export async function runBuild(root: string, context: string, raw: Record<string
   const flags = raw as unknown as BuildFlags;
   if (flags.push && flags.tag.length === 0) throw new UserError("--push needs at least one -t NAME:TAG to push");
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
+  if ((flags.output ?? []).length > 1) throw new UserError("only one --output is supported");
+  const output = flags.output?.[0] !== undefined ? parseOutputSpec(flags.output[0]) : undefined;
+  if (output?.push && flags.tag.length === 0) throw new UserError(`--output type=${output.type} pushes the -t names: give at least one -t NAME:TAG`);
   traceMark("build command");
   const { build } = await import("../../builder/build.js");
   traceMark("builder loaded");
@@ -82,7 +88,7 @@ export async function runBuild(root: string, context: string, raw: Record<string
     ? await readStdinInputs(storePaths(root), { contextIsStdin: context === "-", dockerfileIsStdin: flags.file === "-" })
     : undefined;
   try {
-    await buildWith(root, stdin, context, flags, registry, secrets, platform, cacheFrom, cacheTo, build);
+    await buildWith(root, stdin, context, { ...flags, push: flags.push === true || output?.push === true }, registry, secrets, platform, cacheFrom, cacheTo, build, output);
   } finally {
     await stdin?.cleanup();
   }
@@ -99,6 +105,7 @@ async function buildWith(
   cacheFrom: CacheSpec[],
   cacheTo: CacheSpec[],
   build: typeof import("../../builder/build.js").build,
+  output: OutputSpec | undefined,
 ): Promise<void> {
   const contextDir = stdin?.contextDir ?? resolve(context);
   // -f names a file of the context when the context came as a tar on standard input (docker build's rule).
@@ -178,6 +185,7 @@ async function buildWith(
     await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
   }
   if (failure !== undefined || outcome === undefined) throw failure;
+  if (output !== undefined) await writeOutput(root, output, { imageId: outcome.imageId as Digest, diffIds: outcome.diffIds, tags: flags.tag });
   if (flags.iidfile) await writeFile(flags.iidfile, outcome.imageId);
   if (flags.metadataFile) await writeFile(flags.metadataFile, `${JSON.stringify(buildMetadata(outcome, flags.tag), null, 2)}\n`);
   if (flags.quiet) process.stdout.write(`${outcome.imageId}\n`);

@@ -1,0 +1,89 @@
+// `build --output` (`-o`), BuildKit's exporters: `type=local,dest=DIR` (the image's files into a
+// folder; `-o DIR` for short), `type=tar,dest=FILE` (those files as one tar; `-o -` to standard
+// output), `type=docker|oci,dest=FILE` (the image as a docker-archive or OCI layout tar), and
+// `type=registry` / `type=image,push=true` (push the -t names). The image is also kept in the store,
+// as every build's is.
+import { createReadStream, createWriteStream } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { UserError } from "../../common/errors.js";
+import { ownedName } from "../../common/owner.js";
+import { storePaths } from "../../common/storepaths.js";
+import type { Digest } from "../../common/digest.js";
+
+export type OutputType = "local" | "tar" | "docker" | "oci" | "registry" | "image";
+export interface OutputSpec { type: OutputType; dest?: string; push: boolean }
+
+const TYPES: readonly OutputType[] = ["local", "tar", "docker", "oci", "registry", "image"];
+
+/** Parses one --output value as buildx does (`type=…,dest=…`, or a bare path: local, `-`: tar). */
+export function parseOutputSpec(value: string): OutputSpec {
+  if (!value.includes("=")) return value === "-" ? { type: "tar", dest: "-", push: false } : { type: "local", dest: value, push: false };
+  const fields = new Map<string, string>();
+  for (const part of value.split(",")) {
+    const eq = part.indexOf("=");
+    if (eq <= 0) throw new UserError(`invalid --output "${value.slice(0, 200)}": expected KEY=VALUE fields, got "${part.slice(0, 60)}"`);
+    fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
+  }
+  const type = fields.get("type") ?? "local";
+  if (!(TYPES as readonly string[]).includes(type)) {
+    throw new UserError(`invalid --output "${value.slice(0, 200)}": unknown type "${type.slice(0, 40)}" (one of ${TYPES.join(", ")})`);
+  }
+  const dest = fields.get("dest");
+  const spec: OutputSpec = { type: type as OutputType, push: type === "registry" || fields.get("push") === "true", ...(dest !== undefined ? { dest } : {}) };
+  if ((spec.type === "local" || spec.type === "tar") && dest === undefined) {
+    throw new UserError(`invalid --output "${value.slice(0, 200)}": type=${spec.type} needs dest=`);
+  }
+  return spec;
+}
+
+export interface BuiltImage { imageId: Digest; diffIds: readonly Digest[]; /** The -t names: an archive carries them. */ tags: string[] }
+
+/** Writes the built image where the spec says (pushing is the caller's, with the build's -t names). */
+export async function writeOutput(root: string, spec: OutputSpec, image: BuiltImage): Promise<void> {
+  const paths = storePaths(root);
+  const { withSharedLock } = await import("../../common/lock.js");
+  // Under the GC lock's shared side, as a build: a prune cannot take the snapshots being read.
+  await withSharedLock(paths.gcLock, async () => {
+    switch (spec.type) {
+      case "local": {
+        const { exportRootfsDir } = await import("../../runtime/rootfsexport.js");
+        await exportRootfsDir(paths, image.diffIds, spec.dest as string);
+        return;
+      }
+      case "tar": {
+        const { exportRootfsTar } = await import("../../runtime/rootfsexport.js");
+        const out = spec.dest === "-" ? process.stdout : createWriteStream(spec.dest as string);
+        const done = spec.dest === "-" ? Promise.resolve() : new Promise<void>((ok, fail) => out.on("close", ok).on("error", fail));
+        await exportRootfsTar(paths, image.diffIds, out);
+        await done;
+        return;
+      }
+      case "docker":
+      case "oci": {
+        if (spec.dest === undefined) return; // no file asked for: the image is in the store, as with type=image
+        const { ContentStore } = await import("../../image/store.js");
+        const { saveDockerArchive, saveOciArchive } = await import("../../image/archive/index.js");
+        const store = await ContentStore.open(paths);
+        const save = spec.type === "oci" ? saveOciArchive : saveDockerArchive;
+        const names = image.tags.length > 0 ? image.tags : [image.imageId];
+        if (spec.dest !== "-") {
+          await save(store, names, spec.dest);
+          return;
+        }
+        const scratch = join(paths.tmp, ownedName("output"));
+        try {
+          await save(store, names, scratch);
+          await pipeline(createReadStream(scratch), process.stdout, { end: false });
+        } finally {
+          await rm(scratch, { force: true });
+        }
+        return;
+      }
+      case "registry":
+      case "image":
+        return;
+    }
+  });
+}
