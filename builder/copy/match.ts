@@ -8,6 +8,7 @@ import { ContextError, DockerfileError, errnoCode, type SourcePlace } from "../.
 import { resolveInRoot, resolveInsideRoot } from "../../common/rootpath.js";
 import { BadPatternError, hasWildcard, matchComponent } from "./pathmatch.js";
 import { isIncluded, type Visibility } from "./visibility.js";
+import { withoutNonUtf8 } from "./names.js";
 
 export type SourceFilter = (rel: string) => boolean;
 
@@ -46,10 +47,10 @@ async function isVisible(root: string, rel: string, v: Visibility): Promise<bool
 }
 
 /** The names in a directory of the root (symlinks resolved inside root), sorted; none if it is no directory. */
-async function listDir(root: string, rel: string): Promise<string[]> {
+async function listDir(root: string, rel: string, v: Visibility, place: SourcePlace): Promise<string[]> {
   const host = await resolveInRoot(root, rel === "" ? "." : rel, true);
   try {
-    return (await readdir(host)).sort();
+    return withoutNonUtf8((await readdir(host)).sort(), host, rel, (r) => v.filter?.(r) ?? true, place, v.filter ? "build context" : "source");
   } catch (e) {
     const code = errnoCode(e);
     if (code === "ENOENT" || code === "ENOTDIR") return [];
@@ -57,7 +58,7 @@ async function listDir(root: string, rel: string): Promise<string[]> {
   }
 }
 
-async function expandWildcards(root: string, rel: string, place: SourcePlace): Promise<string[]> {
+async function expandWildcards(root: string, rel: string, v: Visibility, place: SourcePlace): Promise<string[]> {
   let candidates = [""];
   for (const part of rel.split("/")) {
     if (!hasWildcard(part)) {
@@ -66,7 +67,7 @@ async function expandWildcards(root: string, rel: string, place: SourcePlace): P
     }
     const next: string[] = [];
     for (const c of candidates) {
-      for (const name of await listDir(root, c)) {
+      for (const name of await listDir(root, c, v, place)) {
         let ok: boolean;
         try {
           ok = matchComponent(part, name);
@@ -130,7 +131,7 @@ export async function matchSources(
       out.push(rel);
       continue;
     }
-    for (const candidate of await expandWildcards(root, rel, place)) {
+    for (const candidate of await expandWildcards(root, rel, v, place)) {
       if (await isVisible(root, candidate, v)) {
         out.push(candidate);
         continue;

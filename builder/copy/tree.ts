@@ -9,6 +9,7 @@ import { settleAll } from "../../common/limit.js";
 import { applyMetadata, readXattrs } from "./metadata.js";
 import { lstatOrUndefined, removeExisting } from "./destination.js";
 import { isIncluded } from "./visibility.js";
+import { withoutNonUtf8 } from "./names.js";
 import { deferReuse } from "./reuse.js";
 import type { CopyContext, CopyReuse, Owner } from "./types.js";
 
@@ -87,6 +88,7 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
   // folders recurse without taking a slot, so a deep tree cannot starve itself. Files with other
   // hardlinks go last and in order, so the first copy of an inode is the one the others link to.
   let names = (await readdir(src)).sort();
+  names = withoutNonUtf8(names, src, rel, (r) => ctx.req.filter?.(r) ?? true, ctx.req.place, ctx.req.fromContext ? "build context" : "source");
   if (ctx.req.reuse?.stacked !== undefined) names = keepSettled(ctx, ctx.req.reuse as CopyReuse, rel, target, names);
   const children = await settleAll(names.map((name) => ctx.limit(async () => {
     const childRel = rel === "." ? name : `${rel}/${name}`;
