@@ -1,7 +1,7 @@
 // The services one build uses, opened once: the content store, the snapshotter, the cache index, the
 // digest cache and the context; plus the build-wide options every step needs.
 import type { Digest } from "../common/digest.js";
-import { errnoCode, errorMessage, UserError, type SourcePlace } from "../common/errors.js";
+import { errnoCode, errorMessage, UserError } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import type { Descriptor } from "../image/config.js";
 import type { ContentStore } from "../image/store.js";
@@ -47,10 +47,6 @@ export class BuildSession {
     readonly settings: BuildSettings,
     readonly emit: EventSink,
   ) {}
-
-  place(line: number): SourcePlace {
-    return { file: this.settings.dockerfileName, line };
-  }
 
   /**
    * Makes sure an image's layers are unpacked as snapshots and returns the chain id of the top one

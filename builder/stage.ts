@@ -13,6 +13,7 @@ import { StageState, configForNewImage } from "./state.js";
 import type { StageResult } from "./stageresult.js";
 import type { StepContext } from "./commands/context.js";
 import { dispatch } from "./commands/dispatch.js";
+import type { BuiltStep } from "./fsstep.js";
 
 const FILESYSTEM_KINDS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
 
@@ -100,7 +101,7 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   }
   session.emit({ type: "step-done", step: fromInfo, result: { cached: true, durationMs: performance.now() - started } });
 
-  const ctx = (info: StepInfo): StepContext => ({
+  const ctx = (info: StepInfo, after: BuiltStep | undefined): StepContext => ({
     session,
     state,
     info,
@@ -110,6 +111,7 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
     stageResult: (i) => runner.result(i),
     findStage: (ref) => findStage(runner.plan.stages.map((p) => p.stage), ref, index, true),
     escape: runner.escape,
+    ...(after === undefined ? {} : { after }),
   });
 
   const steps: Array<{ instr: Instruction; info: StepInfo }> = [];
@@ -118,26 +120,38 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   }
   plan.stage.instructions.forEach((instr, i) => steps.push({ instr, info: stepInfo(plan, i + 2, total, instr, FILESYSTEM_KINDS.has(instr.kind)) }));
 
-  for (const { instr, info } of steps) {
-    session.settings.signal.throwIfAborted();
-    // The last step's layer may still be pending (fsstep.ts): only a RUN goes on before it is done.
-    if (instr.kind !== "RUN") await state.settle();
-    const t0 = performance.now();
-    if (info.filesystem) session.emit({ type: "step-start", step: info });
-    try {
-      const { instruction, used } = expandInstruction(instr, state.lookup, runner.escape);
-      await dispatch(ctx(info), instruction, used);
-    } catch (e) {
-      // a layer still being written is finished (or dropped) before the stage fails; this step's
-      // failure is the one to report
-      await state.settle().catch(() => undefined);
-      if (!info.filesystem) session.emit({ type: "step-start", step: info });
-      session.emit({ type: "step-error", step: info, message: e instanceof Error ? e.message : String(e) });
-      throw e;
+  /** The last step when it was built and its finish (layer, commit, cache entry) has not run yet. */
+  let unfinished: BuiltStep | undefined;
+  try {
+    for (const { instr, info } of steps) {
+      session.settings.signal.throwIfAborted();
+      // When a built step is finished, decided here only: a RUN goes first, over the unfinished
+      // snapshot, and starts the finish once its container has started (writing a layer then costs
+      // nothing while the container runs; the RUN has it finished before it returns); anything else
+      // waits for it (a COPY, WORKDIR or cache hit goes on the committed chain, a metadata step's
+      // history entry comes after the layer's).
+      const after = instr.kind === "RUN" ? unfinished : undefined;
+      if (after === undefined) await unfinished?.finish();
+      const t0 = performance.now();
+      if (info.filesystem) session.emit({ type: "step-start", step: info });
+      try {
+        const { instruction, used } = expandInstruction(instr, state.lookup, runner.escape);
+        const outcome = await dispatch(ctx(info, after), instruction, used);
+        unfinished = outcome?.kind === "built" ? outcome : undefined;
+      } catch (e) {
+        if (!info.filesystem) session.emit({ type: "step-start", step: info });
+        session.emit({ type: "step-error", step: info, message: e instanceof Error ? e.message : String(e) });
+        throw e;
+      }
+      if (!info.filesystem) session.emit({ type: "step-done", step: info, result: { cached: true, durationMs: performance.now() - t0 } });
     }
-    if (!info.filesystem) session.emit({ type: "step-done", step: info, result: { cached: true, durationMs: performance.now() - t0 } });
+    await unfinished?.finish();
+  } catch (e) {
+    // A step built before the failure is finished all the same (its layer is worth keeping for the
+    // next build); the failure is the one to report.
+    await unfinished?.finish().catch(() => undefined);
+    throw e;
   }
-  await state.settle();
   state.datedHistory(new Date());
   return { config: state.config, layers: state.layers, chainId: state.chainId, key: state.key };
 }

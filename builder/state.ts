@@ -2,19 +2,6 @@
 // the cache key of its last step, and the ARGs in scope.
 import type { Digest } from "../common/digest.js";
 import type { ContainerConfig, Descriptor, ImageConfig } from "../image/config.js";
-import type { ActiveSnapshot } from "../runtime/snapshotter.js";
-
-/**
- * A filesystem step whose work is done (its upper dir is final) but whose layer is still to be written
- * and committed (fsstep.ts): a RUN after it runs its container meanwhile, over `active`.
- */
-export interface PendingLayer {
-  readonly active: ActiveSnapshot;
-  /** The committed chain it goes on. */
-  readonly parent: Digest | null;
-  /** Starts writing the layer (once) and gives its completion. */
-  start(): Promise<void>;
-}
 
 export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 export const DEFAULT_SHELL = ["/bin/sh", "-c"];
@@ -30,8 +17,6 @@ export class StageState {
   readonly baseKey: Digest;
   /** Where this stage's own history entries start (those before are the base image's). */
   private readonly historyFrom: number;
-  /** The last step's layer when it is still being written (see PendingLayer). */
-  private pendingLayer: PendingLayer | undefined;
 
   constructor(
     readonly name: string,
@@ -44,39 +29,6 @@ export class StageState {
   ) {
     this.baseKey = key;
     this.historyFrom = config.history?.length ?? 0;
-  }
-
-  /** The last step's unfinished layer, if any. */
-  get pending(): PendingLayer | undefined {
-    return this.pendingLayer;
-  }
-
-  /**
-   * Leaves the last step's finish (writing and committing its layer, then applying it to this state)
-   * to be started by a RUN once its container runs, or by settle().
-   */
-  defer(active: ActiveSnapshot, parent: Digest | null, finish: () => Promise<void>): void {
-    if (this.pendingLayer !== undefined) throw new Error("a step's layer is already pending");
-    let done: Promise<void> | undefined;
-    this.pendingLayer = {
-      active,
-      parent,
-      start: () => {
-        if (done === undefined) {
-          done = finish();
-          done.catch(() => undefined); // awaited by settle(); not an unhandled rejection meanwhile
-        }
-        return done;
-      },
-    };
-  }
-
-  /** Finishes the pending layer, if any: afterwards chainId, layers and history include every step. */
-  async settle(): Promise<void> {
-    const pending = this.pendingLayer;
-    if (pending === undefined) return;
-    this.pendingLayer = undefined;
-    await pending.start();
   }
 
   get run(): ContainerConfig {
@@ -161,7 +113,7 @@ export class StageState {
 export function configForNewImage(base: ImageConfig | undefined): ImageConfig {
   const copy: ImageConfig = base
     ? (JSON.parse(JSON.stringify(base)) as ImageConfig)
-    : { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] }, config: {} };
+    : { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] }, config: { WorkingDir: "/" } }; // scratch: as BuildKit's emptyImage
   const keep: ImageConfig = {
     architecture: copy.architecture || "amd64",
     os: copy.os || "linux",

@@ -31,11 +31,6 @@ export function statKey(st: BigIntStats): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
 }
 
-/** The ctime (ms since the epoch) in a stat key. */
-export function ctimeMsOfStatKey(key: string): number {
-  return Number(key.slice(key.lastIndexOf(":") + 1)) / 1e6;
-}
-
 /**
  * Content hashes of files remembered by (dev, ino, size, mtime ns, ctime ns), persisted in one text
  * file under the cache folder, a `statKey hex` line per file, least recently used first. Loaded once;

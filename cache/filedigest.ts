@@ -4,7 +4,7 @@ import { posix } from "node:path";
 import { ContextError, errnoCode } from "../common/errors.js";
 import { sha256, type Digest } from "../common/digest.js";
 import { resolveInsideRoot } from "../common/rootpath.js";
-import { FileDigestCache, statKey } from "./digestcache.js";
+import { FileDigestCache } from "./digestcache.js";
 import { normalizeRel } from "./context.js";
 import { native, type DirScan } from "../common/native.js";
 
@@ -45,17 +45,15 @@ const PARALLEL_FILES = 32;
 /**
  * Content digest of the given paths (relative to root) and everything below them. Never depends
  * on mtime, uid or gid; ignored paths never matter. A top-level symlink also brings in what it
- * points to (resolved inside root), since COPY follows it. statKeys, when given, is filled with each
- * regular file's stat key as the walk saw it (digestcache.ts statKey: its ctime is in it).
+ * points to (resolved inside root), since COPY follows it.
  */
 export async function digestPaths(
   root: string,
   relPaths: string[],
   filter?: PathFilter,
   cache: FileDigestCache = FileDigestCache.inMemory(),
-  statKeys?: Map<string, string>,
 ): Promise<InputsDigest> {
-  const walker = new Walker(root, filter, cache, statKeys);
+  const walker = new Walker(root, filter, cache);
   const parts: string[] = [];
   for (const given of relPaths) {
     const rel = normalizeRel(given); // `..` cannot climb above root, as in BuildKit
@@ -97,7 +95,6 @@ class Walker {
     private readonly root: string,
     private readonly filter: PathFilter | undefined,
     private readonly cache: FileDigestCache,
-    private readonly statKeys: Map<string, string> | undefined,
   ) {}
 
   keeps(rel: string): boolean {
@@ -133,7 +130,6 @@ class Walker {
     } else if (type === "file") {
       const hex = this.cache.knownHash(st) ?? (await this.limited(() => this.cache.contentHash(abs, st)));
       digest = `sha256:${hex}`;
-      this.statKeys?.set(rel, statKey(st));
     } else if (type === "symlink") {
       digest = sha256(`symlink\0${await readlink(abs)}`);
     } else if (type === "char" || type === "block") {
@@ -221,7 +217,6 @@ class Walker {
     const perm = mode & 0o7777;
     const entry: FileDigestEntry = { path: rel, digest: `sha256:${hex}`, mode: perm, type: "file" };
     this.seen.set(rel, entry);
-    this.statKeys?.set(rel, key);
     return entry;
   }
 

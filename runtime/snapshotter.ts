@@ -19,11 +19,9 @@ import { ownerToken } from "../common/owner.js";
 // as Docker's overlay2 does) fits in the one page the kernel allows for mount options.
 // An active snapshot is a folder `snapshots/<n>` with an `owner` file (its build's owner token, pid and
 // start time: common/owner.ts) and no meta.
-// A snapshot's own diff is usually its one fs dir. A COPY rebuilt after a small edit may instead be
-// stacked on the previous build's snapshot of the same step (prepare's `stackOn`): its upper then holds
-// only what changed, over the previous snapshot's own dirs, which it keeps alive (removeCommitted refuses
-// a snapshot any other one mounts). Only plain diffs (no whiteouts, no opaque folders) are stacked, so
-// the dirs of a stacked diff, merged by a read-only overlay (mountDiff), are exactly the diff.
+// A snapshot's diff is its one fs dir. (tsbuild once stacked a rebuilt COPY on the snapshot of its
+// previous build: such a snapshot's meta lists the extra dirs in `lowers` and counts them in `ownDirs`.
+// Everything here reads them through `lowers`, so those snapshots still mount as they were built.)
 
 export interface ActiveSnapshot {
   readonly id: number;
@@ -32,8 +30,6 @@ export interface ActiveSnapshot {
   readonly upper: string;
   readonly work: string;
   readonly parent: Digest | null;
-  /** Ids of the dirs under the upper that belong to this snapshot's diff (stackOn), top-most first. */
-  readonly stacked: number[];
   /**
    * The previous step's snapshot, unmounted but not committed yet (its layer is still being written):
    * this one is mounted over it (prepareOver), and committed on the chain it becomes.
@@ -51,10 +47,6 @@ interface SnapshotMeta {
   parent: Digest | null;
   /** Numeric ids of this snapshot and its ancestors, top-most first. */
   lowers: number[];
-  /** How many of `lowers`, from the top, hold this snapshot's own diff (more than 1 when stacked). Absent: 1. */
-  ownDirs?: number;
-  /** Its diff holds no whiteout and no opaque folder (known for the snapshots builds write layers from). */
-  plain?: boolean;
 }
 
 /** A committed snapshot as `list` gives it. */
@@ -63,16 +55,6 @@ export interface SnapshotInfo {
   parent: Digest | null;
   /** Numeric ids of this snapshot's dirs and its ancestors', top-most first (lowers[0] is its own folder). */
   lowers: number[];
-}
-
-/** What stacking on a committed snapshot needs to know. */
-export interface OwnDiff {
-  parent: Digest | null;
-  /** Dirs of its own diff. */
-  dirs: number;
-  /** Those dirs, absolute, top-most first. */
-  paths: string[];
-  plain: boolean;
 }
 
 /** chain(1) = diffID(1); chain(n) = sha256(chain(n-1) + " " + diffID(n)). */
@@ -99,20 +81,9 @@ export class Snapshotter {
     return (await this.tryMeta(chainId)) !== undefined;
   }
 
-  /**
-   * A fresh upper + work dir over `parent` (null: over nothing), owned by this process. stackOn: a
-   * committed snapshot on the same parent, the bottom `dirs` of whose own diff dirs go between the
-   * parent and the upper; the new snapshot's diff is then those dirs and its upper together.
-   */
-  async prepare(parent: Digest | null, stackOn?: { on: Digest; dirs: number }): Promise<ActiveSnapshot> {
+  /** A fresh upper + work dir over `parent` (null: over nothing), owned by this process. */
+  async prepare(parent: Digest | null): Promise<ActiveSnapshot> {
     if (parent !== null) await this.meta(parent);
-    let stacked: number[] = [];
-    if (stackOn !== undefined) {
-      const under = await this.meta(stackOn.on);
-      if (under.parent !== parent) throw new RuntimeFailure(`snapshot ${stackOn.on} is not on ${parent ?? "nothing"}`);
-      const own = under.ownDirs ?? 1;
-      stacked = under.lowers.slice(own - Math.min(stackOn.dirs, own), own);
-    }
     // Synchronous calls, here and in commit: a handful of quick metadata calls per step, where each
     // thread-pool round trip would cost more than the call.
     if (!this.dirsMade) {
@@ -141,7 +112,7 @@ export class Snapshotter {
         }
         this.nextId = id + 1;
         const dir = join(this.dir, String(id));
-        return { id, dir, upper: join(dir, "fs"), work: join(dir, "work"), parent, stacked };
+        return { id, dir, upper: join(dir, "fs"), work: join(dir, "work"), parent };
       }
     } catch (e) {
       rmSync(staging, { recursive: true, force: true });
@@ -168,11 +139,11 @@ export class Snapshotter {
 
   /**
    * Publishes an active snapshot as `chainId`. If that chain already exists (a concurrent build made
-   * it first), ours is dropped and theirs kept. The active snapshot must be unmounted. plain: the diff
-   * has no whiteout and no opaque folder (the layer writer knows). parent: for a snapshot prepared over
-   * another (prepareOver), the chain that one was committed as.
+   * it first), ours is dropped and theirs kept. The active snapshot must be unmounted. `parent`: for a
+   * snapshot prepared over another (prepareOver), the chain that one was committed as.
    */
-  async commit(active: ActiveSnapshot, chainId: Digest, plain?: boolean, parent: Digest | null = active.parent): Promise<void> {
+  async commit(active: ActiveSnapshot, chainId: Digest, options: { parent?: Digest | null } = {}): Promise<void> {
+    const parent = options.parent === undefined ? active.parent : options.parent;
     if (active.over !== undefined && parent === active.parent) {
       throw new RuntimeFailure(`snapshot ${active.id} is over ${active.over.id}: commit it with the chain that one became`);
     }
@@ -184,9 +155,7 @@ export class Snapshotter {
     const meta: SnapshotMeta = {
       chainId,
       parent,
-      lowers: [active.id, ...active.stacked, ...parentLowers],
-      ...(active.stacked.length > 0 ? { ownDirs: 1 + active.stacked.length } : {}),
-      ...(plain !== undefined ? { plain } : {}),
+      lowers: [active.id, ...parentLowers],
     };
     removeWorkDir(active.work);
     await atomicWriteFile(join(active.dir, "meta.json"), JSON.stringify(meta));
@@ -231,7 +200,8 @@ export class Snapshotter {
 
   /**
    * Removes a committed snapshot (for garbage collection, which must hold the store's GC lock so that no
-   * build mounts it meanwhile). Refuses while another snapshot is built or stacked on it.
+   * build mounts it meanwhile). Refuses while another snapshot is built on it (or, made by an older
+   * tsbuild, stacked on it).
    */
   async removeCommitted(chainId: Digest): Promise<void> {
     const meta = await this.meta(chainId);
@@ -280,38 +250,12 @@ export class Snapshotter {
     return out;
   }
 
-  /** The parent and own diff of a committed snapshot, or undefined when it does not exist. */
-  async ownDiff(chainId: Digest): Promise<OwnDiff | undefined> {
-    const meta = await this.tryMeta(chainId);
-    if (meta === undefined) return undefined;
-    const dirs = meta.ownDirs ?? 1;
-    const paths = meta.lowers.slice(0, dirs).map((n) => join(this.dir, String(n), "fs"));
-    return { parent: meta.parent, dirs, paths, plain: meta.plain === true };
-  }
-
-  /** A read-only view of a committed snapshot's own diff (its dirs merged when it is stacked). */
-  async mountDiff(chainId: Digest): Promise<Mounted> {
-    const meta = await this.meta(chainId);
-    return this.mountDirs(meta.lowers.slice(0, meta.ownDirs ?? 1).map((n) => `${n}/fs`));
-  }
-
-  /** A read-only view of an unmounted active snapshot's diff: its upper, over the dirs it is stacked on. */
-  mountActiveDiff(active: ActiveSnapshot): Promise<Mounted> {
-    return this.mountDirs([`${active.id}/fs`, ...active.stacked.map((n) => `${n}/fs`)]);
-  }
-
-  /** Dirs (relative to the snapshots folder) merged read-only; one dir is given as it is. */
-  private mountDirs(dirs: string[]): Promise<Mounted> {
-    if (dirs.length === 1) return Promise.resolve({ rootfs: join(this.dir, dirs[0] as string), unmount: async () => {} });
-    return this.mountAt(undefined, (t) => mountOverlay({ lowers: dirs, target: t, cwd: this.dir, readOnly: true }));
-  }
-
   /** Absolute fs dirs of the chain, top-most first. */
   async lowerDirs(chainId: Digest): Promise<string[]> {
     return (await this.meta(chainId)).lowers.map((n) => join(this.dir, String(n), "fs"));
   }
 
-  /** The fs dir of a committed snapshot's own folder: its diff in overlay format (the top of it when stacked). */
+  /** The fs dir of a committed snapshot's own folder: its diff in overlay format. */
   async diffDir(chainId: Digest): Promise<string> {
     const [top] = await this.lowerDirs(chainId);
     return top as string;
@@ -320,8 +264,7 @@ export class Snapshotter {
   /** Mounts the active snapshot's chain with its upper dir: the rootfs a step runs in. */
   async mount(active: ActiveSnapshot, target?: string): Promise<Mounted> {
     const parentLowers = active.parent === null ? [] : await this.relativeLowers(active.parent);
-    const over = active.over === undefined ? [] : [active.over.id, ...active.over.stacked];
-    const lowers = [...[...active.stacked, ...over].map((n) => `${n}/fs`), ...parentLowers];
+    const lowers = [...(active.over === undefined ? [] : [`${active.over.id}/fs`]), ...parentLowers];
     if (lowers.length === 0) lowers.push(await this.emptyLower());
     return this.mountAt(target, (t) =>
       mountOverlay({ lowers, upper: `${active.id}/fs`, work: `${active.id}/work`, target: t, cwd: this.dir, volatile: true }),

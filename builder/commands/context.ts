@@ -4,6 +4,7 @@ import type { StepInfo } from "../events.js";
 import type { BuildSession } from "../session.js";
 import type { StageState } from "../state.js";
 import type { StageResult } from "../stageresult.js";
+import type { BuiltStep } from "../fsstep.js";
 
 export interface StepContext {
   session: BuildSession;
@@ -20,4 +21,6 @@ export interface StepContext {
   /** Finds an earlier stage by name or index; undefined when the name is an image reference. */
   findStage(ref: string): number | undefined;
   escape: string;
+  /** Given to a RUN only: the step before, built, its layer still to be written (stage.ts says why). */
+  after?: BuiltStep;
 }

@@ -4,13 +4,11 @@
 import { DockerfileError } from "../../common/errors.js";
 import { resolveChown } from "../../runtime/user.js";
 import { digestPaths, type PathFilter } from "../../cache/filedigest.js";
-import type { StepRecord } from "../../cache/key.js";
 import { assertLocalSource, copyIntoRootfs } from "../copy/copy.js";
-import { compareInputs, MIN_REUSED_FILES, settledFiles, stackableOn, type InputsComparison } from "../copy/reuse.js";
-import type { CopyReuse } from "../copy/types.js";
 import { matchSources } from "../copy/match.js";
 import type { AddInstruction, CopyInstruction } from "../instructions/index.js";
-import { runFilesystemStep, type PreviousBuild } from "../fsstep.js";
+import { copyWithFastPath } from "../fastcopy.js";
+import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
 import { openFromSource } from "./fromsource.js";
 
@@ -45,32 +43,7 @@ function parseChmod(instr: CopyInstruction | AddInstruction): number | undefined
   return Number.parseInt(instr.chmod, 8);
 }
 
-/**
- * Unchanged files of the previous build's copy are written straight into the upper dir and their layer
- * members taken from its layer (builder/copy/reuse.ts). They are copies with their own inodes: an
- * earlier version hardlinked them, which showed st_nlink 2 to later RUN steps (unlike BuildKit).
- */
-const REUSE_PREVIOUS_COPY = true;
-
-function withReuse(reuse: CopyReuse | undefined): { reuse?: CopyReuse } {
-  return reuse === undefined ? {} : { reuse };
-}
-
-/** What the copy may take from the previous build of the step (builder/copy/reuse.ts); stacked, it must. */
-function reuseOf(previous: PreviousBuild, unchanged: Set<string>, statKeys: Map<string, string>, rootfs: string, upper: string): CopyReuse | undefined {
-  if (previous.parentRoot !== undefined) {
-    const stacked = {
-      parentRoot: previous.parentRoot,
-      settled: settledFiles(unchanged, statKeys, previous.startedAt),
-      ...(previous.changedSince ? { changedSince: previous.changedSince } : {}),
-    };
-    return { upper: rootfs, donor: previous.donorRoot, unchanged, reused: previous.reused, stacked };
-  }
-  if (unchanged.size < MIN_REUSED_FILES) return undefined;
-  return { upper, donor: previous.donorRoot, unchanged, reused: previous.reused };
-}
-
-export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | AddInstruction, used: Set<string>): Promise<void> {
+export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | AddInstruction, used: Set<string>): Promise<StepOutcome> {
   const { session, state } = ctx;
   const place = { file: instr.place.file, line: instr.place.line };
   if (instr.excludes.length > 0) throw new DockerfileError(instr.place, `${instr.kind} --exclude is not supported by tsbuild yet`);
@@ -80,22 +53,13 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
   const source = await openSource(ctx, instr);
   try {
     const matched = instr.sources.length === 0 ? [] : await matchSources(source.root, instr.sources, source.filter, place, instr.kind, source.mustDescend);
-    const statKeys = new Map<string, string>(); // the files' ctimes, for a stacked copy (reuse.ts settledFiles)
-    const inputs = await digestPaths(source.root, matched, source.digestFilter, session.digests, statKeys);
-    // compared with the previous build's inputs once, for stacking and for the reuse
-    let comparison: { of: StepRecord; result: InputsComparison } | undefined;
-    const compared = (previous: StepRecord): InputsComparison => {
-      if (comparison?.of === previous) return comparison.result;
-      const result = compareInputs(previous.inputs, inputs);
-      comparison = { of: previous, result };
-      return result;
-    };
+    const inputs = await digestPaths(source.root, matched, source.digestFilter, session.digests);
     const args = state.argsWithValues();
     const buildArgs: Record<string, string> = {};
     for (const name of used) if (Object.hasOwn(args, name) && state.envValue(name) === undefined) buildArgs[name] = args[name]!;
     const inline = instr.contents.map((c) => ({ name: c.path, content: c.data }));
     const shownSources = [...instr.sources, ...instr.contents.map((c) => `<<${c.path}`)].join(" ");
-    await runFilesystemStep(session, state, {
+    return await runFilesystemStep(session, state, {
       info: ctx.info,
       record: {
         instruction: instr.kind,
@@ -114,9 +78,10 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
         inputs,
       },
       createdBy: `${instr.kind} ${instr.kind === "COPY" && instr.from ? `--from=${instr.from} ` : ""}${shownSources} ${instr.dest} # buildkit`,
-      work: async (rootfs, active, previous) => {
+      work: async (rootfs, { upper, record, previous }) => {
         const chown = instr.chown === undefined ? undefined : await resolveChown(rootfs, instr.chown);
-        await copyIntoRootfs({
+        const sources = matched.length + inline.length;
+        return copyWithFastPath(session, { record, previous, upper, sources }, (reuse) => copyIntoRootfs({
           sourceRoot: source.root,
           ...(source.filter ? { filter: source.filter } : {}),
           ...(source.mustDescend ? { mustDescend: source.mustDescend } : {}),
@@ -130,11 +95,9 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
           ...(chmod !== undefined ? { chmod } : {}),
           add: instr.kind === "ADD",
           place,
-          ...withReuse(previous && REUSE_PREVIOUS_COPY ? reuseOf(previous, compared(previous.record).unchanged, statKeys, rootfs, active.upper) : undefined),
-        });
+          ...(reuse ? { reuse } : {}),
+        }));
       },
-      stackable: (previous) =>
-        REUSE_PREVIOUS_COPY && instr.kind === "COPY" && matched.length === 1 && inline.length === 0 && stackableOn(compared(previous)),
     });
   } finally {
     await source.release();

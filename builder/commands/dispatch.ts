@@ -1,5 +1,7 @@
-// One instruction to its module.
+// One instruction to its module. A filesystem step says what happened (fsstep.ts StepOutcome); a
+// metadata instruction only changes the stage's config.
 import type { Instruction } from "../instructions/index.js";
+import type { StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
 import { dispatchArg } from "./arg.js";
 import { dispatchCmd } from "./cmd.js";
@@ -19,12 +21,20 @@ import { dispatchVolume } from "./volume.js";
 import { dispatchWorkdir } from "./workdir.js";
 import { DockerfileError } from "../../common/errors.js";
 
-export async function dispatch(ctx: StepContext, instr: Instruction, used: Set<string>): Promise<void> {
+export async function dispatch(ctx: StepContext, instr: Instruction, used: Set<string>): Promise<StepOutcome | undefined> {
   switch (instr.kind) {
     case "RUN": return dispatchRun(ctx, instr);
     case "COPY":
     case "ADD": return dispatchCopy(ctx, instr, used);
     case "WORKDIR": return dispatchWorkdir(ctx, instr);
+    default:
+      await dispatchMetadata(ctx, instr);
+      return undefined;
+  }
+}
+
+async function dispatchMetadata(ctx: StepContext, instr: Exclude<Instruction, { kind: "RUN" | "COPY" | "ADD" | "WORKDIR" }>): Promise<void> {
+  switch (instr.kind) {
     case "ENV": return dispatchEnv(ctx, instr);
     case "ARG": return dispatchArg(ctx, instr);
     case "LABEL": return dispatchLabel(ctx, instr);

@@ -4,7 +4,7 @@ import { runContainer } from "../../runtime/container.js";
 import { resolveUser } from "../../runtime/user.js";
 import { chompHeredocContent, parseHeredocWord } from "../parser/index.js";
 import type { RunInstruction } from "../instructions/index.js";
-import { runFilesystemStep } from "../fsstep.js";
+import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StageState } from "../state.js";
 import type { StepContext } from "./context.js";
 import { buildArgPrefix } from "./history.js";
@@ -37,24 +37,24 @@ function processEnv(state: StageState): string[] {
   return env;
 }
 
-export async function dispatchRun(ctx: StepContext, instr: RunInstruction): Promise<void> {
+export async function dispatchRun(ctx: StepContext, instr: RunInstruction): Promise<StepOutcome> {
   const { state } = ctx;
   const mounts = instr.mounts.length === 0 ? undefined : await prepareRunMounts(ctx, instr, state.workdir);
   try {
-    await runStep(ctx, instr, mounts);
+    return await runStep(ctx, instr, mounts);
   } finally {
     await mounts?.release();
   }
 }
 
-async function runStep(ctx: StepContext, instr: RunInstruction, mounts: PreparedMounts | undefined): Promise<void> {
+async function runStep(ctx: StepContext, instr: RunInstruction, mounts: PreparedMounts | undefined): Promise<StepOutcome> {
   const { state, session } = ctx;
   const argv = runArgv(state, instr);
   const network = instr.network === "none" ? "none" : instr.network === "host" ? "host" : session.settings.network;
   const buildArgs = state.argsWithValues();
   const user = state.run.User ?? "";
   const cwd = state.workdir;
-  await runFilesystemStep(session, state, {
+  return runFilesystemStep(session, state, {
     info: ctx.info,
     record: {
       instruction: "RUN",
@@ -64,7 +64,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
       ...(mounts?.inputs ? { inputs: mounts.inputs } : {}),
     },
     createdBy: `RUN ${buildArgPrefix(buildArgs)}${argv.join(" ")} # buildkit`,
-    work: async (rootfs, _active, _previous, running) => {
+    work: async (rootfs, { started }) => {
       const tail: string[] = [];
       let partial = "";
       const resolved = await resolveUser(rootfs, user);
@@ -78,7 +78,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
         user: resolved,
         network,
         signal: session.settings.signal,
-        ...(running ? { onStarted: running } : {}),
+        onStarted: started,
         onOutput: (stream, chunk) => {
           const text = chunk.toString("utf8");
           session.emit({ type: "step-output", step: ctx.info, stream, text });
@@ -100,5 +100,5 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
         );
       }
     },
-  });
+  }, ctx.after === undefined ? {} : { after: ctx.after });
 }

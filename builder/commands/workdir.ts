@@ -6,23 +6,24 @@ import { DockerfileError, errnoCode } from "../../common/errors.js";
 import { resolveInRoot, resolveInsideRoot } from "../../common/rootpath.js";
 import { resolveUser } from "../../runtime/user.js";
 import type { WorkdirInstruction } from "../instructions/index.js";
-import { runFilesystemStep } from "../fsstep.js";
+import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
 
 export function normalizeWorkdir(current: string, path: string): string {
   return posix.resolve(current || "/", path);
 }
 
-export async function dispatchWorkdir(ctx: StepContext, instr: WorkdirInstruction): Promise<void> {
+/** Undefined for `/`, which has no filesystem step. */
+export async function dispatchWorkdir(ctx: StepContext, instr: WorkdirInstruction): Promise<StepOutcome | undefined> {
   const { state } = ctx;
   const wd = normalizeWorkdir(state.run.WorkingDir ?? "/", instr.path);
   state.run.WorkingDir = wd;
   if (wd === "/") {
     state.addHistory(`WORKDIR ${wd}`, true);
-    return;
+    return undefined;
   }
   const user = state.run.User ?? "";
-  await runFilesystemStep(ctx.session, state, {
+  return runFilesystemStep(ctx.session, state, {
     info: ctx.info,
     record: {
       instruction: "WORKDIR",

@@ -8,9 +8,9 @@
 // - missing parents are created 0755, owned by the --chown owner or 0:0;
 // - destination symlinks are followed inside the rootfs, never on the host.
 import { createLimiter } from "../../common/limit.js";
-import { lstat, lutimes, writeFile } from "node:fs/promises";
+import { lstat, writeFile } from "node:fs/promises";
 import { posix } from "node:path";
-import { DockerfileError, RuntimeFailure, type SourcePlace } from "../../common/errors.js";
+import { DockerfileError, type SourcePlace } from "../../common/errors.js";
 import { resolveInsideRoot, resolveInRoot } from "../../common/rootpath.js";
 import { extractArchive, probeArchive } from "./archive.js";
 import { destinationIsFolder, destinationPath, ensureFolder, hostPath, lstatOrUndefined, removeExisting } from "./destination.js";
@@ -70,7 +70,6 @@ async function copySource(ctx: CopyContext, rel: string): Promise<void> {
   if (st.isDirectory()) {
     const folder = await ensureFolder(req.destRoot, destinationPath(req.dest, req.workdir), createdOwner(req), req.place, true);
     await copyFolder(ctx, src, resolvedRel, st, hostPath(req.destRoot, folder), true);
-    if (req.reuse?.stacked) await touchCreatedFolders(req, req.reuse.stacked.parentRoot, folder);
     return;
   }
   if (req.add && st.isFile()) {
@@ -85,23 +84,6 @@ async function copySource(ctx: CopyContext, rel: string): Promise<void> {
     throw new DockerfileError(req.place, `cannot copy ${rel}: not a regular file, folder or symlink`);
   }
   await copyRegularFile(ctx, src, st, await fileTarget(req, posix.basename(rel === "." ? "/" : rel)));
-}
-
-/**
- * Stacked on the previous copy (reuse.ts), the destination folder and the folders made for it exist
- * already, with that copy's times; a copy over the parent would have made them (or added to them) now.
- * They get the current time: the destination, each folder on its way that the parent lacks, and the
- * folder those were made in.
- */
-async function touchCreatedFolders(req: CopyRequest, parentRoot: string, folder: string): Promise<void> {
-  const now = new Date();
-  let madeBelow = false;
-  for (let path = folder; path !== "/"; path = posix.dirname(path)) {
-    const made = !(await lstatOrUndefined(hostPath(parentRoot, path)))?.isDirectory();
-    if (path === folder || made || madeBelow) await lutimes(hostPath(req.destRoot, path), now, now);
-    if (!made) return;
-    madeBelow = true;
-  }
 }
 
 /** A heredoc source: 0644 (or --chmod), owned 0:0 (or --chown), named by its heredoc word. */
@@ -119,8 +101,6 @@ export async function copyIntoRootfs(req: CopyRequest): Promise<void> {
   // Reuse only for one source: with several, a later one may replace a file an earlier one left for
   // linking, and the links (made at the end) would come in the wrong order.
   if (req.reuse !== undefined && (req.sources.length !== 1 || (req.inline?.length ?? 0) > 0)) {
-    // a stacked copy cannot fall back: the previous copy is in place under it (stackableOn rules this out)
-    if (req.reuse.stacked) throw new RuntimeFailure("a COPY stacked on its previous copy must have one source");
     const { reuse: _unused, ...single } = req;
     return copyIntoRootfs(single);
   }

@@ -9,9 +9,8 @@ import { settleAll } from "../../common/limit.js";
 import { applyMetadata, readXattrs } from "./metadata.js";
 import { lstatOrUndefined, removeExisting } from "./destination.js";
 import { isIncluded } from "./visibility.js";
-import { withoutNonUtf8 } from "./names.js";
 import { deferReuse } from "./reuse.js";
-import type { CopyContext, CopyReuse, Owner } from "./types.js";
+import type { CopyContext, Owner } from "./types.js";
 
 function ownerOf(ctx: CopyContext, st: Stats): Owner {
   if (ctx.req.chown) return ctx.req.chown;
@@ -87,9 +86,7 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
   // Entries are looked at and copied concurrently (a global limit bounds the syscalls in flight);
   // folders recurse without taking a slot, so a deep tree cannot starve itself. Files with other
   // hardlinks go last and in order, so the first copy of an inode is the one the others link to.
-  let names = (await readdir(src)).sort();
-  names = withoutNonUtf8(names, src, rel, (r) => ctx.req.filter?.(r) ?? true, ctx.req.place, ctx.req.fromContext ? "build context" : "source");
-  if (ctx.req.reuse?.stacked !== undefined) names = keepSettled(ctx, ctx.req.reuse as CopyReuse, rel, target, names);
+  const names = (await readdir(src)).sort();
   const children = await settleAll(names.map((name) => ctx.limit(async () => {
     const childRel = rel === "." ? name : `${rel}/${name}`;
     const child = posix.join(src, name);
@@ -104,7 +101,7 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
   }));
   for (const c of linked) await copyEntry(ctx, c.child, c.childRel, c.childStat, posix.join(target, c.name));
   if (!isTop) {
-    if (!(ctx.req.reuse?.stacked && (await hasMetadata(ctx, src, st, target)))) await copyMetadata(ctx, src, st, target);
+    await copyMetadata(ctx, src, st, target);
     if (ctx.req.reuse) ctx.folderTimes.set(target, { atime: st.atime, mtime: st.mtime });
   } else {
     // BuildKit (fsutil's copy): the destination of a folder copy, made for it or there already, takes
@@ -115,35 +112,6 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
     await lutimes(target, times.atime, times.mtime);
     if (ctx.req.reuse) ctx.folderTimes.set(target, times);
   }
-}
-
-/**
- * A stacked copy (reuse.ts): the settled files among a folder's names stay as the previous copy left
- * them, with not even an lstat (a one-file edit in a 20,000-file context looks at one file); the rest
- * are returned to be copied as usual.
- */
-function keepSettled(ctx: CopyContext, reuse: CopyReuse, rel: string, target: string, names: string[]): string[] {
-  const { settled, changedSince } = reuse.stacked as NonNullable<CopyReuse["stacked"]>;
-  const insideDir = posix.relative(ctx.req.destRoot, target);
-  return names.filter((name) => {
-    if (!settled.has(rel === "." ? name : `${rel}/${name}`)) return true;
-    const inside = insideDir === "" ? name : `${insideDir}/${name}`;
-    if (changedSince?.has(inside)) return true;
-    reuse.reused.add(inside);
-    return false;
-  });
-}
-
-/**
- * Whether a folder the previous copy left (a stacked copy, reuse.ts) already has what copyMetadata would
- * give it: setting it anyway would copy the folder up into the new snapshot's upper dir for nothing.
- */
-async function hasMetadata(ctx: CopyContext, src: string, st: Stats, target: string): Promise<boolean> {
-  const now = lstatSync(target);
-  const owner = ownerOf(ctx, st);
-  if (now.uid !== owner.uid || now.gid !== owner.gid || (now.mode & 0o7777) !== modeOf(ctx, st)) return false;
-  if (Math.round(now.mtimeMs) !== st.mtime.getTime()) return false; // set to the ms (as a float: ±1 ns)
-  return (await readXattrs(src)).size === 0 && (await readXattrs(target)).size === 0;
 }
 
 /** Copies one entry found inside a copied folder (symlinks are not followed). */

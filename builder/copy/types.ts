@@ -42,28 +42,17 @@ export interface CopyRequest {
  * exactly the metadata this copy would give it, is copied straight into the upper dir after the copy
  * through the mount (by the native helper, no overlay), and its layer member is taken from the previous
  * layer (runtime/layer/donor.ts) instead of being read back. Each copy is its own inode (st_nlink 1,
- * as BuildKit's). When the step's snapshot is stacked on the previous one (`stacked`), the previous
- * copy is already in place under the mount: a matching file is left there, and only what changed is
- * written.
+ * as BuildKit's). Set up by builder/fastcopy.ts; done by reuse.ts.
  */
 export interface CopyReuse {
-  /** The active snapshot's upper dir (the files go straight in, after the copy through the mount); stacked: the rootfs. */
+  /** The active snapshot's upper dir (the files go straight in, after the copy through the mount). */
   upper: string;
-  /** A view of the previous snapshot's diff; stacked: the rootfs. */
+  /** The previous snapshot's diff, read only. */
   donor: string;
   /** Source paths (relative to sourceRoot, as in the step's inputs) whose digest did not change. */
   unchanged: Set<string>;
   /** Filled in: the paths (relative to the upper dir) written this way, whose members equal the previous layer's. */
   reused: Set<string>;
-  /** The snapshot is stacked on the previous one (see reuse.ts). */
-  stacked?: {
-    /** A read-only view of the parent snapshot (what a copy over it would start from). */
-    parentRoot: string;
-    /** Unchanged source files settled before the previous build (reuse.ts settledFiles): left in place unlooked at. */
-    settled: Set<string>;
-    /** Targets (paths relative to the rootfs) not under the mount as the previous build left them: checked all the same. */
-    changedSince?: Set<string>;
-  };
 }
 
 /** What every copy of one request shares. */

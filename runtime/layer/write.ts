@@ -22,18 +22,11 @@ export interface LayerReuse {
   reused: Set<string>;
 }
 
-/** What writing a layer learnt about the diff. */
-export interface LayerFacts {
-  /** No whiteout and no opaque folder: the diff only adds and replaces (snapshots record it). */
-  plain: boolean;
-}
-
 /** Writes the layer tar of `upperDir` to `out` and ends it; reused files' members come from reuse.donorTar. */
-export async function writeLayerTar(upperDir: string, out: NodeJS.WritableStream, reuse?: LayerReuse): Promise<LayerFacts> {
+export async function writeLayerTar(upperDir: string, out: NodeJS.WritableStream, reuse?: LayerReuse): Promise<void> {
   const writer = new TarWriter(out);
-  const facts = await writeTree(writer, upperDir, reuse);
+  await writeTree(writer, upperDir, reuse);
   await writer.finish();
-  return facts;
 }
 
 /** Writes the layer tar to filePath while hashing it: the diffID and byte size. */
@@ -137,8 +130,7 @@ function prepare(f: Found & { st: BigIntStats }): Prepared {
  * small files, and one promise per stat/listxattr/open/read/close through libuv's thread pool cost
  * several times the syscalls themselves. Large files are streamed; the loop yields now and then.
  */
-async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse | undefined): Promise<LayerFacts> {
-  const facts: LayerFacts = { plain: true };
+async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse | undefined): Promise<void> {
   const found: Found[] = [];
   collect(upperDir, "", found, reuse?.reused);
   const donor = reuse === undefined ? undefined : new DonorTar(reuse.donorTar, indexPlainFiles(reuse.donorTar));
@@ -152,9 +144,7 @@ async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse 
       } else {
         for (const chunk of donor?.flush() ?? []) await writer.addRaw(chunk);
         const st = f.st ?? lstatSync(f.host, { bigint: true }); // reused, but not offered by the donor
-        const prepared = prepare({ ...f, st });
-        if (prepared.opaque || (st.isCharacterDevice() && st.rdev === 0n)) facts.plain = false;
-        await writeEntry(writer, { ...f, st }, prepared, firstLinks);
+        await writeEntry(writer, { ...f, st }, prepare({ ...f, st }), firstLinks);
       }
       if (i % YIELD_EVERY === YIELD_EVERY - 1) await new Promise((r) => setImmediate(r));
     }
@@ -162,7 +152,6 @@ async function writeTree(writer: TarWriter, upperDir: string, reuse: LayerReuse 
   } finally {
     donor?.close();
   }
-  return facts;
 }
 
 async function writeEntry(writer: TarWriter, f: Found & { st: BigIntStats }, p: Prepared, firstLinks: Map<string, string>): Promise<void> {
