@@ -1,12 +1,15 @@
 // The one place an error becomes output: a user's mistake is one line and exit 1 (125 for a bad flag,
 // as Docker), never a stack trace.
 import { CommanderError } from "commander";
-import { RunFailedError, UserError, errorMessage } from "../common/errors.js";
+import { RunFailedError, UserError, clipQuote, errorMessage } from "../common/errors.js";
 
 const OPTION_ERRORS = new Set([
   "commander.unknownOption", "commander.optionMissingArgument", "commander.missingMandatoryOptionValue",
   "commander.invalidArgument", "commander.conflictingOption",
 ]);
+
+/** The longest error line printed (characters). */
+const MAX_MESSAGE = 2000;
 
 export function reportFailure(e: unknown): number {
   if (e instanceof CommanderError) {
@@ -20,7 +23,8 @@ export function reportFailure(e: unknown): number {
     return e.exitCode;
   }
   if (e instanceof UserError) {
-    process.stderr.write(`error: ${e.message}\n`);
+    // one line, whatever user input it quotes (the places that quote clip it; this is the last guard)
+    process.stderr.write(`error: ${clipQuote(e.message.replace(/\n/g, " "), MAX_MESSAGE)}\n`);
     return e.exitCode;
   }
   if (e instanceof Error && e.name === "AbortError") {

@@ -52,15 +52,29 @@ export class ArchiveError extends UserError {}
 
 /** A RUN step whose command failed: its argv, exit code and the last lines it printed. */
 export class RunFailedError extends UserError {
+  readonly lastOutput: string[];
+
   constructor(
     readonly place: SourcePlace | undefined,
     readonly command: string,
     readonly exitStatus: number,
-    readonly lastOutput: string[],
+    lastOutput: string[],
   ) {
     const where = place ? `${place.file}:${place.line}: ` : "";
-    super(`${where}${command}: exit code ${exitStatus}`);
+    super(`${where}${clipQuote(command, 600)}: exit code ${exitStatus}`);
+    this.lastOutput = lastOutput.map((line) => clipQuote(line, 1000));
   }
+}
+
+/**
+ * User input (a Dockerfile line, a command's output) as quoted in a message: at most `max` characters,
+ * the middle left out and counted. A 100 MB RUN line made a 200 MB error message.
+ */
+export function clipQuote(text: string, max = 300): string {
+  if (text.length <= max) return text;
+  const head = Math.ceil((max * 2) / 3);
+  const tail = max - head;
+  return `${text.slice(0, head)}…[${text.length - max} characters left out]…${text.slice(text.length - tail)}`;
 }
 
 /** A failure of the machine or an external tool (mount, runc) that is not the user's input. */

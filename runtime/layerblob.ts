@@ -69,7 +69,13 @@ export async function unpackImageLayers(
   let chain: Digest | null = null;
   for (const [i, layer] of layers.entries()) {
     const diffId = diffIds[i] as Digest;
-    chain = await snapshotter.unpackWith(applyLayerTar, chain, diffId, () => openLayerTar(store, layer, diffId));
+    try {
+      chain = await snapshotter.unpackWith(applyLayerTar, chain, diffId, () => openLayerTar(store, layer, diffId));
+    } catch (e) {
+      // the place: which layer (a stored image whose layer is corrupt fails here, at first use)
+      if (e instanceof ArchiveError && !e.message.startsWith("layer ")) throw new ArchiveError(`layer ${i + 1} of ${layers.length} (${layer.digest}): ${e.message}`, { cause: e });
+      throw e;
+    }
   }
   return chain;
 }

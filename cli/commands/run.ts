@@ -4,7 +4,7 @@
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Digest } from "../../common/digest.js";
-import { UserError } from "../../common/errors.js";
+import { ArchiveError, UserError } from "../../common/errors.js";
 import { storePaths, type StorePaths } from "../../common/storepaths.js";
 import { ownerToken } from "../../common/owner.js";
 import type { ContainerConfig } from "../../image/config.js";
@@ -55,8 +55,13 @@ export function containerConfig(image: ContainerConfig, command: string[], flags
   };
 }
 
-async function unpackImage(store: ContentStore, snap: Snapshotter, rec: ImageRecord): Promise<Digest | null> {
-  return unpackImageLayers(snap, store, rec.manifest.layers, rec.config.rootfs.diff_ids);
+async function unpackImage(store: ContentStore, snap: Snapshotter, rec: ImageRecord, name: string): Promise<Digest | null> {
+  try {
+    return await unpackImageLayers(snap, store, rec.manifest.layers, rec.config.rootfs.diff_ids);
+  } catch (e) {
+    if (e instanceof ArchiveError) throw new ArchiveError(`image ${name}: ${e.message}`, { cause: e });
+    throw e;
+  }
 }
 
 async function pickName(paths: StorePaths, wanted: string | undefined): Promise<string> {
@@ -79,7 +84,7 @@ export async function runRun(root: string, image: string, command: string[], fla
   const argv = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
   if (argv.length === 0) throw new UserError(`no command specified for ${image}`);
   const snap = new Snapshotter(paths);
-  const parent = await unpackImage(store, snap, rec);
+  const parent = await unpackImage(store, snap, rec, image);
   const active = await snap.prepare(parent);
   const record: ContainerRecord = {
     id: newContainerId(), name, image, imageId: rec.configDigest, manifestDigest: rec.manifestDigest, parentChain: parent,

@@ -13,6 +13,8 @@ import { planDockerArchive } from "./dockerformat.js";
 import { extractArchive } from "./extract.js";
 import { planOciLayout } from "./ociformat.js";
 import type { PlannedImage } from "./plan.js";
+import { checkLayerTar } from "./tarcheck.js";
+import { familiarString } from "../reference.js";
 import { compressionOf, fileHead, publishStaged, stageLayer, verifyFile, type StagedBlob } from "./stage.js";
 
 export interface LoadOptions {
@@ -82,6 +84,7 @@ async function stageLayers(plan: PlannedImage[], stagingDir: string, movable: bo
       const blob = plainInPlace
         ? await verifyFile(layer.path, layer.diffId, layer.what)
         : await stageLayer(createReadStream(layer.path), head, stagingDir, layer);
+      await checkLayerTar(blob.path, `${layer.what} of ${img.tags[0] === undefined ? "an untagged image" : familiarString(img.tags[0])}`);
       staged.set(layer.path, blob);
     }
   }

@@ -1,0 +1,61 @@
+// Error lines name their place and quote little: a load of an archive whose layer tar is cut short
+// names the archive, the layer and the image; a RUN line of megabytes fails with a line of hundreds
+// of characters.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { busyboxRootfs, freshStore, removeStore, storeListing, tsbuild } from "./helpers.js";
+
+async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(join(tmpdir(), "tsbuild-errors-"));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test("load refuses an archive whose layer tar is truncated, naming the archive, the layer and the image", { timeout: 60_000 }, () =>
+  withDir(async (dir) => {
+    // a docker-archive whose digests all agree, but whose layer is the first 30,000 bytes of a tar
+    const layer = (await readFile(await busyboxRootfs())).subarray(0, 30_000);
+    const diffId = `sha256:${createHash("sha256").update(layer).digest("hex")}`;
+    await writeFile(join(dir, "layer.tar"), layer);
+    await writeFile(join(dir, "config.json"), JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [diffId] }, config: {} }));
+    await writeFile(join(dir, "manifest.json"), JSON.stringify([{ Config: "config.json", RepoTags: ["cut:1"], Layers: ["layer.tar"] }]));
+    const archive = join(dir, "cut.tar");
+    execFileSync("tar", ["-cf", archive, "-C", dir, "manifest.json", "config.json", "layer.tar"]);
+    const root = join(dir, "store");
+    assert.equal((await tsbuild(["--root", root, "images"])).code, 0);
+    const before = storeListing(root);
+
+    const r = await tsbuild(["--root", root, "load", "-i", archive]);
+
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `error: ${archive}: layer layer.tar of cut:1: tar archive truncated at byte 30000: inside entry bin/busybox\n`);
+    assert.deepEqual(storeListing(root), before, "nothing tagged, no blob kept");
+  }));
+
+test("a RUN line of a megabyte fails with an error of a few hundred characters", { timeout: 60_000 }, async () => {
+  const root = await freshStore();
+  try {
+    await withDir(async (dir) => {
+      await writeFile(join(dir, "Dockerfile"), `FROM busybox:local\nRUN false ${"x".repeat(1 << 20)}\n`);
+      const r = await tsbuild(["--root", root, "build", "--progress", "plain", dir]);
+      assert.equal(r.code, 1);
+      const errorLine = r.stderr.split("\n").filter((l) => l.startsWith("error: "));
+      assert.equal(errorLine.length, 1, r.stderr.slice(-2000));
+      assert.match(errorLine[0] as string, /^error: \S*Dockerfile:2: RUN false x+…\[\d+ characters left out\]…x+" did not complete successfully: exit code 1$/);
+      assert.ok((errorLine[0] as string).length < 800, `${(errorLine[0] as string).length} characters`);
+      // (the plain progress names the step as written, once: that is the progress renderer's to shorten)
+      const rest = r.stderr.split("\n").filter((l) => !l.startsWith("#")).join("\n");
+      assert.ok(rest.length < 4000, `stderr besides progress: ${rest.length} characters`);
+    });
+  } finally {
+    await removeStore(root);
+  }
+});
