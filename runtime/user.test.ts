@@ -66,7 +66,8 @@ test("resolveUser reads passwd inside the rootfs, following links within it", as
 
 // Expectations observed with BuildKit (dockerd 26): --chown=app → 1000:1000, =1234 → 1234:1234,
 // =1234:app → 1234:1000, =app:65534 → 1000:65534, =nobody:app → 65534:1000, =nosuch → 0:0,
-// =app:nosuch → 1000:1000, =:app → 0:1000.
+// =app:nosuch → 1000:1000, =:app → 0:1000; and (testdata/cases/user-unknown, also USER then WORKDIR)
+// =nosuch:12 → 0:12, =7:nosuch → 7:7, =7: → 7:0, =1:root → 1:0.
 test("resolveChown follows BuildKit's COPY --chown", async () => {
   await withRootfs(async (root) => {
     const cases: Array<[string, number, number]> = [
@@ -78,9 +79,38 @@ test("resolveChown follows BuildKit's COPY --chown", async () => {
       ["nosuch", 0, 0],
       ["app:nosuch", 1000, 1000],
       [":app", 0, 1000],
+      ["nosuch:12", 0, 12],
+      ["7:nosuch", 7, 7],
+      ["7:", 7, 0],
+      ["1:root", 1, 0],
+      ["root", 0, 0],
+      ["+5", 5, 5],
     ];
     for (const [spec, uid, gid] of cases) {
       assert.deepEqual(await resolveChown(root, spec), { uid, gid }, spec);
     }
   });
+});
+
+test("resolveChown tells of each name it could not find", async () => {
+  await withRootfs(async (root) => {
+    const heard: string[] = [];
+    const ids = await resolveChown(root, "nosuch:nogrp", (kind, name) => heard.push(`${kind} ${name}`));
+    assert.deepEqual(ids, { uid: 0, gid: 0 });
+    assert.deepEqual(heard, ["user nosuch", "group nogrp"]);
+    heard.length = 0;
+    await resolveChown(root, "app:app", (kind, name) => heard.push(`${kind} ${name}`));
+    await resolveChown(root, "5:", (kind, name) => heard.push(`${kind} ${name}`));
+    assert.deepEqual(heard, []);
+  });
+  // no /etc/passwd at all (a scratch image): a name is unknown, a number is not
+  const empty = await mkdtemp(join(tmpdir(), "tsbuild-user-"));
+  try {
+    const heard: string[] = [];
+    assert.deepEqual(await resolveChown(empty, "app", (kind, name) => heard.push(`${kind} ${name}`)), { uid: 0, gid: 0 });
+    assert.deepEqual(await resolveChown(empty, "1:2", (kind, name) => heard.push(`${kind} ${name}`)), { uid: 1, gid: 2 });
+    assert.deepEqual(heard, ["user app"]);
+  } finally {
+    await rm(empty, { recursive: true, force: true });
+  }
 });

@@ -113,24 +113,45 @@ export async function resolveUser(rootfs: string, spec: string): Promise<Resolve
   return { uid, gid, additionalGids, home };
 }
 
+/** What resolveChown could not find: a user name missing from /etc/passwd, or a group from /etc/group. */
+export type UnknownOwner = (kind: "user" | "group", name: string) => void;
+
+/** llb.WithUser's parseUID: "root" and 32-bit integers are ids; anything else is a name ("" too). */
+function ownerId(part: string): number | undefined {
+  if (part === "root") return 0;
+  if (!/^[+-]?\d+$/.test(part)) return undefined;
+  const n = Number.parseInt(part, 10);
+  return n >= -(2 ** 31) && n < 2 ** 31 ? n >>> 0 : undefined;
+}
+
 /**
- * Resolves COPY/ADD --chown=user[:group] as BuildKit does: a name gives the passwd entry's uid and gid,
- * a number alone gives uid = gid = that number; an explicit group overrides the gid. BuildKit (dockerd
- * 26) silently maps an unknown user name to 0:0 and ignores an unknown group name: so do we.
+ * Resolves a file owner as BuildKit's file operations do (COPY/ADD --chown, and WORKDIR's folder under
+ * USER): llb.WithUser, then readUser. A number (or "root") is the uid and also the gid; a name gives its
+ * passwd entry's uid and gid, or 0:0 when it has none; an empty user or group is 0. A group, when
+ * given, replaces the gid: a number, or the group file's entry for a name (none: the gid stays).
+ * BuildKit (dockerd 26) does this silently; `onUnknown` hears of each name it could not find.
  */
-export async function resolveChown(rootfs: string, spec: string): Promise<ChownIds> {
-  const [userPart, groupPart] = splitSpec(spec.trim());
+export async function resolveChown(rootfs: string, spec: string, onUnknown?: UnknownOwner): Promise<ChownIds> {
+  const [userPart, groupPart] = splitSpec(spec);
   let uid = 0;
   let gid = 0;
-  if (NUMERIC.test(userPart)) {
-    uid = gid = Number.parseInt(userPart, 10);
+  const id = ownerId(userPart);
+  if (id !== undefined) {
+    uid = gid = id;
   } else if (userPart !== "") {
     const entry = (await readPasswd(rootfs)).find((p) => p.name === userPart);
     if (entry) ({ uid, gid } = entry);
+    else onUnknown?.("user", userPart);
   }
-  if (groupPart !== undefined && groupPart !== "") {
-    if (NUMERIC.test(groupPart)) gid = Number.parseInt(groupPart, 10);
-    else gid = (await readGroups(rootfs)).find((g) => g.name === groupPart)?.gid ?? gid;
+  if (groupPart !== undefined) {
+    const groupId = ownerId(groupPart);
+    if (groupId !== undefined) gid = groupId;
+    else if (groupPart === "") gid = 0;
+    else {
+      const group = (await readGroups(rootfs)).find((g) => g.name === groupPart);
+      if (group) gid = group.gid;
+      else onUnknown?.("group", groupPart);
+    }
   }
   return { uid, gid };
 }

@@ -11,6 +11,7 @@ import { copyWithFastPath } from "../fastcopy.js";
 import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
 import { openFromSource } from "./fromsource.js";
+import { unknownOwnerWarning } from "./ownerwarning.js";
 
 interface SourceRoot {
   root: string;
@@ -79,7 +80,7 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
       },
       createdBy: `${instr.kind} ${instr.kind === "COPY" && instr.from ? `--from=${instr.from} ` : ""}${shownSources} ${instr.dest} # buildkit`,
       work: async (rootfs, { upper, record, previous }) => {
-        const chown = instr.chown === undefined ? undefined : await resolveChown(rootfs, instr.chown);
+        const chown = instr.chown === undefined ? undefined : await resolveChown(rootfs, instr.chown, unknownOwnerWarning(ctx, instr.place, "--chown"));
         const sources = matched.length + inline.length;
         return copyWithFastPath(session, { record, previous, upper, sources }, (reuse) => copyIntoRootfs({
           sourceRoot: source.root,

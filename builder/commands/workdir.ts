@@ -1,16 +1,27 @@
 // WORKDIR: sets the working directory and, unless it is "/", creates it (with its missing parents,
-// owned by the stage's USER) as a filesystem step of its own, as BuildKit does.
+// owned by the stage's USER, resolved as BuildKit's file operations resolve an owner: an unknown name
+// is 0, with a warning) as a filesystem step of its own, as BuildKit does.
 import { chmod, chown, mkdir, stat } from "node:fs/promises";
 import { posix } from "node:path";
 import { DockerfileError, errnoCode } from "../../common/errors.js";
 import { resolveInRoot, resolveInsideRoot } from "../../common/rootpath.js";
-import { resolveUser } from "../../runtime/user.js";
+import { resolveChown } from "../../runtime/user.js";
+import { unknownOwnerWarning } from "./ownerwarning.js";
 import type { WorkdirInstruction } from "../instructions/index.js";
 import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
 
+/**
+ * BuildKit's system.NormalizeWorkdir: an absolute path is kept as written (`/a/b/` keeps its slash,
+ * `/x/../y` its dots: that is the config's WorkingDir); a relative one is joined to the current one
+ * and cleaned, as Go's path.Join does.
+ */
 export function normalizeWorkdir(current: string, path: string): string {
-  return posix.resolve(current || "/", path);
+  const parent = current === "" ? "/" : current.startsWith("/") ? current : `/${current}`;
+  const wanted = path === "" ? parent : path;
+  if (wanted.startsWith("/")) return wanted;
+  const joined = posix.normalize(`${parent}/${wanted}`);
+  return joined.length > 1 && joined.endsWith("/") ? joined.slice(0, -1) : joined;
 }
 
 /** Undefined for `/`, which has no filesystem step. */
@@ -33,8 +44,8 @@ export async function dispatchWorkdir(ctx: StepContext, instr: WorkdirInstructio
     },
     createdBy: `WORKDIR ${wd}`,
     work: async (rootfs) => {
-      const owner = user === "" ? undefined : await resolveUser(rootfs, user);
-      await mkdirInRoot(rootfs, wd, owner, instr);
+      const owner = user === "" ? undefined : await resolveChown(rootfs, user, unknownOwnerWarning(ctx, instr.place, "USER"));
+      await mkdirInRoot(rootfs, posix.normalize(wd), owner, instr);
     },
   });
 }
