@@ -104,6 +104,11 @@ describe("failures a user can cause", () => {
     await expectFailure(["-t", "f:1", "--target", "nosuchtarget", "-f", df, ctx], ["nosuchtarget"]);
   });
 
+  it("invalid STOPSIGNAL is refused like BuildKit's, naming Dockerfile:line", async () => {
+    const df = await dockerfile("stopsignal.Dockerfile", "FROM busybox:local\nARG SIG=SIGFOO\nSTOPSIGNAL $SIG\n");
+    await expectFailure(["-t", "f:1", "-f", df, ctx], ["stopsignal.Dockerfile:3", /invalid signal: SIGFOO$/]);
+  });
+
   it("unknown base image names Dockerfile:line and the reference", async () => {
     const df = await dockerfile("base.Dockerfile", "FROM nosuchimage:1.2\nRUN true\n");
     await expectFailure(["-t", "f:1", "-f", df, ctx], ["base.Dockerfile:1", "nosuchimage:1.2"]);
