@@ -7,15 +7,21 @@ import type { RunInstruction } from "../instructions/index.js";
 import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StageState } from "../state.js";
 import type { StepContext } from "./context.js";
+import { shebangScript, mountScript, SCRIPT_DIR, type ScriptMount } from "./heredocscript.js";
 import { buildArgPrefix } from "./history.js";
 import { prepareRunMounts, type PreparedMounts } from "./runmounts.js";
 
 const OUTPUT_TAIL = 15;
 
-/** The argv a RUN executes: exec form as is; shell form through SHELL, heredocs handed to the shell. */
+/**
+ * The argv a RUN executes: exec form as is; shell form through SHELL, heredocs handed to the shell,
+ * a lone heredoc with a shebang run as a file (heredocscript.ts).
+ */
 export function runArgv(state: StageState, instr: RunInstruction): string[] {
   const { cmdLine, prependShell, files } = instr.command;
   if (!prependShell) return [...cmdLine];
+  const shebang = shebangScript(instr);
+  if (shebang) return [...state.shell, `${SCRIPT_DIR}/${shebang.name}`];
   const command = cmdLine.join(" ");
   if (files.length === 0) return [...state.shell, command];
   const only = files.length === 1 ? parseHeredocWord(command.trim()) : undefined;
@@ -40,14 +46,18 @@ function processEnv(state: StageState): string[] {
 export async function dispatchRun(ctx: StepContext, instr: RunInstruction): Promise<StepOutcome> {
   const { state } = ctx;
   const mounts = instr.mounts.length === 0 ? undefined : await prepareRunMounts(ctx, instr, state.workdir);
+  let script: ScriptMount | undefined;
   try {
-    return await runStep(ctx, instr, mounts);
+    const heredoc = shebangScript(instr);
+    if (heredoc) script = await mountScript(ctx.session.paths.tmp, heredoc);
+    return await runStep(ctx, instr, mounts, script);
   } finally {
+    await script?.release();
     await mounts?.release();
   }
 }
 
-async function runStep(ctx: StepContext, instr: RunInstruction, mounts: PreparedMounts | undefined): Promise<StepOutcome> {
+async function runStep(ctx: StepContext, instr: RunInstruction, mounts: PreparedMounts | undefined, script: ScriptMount | undefined): Promise<StepOutcome> {
   const { state, session } = ctx;
   const argv = runArgv(state, instr);
   const network = instr.network === "none" ? "none" : instr.network === "host" ? "host" : session.settings.network;
@@ -59,7 +69,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
     record: {
       instruction: "RUN",
       text: instr.original,
-      definition: { argv, env: state.env, workdir: cwd, user, network, ...(mounts ? { mounts: mounts.definition } : {}) },
+      definition: { argv, env: state.env, workdir: cwd, user, network, ...(mounts ? { mounts: mounts.definition } : {}), ...(script ? { script: script.data } : {}) },
       buildArgs,
       ...(mounts?.inputs ? { inputs: mounts.inputs } : {}),
     },
@@ -68,7 +78,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
       const tail: string[] = [];
       let partial = "";
       const resolved = await resolveUser(rootfs, user);
-      const extraMounts = mounts ? await mounts.materialize() : [];
+      const extraMounts = [...(mounts ? await mounts.materialize() : []), ...(script ? [script.mount] : [])];
       const run = () => runContainer(session.paths, {
         rootfs,
         mounts: extraMounts,
