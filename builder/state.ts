@@ -11,6 +11,8 @@ export class StageState {
   cmdSet = false;
   /** ARGs declared in this stage, with their values (undefined: declared without a value). */
   readonly args = new Map<string, string | undefined>();
+  /** Every ARG name as declared, in order, repeats kept: what BuildKit lists before a RUN's history line. */
+  readonly declaredArgs: string[] = [];
   /** 1-based ordinal (as in "[stage i/n]") of the last step that was rebuilt, for explanations. */
   lastRebuiltStep: number | undefined;
   /** The key the stage started from (its base's): a step on it is the stage's first filesystem step. */

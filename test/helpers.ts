@@ -187,6 +187,8 @@ export function cachePattern(report: { steps?: { stage?: unknown; instruction?: 
 
 export interface Expected {
   config: Record<string, Json>; files: Record<string, Record<string, string | number | number[]>>;
+  /** BuildKit's history (recorded since the history comparison; older recordings lack it). */
+  history?: Array<{ created_by: string; empty_layer: boolean }>;
   expected_cache?: CachePattern[]; expect_fail?: boolean;
 }
 

@@ -44,6 +44,7 @@ test("summarizeArchive applies layers, whiteouts and opaque folders", async () =
     await writeFile(join(dir, "config.json"), JSON.stringify({
       os: "linux", architecture: "amd64", rootfs: { type: "layers", diff_ids: ["a", "b"] },
       config: { Cmd: ["sh"], Env: [], Labels: {}, User: "7" },
+      history: [{ created_by: "COPY a /a # buildkit" }, { created_by: "CMD [\"sh\"]", empty_layer: true }, {}],
     }));
     await writeFile(join(dir, "manifest.json"), JSON.stringify([{ Config: "config.json", Layers: ["l1.tar", "l2.tar.gz"] }]));
     execFileSync("tar", ["-C", dir, "-cf", join(dir, "image.tar"), "manifest.json", "config.json", "l1.tar", "l2.tar.gz"]);
@@ -52,6 +53,11 @@ test("summarizeArchive applies layers, whiteouts and opaque folders", async () =
     assert.equal(s.layers, 2);
     assert.equal(s.diff_ids, 2);
     assert.deepEqual(s.config, { Cmd: ["sh"], User: "7" }, "empty Env and Labels are dropped");
+    assert.deepEqual(s.history, [
+      { created_by: "COPY a /a # buildkit", empty_layer: false },
+      { created_by: "CMD [\"sh\"]", empty_layer: true },
+      { created_by: "", empty_layer: false },
+    ]);
     const f = s.files;
     assert.equal(f["/data/gone"], undefined, "whiteout removes the folder");
     assert.equal(f["/data/gone/x"], undefined, "and what was under it");
@@ -69,10 +75,14 @@ test("summarizeArchive applies layers, whiteouts and opaque folders", async () =
     assert.deepEqual(compareSummaries(expected, s), []);
     expected.files["/data/file"] = { ...expected.files["/data/file"]!, mode: "0o600" };
     expected.config.User = "8";
+    expected.history[1] = { created_by: "CMD [\"/bin/sh\"]", empty_layer: true };
     const diffs = compareSummaries(expected, s);
-    assert.equal(diffs.length, 2);
-    assert.match(diffs[0]!, /^config\.User: buildkit="8" tsbuild="7"$/);
-    assert.match(diffs[1]!, /^file \/data\/file: /);
+    assert.equal(diffs.length, 3);
+    assert.match(diffs[0]!, /^history\[1\]: buildkit=.*tsbuild=/);
+    assert.match(diffs[1]!, /^config\.User: buildkit="8" tsbuild="7"$/);
+    assert.match(diffs[2]!, /^file \/data\/file: /);
+    const { history: _unrecorded, ...older } = expected;
+    assert.equal(compareSummaries(older, s).length, 2, "a recording without history compares no history");
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 // TypeScript twin of /work/shared/oracle/imgtree.py: a docker-archive tar summarised as the merged
-// root filesystem (whiteouts applied; path, type, mode, uid, gid, size, sha256, link) and the config
-// fields a Dockerfile sets. Same output shape and the same quirks, so it compares with recorded JSON.
+// root filesystem (whiteouts applied; path, type, mode, uid, gid, size, sha256, link), the config
+// fields a Dockerfile sets and the history. Same output shape and the same quirks, so it compares with
+// recorded JSON.
 import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream, readFileSync, readSync, openSync, closeSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
@@ -14,12 +15,19 @@ import { walkTar } from "./tar.js";
 export type FileEntry = Record<string, string | number | number[]>;
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 
+/** One history entry as imgtree.py keeps it: what made it and whether it made a layer. */
+export interface HistoryLine {
+  created_by: string;
+  empty_layer: boolean;
+}
+
 export interface ImageSummary {
   layers: number;
   diff_ids: number;
   os: string | null;
   architecture: string | null;
   config: Record<string, Json>;
+  history: HistoryLine[];
   files: Record<string, FileEntry>;
 }
 
@@ -97,6 +105,7 @@ export async function summarizeArchive(archive: string): Promise<ImageSummary> {
     if (!first) throw new Error(`${archive}: empty manifest.json`);
     const config = JSON.parse(readFileSync(join(dir, first.Config), "utf8")) as {
       config?: Record<string, Json>; os?: string; architecture?: string; rootfs?: { diff_ids?: string[] };
+      history?: Array<{ created_by?: string; empty_layer?: boolean }>;
     };
     const tree = new Map<string, FileEntry>();
     for (const [i, layer] of first.Layers.entries()) {
@@ -125,6 +134,7 @@ export async function summarizeArchive(archive: string): Promise<ImageSummary> {
       os: config.os ?? null,
       architecture: config.architecture ?? null,
       config: picked,
+      history: (config.history ?? []).map((h) => ({ created_by: h.created_by ?? "", empty_layer: h.empty_layer === true })),
       files,
     };
   } finally {
@@ -132,10 +142,21 @@ export async function summarizeArchive(archive: string): Promise<ImageSummary> {
   }
 }
 
-/** Differences between an expected and an actual summary, one line each (as difftest.py words them). */
-export function compareSummaries(expected: Pick<ImageSummary, "config" | "files">, actual: ImageSummary): string[] {
+/**
+ * Differences between an expected and an actual summary, one line each (as difftest.py words them).
+ * History (created_by and empty_layer of every entry) is compared exactly when the recording has it.
+ */
+export function compareSummaries(expected: Pick<ImageSummary, "config" | "files"> & { history?: HistoryLine[] }, actual: ImageSummary): string[] {
   const diffs: string[] = [];
   const same = (a: unknown, b: unknown): boolean => JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+  if (expected.history !== undefined) {
+    const n = Math.max(expected.history.length, actual.history.length);
+    for (let i = 0; i < n; i++) {
+      if (!same(expected.history[i], actual.history[i])) {
+        diffs.push(`history[${i}]: buildkit=${JSON.stringify(expected.history[i])} tsbuild=${JSON.stringify(actual.history[i])}`);
+      }
+    }
+  }
   for (const k of [...new Set([...Object.keys(expected.config), ...Object.keys(actual.config)])].sort()) {
     if (!same(expected.config[k], actual.config[k])) {
       diffs.push(`config.${k}: buildkit=${JSON.stringify(expected.config[k])} tsbuild=${JSON.stringify(actual.config[k])}`);

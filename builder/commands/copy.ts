@@ -11,6 +11,7 @@ import { copyWithFastPath } from "../fastcopy.js";
 import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
 import { openFromSource } from "./fromsource.js";
+import { copyCreatedBy } from "./history.js";
 import { unknownOwnerWarning } from "./ownerwarning.js";
 
 interface SourceRoot {
@@ -59,7 +60,6 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
     const buildArgs: Record<string, string> = {};
     for (const name of used) if (Object.hasOwn(args, name) && state.envValue(name) === undefined) buildArgs[name] = args[name]!;
     const inline = instr.contents.map((c) => ({ name: c.path, content: c.data }));
-    const shownSources = [...instr.sources, ...instr.contents.map((c) => `<<${c.path}`)].join(" ");
     return await runFilesystemStep(session, state, {
       info: ctx.info,
       record: {
@@ -78,7 +78,7 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
         buildArgs,
         inputs,
       },
-      createdBy: `${instr.kind} ${instr.kind === "COPY" && instr.from ? `--from=${instr.from} ` : ""}${shownSources} ${instr.dest} # buildkit`,
+      createdBy: copyCreatedBy(instr),
       work: async (rootfs, { upper, record, previous }) => {
         const chown = instr.chown === undefined ? undefined : await resolveChown(rootfs, instr.chown, unknownOwnerWarning(ctx, instr.place, "--chown"));
         const sources = matched.length + inline.length;

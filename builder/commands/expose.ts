@@ -1,12 +1,14 @@
 import { DockerfileError } from "../../common/errors.js";
 import type { ExposeInstruction } from "../instructions/index.js";
 import type { StepContext } from "./context.js";
+import { exposeCreatedBy } from "./history.js";
 
 const PORT_RE = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i;
 
 /** EXPOSE: adds ports (default protocol tcp; ranges expand) to the image config. */
 export function dispatchExpose(ctx: StepContext, instr: ExposeInstruction): void {
   const ports = { ...(ctx.state.run.ExposedPorts ?? {}) };
+  const own: string[] = [];
   for (const spec of instr.ports) {
     const m = PORT_RE.exec(spec);
     if (!m) throw new DockerfileError(instr.place, `invalid containerPort: ${spec}`);
@@ -14,9 +16,9 @@ export function dispatchExpose(ctx: StepContext, instr: ExposeInstruction): void
     const start = Number.parseInt(m[1]!, 10);
     const end = m[2] === undefined ? start : Number.parseInt(m[2], 10);
     if (end < start || end > 65535) throw new DockerfileError(instr.place, `invalid port range: ${spec}`);
-    for (let p = start; p <= end; p++) ports[`${p}/${proto}`] = {};
+    for (let p = start; p <= end; p++) own.push(`${p}/${proto}`);
   }
+  for (const p of own) ports[p] = {};
   ctx.state.run.ExposedPorts = ports;
-  const shown = Object.keys(ports).sort();
-  ctx.state.addHistory(`EXPOSE map[${shown.map((p) => `${p}:{}`).join(" ")}]`, true);
+  ctx.state.addHistory(exposeCreatedBy(own), true); // this instruction's ports only, as BuildKit
 }

@@ -1,6 +1,7 @@
 import type { HealthConfig as ImageHealth } from "../../image/config.js";
 import type { HealthcheckInstruction } from "../instructions/index.js";
 import type { StepContext } from "./context.js";
+import { healthcheckCreatedBy } from "./history.js";
 
 /** HEALTHCHECK: the container's health probe; zero durations are left out as Docker does. */
 export function dispatchHealthcheck(ctx: StepContext, instr: HealthcheckInstruction): void {
@@ -12,5 +13,5 @@ export function dispatchHealthcheck(ctx: StepContext, instr: HealthcheckInstruct
   if (h.startInterval) out.StartInterval = h.startInterval;
   if (h.retries) out.Retries = h.retries;
   ctx.state.run.Healthcheck = out;
-  ctx.state.addHistory(`HEALTHCHECK ${JSON.stringify(out)}`, true);
+  ctx.state.addHistory(healthcheckCreatedBy(h), true);
 }

@@ -8,7 +8,7 @@ import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StageState } from "../state.js";
 import type { StepContext } from "./context.js";
 import { shebangScript, mountScript, SCRIPT_DIR, type ScriptMount } from "./heredocscript.js";
-import { buildArgPrefix } from "./history.js";
+import { runCreatedBy } from "./history.js";
 import { prepareRunMounts, type PreparedMounts } from "./runmounts.js";
 
 const OUTPUT_TAIL = 15;
@@ -73,7 +73,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
       buildArgs,
       ...(mounts?.inputs ? { inputs: mounts.inputs } : {}),
     },
-    createdBy: `RUN ${buildArgPrefix(buildArgs)}${argv.join(" ")} # buildkit`,
+    createdBy: runCreatedBy(argv, state.declaredArgs, processEnv(state)),
     work: async (rootfs, { started }) => {
       const tail: string[] = [];
       let partial = "";

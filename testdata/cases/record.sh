@@ -3,9 +3,10 @@
 # /tmp/anchors/docker.sock with busybox:local, see /work/shared/oracle/README.md; the suite does not).
 # usage: record.sh [CASE_DIR...]     default: every case folder beside this script
 #        record.sh --public          the public cases (../shared/cases) into public-expected/NAME.json
-# expected.json = imgtree.py's summary of the final image (after the whole sequence) without
-# tags/history, plus "expected_cache" (per build of the sequence, BuildKit's cached/missed steps per
-# stage) or "expect_fail" with BuildKit's exit code.
+# expected.json = imgtree.py's summary of the final image (after the whole sequence) without tags
+# (its history, created_by and empty_layer per entry, is compared exactly), plus "expected_cache" (per
+# build of the sequence, BuildKit's cached/missed steps per stage) or "expect_fail" with BuildKit's
+# exit code.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 oracle=${ORACLE_DIR:-/work/shared/oracle}
@@ -24,8 +25,11 @@ for case in "$@"; do
   [ -f "$case/Dockerfile" ] || continue
   if [ -n "$public" ]; then out="$here/public-expected/$name.json"; else out="$case/expected.json"; fi
   python3 - "$oracle" "$case" "$out" <<'PY'
-import json, os, shutil, subprocess, sys, tempfile
+import fcntl, json, os, shutil, subprocess, sys, tempfile
 oracle, case_dir, out = sys.argv[1:4]
+# difftest.py runs (of other sessions too) take turns case by case on this lock: each empties BuildKit's cache
+lock = open("/tmp/anchors/difftest.lock", "w")
+fcntl.flock(lock, fcntl.LOCK_EX)
 sys.path.insert(0, oracle)
 import difftest
 from imgtree import summarize
@@ -54,7 +58,7 @@ try:
         tar = os.path.join(work, ".oracle.tar")
         difftest.sh(difftest.DOCKER + ["save", tag, "-o", tar])
         result = summarize(tar)
-        result.pop("tags", None); result.pop("history", None)
+        result.pop("tags", None)
         result["expected_cache"] = pattern
         difftest.sh(difftest.DOCKER + ["rmi", tag], check=False)
 finally:
