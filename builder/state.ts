@@ -2,8 +2,8 @@
 // the cache key of its last step, and the ARGs in scope.
 import type { Digest } from "../common/digest.js";
 import type { ContainerConfig, Descriptor, ImageConfig } from "../image/config.js";
+import { DEFAULT_PATH } from "../runtime/container.js";
 
-export const DEFAULT_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 export const DEFAULT_SHELL = ["/bin/sh", "-c"];
 
 export class StageState {

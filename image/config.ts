@@ -114,13 +114,15 @@ export interface ImageIndex {
   annotations?: Record<string, string>;
 }
 
-/** OCI chain ids: chain(1) = diffID(1), chain(n) = sha256(chain(n-1) + " " + diffID(n)). */
+/** The OCI chain id of a layer on `parent` (null: the first layer): chain(1) = diffID(1), chain(n) = sha256(chain(n-1) + " " + diffID(n)). */
+export function chainIdOf(parent: Digest | null, diffId: Digest): Digest {
+  return parent === null ? diffId : sha256(`${parent} ${diffId}`);
+}
+
+/** The OCI chain ids of a list of layers. */
 export function chainIds(diffIds: readonly Digest[]): Digest[] {
   const out: Digest[] = [];
-  for (const d of diffIds) {
-    const prev = out[out.length - 1];
-    out.push(prev === undefined ? d : sha256(`${prev} ${d}`));
-  }
+  for (const d of diffIds) out.push(chainIdOf(out[out.length - 1] ?? null, d));
   return out;
 }
 

@@ -1,7 +1,8 @@
 import { lstat, mkdir, readdir, readFile, rm, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { mkdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { sha256, digestHex, type Digest } from "../common/digest.js";
+import { digestHex, type Digest } from "../common/digest.js";
+import { chainIdOf } from "../image/config.js";
 import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
 import type { StorePaths } from "../common/storepaths.js";
@@ -57,10 +58,8 @@ export interface SnapshotInfo {
   lowers: number[];
 }
 
-/** chain(1) = diffID(1); chain(n) = sha256(chain(n-1) + " " + diffID(n)). */
-export function chainIdOf(parent: Digest | null, diffId: Digest): Digest {
-  return parent === null ? diffId : sha256(`${parent} ${diffId}`);
-}
+/** Snapshots are named by chain id (the image's formula: image/config.ts). */
+export { chainIdOf };
 
 export class Snapshotter {
   private readonly dir: string;
