@@ -74,6 +74,14 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
 
   const system = program.command("system").description("Manage tsbuild's store");
   system
+    .command("check")
+    .description("Verify the store (blobs, images, snapshots, cache entries, leftovers of killed processes); exit 1 on problems")
+    .option("--repair", "remove what is safe to remove, and say what")
+    .action(async (opts: { repair?: boolean }, cmd: Command) => {
+      const { runSystemCheck } = await import("./commands/check.js");
+      await runSystemCheck(rootOf(cmd), opts);
+    });
+  system
     .command("df")
     .description("Show disk usage")
     .option("-v, --verbose", "show detailed information on space usage")

@@ -1,0 +1,82 @@
+// `tsbuild system check [--repair]`: clean on a store builds made; each kind of damage and leftover
+// found, one line each; --repair removes what is safe and says so; the store is clean after it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
+
+const hex = (s: string): string => createHash("sha256").update(s).digest("hex");
+
+/** The owner token of a process that has exited. */
+async function deadOwner(): Promise<string> {
+  const child = spawn("true", { stdio: "ignore" });
+  await new Promise<void>((r) => child.on("exit", () => r()));
+  return `${child.pid as number}.1`;
+}
+
+test("system check: clean after builds; damage and leftovers found one line each; --repair removes what is safe", { timeout: 60_000 }, async () => {
+  const root = await freshStore();
+  const ctx = await mkdtemp(join(tmpdir(), "tsbuild-check-"));
+  try {
+    await writeFile(join(ctx, "f"), "x\n");
+    await writeFile(join(ctx, "Dockerfile"), "FROM busybox:local\nRUN echo hi > /a\nCOPY f /f\n");
+    await tsbuildOk(["--root", root, "build", "-q", "-t", "app", ctx]);
+    const clean = await tsbuild(["--root", root, "system", "check"]);
+    assert.equal(clean.code, 0, clean.stdout + clean.stderr);
+    assert.match(clean.stdout, /^system check: clean; checked \d+ blobs, 2 images, 3 snapshots, 2 cache entries\n$/);
+
+    const dead = await deadOwner();
+    await writeFile(join(root, "blobs", "sha256", hex("x")), "y"); // a blob whose bytes are not its name
+    await mkdir(join(root, "tmp", `load-${dead}-0123abcd`, "staging"), { recursive: true });
+    await mkdir(join(root, "locks", "gc.lock.readers"), { recursive: true });
+    await writeFile(join(root, "locks", "gc.lock.readers", `${dead}-1`), dead);
+    await writeFile(join(root, "locks", "index.lock"), dead);
+    await symlink("../999", join(root, "snapshots", "chains", hex("dangling")));
+    await mkdir(join(root, "snapshots", "500", "fs"), { recursive: true });
+    await writeFile(join(root, "snapshots", "500", "owner"), dead);
+    await writeFile(join(root, "snapshots", "active", `500-${dead}`), "");
+    // a committed, published snapshot nothing uses
+    await mkdir(join(root, "snapshots", "501", "fs"), { recursive: true });
+    await writeFile(join(root, "snapshots", "501", "meta.json"), JSON.stringify({ chainId: `sha256:${hex("unused")}`, parent: null, lowers: [501] }));
+    await symlink("../501", join(root, "snapshots", "chains", hex("unused")));
+    // a cache entry whose snapshot is gone
+    await writeFile(join(root, "cache", "keys", `${hex("key")}.json`), `${JSON.stringify({ key: `sha256:${hex("key")}`, chainId: `sha256:${hex("gone")}` })}\n{}\n`);
+    await writeFile(join(root, "cache", "keys", `${hex("key")}.json.tmp-${dead}-0badf00d`), "half");
+
+    const found = await tsbuild(["--root", root, "system", "check"]);
+    assert.equal(found.code, 1, found.stderr);
+    const lines = found.stdout.trimEnd().split("\n");
+    const expected = [
+      `blobs/sha256/${hex("x")}: content hashes to sha256:${hex("y")} (corrupt blob)`,
+      `cache/keys/${hex("key")}.json: its snapshot sha256:${hex("gone")} is missing or broken`,
+      `snapshots/chains/${hex("dangling")}: points to ../999, which is not a committed snapshot`,
+      `snapshots/501 (sha256:${hex("unused")}): nothing references it`,
+      `snapshots/500: active snapshot of a dead process (${dead.split(".")[0]})`,
+      `tmp/load-${dead}-0123abcd: left by a dead process`,
+      `locks/index.lock: lock held by a dead process`,
+      `cache/keys/${hex("key")}.json.tmp-${dead}-0badf00d: temporary file of a dead process`,
+    ];
+    for (const e of expected) assert.ok(lines.some((l) => l.endsWith(e)), `missing: ${e}\n${found.stdout}`);
+    assert.equal(lines.length, expected.length + 1, found.stdout);
+    assert.match(lines.at(-1) as string, /^system check: 8 problems \(8 can be repaired: --repair\); checked/);
+    // (the dead build's shared-lock marker went when the check took the store's lock, which skips such markers)
+    assert.deepEqual(await readdir(join(root, "locks", "gc.lock.readers")), []);
+
+    const repaired = await tsbuild(["--root", root, "system", "check", "--repair"]);
+    assert.equal(repaired.code, 1, "problems were found");
+    assert.match(repaired.stdout, /: removed\n/);
+    assert.match(repaired.stdout, /system check: 8 problems, 8 repaired;/);
+    assert.deepEqual(await readdir(join(root, "tmp")), []);
+
+    const after = await tsbuild(["--root", root, "system", "check"]);
+    assert.equal(after.code, 0, after.stdout);
+    await tsbuildOk(["--root", root, "build", "-q", "-t", "app", ctx]); // the store still builds
+  } finally {
+    await rm(ctx, { recursive: true, force: true });
+    await removeStore(root);
+  }
+});
