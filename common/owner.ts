@@ -52,9 +52,9 @@ export function parseOwnerToken(token: string): Owner | undefined {
   return { pid, start: m[2] === undefined ? undefined : Number(m[2]) };
 }
 
-// `<kind>-<owner>-<hex>` (8 hex digits in runtime/, 12 or 16 in image/), and an atomic write's
-// `<file>.tmp-<owner>-<hex>` beside its target.
-const OWNED_NAME = /(?:^[a-z]+(?:-[a-z]+)*-|\.tmp-)(\d+(?:\.\d+)?)-(?:[0-9a-f]{8}|[0-9a-f]{12}|[0-9a-f]{16})$/;
+// `<kind>-<owner>-<hex>` (8 hex digits in runtime/, 12 or 16 in image/), and a name made beside its
+// target: an atomic write's `<file>.tmp-<owner>-<hex>`, a cache mount's `<folder>.new-<owner>-<hex>`.
+const OWNED_NAME = /(?:^[a-z]+(?:-[a-z]+)*-|\.[a-z]+-)(\d+(?:\.\d+)?)-(?:[0-9a-f]{8}|[0-9a-f]{12}|[0-9a-f]{16})$/;
 
 /** The owner named by a scratch or temporary name, or undefined if the name is not one. */
 export function ownerOfName(name: string): Owner | undefined {

@@ -170,15 +170,15 @@ export async function checkLeftovers(paths: StorePaths): Promise<CheckResult> {
       problems.push({ line: `${rel(path)}: lock held by a dead process`, repair: () => removed(path) });
     }
   }
-  // atomic writes' temporary files (`<file>.tmp-<owner>-<hex>`): in the folders such files are written to
-  const folders = [paths.root, join(paths.root, "layersizes"), paths.cache, join(paths.cache, "keys"), join(paths.cache, "steps")];
+  // names made beside their targets (`<file>.tmp-<owner>-<hex>`, a cache mount's `<folder>.new-…`), in
+  // the folders such names are made in
+  const folders = [paths.root, join(paths.root, "layersizes"), paths.cache, join(paths.cache, "keys"), join(paths.cache, "steps"), join(paths.cache, "mounts")];
   for (const name of await listDirIfExists(paths.snapshots)) if (/^\d+$/.test(name)) folders.push(join(paths.snapshots, name));
   for (const name of await listDirIfExists(paths.containers)) folders.push(join(paths.containers, name));
   for (const folder of folders) {
     for (const name of await listDirIfExists(folder)) {
-      if (!name.includes(".tmp-")) continue;
       const path = join(folder, name);
-      if (deadOwned(name, path)) problems.push({ line: `${rel(path)}: temporary file of a dead process`, repair: () => removed(path) });
+      if (name.includes(".") && deadOwned(name, path)) problems.push({ line: `${rel(path)}: temporary file of a dead process`, repair: () => removedDir(path) });
     }
   }
   return { problems, counts: {} };

@@ -101,6 +101,7 @@ test("scratch names: the sweep reads the owner (pid and start time) from runtime
   assert.deepEqual(ownerOfName(scratchName("bundle")), { pid, start });
   assert.deepEqual(ownerOfName("ingest-4242.77-0123456789ab"), { pid: 4242, start: 77 });
   assert.deepEqual(ownerOfName("index.json.tmp-4242.77-0123abcd"), { pid: 4242, start: 77 });
+  assert.deepEqual(ownerOfName("id-1234.new-4242.77-0123abcd"), { pid: 4242, start: 77 }, "a cache mount folder being made");
   assert.deepEqual(ownerOfName("ingest-4242-0123456789ab"), { pid: 4242, start: undefined }, "an older tsbuild's name");
   assert.equal(ownerOfName("ingest-4242-0123456789"), undefined);
   assert.equal(ownerOfName("notes.txt"), undefined);
