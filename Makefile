@@ -33,11 +33,12 @@ deps: system-deps $(NODE_MODULES)
 # tsc type-checks; esbuild bundles the CLI into one CommonJS file, dist/tsbuild.cjs, that bin/tsbuild runs
 # through a V8 code cache (written by the first run; removed here with the old bundle): Node then loads
 # one file and compiles almost nothing, which was most of a no-op rebuild's time. (The bundle is written
-# before the type-check, as tsc used to emit despite type errors.)
+# before the type-check, as tsc used to emit despite type errors.) undici stays in node_modules: only a
+# TLS or proxied request loads it (common/netfetch.ts), and every start would read it in the bundle.
 build: deps $(NATIVE)
 	rm -rf dist/bundle dist/tsbuild.cjs*
 	npx esbuild cli/main.ts --bundle --format=cjs --platform=node --target=node20 --supported:dynamic-import=false \
-	  --outfile=dist/tsbuild.cjs --log-level=warning \
+	  --external:undici --outfile=dist/tsbuild.cjs --log-level=warning \
 	  --log-override:empty-import-meta=silent
 	npx tsc --noEmit -p tsconfig.json
 

@@ -1,5 +1,5 @@
 // Test fixture: Debian's docker-registry (distribution 2.x) on a free 127.0.0.1 port with a temporary
-// storage folder; optionally behind htpasswd (Basic) or token (Bearer) auth. stop() kills it and removes
+// storage folder; optionally behind htpasswd (Basic) or token (Bearer) auth, or on https (127.0.0.2). stop() kills it and removes
 // the folder. Usage:
 //   const reg = await startRegistry();            // anonymous, read/write
 //   const reg = await startRegistry({ htpasswd: { user: "u", password: "p" } });
@@ -8,7 +8,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
+import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startTokenServer, type TokenServer } from "./tokenserver.js";
@@ -30,15 +30,17 @@ export interface TestRegistry {
 export interface RegistryFixtureOptions {
   htpasswd?: { user: string; password: string };
   tokenAuth?: { user: string; password: string };
+  /** Serve https on 127.0.0.2 (tsbuild speaks plain http to 127.0.0.1) with this certificate and key. */
+  tls?: { certPath: string; keyPath: string };
 }
 
 export const DOCKER_REGISTRY = "/usr/bin/docker-registry";
 
-function freePort(): Promise<number> {
+function freePort(address = "127.0.0.1"): Promise<number> {
   return new Promise((ok, fail) => {
     const srv = createServer();
     srv.once("error", fail);
-    srv.listen(0, "127.0.0.1", () => {
+    srv.listen(0, address, () => {
       const addr = srv.address();
       const port = typeof addr === "object" && addr !== null ? addr.port : 0;
       srv.close(() => ok(port));
@@ -66,16 +68,29 @@ async function waitReady(url: string, child: ChildProcess, logs: () => string): 
     if (child.exitCode !== null || child.signalCode !== null) {
       throw new Error(`docker-registry exited (${child.exitCode ?? child.signalCode}):\n${logs()}`);
     }
-    try {
-      const res = await fetch(`${url}/v2/`);
-      await res.body?.cancel();
-      return; // 200 or 401: it answers
-    } catch (e) {
-      if (!(e instanceof TypeError)) throw e; // fetch failed: not listening yet
+    if (url.startsWith("https:")) {
+      // The test's CA is not Node's: a TCP connection says it listens.
+      const { hostname, port } = new URL(url);
+      if (await connects(hostname, Number(port))) return;
+    } else {
+      try {
+        const res = await fetch(`${url}/v2/`);
+        await res.body?.cancel();
+        return; // 200 or 401: it answers
+      } catch (e) {
+        if (!(e instanceof TypeError)) throw e; // fetch failed: not listening yet
+      }
     }
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`docker-registry did not answer at ${url} within 15s:\n${logs()}`);
+}
+
+function connects(host: string, port: number): Promise<boolean> {
+  return new Promise((ok) => {
+    const socket = connect({ host, port }, () => { socket.destroy(); ok(true); });
+    socket.once("error", () => ok(false));
+  });
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -95,14 +110,16 @@ export async function startRegistry(opts: RegistryFixtureOptions = {}): Promise<
     if (opts.tokenAuth) token = await startTokenServer(dataDir, opts.tokenAuth);
     // The port is free when probed; another process could take it before the registry binds, so retry.
     for (let attempt = 0; ; attempt++) {
-      const port = await freePort();
-      const host = `127.0.0.1:${port}`;
-      const url = `http://${host}`;
+      const address = opts.tls ? "127.0.0.2" : "127.0.0.1";
+      const port = await freePort(address);
+      const host = `${address}:${port}`;
+      const url = `${opts.tls ? "https" : "http"}://${host}`;
+      const tls = opts.tls ? `  tls:\n    certificate: ${opts.tls.certPath}\n    key: ${opts.tls.keyPath}\n` : "";
       const config = join(dataDir, "config.yml");
       writeFileSync(config,
         "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: true\n" +
         `storage:\n  filesystem:\n    rootdirectory: ${join(dataDir, "data")}\n  delete:\n    enabled: true\n` +
-        `http:\n  addr: ${host}\n  secret: tsbuild-test-secret\n` +
+        `http:\n  addr: ${host}\n  secret: tsbuild-test-secret\n${tls}` +
         authSection(dataDir, opts, token));
       let log = "";
       const proc = spawn(DOCKER_REGISTRY, ["serve", config], { stdio: ["ignore", "ignore", "pipe"] });

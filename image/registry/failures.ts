@@ -106,9 +106,9 @@ export function networkFailure(e: unknown, host: string, target: string): Error 
     const why = code === "ECONNREFUSED" ? "connection refused" : code === "ENOTFOUND" ? "unknown host" : code;
     return new RegistryError(`cannot reach ${host}`, undefined, why);
   }
-  if (code && /CERT|SSL|TLS|ERR_TLS/.test(code)) {
+  if (code && /CERT|SSL|TLS|VERIFY|HOSTNAME/.test(code)) {
     return new RegistryError(`cannot reach ${host}`, undefined,
-      `TLS failed (${causeMessage(e)}); a plain-HTTP registry needs to be listed as insecure`);
+      `TLS failed: ${causeMessage(e)} (${code}); trust the registry's certificate authority with NODE_EXTRA_CA_CERTS, or list a plain-HTTP registry with --insecure-registry`);
   }
   return new TransientError(new RegistryError(`connection to ${host} broken`, undefined, `${target}: ${code ?? causeMessage(e)}`));
 }

@@ -2,6 +2,7 @@
 // hosts), auth (one retry after a 401 challenge), retries with exponential backoff on 5xx and broken
 // connections, redirects followed by hand so credentials never go to another host, and one-line
 // RegistryErrors for what the registry refused.
+import { netFetch } from "../../common/netfetch.js";
 import { RegistryError, type RegistryOptions } from "./api.js";
 import { Authorizer } from "./auth.js";
 import { findCredentials, type Credentials } from "./credentials.js";
@@ -129,7 +130,7 @@ export class RegistryTransport {
   /** fetch, with network failures turned into RegistryError (refused) or TransientError (reset). */
   async fetchOnce(url: string, init: RequestInit, target: string): Promise<Response> {
     try {
-      return await fetch(url, init);
+      return await netFetch(url, init);
     } catch (e) {
       throw networkFailure(e, new URL(url).host, target);
     }
