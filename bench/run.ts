@@ -1,7 +1,6 @@
 // `make bench`: times tsbuild against BuildKit (the oracle's dockerd, when it answers) on generated
 // scenarios, alternating runs after a warm-up, and prints medians, ratios and goals; writes results.json.
-// Options (after `--` under make: `node --import tsx bench/run.ts --runs 3`): --only NAME[,NAME] (scenarios), --runs N (measured runs per tool, default 5),
-// --keep-node-env (time tsbuild with NODE_EXTRA_CA_CERTS if it is set, see TSBUILD_ENV).
+// Options (after `--` under make: `node --import tsx bench/run.ts --runs 3`): --only NAME[,NAME] (scenarios), --runs N (measured runs per tool, default 5).
 import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -15,12 +14,9 @@ const TSBUILD = process.env.TSBUILD_BIN ?? join(REPO, "bin", "tsbuild");
 const DOCKER = "/usr/bin/docker";
 const DOCKER_ENV = { ...process.env, DOCKER_HOST: "unix:///tmp/anchors/docker.sock", DOCKER_BUILDKIT: "1" };
 const BASE_ARCHIVE = "/tmp/anchors/busybox-docker.tar";
-// NODE_EXTRA_CA_CERTS (set in some sandboxes for a proxy) makes every Node process parse a certificate
-// bundle before running any code: ~60 ms per tsbuild run that no scenario needs (none uses TLS) and
-// BuildKit's Go client never pays. tsbuild runs without it unless --keep-node-env is given.
-const KEEP_NODE_ENV = process.argv.includes("--keep-node-env");
+// tsbuild runs in the user's environment as it is: a NODE_EXTRA_CA_CERTS there (this machine sets one) is
+// handed on by bin/tsbuild's launcher without Node loading it at start-up (common/netfetch.ts).
 const TSBUILD_ENV: NodeJS.ProcessEnv = { ...process.env };
-if (!KEEP_NODE_ENV) delete TSBUILD_ENV.NODE_EXTRA_CA_CERTS;
 
 interface Result {
   name: string;
@@ -136,9 +132,6 @@ async function main(): Promise<void> {
   const runs = Number.parseInt(option("--runs") ?? "5", 10);
   const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
   const withDocker = await dockerAnswers();
-  if (process.env.NODE_EXTRA_CA_CERTS !== undefined && !KEEP_NODE_ENV) {
-    process.stderr.write("note: tsbuild runs without NODE_EXTRA_CA_CERTS (its start-up cost is the environment's; --keep-node-env keeps it)\n");
-  }
   if (!withDocker) process.stderr.write("BuildKit (the oracle's dockerd) does not answer: timing tsbuild alone\n");
   const scratch = await mkdtemp(join(tmpdir(), "tsbuild-bench-"));
   const results: Result[] = [];
