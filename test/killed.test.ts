@@ -55,3 +55,33 @@ test("a load killed mid-way leaves a tmp folder that the next command (images) r
 
     assert.deepEqual(await readdir(tmp), []);
   }));
+
+test("a build killed mid-RUN: image prune does not wait for it, and system check finds nothing left after the next command", { timeout: 60_000 }, async () => {
+  const { freshStore, removeStore, tsbuild } = await import("./helpers.js");
+  const root = await freshStore();
+  try {
+    await withDir(async (ctx) => {
+      await writeFile(join(ctx, "Dockerfile"), "FROM busybox:local\nRUN echo started > /dev/stderr; sleep 60\n");
+      const child = startTsbuild(["--root", root, "build", "--progress", "plain", ctx]);
+      const exited = new Promise<void>((r) => child.on("exit", () => r()));
+      await new Promise<void>((resolve, reject) => {
+        child.stderr?.on("data", (c: Buffer) => c.toString().includes("started") && resolve());
+        child.on("exit", (code) => reject(new Error(`build ended early (${code})`)));
+      });
+      const markers = await readdir(join(root, "locks", "gc.lock.readers"));
+      assert.equal(markers.length, 1, "the build holds the store shared");
+      assert.match(markers[0] as string, new RegExp(`^${child.pid}\\.\\d+-1$`), "named by pid and start time");
+      child.kill("SIGKILL");
+      await exited;
+
+      const started = Date.now();
+      const prune = await tsbuild(["--root", root, "image", "prune", "-f"]);
+      assert.equal(prune.code, 0, prune.stderr);
+      assert.ok(Date.now() - started < 10_000, "prune did not wait for the killed build");
+      const check = await tsbuild(["--root", root, "system", "check"]);
+      assert.equal(check.code, 0, check.stdout);
+    });
+  } finally {
+    await removeStore(root);
+  }
+});
