@@ -1,19 +1,16 @@
 // The runtime's part of `system check`: snapshots against their chain IDs, parents and dirs; snapshots
-// nothing references; and what dead processes left (scratch, mounts, runc containers, lock files and
-// markers, temporary files of atomic writes), which the sweep would remove: the check names each.
-import { existsSync, statSync } from "node:fs";
+// nothing references; active snapshots and their markers (what dead processes left elsewhere:
+// leftovers.ts).
+import { existsSync } from "node:fs";
 import { readFile, readlink, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { digestHex, isDigest, type Digest } from "../common/digest.js";
 import { errnoCode } from "../common/errors.js";
 import { listDirIfExists } from "../common/fsutil.js";
-import { ownerIsGone } from "../common/lock.js";
-import { deadOwned, ownerAlive, ownerOfName, parseOwnerToken } from "../common/owner.js";
+import { ownerAlive, parseOwnerToken } from "../common/owner.js";
 import type { CheckResult, StoreProblem } from "../common/storecheck.js";
 import type { StorePaths } from "../common/storepaths.js";
-import { deleteContainer } from "./container.js";
 import { listContainers } from "./containers.js";
-import { mountsUnder, unmount } from "./mounts.js";
 import { activeMarkersDir, removeSnapshotDir } from "./snapshotfiles.js";
 
 interface Meta {
@@ -21,9 +18,6 @@ interface Meta {
   parent: Digest | null;
   lowers: number[];
 }
-
-/** A temporary file kept there by an older tsbuild (no owner in its name) counts as left over after this long. */
-const UNOWNED_AGE_MS = 3_600_000;
 
 export interface SnapshotCheck extends CheckResult {
   /** Chain IDs published and sound (a cache entry pointing elsewhere is broken). */
@@ -127,63 +121,6 @@ async function checkActive(paths: StorePaths, actives: number[], metas: Readonly
   return problems;
 }
 
-/**
- * What dead processes left and the sweep removes: scratch files and folders, mounts, runc containers,
- * lock files and shared-lock markers, and temporary files of atomic writes beside their targets.
- */
-export async function checkLeftovers(paths: StorePaths): Promise<CheckResult> {
-  const problems: StoreProblem[] = [];
-  const rel = (p: string): string => relative(paths.root, p);
-  for (const id of await listDirIfExists(paths.runcState)) {
-    if (deadOwned(id)) problems.push({ line: `runc container ${id}: of a dead process`, repair: async () => {
-      await deleteContainer(paths, id);
-      return "deleted";
-    } });
-  }
-  const mounts = await mountsUnder(paths.root);
-  for (const mountPoint of mounts) {
-    const owner = relative(paths.root, mountPoint).split("/").map(ownerOfName).find((o) => o !== undefined);
-    if (owner === undefined) problems.push({ line: `mount ${rel(mountPoint)}: no owner in its path` });
-    else if (!ownerAlive(owner)) problems.push({ line: `mount ${rel(mountPoint)}: of a dead process`, repair: async () => {
-      await unmount(mountPoint);
-      return "unmounted";
-    } });
-  }
-  for (const name of await listDirIfExists(paths.tmp)) {
-    const path = join(paths.tmp, name);
-    const owner = ownerOfName(name);
-    if (owner !== undefined && ownerAlive(owner, path)) continue;
-    if (owner === undefined && Date.now() - (statSync(path, { throwIfNoEntry: false })?.mtimeMs ?? 0) < UNOWNED_AGE_MS) continue;
-    const why = owner === undefined ? "no owner in its name, over an hour old" : "left by a dead process";
-    const busy = mounts.some((m) => m === path || m.startsWith(`${path}/`));
-    problems.push({ line: `${rel(path)}: ${why}`, ...(busy ? {} : { repair: () => removedDir(path) }) });
-  }
-  for (const name of await listDirIfExists(paths.locks)) {
-    const path = join(paths.locks, name);
-    if (name.endsWith(".readers")) {
-      for (const marker of await listDirIfExists(path)) {
-        const owner = parseOwnerToken(marker.replace(/-\d+$/, ""));
-        const file = join(path, marker);
-        if (owner !== undefined && !ownerAlive(owner, file)) problems.push({ line: `${rel(file)}: shared-lock marker of a dead process`, repair: () => removed(file) });
-      }
-    } else if (await ownerIsGone(path)) {
-      problems.push({ line: `${rel(path)}: lock held by a dead process`, repair: () => removed(path) });
-    }
-  }
-  // names made beside their targets (`<file>.tmp-<owner>-<hex>`, a cache mount's `<folder>.new-…`), in
-  // the folders such names are made in
-  const folders = [paths.root, join(paths.root, "layersizes"), paths.cache, join(paths.cache, "keys"), join(paths.cache, "steps"), join(paths.cache, "mounts")];
-  for (const name of await listDirIfExists(paths.snapshots)) if (/^\d+$/.test(name)) folders.push(join(paths.snapshots, name));
-  for (const name of await listDirIfExists(paths.containers)) folders.push(join(paths.containers, name));
-  for (const folder of folders) {
-    for (const name of await listDirIfExists(folder)) {
-      const path = join(folder, name);
-      if (name.includes(".") && deadOwned(name, path)) problems.push({ line: `${rel(path)}: temporary file of a dead process`, repair: () => removedDir(path) });
-    }
-  }
-  return { problems, counts: {} };
-}
-
 async function readMeta(path: string): Promise<Meta | "damaged" | undefined> {
   let text: string;
   try {
@@ -216,8 +153,7 @@ async function removed(path: string): Promise<string> {
   return "removed";
 }
 
-async function removedDir(path: string, paths?: StorePaths): Promise<string> {
-  if (paths !== undefined) await removeSnapshotDir(path, paths.tmp);
-  else await rm(path, { recursive: true, force: true });
+async function removedDir(path: string, paths: StorePaths): Promise<string> {
+  await removeSnapshotDir(path, paths.tmp);
   return "removed";
 }

@@ -1,6 +1,7 @@
 // `tsbuild system check [--repair]`: every room checks the part of the store it owns (image/check.ts,
-// runtime/snapcheck.ts, cache/check.ts); one line per problem, like fsck, then a summary. --repair does
-// what is safe (removes what nothing needs or what is broken and made again on demand) and says so.
+// runtime/snapcheck.ts and leftovers.ts, cache/check.ts); one line per problem, like fsck, then a
+// summary. --repair does what is safe (removes what nothing needs or what is broken and made again on
+// demand) and says so.
 // Under the store's GC lock: no build changes the store meanwhile (a running build is waited for).
 import { existsSync } from "node:fs";
 import type { Digest } from "../../common/digest.js";
@@ -14,7 +15,8 @@ import { chainIds, configProblem, type ImageConfig } from "../../image/config.js
 import { readIndex } from "../../image/layoutindex.js";
 import { ContentStore } from "../../image/store.js";
 import { listContainers } from "../../runtime/containers.js";
-import { checkLeftovers, checkSnapshots } from "../../runtime/snapcheck.js";
+import { checkLeftovers } from "../../runtime/leftovers.js";
+import { checkSnapshots } from "../../runtime/snapcheck.js";
 
 export async function runSystemCheck(root: string, opts: { repair?: boolean }): Promise<void> {
   const paths = storePaths(root);
