@@ -80,3 +80,17 @@ test("system check: clean after builds; damage and leftovers found one line each
     await removeStore(root);
   }
 });
+
+test("system check is clean after tsbuild run, with and without --rm (no marker of the run left behind)", { timeout: 60_000 }, async () => {
+  const root = await freshStore();
+  try {
+    await tsbuildOk(["--root", root, "run", "--name", "kept", "busybox:local", "true"]);
+    await tsbuildOk(["--root", root, "run", "--rm", "busybox:local", "true"]);
+    const check = await tsbuild(["--root", root, "system", "check"]);
+    assert.equal(check.code, 0, check.stdout);
+    await tsbuildOk(["--root", root, "rm", "kept"]);
+    assert.equal((await tsbuild(["--root", root, "system", "check"])).code, 0);
+  } finally {
+    await removeStore(root);
+  }
+});

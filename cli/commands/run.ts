@@ -15,6 +15,7 @@ import {
 } from "../../runtime/containers.js";
 import { unpackImageLayers } from "../../runtime/layerblob.js";
 import { Snapshotter } from "../../runtime/snapshotter.js";
+import { markerOf, unlinkIfExists } from "../../runtime/snapshotfiles.js";
 import { resolveUser } from "../../runtime/user.js";
 import type { RunFlags } from "./runargs.js";
 
@@ -96,8 +97,10 @@ export async function runRun(root: string, image: string, command: string[], fla
     await snap.remove(active);
     throw e;
   }
-  // From here the record owns the writable layer: without an owner file the start-up sweep keeps it.
+  // From here the record owns the writable layer: without an owner file (nor the marker that lists
+  // active snapshots for the sweep) the start-up sweep keeps it.
   await rm(join(active.dir, "owner"), { force: true });
+  unlinkIfExists(markerOf(paths.snapshots, active.id));
   let result: ContainerResult | undefined;
   try {
     result = await start(paths, snap, active, record, flags);
