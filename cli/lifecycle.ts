@@ -20,7 +20,8 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .option("--no-trunc", "do not truncate output")
     .option("-q, --quiet", "only show image ids")
     .option("-H, --human [bool]", "print sizes and dates in human readable format (default true)", (v: string) => v.replace(/^=/, "") !== "false", true)
-    .action(async (image: string, opts: { trunc?: boolean; quiet?: boolean; human?: boolean }, cmd: Command) => {
+    .option("--format <format>", "json, table, 'table TEMPLATE' or a Go template, e.g. '{{.ID}} {{.CreatedBy}}'")
+    .action(async (image: string, opts: { trunc?: boolean; quiet?: boolean; human?: boolean; format?: string }, cmd: Command) => {
       const { runHistory } = await import("./commands/history.js");
       await runHistory(rootOf(cmd), image, opts);
     });
@@ -85,7 +86,8 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .command("df")
     .description("Show disk usage")
     .option("-v, --verbose", "show detailed information on space usage")
-    .action(async (opts: { verbose?: boolean }, cmd: Command) => {
+    .option("--format <format>", "json, table, 'table TEMPLATE' or a Go template, e.g. '{{.Type}} {{.Size}}'")
+    .action(async (opts: { verbose?: boolean; format?: string }, cmd: Command) => {
       const { runSystemDf } = await import("./commands/df.js");
       await runSystemDf(rootOf(cmd), opts);
     });
@@ -116,7 +118,8 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .option("-a, --all", "show all containers (default shows just running)")
     .option("-q, --quiet", "only display container ids")
     .option("--no-trunc", "do not truncate output")
-    .action(async (opts: { all?: boolean; quiet?: boolean; trunc?: boolean }, cmd: Command) => {
+    .option("--format <format>", "json, table, 'table TEMPLATE' or a Go template, e.g. '{{.Names}} {{.Status}}'")
+    .action(async (opts: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }, cmd: Command) => {
       const { runPs } = await import("./commands/ps.js");
       await runPs(rootOf(cmd), opts);
     });

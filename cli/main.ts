@@ -144,8 +144,8 @@ export function makeProgram(): Command {
     .option("-q, --quiet", "only image ids")
     .option("--digests", "show digests")
     .option("--no-trunc", "do not truncate ids")
-    .option("-f, --filter <filter>", "dangling=true|false, reference=PATTERN; repeatable", collect, [])
-    .option("--format <format>", "json")
+    .option("-f, --filter <filter>", "dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE]; repeatable", collect, [])
+    .option("--format <format>", "json, table, 'table TEMPLATE' or a Go template, e.g. '{{.Repository}}:{{.Tag}}'")
     .action(async (reference: string | undefined, opts: Record<string, unknown>, cmd: Command) => {
       const { runImages } = await import("./commands/images.js");
       await runImages(rootOf(cmd), reference, opts);

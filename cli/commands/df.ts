@@ -15,6 +15,7 @@ import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { isRunning, listContainers, writableLayer, type ContainerRecord } from "../../runtime/containers.js";
 import { table, timeAgo } from "../format.js";
 import { LayerSizes } from "./layersize.js";
+import { formatList } from "../listformat.js";
 import { dockerSize } from "./sizes.js";
 
 interface Usage {
@@ -68,7 +69,10 @@ function withPercent(reclaimable: number, total: number): string {
   return total > 0 ? `${dockerSize(reclaimable)} (${Math.floor((100 * reclaimable) / total)}%)` : dockerSize(reclaimable);
 }
 
-export async function runSystemDf(root: string, opts: { verbose?: boolean }): Promise<void> {
+/** Header names of `docker system df --format 'table …'`. */
+const DF_HEADERS: Record<string, string> = { Type: "TYPE", TotalCount: "TOTAL", Active: "ACTIVE", Size: "SIZE", Reclaimable: "RECLAIMABLE" };
+
+export async function runSystemDf(root: string, opts: { verbose?: boolean; format?: string }): Promise<void> {
   const u = await measure(storePaths(root));
   const ids = new Set(u.images.map((r) => r.configDigest));
   const total = [...u.layers.values()].reduce((n, l) => n + l.size, 0);
@@ -78,12 +82,19 @@ export async function runSystemDf(root: string, opts: { verbose?: boolean }): Pr
   const cReclaim = u.containers.filter((c) => !c.running).reduce((n, c) => n + c.size, 0);
   const activeImageCount = [...ids].filter((id) => u.activeImages.has(id)).length;
   if (opts.verbose) return printVerbose(u, { total, reclaimable });
-  process.stdout.write(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], [
+  const rows = [
     ["Images", String(ids.size), String(activeImageCount), dockerSize(total), withPercent(reclaimable, total)],
     ["Containers", String(u.containers.length), String(u.containers.filter((c) => c.running).length), dockerSize(cSize), withPercent(cReclaim, cSize)],
     ["Local Volumes", "0", "0", "0B", "0B"],
     ["Build Cache", String(u.cacheEntries.length), "0", dockerSize(u.cacheSize), dockerSize(u.cacheReclaimable)],
-  ]));
+  ];
+  if (opts.format !== undefined) {
+    // `docker system df --format json`: one object a line, Docker's field names and order
+    const objects = rows.map(([type, count, active, size, rec]) => ({ Active: active, Reclaimable: rec, Size: size, TotalCount: count, Type: type }));
+    process.stdout.write(formatList(opts.format, objects, { table: "{{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}", headers: DF_HEADERS }));
+    return;
+  }
+  process.stdout.write(table(["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], rows));
 }
 
 function printVerbose(u: Usage, images: { total: number; reclaimable: number }): void {

@@ -4,11 +4,13 @@ import { storePaths } from "../../common/storepaths.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { humanSize, table, timeAgo } from "../format.js";
 import { LayerSizes } from "./layersize.js";
+import { formatList } from "../listformat.js";
 
 export interface HistoryFlags {
   trunc?: boolean;
   quiet?: boolean;
   human?: boolean;
+  format?: string;
 }
 
 export interface HistoryRow {
@@ -54,6 +56,18 @@ export async function runHistory(root: string, name: string, flags: HistoryFlags
     return;
   }
   const human = flags.human !== false;
+  if (flags.format !== undefined) {
+    const objects = rows.map((r) => {
+      const createdBy = r.createdBy.replaceAll("\t", " ");
+      return {
+        Comment: r.comment, CreatedAt: rfc3339(r.created), CreatedBy: noTrunc ? createdBy : ellipsis(createdBy, 45),
+        CreatedSince: timeAgo(r.created), ID: id(r.id), Size: human ? humanSize(r.size) : String(r.size),
+      };
+    });
+    const table = `{{.ID}}\t${human ? "{{.CreatedSince}}" : "{{.CreatedAt}}"}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}`;
+    process.stdout.write(formatList(flags.format, objects, { table, headers: HISTORY_HEADERS }));
+    return;
+  }
   const header = ["IMAGE", human ? "CREATED" : "CREATED AT", "CREATED BY", "SIZE", "COMMENT"];
   const body = rows.map((r) => {
     const createdBy = r.createdBy.replaceAll("\t", " ");
@@ -67,6 +81,9 @@ export async function runHistory(root: string, name: string, flags: HistoryFlags
   });
   process.stdout.write(table(header, body));
 }
+
+/** Header names of `docker history --format 'table …'`. */
+const HISTORY_HEADERS: Record<string, string> = { ID: "IMAGE", CreatedSince: "CREATED", CreatedAt: "CREATED AT", CreatedBy: "CREATED BY" };
 
 /** Docker's `-H=false` CREATED AT: RFC 3339 to the second. */
 function rfc3339(iso: string | undefined): string {

@@ -3,8 +3,8 @@ import { UserError } from "../../common/errors.js";
 import { storePaths } from "../../common/storepaths.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { parseReference } from "../../image/reference.js";
-import { humanSize, table, timeAgo } from "../format.js";
-import { renderTemplate } from "../template.js";
+import { humanSize, timeAgo } from "../format.js";
+import { formatList } from "../listformat.js";
 import { LayerSizes } from "./layersize.js";
 import { dockerSize } from "./sizes.js";
 
@@ -26,10 +26,11 @@ interface Row {
   size: number;
   dangling: boolean;
   full?: string;
+  labels: Record<string, string>;
 }
 
 function rowsOf(rec: ImageRecord, size: number): Row[] {
-  const base = { id: rec.configDigest, digest: rec.manifestDigest, created: rec.config.created, size };
+  const base = { id: rec.configDigest, digest: rec.manifestDigest, created: rec.config.created, size, labels: rec.config.config?.Labels ?? {} };
   if (rec.refs.length === 0) return [{ ...base, repository: "<none>", tag: "<none>", dangling: true }];
   return rec.refs.map((full) => {
     const r = parseReference(full);
@@ -45,16 +46,32 @@ function globMatch(pattern: string, text: string): boolean {
   return re.test(text);
 }
 
-function applyFilters(rows: Row[], filters: string[], reference: string | undefined): Row[] {
+/** Docker's `label=KEY` or `label=KEY=VALUE`. */
+function hasLabel(r: Row, spec: string): boolean {
+  const eq = spec.indexOf("=");
+  return eq < 0 ? spec in r.labels : r.labels[spec.slice(0, eq)] === spec.slice(eq + 1);
+}
+
+const FILTERS = "dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE]";
+
+async function applyFilters(store: ContentStore, rows: Row[], filters: string[], reference: string | undefined): Promise<Row[]> {
   let out = rows;
   const refs = [...filters.filter((f) => f.startsWith("reference=")).map((f) => f.slice(10))];
-  if (reference) refs.push(reference.includes(":") ? reference : `${reference}`);
+  if (reference) refs.push(reference);
   for (const f of filters) {
-    const [k, v] = f.split("=", 2);
+    const eq = f.indexOf("=");
+    const [k, v] = eq < 0 ? [f, ""] : [f.slice(0, eq), f.slice(eq + 1)];
     if (k === "dangling") {
-      if (v !== "true" && v !== "false") throw new UserError(`invalid filter 'dangling=${v}': must be true or false`);
+      if (v !== "true" && v !== "false") throw new UserError(`invalid filter 'dangling=${v.slice(0, 40)}': must be true or false`);
       out = out.filter((r) => r.dangling === (v === "true"));
-    } else if (k !== "reference") throw new UserError(`invalid filter '${f}' (supported: dangling=true|false, reference=PATTERN)`);
+    } else if (k === "before" || k === "since") {
+      // Docker compares creation times with the named image's (which is itself left out)
+      const other = await store.resolveImage(v);
+      const at = other.config.created ?? "";
+      out = out.filter((r) => r.id !== other.configDigest && (k === "before" ? (r.created ?? "") < at : (r.created ?? "") > at));
+    } else if (k === "label") {
+      out = out.filter((r) => hasLabel(r, v));
+    } else if (k !== "reference") throw new UserError(`invalid filter '${f.slice(0, 80)}' (supported: ${FILTERS})`);
   }
   if (refs.length > 0) {
     out = out.filter((r) => !r.dangling && refs.some((p) => globMatch(p, `${r.repository}:${r.tag}`) || globMatch(p, r.repository)));
@@ -68,7 +85,7 @@ export async function runImages(root: string, reference: string | undefined, raw
   const sizes = new LayerSizes(store);
   const all: Row[] = [];
   for (const rec of await store.listImages()) all.push(...rowsOf(rec, await sizes.ofImage(rec)));
-  const rows = applyFilters(all, flags.filter ?? [], reference);
+  const rows = await applyFilters(store, all, flags.filter ?? [], reference);
   rows.sort((a, b) => (b.created ?? "").localeCompare(a.created ?? "") || a.repository.localeCompare(b.repository));
   const noTrunc = flags.trunc === false;
   const id = (d: string): string => (noTrunc ? d : d.slice(7, 19));
@@ -77,16 +94,15 @@ export async function runImages(root: string, reference: string | undefined, raw
     process.stdout.write(rows.map((r) => `${id(r.id)}\n`).join(""));
     return;
   }
-  if (flags.format !== undefined && flags.format !== "table") {
-    const objects = rows.map((r) => formatObject(r, id(r.id)));
-    const render = (o: Record<string, string>): string => (flags.format === "json" ? JSON.stringify(o) : renderTemplate(flags.format as string, o));
-    process.stdout.write(objects.map((o) => `${render(o)}\n`).join(""));
-    return;
-  }
-  const header = ["REPOSITORY", "TAG", ...(flags.digests ? ["DIGEST"] : []), "IMAGE ID", "CREATED", "SIZE"];
-  const body = rows.map((r) => [r.repository, r.tag, ...(flags.digests ? [r.digest] : []), id(r.id), timeAgo(r.created), humanSize(r.size)]);
-  process.stdout.write(table(header, body));
+  const table = `{{.Repository}}\t{{.Tag}}\t${flags.digests ? "{{.Digest}}\t" : ""}{{.ID}}\t{{.CreatedSince}}\t{{.Size}}`;
+  process.stdout.write(formatList(flags.format, rows.map((r) => formatObject(r, id(r.id))), { table, headers: IMAGE_HEADERS }));
 }
+
+/** Header names of `docker images --format 'table …'`. */
+const IMAGE_HEADERS: Record<string, string> = {
+  ID: "IMAGE ID", CreatedSince: "CREATED", CreatedAt: "CREATED AT", VirtualSize: "VIRTUAL SIZE",
+  SharedSize: "SHARED SIZE", UniqueSize: "UNIQUE SIZE",
+};
 
 /** Go's time.Time.String() for a UTC time: `2026-11-22 05:18:20.605455478 +0000 UTC`, seconds only. */
 function goTime(iso: string | undefined): string {
@@ -102,7 +118,7 @@ function formatObject(r: Row, id: string): Record<string, string> {
     Containers: "N/A",
     CreatedAt: goTime(r.created),
     CreatedSince: timeAgo(r.created),
-    Digest: r.digest,
+    Digest: r.digest || "<none>",
     ID: id,
     Repository: r.repository,
     SharedSize: "N/A",

@@ -3,6 +3,7 @@ import { storePaths } from "../../common/storepaths.js";
 import { isRunning, listContainers, type ContainerRecord } from "../../runtime/containers.js";
 import { table, timeAgo } from "../format.js";
 import { ellipsis } from "./history.js";
+import { formatList } from "../listformat.js";
 
 export function statusOf(c: ContainerRecord, now = Date.now()): string {
   if (isRunning(c)) return `Up ${timeAgo(c.startedAt, now).replace(/ ago$/, "")}`;
@@ -10,13 +11,35 @@ export function statusOf(c: ContainerRecord, now = Date.now()): string {
   return `Exited (${c.exitCode ?? 0}) ${timeAgo(c.finishedAt, now)}`;
 }
 
-export async function runPs(root: string, opts: { all?: boolean; quiet?: boolean; trunc?: boolean }): Promise<void> {
+/** Header names of `docker ps --format 'table …'`. */
+const PS_HEADERS: Record<string, string> = { ID: "CONTAINER ID", RunningFor: "CREATED", CreatedAt: "CREATED AT", Names: "NAMES", LocalVolumes: "LOCAL VOLUMES" };
+
+/** Go's time.Time.String() to the second, as `docker ps --format '{{.CreatedAt}}'` prints it. */
+function goTime(iso: string | undefined): string {
+  const t = iso ? new Date(iso) : undefined;
+  return t && !Number.isNaN(t.getTime()) ? `${t.toISOString().slice(0, 19).replace("T", " ")} +0000 UTC` : "";
+}
+
+export async function runPs(root: string, opts: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }): Promise<void> {
   const all = await listContainers(storePaths(root));
   const shown = opts.all ? all : all.filter(isRunning);
   const noTrunc = opts.trunc === false;
   const id = (c: ContainerRecord): string => (noTrunc ? c.id : c.id.slice(0, 12));
   if (opts.quiet) {
     process.stdout.write(shown.map((c) => `${id(c)}\n`).join(""));
+    return;
+  }
+  if (opts.format !== undefined) {
+    const objects = shown.map((c) => {
+      const command = [c.path, ...c.args].join(" ");
+      return {
+        Command: JSON.stringify(noTrunc ? command : ellipsis(command, 20)), CreatedAt: goTime(c.created), ID: id(c), Image: c.image,
+        Labels: "", LocalVolumes: "0", Mounts: "", Names: c.name, Networks: "", Ports: "", RunningFor: timeAgo(c.created),
+        Size: "0B", State: isRunning(c) ? "running" : c.state === "created" ? "created" : "exited", Status: statusOf(c),
+      };
+    });
+    const table = "{{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+    process.stdout.write(formatList(opts.format, objects, { table, headers: PS_HEADERS }));
     return;
   }
   const rows = shown.map((c) => {
