@@ -1,12 +1,14 @@
 // tsbuild's native helpers, as a Node-API addon (built by `make build` with the system's C compiler).
 //
-// Two things Node cannot do cheaply itself:
+// What Node cannot do cheaply itself:
 //  - mount(2) and umount2(2): spawning util-linux's mount/umount cost 3-5 ms each (fork of a large
 //    process, exec, libmount) where the system call takes 0.2-0.5 ms; a RUN or COPY step does two.
 //  - extended attributes (llistxattr, lgetxattr, lsetxattr: never following a symlink), which spared
 //    loading a second addon package on every build that writes a layer (6 ms and a module lookup);
 //  - scanning a folder with the stat of every entry in one call: lstatSync per file is a round trip
 //    into C++ and a dozen BigInts per file, most of a 20,000-file context's no-op rebuild;
+//  - copying many files with their owner, mode and times, each checked against its copy in the
+//    previous build (COPY's fast path), off the main thread: one call per batch of files;
 //  - sha256 and random bytes without node:crypto, whose load (3-4 ms, two dozen internal modules) was
 //    a share of every command's start: the hash is OpenSSL's, found in the node binary by dlsym (Node
 //    exports it for addons); where it is not found, sha256Available() says so and JS uses node:crypto.
@@ -426,9 +428,8 @@ static napi_value js_scan_dir(napi_env env, napi_callback_info info) {
 // mode, atime ms, mtime ms. With donors (COPY's files the previous build left unchanged, whose layer
 // members are reused), a file is only copied if its donor, the previous build's copy, is a regular file
 // with the same size, mode, owner and mtime (ms), and neither has extended attributes (overlay's own
-// aside): else its result is NOT_REUSABLE and nothing is written. A donor that is the target itself
-// (a COPY stacked on the previous build's snapshot sees that copy at the target) is only checked:
-// 0 when it matches. The result holds each file's errno (0: copied); a failed copy leaves no target behind. One call per thread instead of several promises
+// aside): else its result is NOT_REUSABLE and nothing is written. The result holds each file's errno
+// (0: copied); a failed copy leaves no target behind. One call per batch instead of several promises
 // or synchronous calls per file in JavaScript.
 #define NOT_REUSABLE (-1)
 struct copy_task {
@@ -530,10 +531,6 @@ static int copy_one(const char* source, const char* target, const double* meta, 
   if (donor != NULL && !donor_matches(source, in, donor, meta)) {
     close(in);
     return NOT_REUSABLE;
-  }
-  if (donor != NULL && strcmp(donor, target) == 0) {
-    close(in);
-    return 0; // already there
   }
   int out = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (out < 0) {

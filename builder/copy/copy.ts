@@ -104,7 +104,7 @@ export async function copyIntoRootfs(req: CopyRequest): Promise<void> {
     const { reuse: _unused, ...single } = req;
     return copyIntoRootfs(single);
   }
-  const ctx: CopyContext = { req, links: new Map(), limit: createLimiter(COPY_CONCURRENCY), deferred: [], folderTimes: new Map() };
+  const ctx: CopyContext = { req, links: new Map(), limit: createLimiter(COPY_CONCURRENCY), deferred: [], copies: [], folderTimes: new Map() };
   await traced("copy walk", async () => {
     for (const rel of req.sources) await copySource(ctx, rel);
   });

@@ -1,7 +1,7 @@
 // Reusing the previous build's copy of unchanged files (CopyRequest.reuse): after a one-file edit in a
 // large context, thousands of files are written straight into the upper dir by the native helper (on
-// the thread pool) instead of through the overlay mount, and their layer members come from the previous layer; the
-// layer is byte-for-byte what a full copy gives. A file is reused only when its source digest is
+// the thread pool, in batches while the walk goes on) instead of through the overlay mount, and their
+// layer members come from the previous layer; the layer is byte-for-byte what a full copy gives. A file is reused only when its source digest is
 // unchanged, nothing is at its target yet, and the previous copy has exactly the owner, mode, size
 // and mtime this copy gives it and no xattrs on either side; everything else takes the normal path.
 // (The files are copies, not hardlinks: a link would show st_nlink 2 to later RUN steps.) Whether a
@@ -12,6 +12,7 @@ import { getSystemErrorName } from "node:util";
 import { lutimes } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
 import { RuntimeFailure } from "../../common/errors.js";
+import { createLimiter } from "../../common/limit.js";
 import { NOT_REUSABLE, native } from "../../common/native.js";
 import type { StepRecord } from "../../cache/key.js";
 import type { CopyContext, CopyReuse, Owner } from "./types.js";
@@ -31,10 +32,16 @@ export function unchangedInputs(previous: StepRecord["inputs"], current: StepRec
 /** Fewer unchanged files than this: the previous copy is not worth taking from (reading its layer's index costs more than copying a few files). */
 export const MIN_REUSED_FILES = 64;
 
+/** Deferred files per native call: the copies start while the walk goes on (file creation is most of a 20,000-file COPY). */
+const BATCH = 1000;
+
+/** Native copies running at once: one per core (at most 4), leaving the walk's own calls room on the thread pool. */
+const nativeCopies = createLimiter(Math.max(1, Math.min(4, availableParallelism())));
+
 /**
  * Takes a regular file (not hardlinked in the source) off the normal copy path when the previous
- * build's copy of it may be reused: finishReuse checks that copy (the donor) and writes the file, or
- * hands it back to the normal path. False: copy it as usual.
+ * build's copy of it may be reused: the native helper checks that copy (the donor) and writes the
+ * file, or finishReuse hands it back to the normal path. False: copy it as usual.
  */
 export async function deferReuse(
   ctx: CopyContext, src: string, rel: string, st: Stats, target: string, owner: Owner, mode: number, targetAbsent: boolean,
@@ -45,25 +52,40 @@ export async function deferReuse(
   if (inside.startsWith("..")) return false;
   if (!targetAbsent && lstatSync(target, { throwIfNoEntry: false }) !== undefined) return false;
   ctx.deferred.push({ src, st, owner, mode, target, inside });
+  if (ctx.deferred.length % BATCH === 0) startCopies(ctx, reuse, ctx.deferred.length - BATCH);
   return true;
 }
 
+/** Starts the native copy of the deferred files from `start` on (a batch, or what is left at the end). */
+function startCopies(ctx: CopyContext, reuse: CopyReuse, start: number): void {
+  const part = ctx.deferred.slice(start, start + BATCH);
+  const meta = new Float64Array(part.length * 5);
+  part.forEach((d, i) => meta.set([d.owner.uid, d.owner.gid, d.mode, d.st.atime.getTime(), d.st.mtime.getTime()], i * 5));
+  const targets = part.map((d) => join(reuse.upper, d.inside));
+  const donors = part.map((d) => join(reuse.donor, d.inside));
+  const copies = nativeCopies(() => native().copyFiles(part.map((d) => d.src), targets, meta, donors));
+  copies.catch(() => undefined); // awaited by finishReuse; not unhandled if the walk fails first
+  ctx.copies.push(copies);
+}
+
 /**
- * Copies the deferred files straight into the upper dir (still mounted, but nothing looks at these
- * paths through the mount again before it is unmounted), with the metadata the normal path gives them
- * in its order, then gives the folders they went into the times the copy gave them. The native helper
- * first checks each file's donor: a regular file of the same size, mode, owner and mtime (ms, as the
- * copy wrote it), neither with extended attributes. A file that fails that, whose folder has no upper
+ * Waits for the deferred files' copies straight into the upper dir (still mounted, but nothing looks
+ * at these paths through the mount again before it is unmounted), made with the metadata the normal
+ * path gives them in its order, then gives the folders they went into the times the copy gave them.
+ * The native helper first checks each file's donor: a regular file of the same size, mode, owner and
+ * mtime (ms, as the copy wrote it), neither with extended attributes. A file that fails that, whose folder has no upper
  * dir (a lower folder nothing else was written into) or whose place is taken (a whiteout) is copied
  * through the mount instead, by `copy`.
  */
 export async function finishReuse(ctx: CopyContext, copy: (src: string, st: Stats, target: string) => Promise<void>): Promise<void> {
   const reuse = ctx.req.reuse as CopyReuse | undefined;
   if (reuse === undefined || ctx.deferred.length === 0) return;
+  const rest = ctx.deferred.length % BATCH;
+  if (rest !== 0) startCopies(ctx, reuse, ctx.deferred.length - rest);
+  const results = await Promise.all(ctx.copies);
   const touched = new Set<string>();
-  const results = await copyInBatches(ctx.deferred, reuse.upper, reuse.donor);
   for (const [i, d] of ctx.deferred.entries()) {
-    const errno = results[i] as number;
+    const errno = (results[Math.floor(i / BATCH)] as Int32Array)[i % BATCH] as number;
     if (errno !== 0) {
       const code = errno === NOT_REUSABLE ? undefined : getSystemErrorName(-errno);
       if (code !== undefined && code !== "ENOENT" && code !== "EEXIST") {
@@ -74,33 +96,9 @@ export async function finishReuse(ctx: CopyContext, copy: (src: string, st: Stat
       reuse.reused.add(d.inside);
     }
     touched.add(dirname(d.target)); // written into after the copy gave it its times
-
   }
   for (const folder of touched) {
     const times = ctx.folderTimes.get(folder);
     if (times !== undefined) await lutimes(join(reuse.upper, relative(ctx.req.destRoot, folder)), times.atime, times.mtime);
   }
-}
-
-/**
- * The deferred files copied into the upper dir by the native helper, split over the thread pool (file
- * creation is most of a 20,000-file COPY): each file's errno, in order.
- */
-async function copyInBatches(deferred: CopyContext["deferred"], upper: string, donor: string): Promise<Int32Array> {
-  const threads = Math.max(1, Math.min(4, availableParallelism()));
-  const size = Math.ceil(deferred.length / threads);
-  const batches: Array<Promise<Int32Array>> = [];
-  for (let start = 0; start < deferred.length; start += size) {
-    const part = deferred.slice(start, start + size);
-    const meta = new Float64Array(part.length * 5);
-    part.forEach((d, i) => meta.set([d.owner.uid, d.owner.gid, d.mode, d.st.atime.getTime(), d.st.mtime.getTime()], i * 5));
-    batches.push(native().copyFiles(part.map((d) => d.src), part.map((d) => join(upper, d.inside)), meta, part.map((d) => join(donor, d.inside))));
-  }
-  const out = new Int32Array(deferred.length);
-  let at = 0;
-  for (const result of await Promise.all(batches)) {
-    out.set(result, at);
-    at += result.length;
-  }
-  return out;
 }

@@ -62,8 +62,10 @@ export interface CopyContext {
   links: Map<string, { path: string; ino: number }>;
   /** Bounds the file operations in flight across the whole copy. */
   limit: Limiter;
-  /** Files to take from the previous snapshot once everything else is copied (reuse.ts). */
+  /** Files taken from the previous build's copy (reuse.ts), in order. */
   deferred: DeferredFile[];
+  /** Their native copies, started in batches during the walk: each batch's errnos, in order. */
+  copies: Array<Promise<Int32Array>>;
   /** Times given to copied folders (by host path under destRoot), restored after the links touch them. */
   folderTimes: Map<string, { atime: Date; mtime: Date }>;
 }
