@@ -1,10 +1,13 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { withExclusiveLock, withSharedLock } from "./lock.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "tsbuild-lock-"));
@@ -149,4 +152,22 @@ test("a marker of a live process (pid and start time) is waited for", () =>
     assert.equal(done, false);
     release.open();
     await Promise.all([shared, exclusive]);
+  }));
+
+test("processes racing to take over a dead owner's lock: one holds it at a time", { timeout: 30_000 }, () =>
+  withDir(async (dir) => {
+    const child = spawn(process.execPath, ["-e", "0"]);
+    const deadPid = await new Promise<number>((r) => child.on("exit", () => r(child.pid ?? 0)));
+    const rounds = 8;
+    for (let i = 0; i < rounds; i++) await writeFile(join(dir, `lock-${i}`), `${deadPid}.1`);
+    const startAt = Date.now() + 2500; // after every taker has started
+    const takers = Array.from({ length: 6 }, () => {
+      const p = spawn(process.execPath, ["--import", "tsx", join(here, "lock.fixture.ts"), dir, String(startAt), "250", String(rounds)], { stdio: ["ignore", "ignore", "inherit"] });
+      return new Promise<number | null>((r) => p.on("exit", (code) => r(code)));
+    });
+    assert.deepEqual(await Promise.all(takers), [0, 0, 0, 0, 0, 0]);
+    for (let i = 0; i < rounds; i++) {
+      const log = (await readFile(join(dir, `lock-${i}.log`), "utf8")).trim().split("\n");
+      assert.deepEqual(log, Array.from({ length: 6 }, () => ["in", "out"]).flat(), `lock ${i}: two held it at once`);
+    }
   }));

@@ -1,8 +1,8 @@
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { readFile, readdir, rm, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { errnoCode } from "./errors.js";
-import { ownerAlive, ownerToken, parseOwnerToken } from "./owner.js";
+import { ownedName, ownerAlive, ownerToken, parseOwnerToken } from "./owner.js";
 
 /**
  * An exclusive lock between tsbuild processes: a lock file created with O_EXCL holding the owner's
@@ -18,8 +18,9 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>): P
       break;
     } catch (e) {
       if (errnoCode(e) !== "EEXIST") throw e;
-      if (await ownerIsGone(lockPath)) {
-        await rm(lockPath, { force: true });
+      const dead = await deadOwnerText(lockPath);
+      if (dead !== undefined) {
+        takeOver(lockPath, dead);
         continue;
       }
       await new Promise((r) => setTimeout(r, Math.min(5 + attempt * 2, 50)));
@@ -105,15 +106,47 @@ function sleep(ms: number): Promise<void> {
 
 /** Whether the lock file or marker at path names an owner that has died (its pid possibly reused since). */
 export async function ownerIsGone(lockPath: string): Promise<boolean> {
+  return (await deadOwnerText(lockPath)) !== undefined;
+}
+
+/** The lock file's text when its owner has died, else undefined (alive, being written, or released). */
+export async function deadOwnerText(lockPath: string): Promise<string | undefined> {
   let text: string;
   try {
     text = await readFile(lockPath, "utf8");
   } catch (e) {
-    if (errnoCode(e) === "ENOENT") return false; // released meanwhile: retry
+    if (errnoCode(e) === "ENOENT") return undefined; // released meanwhile: retry
     throw e;
   }
-  if (text === "") return false; // being written
+  if (text === "") return undefined; // being written
   const owner = parseOwnerToken(text);
-  if (owner === undefined) return true; // not a lock of ours: nothing can ever release it
-  return !ownerAlive(owner, lockPath);
+  if (owner === undefined) return text; // not a lock of ours: nothing can ever release it
+  return ownerAlive(owner, lockPath) ? undefined : text;
+}
+
+/**
+ * Removes a dead owner's lock file (`deadText` is what it held), unless another taker replaced it since
+ * it was read. A plain rm after the check removed the lock another taker had just made, and both then
+ * held it. So the file is renamed aside first (one taker only can), its text checked there, and a live
+ * lock moved by mistake is put back (linked: unless yet another taker made one meanwhile).
+ */
+export function takeOver(lockPath: string, deadText: string): void {
+  const aside = `${lockPath}.${ownedName("stale")}`;
+  try {
+    renameSync(lockPath, aside);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return; // another taker got there first
+    throw e;
+  }
+  try {
+    if (readFileSync(aside, "utf8") !== deadText) {
+      try {
+        linkSync(aside, lockPath);
+      } catch (e) {
+        if (errnoCode(e) !== "EEXIST") throw e;
+      }
+    }
+  } finally {
+    unlinkSync(aside);
+  }
 }

@@ -5,7 +5,7 @@ import { statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { listDirIfExists } from "../common/fsutil.js";
-import { ownerIsGone } from "../common/lock.js";
+import { deadOwnerText, takeOver } from "../common/lock.js";
 import { deadOwned, ownerAlive, ownerOfName, parseOwnerToken } from "../common/owner.js";
 import type { CheckResult, StoreProblem } from "../common/storecheck.js";
 import type { StorePaths } from "../common/storepaths.js";
@@ -54,8 +54,12 @@ export async function checkLeftovers(paths: StorePaths): Promise<CheckResult> {
         const file = join(path, marker);
         if (owner !== undefined && !ownerAlive(owner, file)) problems.push({ line: `${rel(file)}: shared-lock marker of a dead process`, repair: () => removed(file) });
       }
-    } else if (await ownerIsGone(path)) {
-      problems.push({ line: `${rel(path)}: lock held by a dead process`, repair: () => removed(path) });
+    } else {
+      const dead = await deadOwnerText(path);
+      if (dead !== undefined) problems.push({ line: `${rel(path)}: lock held by a dead process`, repair: async () => {
+        takeOver(path, dead); // unless a live taker has replaced it meanwhile
+        return "removed";
+      } });
     }
   }
   // names made beside their targets (`<file>.tmp-<owner>-<hex>`, a cache mount's `<folder>.new-…`), in
