@@ -128,6 +128,8 @@ test("what a dead owner left is swept even when its pid runs another process (pi
     const readers = join(paths.locks, "gc.lock.readers");
     await mkdir(readers, { recursive: true });
     await writeFile(join(readers, `${token}-1`), token);
+    await mkdir(join(paths.tmp, "load-Ab3xYz")); // an older tsbuild's load folder (no owner), an hour old
+    await utimes(join(paths.tmp, "load-Ab3xYz"), old, old);
     const mine = await new Snapshotter(paths).prepare(null); // this process's: kept
 
     const report = await sweepStale(paths);

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { readFile, readlink, rm } from "node:fs/promises";
 import { listDirIfExists } from "../common/fsutil.js";
 import { join, relative, sep } from "node:path";
@@ -16,6 +16,16 @@ import { activeMarkersDir, removeSnapshotDir } from "./snapshotfiles.js";
 // in each name or in an active snapshot's `owner` file; anything whose owner is alive, or whose owner
 // cannot be told, is left alone. Order matters: containers first (they keep mounts busy), then mounts, then folders, and
 // a folder is only removed when nothing is mounted under it (rm would otherwise reach into the mount).
+
+// An older tsbuild named a load's folder `load-XXXXXX` (mkdtemp), without its owner: one an hour old is
+// taken to be a killed load's (a load of that tsbuild still running after an hour is not expected).
+const LEGACY_LOAD = /^load-[A-Za-z0-9]{6}$/;
+const LEGACY_AGE_MS = 3_600_000;
+
+function olderThan(path: string, ms: number): boolean {
+  const st = statSync(path, { throwIfNoEntry: false });
+  return st !== undefined && Date.now() - st.mtimeMs > ms;
+}
 
 export interface SweepReport {
   containers: string[];
@@ -45,7 +55,8 @@ export async function sweepStale(paths: StorePaths): Promise<SweepReport> {
   }
   for (const name of await listDirIfExists(paths.tmp)) {
     const path = join(paths.tmp, name);
-    if (deadOwned(name, path) && (await removeIfUnmounted(path))) report.removed.push(path);
+    const left = deadOwned(name, path) || (LEGACY_LOAD.test(name) && olderThan(path, LEGACY_AGE_MS));
+    if (left && (await removeIfUnmounted(path))) report.removed.push(path);
   }
   await sweepLockMarkers(paths, report);
   // Active snapshots: those the markers name (snapshotter.ts activeMarkersDir). A store without the
