@@ -52,7 +52,8 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .description("Remove unused images")
     .option("-a, --all", "remove all unused images, not just dangling ones")
     .option("-f, --force", "do not prompt for confirmation")
-    .action(async (opts: { all?: boolean; force?: boolean }, cmd: Command) => {
+    .option("--filter <filter>", "until=DURATION|TIME, label=KEY[=VALUE], label!=KEY[=VALUE]; repeatable", (v: string, p: string[]) => [...p, v], [])
+    .action(async (opts: { all?: boolean; force?: boolean; filter?: string[] }, cmd: Command) => {
       const { runImagePrune } = await import("./commands/prune.js");
       await runImagePrune(rootOf(cmd), opts);
     });

@@ -72,8 +72,9 @@ export function makeProgram(): Command {
     .description("Download an image from a registry (only the layers the store lacks)")
     .argument("<name>", "NAME[:TAG|@DIGEST]")
     .option("--platform <os/arch>", "platform to pull from a multi-platform image (default linux/amd64)")
+    .option("-a, --all-tags", "download every tagged image of the repository")
     .option("-q, --quiet", "print only the image name")
-    .action(async (name: string, opts: { platform?: string; quiet?: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { platform?: string; quiet?: boolean; allTags?: boolean }, cmd: Command) => {
       const { runPull } = await import("./commands/pull.js");
       await runPull(rootOf(cmd), name, opts, registryOf(cmd));
     });
@@ -82,8 +83,9 @@ export function makeProgram(): Command {
     .command("push")
     .description("Upload an image to a registry (only the layers it lacks, gzip compressed)")
     .argument("<name>", "NAME[:TAG]")
+    .option("-a, --all-tags", "push every tag of the repository the store holds")
     .option("-q, --quiet", "print only the image name")
-    .action(async (name: string, opts: { quiet?: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { quiet?: boolean; allTags?: boolean }, cmd: Command) => {
       const { runPush } = await import("./commands/push.js");
       await runPush(rootOf(cmd), name, opts, registryOf(cmd));
     });
@@ -106,9 +108,9 @@ export function makeProgram(): Command {
   program
     .command("load")
     .description("Load images from a docker-archive tar, an OCI layout tar or an OCI layout folder")
-    .requiredOption("-i, --input <file>", "archive to read")
+    .option("-i, --input <file>", "archive to read (default: standard input)")
     .option("-q, --quiet", "print nothing but errors")
-    .action(async (opts: { input: string; quiet?: boolean }, cmd: Command) => {
+    .action(async (opts: { input?: string; quiet?: boolean }, cmd: Command) => {
       const { runLoad } = await import("./commands/archive.js");
       await runLoad(rootOf(cmd), opts);
     });
@@ -117,9 +119,9 @@ export function makeProgram(): Command {
     .command("save")
     .description("Save images to a docker-archive tar (or an OCI layout tar with --format oci)")
     .argument("<names...>", "images to save")
-    .requiredOption("-o, --output <file>", "file to write")
+    .option("-o, --output <file>", "file to write (default: standard output, unless it is a terminal)")
     .addOption(new Option("--format <format>", "archive format").choices(["docker", "oci"]).default("docker"))
-    .action(async (names: string[], opts: { output: string; format: "docker" | "oci" }, cmd: Command) => {
+    .action(async (names: string[], opts: { output?: string; format: "docker" | "oci" }, cmd: Command) => {
       const { runSave } = await import("./commands/archive.js");
       await runSave(rootOf(cmd), names, opts);
     });

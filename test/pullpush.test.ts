@@ -52,6 +52,7 @@ function counting(counts: Record<string, number>): Connect {
       headManifest: (r) => (count("headManifest"), c.headManifest(r)),
       putManifest: (r, t, b) => (count("putManifest"), c.putManifest(r, t, b)),
       hasBlob: (d) => (count("hasBlob"), c.hasBlob(d)),
+      listTags: () => (count("listTags"), c.listTags()),
       openBlob: (d, s) => (count("openBlob"), c.openBlob(d, s)),
       pushBlob: (b, o, opts) => (count("pushBlob"), c.pushBlob(b, o, opts)),
     };

@@ -2,15 +2,23 @@
 import { storePaths } from "../../common/storepaths.js";
 import { ContentStore } from "../../image/store.js";
 import { familiarString } from "../../image/reference.js";
+import { createWriteStream } from "node:fs";
+import { rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { UserError } from "../../common/errors.js";
+import { ownedName } from "../../common/owner.js";
 
 async function openStore(root: string): Promise<ContentStore> {
   return ContentStore.open(storePaths(root));
 }
 
-export async function runLoad(root: string, opts: { input: string; quiet?: boolean }): Promise<void> {
+export async function runLoad(root: string, opts: { input?: string; quiet?: boolean }): Promise<void> {
   const { loadArchive } = await import("../../image/archive/index.js");
   const store = await openStore(root);
-  const images = await loadArchive(store, opts.input);
+  const images = opts.input === undefined || opts.input === "-"
+    ? await loadFromStdin(store, (file) => loadArchive(store, file))
+    : await loadArchive(store, opts.input);
   if (opts.quiet) return;
   for (const image of images) {
     if (image.refs.length === 0) process.stdout.write(`Loaded image ID: ${image.configDigest}\n`);
@@ -18,9 +26,32 @@ export async function runLoad(root: string, opts: { input: string; quiet?: boole
   }
 }
 
-export async function runSave(root: string, names: string[], opts: { output: string; format: "docker" | "oci" }): Promise<void> {
-  const { saveDockerArchive, saveOciArchive } = await import("../../image/archive/index.js");
+/**
+ * `docker load < image.tar`: standard input spooled to a scratch file in the store (an archive is read
+ * twice: its index, then its blobs), named for this process so a killed load's is swept, and removed.
+ */
+async function loadFromStdin<T>(store: ContentStore, load: (file: string) => Promise<T>): Promise<T> {
+  if (process.stdin.isTTY) throw new UserError("requested load from standard input, but it is a terminal: use -i FILE or redirect an archive into it");
+  const scratch = join(store.paths.tmp, ownedName("stdin"));
+  try {
+    await pipeline(process.stdin, createWriteStream(scratch, { flags: "wx" }));
+    const { size } = await stat(scratch);
+    if (size === 0) throw new UserError("requested load from standard input, but it is empty");
+    return await load(scratch);
+  } finally {
+    await rm(scratch, { force: true });
+  }
+}
+
+export async function runSave(root: string, names: string[], opts: { output?: string; format: "docker" | "oci" }): Promise<void> {
+  const { saveArchiveToStream, saveDockerArchive, saveOciArchive } = await import("../../image/archive/index.js");
   const store = await openStore(root);
+  if (opts.output === undefined || opts.output === "-") {
+    // Docker's rule: the archive goes to standard output, but never onto a terminal.
+    if (process.stdout.isTTY) throw new UserError("cowardly refusing to save to a terminal: use -o FILE or redirect standard output");
+    await saveArchiveToStream(store, names, process.stdout, opts.format !== "oci");
+    return;
+  }
   if (opts.format === "oci") await saveOciArchive(store, names, opts.output);
   else await saveDockerArchive(store, names, opts.output);
 }

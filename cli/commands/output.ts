@@ -3,12 +3,8 @@
 // output), `type=docker|oci,dest=FILE` (the image as a docker-archive or OCI layout tar), and
 // `type=registry` / `type=image,push=true` (push the -t names). The image is also kept in the store,
 // as every build's is.
-import { createReadStream, createWriteStream } from "node:fs";
-import { rm } from "node:fs/promises";
-import { join } from "node:path";
-import { pipeline } from "node:stream/promises";
+import { createWriteStream } from "node:fs";
 import { UserError } from "../../common/errors.js";
-import { ownedName } from "../../common/owner.js";
 import { storePaths } from "../../common/storepaths.js";
 import type { Digest } from "../../common/digest.js";
 
@@ -64,21 +60,11 @@ export async function writeOutput(root: string, spec: OutputSpec, image: BuiltIm
       case "oci": {
         if (spec.dest === undefined) return; // no file asked for: the image is in the store, as with type=image
         const { ContentStore } = await import("../../image/store.js");
-        const { saveDockerArchive, saveOciArchive } = await import("../../image/archive/index.js");
+        const { saveArchiveToStream, saveDockerArchive, saveOciArchive } = await import("../../image/archive/index.js");
         const store = await ContentStore.open(paths);
-        const save = spec.type === "oci" ? saveOciArchive : saveDockerArchive;
         const names = image.tags.length > 0 ? image.tags : [image.imageId];
-        if (spec.dest !== "-") {
-          await save(store, names, spec.dest);
-          return;
-        }
-        const scratch = join(paths.tmp, ownedName("output"));
-        try {
-          await save(store, names, scratch);
-          await pipeline(createReadStream(scratch), process.stdout, { end: false });
-        } finally {
-          await rm(scratch, { force: true });
-        }
+        if (spec.dest === "-") await saveArchiveToStream(store, names, process.stdout, spec.type === "docker");
+        else await (spec.type === "oci" ? saveOciArchive : saveDockerArchive)(store, names, spec.dest);
         return;
       }
       case "registry":

@@ -5,12 +5,14 @@ import type { RegistryOptions } from "../../image/registry/api.js";
 import { parsePlatform } from "../../image/registry/platform.js";
 import type { TransferSink } from "../../image/registry/progress.js";
 import type { PullResult } from "../../image/registry/pull.js";
-import { parseReference } from "../../image/reference.js";
+import { familiarName, parseReference } from "../../image/reference.js";
+import { UserError } from "../../common/errors.js";
 import { ContentStore } from "../../image/store.js";
 
 export interface PullFlags {
   platform?: string;
   quiet?: boolean;
+  allTags?: boolean;
 }
 
 /** Plain `<id>: <status>` lines, each status once per layer (byte counts are not printed). */
@@ -33,10 +35,30 @@ export function pullSummary(r: PullResult): string[] {
   ];
 }
 
-export async function runPull(root: string, name: string, flags: PullFlags, registry: RegistryOptions): Promise<void> {
+/** `pull -a REPO`: every tag the registry lists for the repository, one pull each, then its name. */
+async function pullAllTags(store: ContentStore, name: string, flags: PullFlags, registry: RegistryOptions): Promise<void> {
+  const ref = parseReference(name);
+  if (/[:@][^/]*$/.test(name)) throw new UserError(`tag can't be used with --all-tags/-a: ${name.slice(0, 200)}`);
+  const { openRepository } = await import("../../image/registry/client.js");
   const { pullImage } = await import("../../image/registry/pull.js");
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
+  const tags = await openRepository(ref, registry).listTags();
+  if (tags.length === 0) throw new UserError(`${familiarName(ref.domain, ref.path)}: the registry lists no tags`);
+  const out = (line: string): void => void process.stdout.write(`${line}\n`);
+  for (const tag of tags) {
+    const one = `${ref.domain}/${ref.path}:${tag}`;
+    if (!flags.quiet) out(pullHeader(one));
+    const r = await pullImage(store, one, { registry, ...(platform ? { platform } : {}), ...(flags.quiet ? {} : { onEvent: layerLines(out) }) });
+    if (!flags.quiet) out(`Digest: ${r.digest}`);
+  }
+  out(`${ref.domain}/${ref.path}`);
+}
+
+export async function runPull(root: string, name: string, flags: PullFlags, registry: RegistryOptions): Promise<void> {
   const store = await ContentStore.open(storePaths(root));
+  if (flags.allTags) return pullAllTags(store, name, flags, registry);
+  const { pullImage } = await import("../../image/registry/pull.js");
+  const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   if (!flags.quiet) out(pullHeader(name));
   const r = await pullImage(store, name, {

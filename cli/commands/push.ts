@@ -3,12 +3,14 @@
 import { storePaths } from "../../common/storepaths.js";
 import type { RegistryOptions } from "../../image/registry/api.js";
 import type { TransferSink } from "../../image/registry/progress.js";
-import { parseReference } from "../../image/reference.js";
+import { familiarName, parseReference } from "../../image/reference.js";
+import { UserError } from "../../common/errors.js";
 import { ContentStore } from "../../image/store.js";
 import { layerLines } from "./pull.js";
 
 export interface PushFlags {
   quiet?: boolean;
+  allTags?: boolean;
 }
 
 /** Pushes one reference, writing Docker's lines with `write` (nothing but the name when quiet). */
@@ -23,5 +25,13 @@ export async function pushWithOutput(store: ContentStore, name: string, registry
 
 export async function runPush(root: string, name: string, flags: PushFlags, registry: RegistryOptions): Promise<void> {
   const store = await ContentStore.open(storePaths(root));
-  await pushWithOutput(store, name, registry, (l) => void process.stdout.write(`${l}\n`), flags.quiet === true);
+  const write = (l: string): void => void process.stdout.write(`${l}\n`);
+  if (!flags.allTags) return pushWithOutput(store, name, registry, write, flags.quiet === true);
+  // `push -a REPO`: every tag the store holds for the repository, in order
+  if (/[:@][^/]*$/.test(name)) throw new UserError(`tag can't be used with --all-tags/-a: ${name.slice(0, 200)}`);
+  const ref = parseReference(name);
+  const repo = `${ref.domain}/${ref.path}:`;
+  const tags = (await store.listImages()).flatMap((r) => r.refs).filter((r) => r.startsWith(repo)).sort();
+  if (tags.length === 0) throw new UserError(`An image does not exist locally with the tag: ${familiarName(ref.domain, ref.path)}`);
+  for (const tag of tags) await pushWithOutput(store, tag, registry, write, flags.quiet === true);
 }

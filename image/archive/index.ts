@@ -1,3 +1,3 @@
 export { loadArchive, type LoadOptions } from "./load.js";
-export { saveDockerArchive, saveOciArchive } from "./save.js";
+export { saveArchiveToStream, saveDockerArchive, saveOciArchive } from "./save.js";
 export { importRootfs, type ImportOptions } from "./import.js";

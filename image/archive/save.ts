@@ -87,12 +87,37 @@ function repositories(images: SavedImage[]): Record<string, Record<string, strin
   return out;
 }
 
-async function writeArchive(store: ContentStore, refs: string[], out: string, docker: boolean): Promise<void> {
-  const images = await collect(store, refs);
+/** The archive's blobs, each once: manifests, configs and layers of every image. */
+function blobsOf(images: SavedImage[]): Map<Digest, number> {
   const blobs = new Map<Digest, number>();
   for (const { record } of images) {
     for (const d of [record.manifestDescriptor, record.manifest.config, ...record.manifest.layers]) blobs.set(d.digest, d.size);
   }
+  return blobs;
+}
+
+/** Streams the archive of these images into `stream` (not ended: the caller owns it). */
+async function writeTar(store: ContentStore, images: SavedImage[], stream: NodeJS.WritableStream, docker: boolean): Promise<void> {
+  const tar = new TarWriter(stream);
+  await tar.add(dirEntry("blobs"));
+  await tar.add(dirEntry("blobs/sha256"));
+  for (const [digest] of blobsOf(images)) {
+    const size = await store.blobSize(digest);
+    await tar.add(fileEntry(`blobs/sha256/${digestHex(digest)}`, size), store.openBlob(digest));
+  }
+  const small = (path: string, value: unknown): Promise<void> => {
+    const body = Buffer.from(typeof value === "string" ? value : JSON.stringify(value));
+    return tar.add(fileEntry(path, body.length), body);
+  };
+  await small("index.json", layoutIndex(images));
+  if (docker) await small("manifest.json", dockerManifest(images));
+  await small("oci-layout", OCI_LAYOUT_CONTENT);
+  if (docker) await small("repositories", repositories(images));
+  await tar.finish();
+}
+
+async function writeArchive(store: ContentStore, refs: string[], out: string, docker: boolean): Promise<void> {
+  const images = await collect(store, refs);
   const tmp = join(dirname(out), `.${basename(out)}.tmp-${ownerToken()}-${randomHex(4)}`);
   if (await isDirectory(out)) throw new UserError(`cannot write ${out}: it is a directory`);
   const handle = await open(tmp, "wx", 0o644).catch((e: unknown) => {
@@ -103,22 +128,7 @@ async function writeArchive(store: ContentStore, refs: string[], out: string, do
   });
   const stream = handle.createWriteStream();
   try {
-    const tar = new TarWriter(stream);
-    await tar.add(dirEntry("blobs"));
-    await tar.add(dirEntry("blobs/sha256"));
-    for (const [digest] of blobs) {
-      const size = await store.blobSize(digest);
-      await tar.add(fileEntry(`blobs/sha256/${digestHex(digest)}`, size), store.openBlob(digest));
-    }
-    const small = (path: string, value: unknown): Promise<void> => {
-      const body = Buffer.from(typeof value === "string" ? value : JSON.stringify(value));
-      return tar.add(fileEntry(path, body.length), body);
-    };
-    await small("index.json", layoutIndex(images));
-    if (docker) await small("manifest.json", dockerManifest(images));
-    await small("oci-layout", OCI_LAYOUT_CONTENT);
-    if (docker) await small("repositories", repositories(images));
-    await tar.finish();
+    await writeTar(store, images, stream, docker);
     const fh = await open(tmp, "r");
     try {
       await fh.sync();
@@ -130,6 +140,11 @@ async function writeArchive(store: ContentStore, refs: string[], out: string, do
     stream.destroy();
     await rm(tmp, { force: true });
   }
+}
+
+/** Streams a docker-archive (or, with docker=false, an OCI layout tar) to `out`, e.g. standard output. */
+export async function saveArchiveToStream(store: ContentStore, refs: string[], out: NodeJS.WritableStream, docker: boolean): Promise<void> {
+  await writeTar(store, await collect(store, refs), out, docker);
 }
 
 /** Writes a docker-archive that `docker load` accepts (and that is also an OCI layout). */

@@ -43,6 +43,8 @@ export interface RepositoryClient {
   putManifest(reference: string, mediaType: string, bytes: Buffer): Promise<Digest>;
   /** HEAD a blob. */
   hasBlob(digest: Digest): Promise<boolean>;
+  /** Every tag of the repository (GET /v2/NAME/tags/list, following its pages), sorted. */
+  listTags(): Promise<string[]>;
   /**
    * GET a blob as a stream (redirects followed without credentials). The stream fails with
    * DigestMismatchError (image/blobs.ts) when the bytes do not hash to `digest` or stop short of `size`.

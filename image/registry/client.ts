@@ -61,6 +61,24 @@ class Repository implements RepositoryClient {
     return { mediaType: manifestMediaType(res.headers.get("content-type"), bytes), digest, bytes };
   }
 
+  async listTags(): Promise<string[]> {
+    const tags: string[] = [];
+    let url: string | undefined = `/v2/${this.repository}/tags/list?n=1000`;
+    for (let page = 0; url !== undefined && page < 1000; page++) {
+      const res = await this.t.request({
+        method: "GET", url, scopes: [pullScope(this.repository)], target: `${this.t.host}/${this.repository}`, kind: "manifest",
+      });
+      const body = (await res.json()) as { tags?: unknown };
+      if (body.tags !== null && body.tags !== undefined && !Array.isArray(body.tags)) {
+        throw new RegistryError("bad tag list", res.status, `${this.t.host}/${this.repository}: tags is not a list`);
+      }
+      for (const t of (body.tags as unknown[] | null | undefined) ?? []) if (typeof t === "string") tags.push(t);
+      // `Link: </v2/name/tags/list?last=x&n=1000>; rel="next"` while there are more pages
+      url = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers.get("link") ?? "")?.[1];
+    }
+    return [...new Set(tags)].sort();
+  }
+
   async headManifest(reference: string): Promise<RemoteDescriptor | undefined> {
     const res = await this.t.request({
       method: "HEAD", url: `/v2/${this.repository}/manifests/${reference}`, scopes: [pullScope(this.repository)],

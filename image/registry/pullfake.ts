@@ -81,6 +81,11 @@ class FakeRepository implements RepositoryClient {
     return this.reg.putManifest(this.repository, reference, mediaType, bytes);
   }
 
+  async listTags(): Promise<string[]> {
+    const prefix = `${this.repository}:`;
+    return [...this.reg.manifests.keys()].filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length)).sort();
+  }
+
   async hasBlob(digest: Digest): Promise<boolean> {
     this.reg.counts.hasBlob++;
     return this.reg.blobRepos.get(digest)?.has(this.repository) ?? false;
