@@ -48,7 +48,9 @@ export async function checkLeftovers(paths: StorePaths): Promise<CheckResult> {
   }
   for (const name of await listDirIfExists(paths.locks)) {
     const path = join(paths.locks, name);
-    if (name.endsWith(".readers")) {
+    if (name.includes(".stale-")) {
+      if (deadOwned(name)) problems.push({ line: `${rel(path)}: a dead lock set aside by a process that died taking it over`, repair: () => removed(path) });
+    } else if (name.endsWith(".readers")) {
       for (const marker of await listDirIfExists(path)) {
         const owner = parseOwnerToken(marker.replace(/-\d+$/, ""));
         const file = join(path, marker);

@@ -128,6 +128,7 @@ test("what a dead owner left is swept even when its pid runs another process (pi
     const readers = join(paths.locks, "gc.lock.readers");
     await mkdir(readers, { recursive: true });
     await writeFile(join(readers, `${token}-1`), token);
+    await writeFile(join(paths.locks, `index.lock.stale-${token}-0123abcd`), "1.1"); // a taker killed mid-takeover
     await mkdir(join(paths.tmp, "load-Ab3xYz")); // an older tsbuild's load folder (no owner), an hour old
     await utimes(join(paths.tmp, "load-Ab3xYz"), old, old);
     const mine = await new Snapshotter(paths).prepare(null); // this process's: kept
@@ -138,6 +139,7 @@ test("what a dead owner left is swept even when its pid runs another process (pi
     await assert.rejects(access(join(paths.snapshots, "5")));
     assert.deepEqual((await readdir(markers)).map((m) => m.split("-")[0]), [String(mine.id)]);
     assert.deepEqual(await readdir(readers), []);
+    assert.deepEqual(await readdir(paths.locks), ["gc.lock.readers"]);
     await access(mine.dir);
     assert.ok(report.removed.includes(join(paths.snapshots, "5")));
   } finally {

@@ -103,10 +103,16 @@ async function sweepSnapshot(paths: StorePaths, id: string, report: SweepReport)
 
 /**
  * Shared-lock markers (`locks/<name>.readers/<owner>-<n>`, common/lock.ts) of dead owners: an exclusive
- * taker would skip them anyway, but a killed build's marker is otherwise never removed.
+ * taker would skip them anyway, but a killed build's marker is otherwise never removed. Likewise a dead
+ * lock a taker had renamed aside (`<name>.stale-<owner>-<hex>`) when it was killed.
  */
 async function sweepLockMarkers(paths: StorePaths, report: SweepReport): Promise<void> {
   for (const name of await listDirIfExists(paths.locks)) {
+    if (name.includes(".stale-") && deadOwned(name)) {
+      await rm(join(paths.locks, name), { force: true });
+      report.removed.push(join(paths.locks, name));
+      continue;
+    }
     if (!name.endsWith(".readers")) continue;
     const readers = join(paths.locks, name);
     for (const marker of await listDirIfExists(readers)) {
