@@ -27,9 +27,14 @@ for case in "$@"; do
   python3 - "$oracle" "$case" "$out" <<'PY'
 import fcntl, json, os, shutil, subprocess, sys, tempfile
 oracle, case_dir, out = sys.argv[1:4]
-# difftest.py runs (of other sessions too) take turns case by case on this lock: each empties BuildKit's cache
-lock = open("/tmp/anchors/difftest.lock", "w")
-fcntl.flock(lock, fcntl.LOCK_EX)
+# difftest.py runs (of other sessions too) take turns case by case on this lock: each empties BuildKit's
+# cache. A caller that holds it already (`flock LOCKFILE record...` hands us its descriptor) is not
+# waited for: a second open of the file would wait for that caller's lock forever.
+LOCK = "/tmp/anchors/difftest.lock"
+inherited = any(os.path.realpath(f"/proc/self/fd/{fd}") == LOCK for fd in os.listdir("/proc/self/fd"))
+if not inherited:
+    lock = open(LOCK, "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
 sys.path.insert(0, oracle)
 import difftest
 from imgtree import summarize
