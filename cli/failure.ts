@@ -1,7 +1,7 @@
 // The one place an error becomes output: a user's mistake is one line and exit 1 (125 for a bad flag,
 // as Docker), never a stack trace.
 import { CommanderError } from "commander";
-import { RunFailedError, UserError, clipQuote, errorMessage } from "../common/errors.js";
+import { DiskFullError, RunFailedError, UserError, clipQuote, errorMessage, isDiskFull } from "../common/errors.js";
 
 const OPTION_ERRORS = new Set([
   "commander.unknownOption", "commander.optionMissingArgument", "commander.missingMandatoryOptionValue",
@@ -26,6 +26,11 @@ export function reportFailure(e: unknown): number {
     // one line, whatever user input it quotes (the places that quote clip it; this is the last guard)
     process.stderr.write(`error: ${clipQuote(e.message.replace(/\n/g, " "), MAX_MESSAGE)}\n`);
     return e.exitCode;
+  }
+  if (isDiskFull(e)) {
+    // the machine's state, not a bug: where it happened when the call had a path (a write on an open file has none)
+    const path = typeof e === "object" && e !== null && typeof (e as { path?: unknown }).path === "string" ? (e as { path: string }).path : undefined;
+    return reportFailure(new DiskFullError(path === undefined ? "" : `writing ${path}`, e));
   }
   if (e instanceof Error && e.name === "AbortError") {
     process.stderr.write("error: interrupted\n");

@@ -77,6 +77,19 @@ export function clipQuote(text: string, max = 300): string {
   return `${text.slice(0, head)}…[${text.length - max} characters left out]…${text.slice(text.length - tail)}`;
 }
 
+/** A full disk or quota under the store: what was being done, and what to do about it (one line, exit 1). */
+export class DiskFullError extends UserError {
+  constructor(doing: string, cause: unknown) {
+    const what = errnoCode(cause) === "EDQUOT" ? "disk quota exceeded" : "no space left on device";
+    super(`${what}${doing === "" ? "" : ` ${doing}`}: free some (tsbuild image prune, tsbuild cache prune) or put the store where there is room (--root)`, { cause });
+  }
+}
+
+export function isDiskFull(e: unknown): boolean {
+  const code = errnoCode(e);
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+
 /** A failure of the machine or an external tool (mount, runc) that is not the user's input. */
 export class RuntimeFailure extends TsbuildError {}
 

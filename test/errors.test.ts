@@ -3,9 +3,9 @@
 // of characters.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { busyboxRootfs, freshStore, removeStore, storeListing, tsbuild } from "./helpers.js";
@@ -59,3 +59,35 @@ test("a RUN line of a megabyte fails with an error of a few hundred characters",
     await removeStore(root);
   }
 });
+
+test("a full disk under the store: load and build fail with one line saying so and what to do, nothing left behind", { timeout: 60_000 }, () =>
+  withDir(async (dir) => {
+    const small = join(dir, "small");
+    await mkdir(small);
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=6m", "tmpfs", small]);
+    try {
+      const root = join(small, "store");
+      await writeFile(join(dir, "rootfs.tar"), await readFile(await busyboxRootfs()));
+      assert.equal((await tsbuild(["--root", root, "import", join(dir, "rootfs.tar"), "busybox:local"])).code, 0);
+      // an archive of a 5 MB layer: staged, it does not fit beside the busybox layer
+      const src = join(dir, "src");
+      await mkdir(join(src, "rootfs"), { recursive: true });
+      await writeFile(join(src, "rootfs", "big"), randomBytes(5 << 20));
+      execFileSync("tar", ["-cf", join(src, "layer.tar"), "-C", join(src, "rootfs"), "big"]);
+      const other = join(dir, "other-store");
+      assert.equal((await tsbuild(["--root", other, "import", join(src, "layer.tar"), "big:1"])).code, 0);
+      assert.equal((await tsbuild(["--root", other, "save", "-o", join(dir, "big.tar"), "big:1"])).code, 0);
+
+      const load = await tsbuild(["--root", root, "load", "-i", join(dir, "big.tar")]);
+      assert.equal(load.code, 1);
+      assert.equal(load.stderr, `error: no space left on device loading ${join(dir, "big.tar")}: free some (tsbuild image prune, tsbuild cache prune) or put the store where there is room (--root)\n`);
+      assert.deepEqual(await readdir(join(root, "tmp")), []);
+
+      await writeFile(join(src, "Dockerfile"), "FROM busybox:local\nCOPY rootfs/big /big\n");
+      const build = await tsbuild(["--root", root, "build", "-q", src]);
+      assert.equal(build.code, 1);
+      assert.match(build.stderr, /^error: no space left on device[^\n]*: free some \(tsbuild image prune, tsbuild cache prune\) or put the store where there is room \(--root\)\n$/);
+    } finally {
+      execFileSync("umount", ["-l", small]);
+    }
+  }));

@@ -5,7 +5,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { mkdir } from "node:fs/promises";
-import { ArchiveError, errnoCode } from "../../common/errors.js";
+import { ArchiveError, DiskFullError, errnoCode, isDiskFull } from "../../common/errors.js";
 import { withTempDir, pathExists } from "../../common/fsutil.js";
 import { MediaType } from "../config.js";
 import type { ContentStore, ImageRecord } from "../store.js";
@@ -30,6 +30,15 @@ export async function loadArchive(store: ContentStore, file: string, options: Lo
     if (errnoCode(e) === "ENOENT") throw new ArchiveError(`${file}: no such file or directory`);
     throw e;
   }
+  try {
+    return await loadInto(store, file, isDir, options);
+  } catch (e) {
+    if (isDiskFull(e)) throw new DiskFullError(`loading ${file}`, e);
+    throw e;
+  }
+}
+
+async function loadInto(store: ContentStore, file: string, isDir: boolean, options: LoadOptions): Promise<ImageRecord[]> {
   return withTempDir(store.paths.tmp, "load", async (tmp) => {
     let dir = file;
     if (!isDir) {
