@@ -16,6 +16,11 @@ export interface StepInfo {
   place: SourcePlace;
   /** True for RUN, COPY, ADD, WORKDIR: steps that produce a layer. */
   filesystem: boolean;
+  /**
+   * How progress shows the step, as BuildKit numbers its vertices: FROM and the filesystem steps count
+   * (`[2/4]`), metadata instructions do not; FROM shows the resolved base (`FROM docker.io/library/x:1`).
+   */
+  shown: { position: number; count: number; text: string };
 }
 
 export interface StepResult {

@@ -2,6 +2,7 @@
 // ONBUILD triggers, then dispatches each instruction to its module, in order.
 import { sha256 } from "../common/digest.js";
 import { DockerfileError, ImageNotFoundError, ImageReferenceError } from "../common/errors.js";
+import { tryParseReference } from "../image/reference.js";
 import type { ContentStore, ImageRecord } from "../image/store.js";
 import { parseDockerfile } from "./parser/index.js";
 import { expandInstruction, parseInstruction, type Instruction } from "./instructions/index.js";
@@ -26,7 +27,7 @@ export interface StageRunner {
   result(index: number): Promise<StageResult>;
 }
 
-function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instruction, fsKind: boolean): StepInfo {
+function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instruction, fsKind: boolean, shown: StepInfo["shown"]): StepInfo {
   return {
     id: `s${plan.stage.index}.${ordinal}`,
     stage: plan.displayName,
@@ -36,7 +37,14 @@ function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instru
     instruction: instr.original,
     place: { file: instr.place.file, line: instr.place.line },
     filesystem: fsKind,
+    shown,
   };
+}
+
+/** FROM as BuildKit's progress shows it: the base's full reference, its variables expanded. */
+function fromText(plan: StagePlan): string {
+  if (plan.baseStage !== undefined || plan.baseName.toLowerCase() === "scratch") return `FROM ${plan.baseName}`;
+  return `FROM ${tryParseReference(plan.baseName)?.full ?? plan.baseName}`;
 }
 
 /** The base image of a stage from the store, or a DockerfileError naming the FROM line. */
@@ -89,7 +97,10 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   const { session } = runner;
   const plan = runner.plan.stages[index]!;
   const total = plan.stage.instructions.length + 1;
-  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, false);
+  // Progress numbers FROM and the filesystem steps only (BuildKit's `[2/4]`), metadata steps take the
+  // number of the step before them.
+  const count = 1 + plan.stage.instructions.filter((i) => FILESYSTEM_KINDS.has(i.kind)).length;
+  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, false, { position: 1, count, text: fromText(plan) });
   session.emit({ type: "step-start", step: fromInfo });
   const started = performance.now();
   let state: StageState;
@@ -116,9 +127,14 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
 
   const steps: Array<{ instr: Instruction; info: StepInfo }> = [];
   for (const trigger of onbuildTriggers(state, plan)) {
-    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind)), id: `s${index}.t${steps.length}` } });
+    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind), { position: 1, count, text: trigger.original }), id: `s${index}.t${steps.length}` } });
   }
-  plan.stage.instructions.forEach((instr, i) => steps.push({ instr, info: stepInfo(plan, i + 2, total, instr, FILESYSTEM_KINDS.has(instr.kind)) }));
+  let position = 1;
+  plan.stage.instructions.forEach((instr, i) => {
+    const fs = FILESYSTEM_KINDS.has(instr.kind);
+    if (fs) position++;
+    steps.push({ instr, info: stepInfo(plan, i + 2, total, instr, fs, { position, count, text: instr.original }) });
+  });
 
   /** The last step when it was built and its finish (layer, commit, cache entry) has not run yet. */
   let unfinished: BuiltStep | undefined;

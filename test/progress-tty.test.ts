@@ -10,8 +10,11 @@ import type { BuildEvent, StepInfo } from "../builder/events.js";
 import { TtyProgress, fitLine } from "../cli/progress/tty.js";
 import { TSBUILD, freshStore, removeStore } from "./helpers.js";
 
-function info(index: number, instruction: string, filesystem: boolean, stageIndex = 0): StepInfo {
-  return { id: `s${stageIndex}.${index}`, stage: "stage-0", stageIndex, index, total: 3, instruction, place: { file: "Dockerfile", line: index }, filesystem };
+function info(index: number, instruction: string, filesystem: boolean, position: number, stageIndex = 0): StepInfo {
+  return {
+    id: `s${stageIndex}.${index}`, stage: "stage-0", stageIndex, index, total: 3, instruction, place: { file: "Dockerfile", line: index }, filesystem,
+    shown: { position, count: 2, text: instruction },
+  };
 }
 
 test("fitLine cuts the left part and right-aligns the time", () => {
@@ -26,9 +29,9 @@ test("the screen: header, rows in step order, verdicts and reasons, output tail,
     let screen = "";
     const render = Object.assign((s: string) => { screen = s; }, { done: () => undefined });
     const p = new TtyProgress(render, () => undefined, () => 60); // 59 columns used
-    const from = info(1, "FROM docker.io/library/busybox:local", false);
-    const env = info(2, "ENV A=1", false);
-    const run = info(3, "RUN echo a-long-command-line-that-does-not-fit-in-sixty-columns", true);
+    const from = info(1, "FROM docker.io/library/busybox:local", false, 1);
+    const env = info(2, "ENV A=1", false, 1);
+    const run = info(3, "RUN echo a-long-command-line-that-does-not-fit-in-sixty-columns", true, 2);
     const events: BuildEvent[] = [
       { type: "step-start", step: from }, { type: "step-done", step: from, result: { cached: true, durationMs: 0 } },
       { type: "step-start", step: env }, { type: "step-done", step: env, result: { cached: true, durationMs: 0 } },
@@ -39,8 +42,8 @@ test("the screen: header, rows in step order, verdicts and reasons, output tail,
     p.handle({ type: "step-output", step: run, stream: "stdout", text: "there\n" });
     assert.equal(screen, [
       "[+] Building 1.5s (1/2)",
-      " => CACHED [1/3] FROM docker.io/library/busybox:local  0.0s",
-      " => [3/3] RUN echo a-long-command-line-that-does-not-f 1.5s",
+      " => CACHED [1/2] FROM docker.io/library/busybox:local  0.0s",
+      " => [2/2] RUN echo a-long-command-line-that-does-not-f 1.5s",
       " => => # hi",
       " => => # there",
     ].join("\n"));
@@ -50,8 +53,8 @@ test("the screen: header, rows in step order, verdicts and reasons, output tail,
     p.finish();
     assert.equal(screen, [
       "[+] Building 2.0s (3/3) FINISHED",
-      " => CACHED [1/3] FROM docker.io/library/busybox:local  0.0s",
-      " => [3/3] RUN echo a-long-command-line-that-does-not-f 2.0s",
+      " => CACHED [1/2] FROM docker.io/library/busybox:local  0.0s",
+      " => [2/2] RUN echo a-long-command-line-that-does-not-f 2.0s",
       " => exporting to image                                 0.0s",
       " => => writing image sha256:abc                        0.0s",
       " => => naming to docker.io/library/app:1               0.0s",

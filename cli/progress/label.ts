@@ -1,7 +1,7 @@
 import type { StepInfo } from "../../builder/events.js";
 
-/** "[build 2/5] RUN make", as BuildKit labels a step. */
+/** "[build 2/5] RUN make", as BuildKit labels a step (FROM and filesystem steps counted). */
 export function stepLabel(step: StepInfo): string {
   const stage = step.stage.startsWith("stage-") ? "" : `${step.stage} `;
-  return `[${stage}${step.index}/${step.total}] ${step.instruction}`;
+  return `[${stage}${step.shown.position}/${step.shown.count}] ${step.shown.text}`;
 }

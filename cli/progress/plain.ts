@@ -28,7 +28,14 @@ export class PlainProgress {
       }
       case "step-done": {
         const n = this.number(e.step);
-        if (!e.step.filesystem) return;
+        if (!e.step.filesystem) {
+          // a FROM's line is closed as BuildKit closes it; metadata steps print nothing
+          if (/^from\s/i.test(e.step.shown.text)) {
+            this.write(`#${n} DONE ${(e.result.durationMs / 1000).toFixed(1)}s`);
+            this.write("");
+          }
+          return;
+        }
         if (e.result.cached) this.write(`#${n} CACHED`);
         else {
           if (e.result.reason) this.write(`#${n} rebuilt: ${e.result.reason}`);
