@@ -13,6 +13,11 @@ export class StageState {
   readonly args = new Map<string, string | undefined>();
   /** Every ARG name as declared, in order, repeats kept: what BuildKit lists before a RUN's history line. */
   readonly declaredArgs: string[] = [];
+  /**
+   * ARGs given a value after the last ENV of that name (the base image's too): BuildKit adds an ARG's
+   * value to the step environment, so the later of the two wins there, for RUN and for expansion.
+   */
+  readonly argsOverEnv = new Set<string>();
   /** 1-based ordinal (as in "[stage i/n]") of the last step that was rebuilt, for explanations. */
   lastRebuiltStep: number | undefined;
   /** The key the stage started from (its base's): a step on it is the stage's first filesystem step. */
@@ -57,6 +62,7 @@ export class StageState {
     if (at === -1) env.push(`${name}=${value}`);
     else env[at] = `${name}=${value}`;
     this.run.Env = env;
+    this.argsOverEnv.delete(name);
   }
 
   /** Build args with a value, not shadowed by ENV: what RUN sees besides the image's env. */
@@ -66,9 +72,9 @@ export class StageState {
     return out;
   }
 
-  /** The variables for word expansion: ENV wins over an ARG of the same name. */
+  /** The variables for word expansion: of an ENV and an ARG of the same name, the later one. */
   lookup = (name: string): string | undefined => {
-    const fromEnv = this.envValue(name);
+    const fromEnv = this.argsOverEnv.has(name) ? undefined : this.envValue(name);
     if (fromEnv !== undefined) return fromEnv;
     return this.args.get(name);
   };

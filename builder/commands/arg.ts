@@ -5,18 +5,24 @@ import { argCreatedBy } from "./history.js";
 
 /**
  * ARG: declares build args in the stage. The value is the --build-arg if given, else the default,
- * else the global ARG's value (an `ARG NAME` re-declaring a global one), else the automatic
- * platform args, else the value an earlier ARG of the stage gave it (BuildKit adds each value to the
- * step environment, where a later `ARG NAME` leaves it); a declared arg without any value stays unset.
+ * else the global ARG's value (an `ARG NAME` re-declaring a global one), else the automatic platform
+ * args. BuildKit adds such a value to the step environment, over an earlier ENV of the name; an ARG
+ * without any value leaves that environment as it was (an earlier ARG's value stays).
  */
 export function dispatchArg(ctx: StepContext, instr: ArgInstruction): void {
+  const { state } = ctx;
   for (const { key, value } of instr.args) {
     const given = Object.hasOwn(ctx.buildArgs, key);
     if (given) ctx.consumedArgs.add(key);
     const v = (given ? ctx.buildArgs[key] : undefined) ?? value ?? ctx.metaArgs.get(key)
-      ?? (Object.hasOwn(PLATFORM_ARGS, key) ? PLATFORM_ARGS[key] : undefined) ?? ctx.state.args.get(key);
-    ctx.state.args.set(key, v);
-    ctx.state.declaredArgs.push(key);
+      ?? (Object.hasOwn(PLATFORM_ARGS, key) ? PLATFORM_ARGS[key] : undefined);
+    if (v !== undefined) {
+      state.args.set(key, v);
+      state.argsOverEnv.add(key);
+    } else if (!state.args.has(key)) {
+      state.args.set(key, undefined);
+    }
+    state.declaredArgs.push(key);
   }
-  ctx.state.addHistory(argCreatedBy(instr.args), true);
+  state.addHistory(argCreatedBy(instr.args), true);
 }

@@ -35,12 +35,24 @@ export function runArgv(state: StageState, instr: RunInstruction): string[] {
   return [...state.shell, script];
 }
 
-/** The process environment: the image's env, then build args that ENV does not override. */
+/**
+ * The process environment: the image's env (where an ARG given a value after an ENV of the name
+ * holds the ARG's, state.argsOverEnv), then the other build args with values.
+ */
 function processEnv(state: StageState): string[] {
-  const env = [...state.env];
+  const args = state.argsWithValues();
+  const env = state.env.map((kv) => {
+    const name = kv.split("=", 1)[0]!;
+    return state.argsOverEnv.has(name) && Object.hasOwn(args, name) ? `${name}=${args[name]}` : kv;
+  });
   const names = new Set(env.map((kv) => kv.split("=", 1)[0]));
-  for (const [k, v] of Object.entries(state.argsWithValues())) if (!names.has(k)) env.push(`${k}=${v}`);
+  for (const [k, v] of Object.entries(args)) if (!names.has(k)) env.push(`${k}=${v}`);
   return env;
+}
+
+/** The names whose ARG value shadows the image's ENV: part of the key (the env alone cannot tell). */
+function shadowedEnv(state: StageState): string[] {
+  return state.env.map((kv) => kv.split("=", 1)[0]!).filter((name) => state.argsOverEnv.has(name)).sort();
 }
 
 export async function dispatchRun(ctx: StepContext, instr: RunInstruction): Promise<StepOutcome> {
@@ -69,7 +81,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
     record: {
       instruction: "RUN",
       text: instr.original,
-      definition: { argv, env: state.env, workdir: cwd, user, network, ...(mounts ? { mounts: mounts.definition } : {}), ...(script ? { script: script.data } : {}) },
+      definition: { argv, env: state.env, workdir: cwd, user, network, ...(mounts ? { mounts: mounts.definition } : {}), ...(script ? { script: script.data } : {}), ...(shadowedEnv(state).length > 0 ? { argsOverEnv: shadowedEnv(state) } : {}) },
       buildArgs,
       ...(mounts?.inputs ? { inputs: mounts.inputs } : {}),
     },
