@@ -1,7 +1,7 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname, basename, join, posix, resolve } from "node:path";
-import dockerignore from "@balena/dockerignore";
 import { ContextError, errnoCode } from "../common/errors.js";
+import { IgnoreMatcher, IgnorePatternError, readIgnoreLines, type MatchInfo } from "./ignorepatterns.js";
 
 /**
  * The build context: a folder plus the .dockerignore rules that decide which of its files exist
@@ -66,35 +66,50 @@ export async function openContext(dir: string, dockerfilePath: string): Promise<
       break;
     }
   }
-  return makeContext(absDir, absDockerfile, ignoreFile, parseIgnoreText(text));
+  try {
+    return makeContext(absDir, absDockerfile, ignoreFile, parseIgnoreText(text));
+  } catch (e) {
+    if (e instanceof IgnorePatternError && ignoreFile !== undefined) throw new ContextError(ignoreFile, `${ignoreFile}: ${e.message}`);
+    throw e;
+  }
 }
 
-/** The non-comment, non-blank lines of a .dockerignore file. */
+/** The patterns of a .dockerignore file, as BuildKit reads them (ignorefile.ReadAll). */
 export function parseIgnoreText(text: string): string[] {
-  return text
-    .split(/\r?\n/)
-    .map((line) => line.trim())
-    .filter((line) => line !== "" && !line.startsWith("#"));
+  return readIgnoreLines(text);
 }
 
-/** A context from patterns directly (also used by tests and by callers with inline rules). */
+/**
+ * A context from patterns directly (also used by tests and by callers with inline rules). Matching
+ * is BuildKit 0.13's (cache/ignorepatterns.ts): case-sensitive, the last matching pattern decides, an
+ * entry inherits the patterns its folder matched, and an exception re-includes an entry of an ignored
+ * folder, which then exists holding only what was re-included (builder/copy/visibility.ts).
+ */
 export function makeContext(
   dir: string,
   dockerfilePath: string,
   ignoreFile: string | undefined,
   patterns: string[],
 ): BuildContext {
-  // Docker matches case-sensitively on Linux (CASE.TXT does not ignore case.txt).
-  // The package is CommonJS with `module.exports.default = module.exports`: `.default` is the
-  // factory both for the type checker and at run time.
-  const matcher = dockerignore.default({ ignorecase: false }).add(patterns);
-  const hasExceptions = patterns.some((p) => p.startsWith("!"));
-  const exceptionPrefixes = exceptionLiterals(patterns);
+  const matcher = new IgnoreMatcher(patterns);
+  // Each folder's match results, for its entries (a walk asks about every entry of a folder).
+  const folders = new Map<string, MatchInfo>();
+  const infoOf = (rel: string): MatchInfo => {
+    if (rel === "") return [];
+    let info = folders.get(rel);
+    if (info === undefined) {
+      const slash = rel.lastIndexOf("/");
+      info = matcher.match(rel, infoOf(slash < 0 ? "" : rel.slice(0, slash)))[1];
+      folders.set(rel, info);
+    }
+    return info;
+  };
   const isIgnored = (relPath: string): boolean => {
-    if (patterns.length === 0) return false; // no .dockerignore: asked for every file of the context
+    if (matcher.empty) return false; // no .dockerignore: asked for every file of the context
     const rel = normalizeRel(relPath);
     if (rel === "") return false; // the root itself is always part of the context
-    return matcher.ignores(rel);
+    const slash = rel.lastIndexOf("/");
+    return matcher.match(rel, infoOf(slash < 0 ? "" : rel.slice(0, slash)))[0];
   };
   const filter = (relPath: string): boolean => !isIgnored(relPath);
   return {
@@ -102,36 +117,11 @@ export function makeContext(
     dockerfilePath,
     ignoreFile,
     patterns,
-    hasExceptions,
+    hasExceptions: matcher.hasExceptions,
     isIgnored,
     filter,
-    mustDescend: (relDir: string) => !isIgnored(relDir) || exceptionMayReachInto(exceptionPrefixes, relDir),
+    mustDescend: (relDir: string) => !isIgnored(relDir) || matcher.descends(normalizeRel(relDir)),
   };
-}
-
-/**
- * The literal leading part of each exception pattern (up to the first wildcard or escape), cleaned
- * the way the matcher cleans patterns.
- */
-function exceptionLiterals(patterns: string[]): string[] {
-  const out: string[] = [];
-  for (const p of patterns) {
-    if (!p.startsWith("!")) continue;
-    const cleaned = normalizeRel(p.slice(1).trim());
-    const wild = cleaned.search(/[*?[\\]/);
-    out.push(wild < 0 ? cleaned : cleaned.slice(0, wild));
-  }
-  return out;
-}
-
-/**
- * Whether some exception could re-include a path below the ignored folder relDir: conservative
- * (a walk that descends needlessly is only slower), so that `node_modules` with an unrelated
- * `!keep.log` is not walked.
- */
-function exceptionMayReachInto(literals: string[], relDir: string): boolean {
-  const dir = normalizeRel(relDir) + "/";
-  return literals.some((lit) => lit.startsWith(dir) || dir.startsWith(lit) || lit === dir.slice(0, -1));
 }
 
 async function readIfExists(path: string): Promise<string | undefined> {
