@@ -12,6 +12,7 @@ import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
 import { openFromSource } from "./fromsource.js";
 import { copyCreatedBy } from "./history.js";
+import { addsFromUrls, dispatchAddUrls } from "./addurl.js";
 import { unknownOwnerWarning } from "./ownerwarning.js";
 
 interface SourceRoot {
@@ -50,8 +51,12 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
   const place = { file: instr.place.file, line: instr.place.line };
   if (instr.excludes.length > 0) throw new DockerfileError(instr.place, `${instr.kind} --exclude is not supported by tsbuild yet`);
   if (instr.kind === "COPY" && instr.parents) throw new DockerfileError(instr.place, "COPY --parents is not supported by tsbuild yet");
-  if (instr.kind === "ADD") for (const s of instr.sources) assertLocalSource(s, place);
   const chmod = parseChmod(instr);
+  if (instr.kind === "ADD" && addsFromUrls(instr)) return dispatchAddUrls(ctx, instr, chmod);
+  if (instr.kind === "ADD") {
+    for (const s of instr.sources) assertLocalSource(s, place);
+    if (instr.checksum !== undefined) throw new DockerfileError(instr.place, "checksum can't be specified for non-HTTP sources");
+  }
   const source = await openSource(ctx, instr);
   try {
     const matched = instr.sources.length === 0 ? [] : await matchSources(source.root, instr.sources, source.filter, place, instr.kind, source.mustDescend);

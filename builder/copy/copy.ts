@@ -27,15 +27,15 @@ const COPY_CONCURRENCY = 32;
 
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-/** Whether an ADD source is a URL or git address (not supported offline). */
+/** Whether an ADD source is a remote address other than http(s) (a git repository, ftp…). */
 export function isRemoteSource(source: string): boolean {
-  return URL_RE.test(source) || source.startsWith("git@");
+  return (URL_RE.test(source) && !/^https?:\/\//i.test(source)) || source.startsWith("git@") || /\.git(#|$)/.test(source);
 }
 
-/** Rejects ADD of a URL with a clear message (call before matching the sources). */
+/** Rejects ADD of a remote source tsbuild cannot fetch (http(s) URLs are builder/commands/addurl.ts's). */
 export function assertLocalSource(source: string, place: SourcePlace): void {
   if (isRemoteSource(source)) {
-    throw new DockerfileError(place, `ADD ${source}: remote sources (URLs, git) are not supported: tsbuild builds offline; download the file into the build context and ADD it from there`);
+    throw new DockerfileError(place, `ADD ${source.slice(0, 200)}: git and other non-http sources are not supported by tsbuild yet: clone into the build context and ADD it from there`);
   }
 }
 

@@ -1,0 +1,104 @@
+// ADD from an http(s) URL, as BuildKit 0.13's Dockerfile frontend and http source do it: the file is
+// named from the URL's path (`__unnamed__` when it has none), written with mode 0600 and the
+// Last-Modified time (the epoch without one), never extracted; `--checksum=sha256:…` is checked before
+// the file is used. The body streams into a scratch file while it is hashed, never held in memory.
+// A download is re-checked each build with a conditional request (ETag, Last-Modified) where the
+// server supports it; with --checksum the step's key is known without any request.
+import { createWriteStream } from "node:fs";
+import { rename, rm, utimes } from "node:fs/promises";
+import { posix } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { hashToDigest, isDigest, newHash, type Digest } from "../../common/digest.js";
+import { DockerfileError, errorMessage, type SourcePlace } from "../../common/errors.js";
+import { netFetch } from "../../common/netfetch.js";
+
+/** BuildKit's isHTTPSource. */
+export function isHttpSource(source: string): boolean {
+  return source.startsWith("http://") || source.startsWith("https://");
+}
+
+/** The file name BuildKit's Dockerfile frontend gives a URL's download: the last segment of its path. */
+export function urlFileName(url: string): string {
+  let pathname: string;
+  try {
+    pathname = decodeURIComponent(new URL(url).pathname);
+  } catch {
+    return "__unnamed__"; // not a URL Go's url.Parse reads either: BuildKit's fallback name
+  }
+  const base = posix.basename(pathname);
+  return base === "" || base === "." || base === "/" ? "__unnamed__" : base;
+}
+
+/** `--checksum=sha256:<hex>` as ADD takes it. */
+export function parseChecksum(value: string | undefined, place: SourcePlace): Digest | undefined {
+  if (value === undefined) return undefined;
+  if (!isDigest(value)) throw new DockerfileError(place, `invalid checksum digest format ${JSON.stringify(value.slice(0, 100))}: expected sha256:<64 hex digits>`);
+  return value as Digest;
+}
+
+/** What a server said of a URL the last time: enough to ask "changed since?" and to key the step. */
+export interface UrlValidators {
+  digest: Digest;
+  etag?: string;
+  lastModified?: string;
+}
+
+export type UrlCheck =
+  | { kind: "unchanged"; validators: UrlValidators }
+  | { kind: "downloaded"; file: string; validators: UrlValidators };
+
+function shown(url: string): string {
+  return url.length > 200 ? `${url.slice(0, 200)}…` : url;
+}
+
+/**
+ * GETs the URL into `file` (through a temporary name beside it), conditionally when `known` says what
+ * the server sent before; a 304 means the known content is still current. With `checksum`, a body of
+ * another digest fails before the file exists.
+ */
+export async function fetchUrl(url: string, file: string, place: SourcePlace, opts: { known?: UrlValidators; checksum?: Digest } = {}): Promise<UrlCheck> {
+  const headers: Record<string, string> = {};
+  if (opts.known?.etag) headers["if-none-match"] = opts.known.etag;
+  if (opts.known?.lastModified) headers["if-modified-since"] = opts.known.lastModified;
+  let res: Response;
+  try {
+    res = await netFetch(url, { headers, redirect: "follow" });
+  } catch (e) {
+    const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : errorMessage(e);
+    throw new DockerfileError(place, `ADD ${shown(url)}: ${cause}`);
+  }
+  if (res.status === 304 && opts.known) {
+    await res.body?.cancel();
+    return { kind: "unchanged", validators: opts.known };
+  }
+  if (!res.ok || res.body === null) {
+    await res.body?.cancel();
+    throw new DockerfileError(place, `ADD ${shown(url)}: invalid response status ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
+  }
+  const hash = newHash();
+  const tee = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  const partial = `${file}.part`;
+  try {
+    await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), tee, createWriteStream(partial, { mode: 0o600 }));
+    const digest = hashToDigest(hash);
+    if (opts.checksum !== undefined && digest !== opts.checksum) {
+      throw new DockerfileError(place, `ADD ${shown(url)}: digest mismatch: --checksum says ${opts.checksum}, the download is ${digest}`);
+    }
+    const lastModified = res.headers.get("last-modified") ?? undefined;
+    const mtime = lastModified !== undefined && !Number.isNaN(Date.parse(lastModified)) ? new Date(lastModified) : new Date(0);
+    await utimes(partial, mtime, mtime);
+    await rename(partial, file);
+    const etag = res.headers.get("etag") ?? undefined;
+    return { kind: "downloaded", file, validators: { digest, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) } };
+  } catch (e) {
+    await rm(partial, { force: true });
+    if (e instanceof DockerfileError) throw e;
+    throw new DockerfileError(place, `ADD ${shown(url)}: download failed: ${errorMessage(e)}`);
+  }
+}
