@@ -40,6 +40,19 @@ import difftest
 from imgtree import summarize
 case = difftest.load_case(case_dir)
 name = os.path.basename(os.path.normpath(case_dir))
+if case.get("oracle_client") == "buildx-0.13":
+    # The context as BuildKit 0.13's own-era client sends it (the 20.10 CLI uses 2020's fsutil:
+    # testdata/oracle-differences.md): the builds go through buildx 0.13 (Debian trixie's docker-buildx,
+    # unpacked: `apt-get download docker-buildx` from trixie, `dpkg -x`), named by $BUILDX.
+    buildx = os.environ.get("BUILDX", "")
+    if not os.access(buildx, os.X_OK):
+        raise SystemExit(f"{name}: recorded with buildx 0.13: set BUILDX to its docker-buildx binary")
+    plain_sh = difftest.sh
+    def sh(cmd, cwd=None, env=None, check=True):
+        if cmd[:2] == difftest.DOCKER + ["build"]:
+            cmd = [buildx, "build"] + cmd[2:]
+        return plain_sh(cmd, cwd=cwd, env=env, check=check)
+    difftest.sh = sh
 difftest.sh(difftest.DOCKER + ["builder", "prune", "-af"], check=False)
 tag = f"record-tsbuild-{os.getpid()}:{name.lower()}"
 work = tempfile.mkdtemp(prefix="record-")
