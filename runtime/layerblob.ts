@@ -5,6 +5,7 @@ import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { hashToDigest, newHash, type Digest } from "../common/digest.js";
 import { readFileHead } from "../common/fsutil.js";
 import { ArchiveError } from "../common/errors.js";
+import { LayerLimitCheck } from "../common/layerlimits.js";
 import type { BlobStore } from "../image/blobs.js";
 import { MediaType, type Descriptor } from "../image/config.js";
 import { COMPRESSION_MAGIC_BYTES, decompressStream, detectCompression, type Compression } from "./decompress.js";
@@ -42,11 +43,17 @@ export function openLayerTar(store: BlobStore, layer: Descriptor, diffId: Digest
   const kind = layerCompression(layer.mediaType);
   if (kind === "none") return store.openBlob(layer.digest);
   const what = `layer ${layer.digest}`;
-  const plain = decompressStream(kind, store.openBlob(layer.digest), what);
+  const blob = store.openBlob(layer.digest);
+  const plain = decompressStream(kind, blob, what);
+  const limit = new LayerLimitCheck(what, () => blob.bytesRead); // a decompression bomb stops here
   const check = new DiffIdCheck(diffId, what);
   plain.on("error", (e) => check.destroy(e));
-  check.on("close", () => plain.destroy());
-  return plain.pipe(check);
+  limit.on("error", (e) => check.destroy(e));
+  check.on("close", () => {
+    plain.destroy();
+    limit.destroy();
+  });
+  return plain.pipe(limit).pipe(check);
 }
 
 /** The uncompressed tar of a blob known only by digest (sizes, listings): compression found by its magic. */

@@ -4,11 +4,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import { gzipSync } from "node:zlib";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { busyboxRootfs, freshStore, removeStore, storeListing, tsbuild } from "./helpers.js";
+import { busyboxRootfs, collect, freshStore, removeStore, storeListing, tsbuild, TSBUILD, type RunResult } from "./helpers.js";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "tsbuild-errors-"));
@@ -91,3 +92,36 @@ test("a full disk under the store: load and build fail with one line saying so a
       execFileSync("umount", ["-l", small]);
     }
   }));
+
+test("load refuses a layer that expands past the limit, naming it and the setting that raises it; nothing stored", { timeout: 60_000 }, () =>
+  withDir(async (dir) => {
+    // a docker-archive whose gzipped layer holds 16 MB of zeros (16 KB compressed)
+    const rootfs = join(dir, "rootfs");
+    await mkdir(rootfs);
+    await writeFile(join(rootfs, "zeros"), Buffer.alloc(16 << 20));
+    execFileSync("tar", ["-cf", join(dir, "layer.tar"), "-C", rootfs, "zeros"]);
+    const plain = await readFile(join(dir, "layer.tar"));
+    await writeFile(join(dir, "layer.tar.gz"), gzipSync(plain));
+    const diffId = `sha256:${createHash("sha256").update(plain).digest("hex")}`;
+    await writeFile(join(dir, "config.json"), JSON.stringify({ architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [diffId] }, config: {} }));
+    await writeFile(join(dir, "manifest.json"), JSON.stringify([{ Config: "config.json", RepoTags: ["bomb:1"], Layers: ["layer.tar.gz"] }]));
+    const archive = join(dir, "bomb.tar");
+    execFileSync("tar", ["-cf", archive, "-C", dir, "manifest.json", "config.json", "layer.tar.gz"]);
+    const root = join(dir, "store");
+    assert.equal((await tsbuild(["--root", root, "images"])).code, 0);
+    const before = storeListing(root);
+
+    const r = await tsbuildWithEnv(["--root", root, "load", "-i", archive], { TSBUILD_MAX_LAYER_SIZE: "8M" });
+
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `error: ${archive}: layer layer.tar.gz: expands past 8 MiB, the most a layer may (TSBUILD_MAX_LAYER_SIZE raises it)\n`);
+    assert.deepEqual(storeListing(root), before);
+    assert.deepEqual(await readdir(join(root, "tmp")), []);
+    assert.equal((await tsbuild(["--root", root, "load", "-i", archive])).code, 0, "within the default limits");
+  }));
+
+/** tsbuild with extra environment variables. */
+function tsbuildWithEnv(args: string[], env: Record<string, string>): Promise<RunResult> {
+  const child = spawn(process.execPath, [TSBUILD, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  return collect(child);
+}

@@ -10,6 +10,7 @@ import { hashToDigest, newHash, type Digest, type Hash } from "../../common/dige
 import { ArchiveError } from "../../common/errors.js";
 import type { BlobStore } from "../blobs.js";
 import { lazyZlib } from "../../common/lazymodule.js";
+import { LayerLimitCheck } from "../../common/layerlimits.js";
 
 export type Compression = "none" | "gzip" | "zstd";
 
@@ -57,9 +58,10 @@ export async function stageLayer(
   const dest = join(stagingDir, `layer-${expect.diffId.slice(7)}-${Math.random().toString(36).slice(2)}`);
   const raw = new HashTap();
   const plain = new HashTap();
+  const limit = new LayerLimitCheck(expect.what, () => (compression === "gzip" ? raw.size : undefined));
   try {
-    if (compression === "gzip") await pipeline(src, raw, lazyZlib().createGunzip(), plain, createWriteStream(dest));
-    else await pipeline(src, raw, plain, createWriteStream(dest));
+    if (compression === "gzip") await pipeline(src, raw, lazyZlib().createGunzip(), limit, plain, createWriteStream(dest));
+    else await pipeline(src, raw, limit, plain, createWriteStream(dest));
   } catch (e) {
     if (isZlibError(e)) throw new ArchiveError(`${expect.what}: corrupt gzip data (${(e as Error).message})`);
     throw e;
