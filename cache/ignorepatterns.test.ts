@@ -48,6 +48,10 @@ test("regexp characters are literal; **x matches any path ending in x; k/** with
     ["aab", "c", "d", "d/f", "k", "k/l/m"]);
 });
 
+test("? is one character, also outside the BMP", () => {
+  assertIgnored(["a?b", "x\\*"], ["a😀b", "aéb", "x*"], ["a😀😀b", "ab", "xy"]);
+});
+
 test("last matching pattern decides, with what the folders matched", () => {
   assertIgnored(["a", "!a/b", "a/b/c"], ["a", "a/x", "a/b/c", "a/b/c/d"], ["a/b", "a/b/d"]);
   assertIgnored(["*.txt", "!a.txt"], ["b.txt"], ["a.txt", "sub/b.txt"]);

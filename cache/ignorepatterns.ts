@@ -109,11 +109,17 @@ function compile(text: string, exclusion: boolean): Pattern {
     }
   }
   if (type !== "regexp") return { text, exclusion, type };
+  // By code point, as Go's regexp reads UTF-8 (`?` is one character, also outside the BMP); a pattern
+  // the unicode mode refuses (an escaped letter) is read as Go would by the plain mode.
   let regexp: RegExp;
   try {
-    regexp = new RegExp(`${re}$`);
+    regexp = new RegExp(`${re}$`, "u");
   } catch {
-    throw new IgnorePatternError(`syntax error in pattern ${text}`);
+    try {
+      regexp = new RegExp(`${re}$`);
+    } catch {
+      throw new IgnorePatternError(`syntax error in pattern ${text}`);
+    }
   }
   return { text, exclusion, type, regexp };
 }
