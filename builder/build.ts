@@ -21,6 +21,8 @@ import type { StageResult } from "./stageresult.js";
 import type { EventSink } from "./events.js";
 import type { CacheSpec } from "../cache/remote/spec.js";
 import type { Descriptor } from "../image/config.js";
+import type { SandboxOptions } from "../runtime/ocispec.js";
+import { PROXY_ARGS } from "./commands/proxyargs.js";
 import type { Digest } from "../common/digest.js";
 import { traced, traceMark } from "../common/trace.js";
 import { withSharedLock } from "../common/lock.js";
@@ -42,6 +44,10 @@ export interface BuildRequest {
   /** Pull base images the store lacks (with `always`, every base image's tag is looked up again). */
   basePull?: BasePullSettings;
   network: "host" | "none";
+  /** --add-host, --shm-size, --ulimit for every RUN. */
+  sandbox?: SandboxOptions;
+  /** Entitlements given with --allow (buildx's): "security.insecure" lets RUN --security=insecure run. */
+  allow?: string[];
   noCache: boolean;
   /** Shared caches to look steps up in (--cache-from) and to export this build's steps to (--cache-to). */
   cacheFrom?: CacheSpec[];
@@ -115,6 +121,8 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
   req.signal.addEventListener("abort", onAbort, { once: true });
   const session = new BuildSession(paths, store, new Snapshotter(paths), new CacheIndex(paths.cache), digests, context, {
     network: req.network,
+    ...(req.sandbox ? { sandbox: req.sandbox } : {}),
+    allow: new Set(req.allow ?? []),
     ...(req.secrets ? { secrets: req.secrets } : {}),
     noCache: req.noCache,
     signal: abort.signal,
@@ -160,7 +168,8 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
     const final = await runner.result(plan.target);
     await traced("digest cache save", () => digests.save());
 
-    const unused = Object.keys(req.buildArgs).filter((k) => !runner.consumedArgs.has(k));
+    // BuildKit's predefined proxy args reach every RUN undeclared, and are never reported unused
+    const unused = Object.keys(req.buildArgs).filter((k) => !runner.consumedArgs.has(k) && !PROXY_ARGS.has(k));
     if (unused.length > 0) req.onEvent({ type: "warning", message: `one or more build args were not consumed: [${unused.sort().join(" ")}]` });
 
     // Dated by its last history entry (BuildKit's exporter): an all-cached rebuild keeps the image ID.

@@ -2,6 +2,7 @@
 // digest cache and the context; plus the build-wide options every step needs.
 import type { Digest } from "../common/digest.js";
 import { errnoCode, errorMessage, UserError } from "../common/errors.js";
+import type { SandboxOptions } from "../runtime/ocispec.js";
 import type { StorePaths } from "../common/storepaths.js";
 import type { Descriptor } from "../image/config.js";
 import type { ContentStore } from "../image/store.js";
@@ -17,6 +18,10 @@ import type { EventSink } from "./events.js";
 
 export interface BuildSettings {
   network: "host" | "none";
+  /** --add-host, --shm-size, --ulimit for every RUN (part of a RUN's key when set, as in BuildKit's ExecOp). */
+  sandbox?: SandboxOptions;
+  /** Entitlements given with --allow. */
+  allow: ReadonlySet<string>;
   noCache: boolean;
   signal: AbortSignal;
   /** The Dockerfile's name as errors show it ("Dockerfile", "docker/app.Dockerfile"). */

@@ -9,7 +9,7 @@ import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { resolveInRoot } from "../common/rootpath.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { recordMountStubs } from "./mountstubs.js";
-import { buildSpec, GENERATED_FILE_MOUNTS, hostsFileContent, resolvConfContent, type OciMount, type ProcessUser } from "./ocispec.js";
+import { buildSpec, GENERATED_FILE_MOUNTS, hostsFileContent, resolvConfContent, type OciMount, type ProcessUser, type SandboxOptions } from "./ocispec.js";
 import { scratchName } from "./owner.js";
 import { readPasswd } from "./user.js";
 
@@ -29,6 +29,8 @@ export interface ContainerSpec {
   /** Extra mounts (RUN --mount); their mountpoints are removed afterwards if runc had to create them. */
   mounts?: OciMount[];
   onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void;
+  /** --add-host, --shm-size, --ulimit, --security=insecure. */
+  sandbox?: SandboxOptions;
   /** Called once runc has been started (the caller may do other work while the container runs). */
   onStarted?: () => void;
   signal?: AbortSignal;
@@ -63,7 +65,7 @@ export async function runContainer(paths: StorePaths, spec: ContainerSpec): Prom
     const hostname = spec.hostname ?? SANDBOX_HOSTNAME;
     const hostsFile = join(bundle, "hosts");
     const resolvConfFile = join(bundle, "resolv.conf");
-    writeFileSync(hostsFile, hostsFileContent(hostname));
+    writeFileSync(hostsFile, hostsFileContent(hostname, spec.sandbox?.extraHosts));
     writeFileSync(resolvConfFile, resolvConfContent(await readHostResolvConf()));
     const config = buildSpec({ ...spec, env, hostname, hostsFile, resolvConfFile });
     writeFileSync(join(bundle, "config.json"), JSON.stringify(config, null, 1));

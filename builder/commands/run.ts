@@ -1,5 +1,6 @@
 // RUN: runs a command in a container over the stage's snapshot chain; its writes become the layer.
-import { RunFailedError } from "../../common/errors.js";
+import { DockerfileError, RunFailedError } from "../../common/errors.js";
+import type { SandboxOptions } from "../../runtime/ocispec.js";
 import { runContainer } from "../../runtime/container.js";
 import { resolveUser } from "../../runtime/user.js";
 import { chompHeredocContent, parseHeredocWord } from "../parser/index.js";
@@ -10,6 +11,7 @@ import type { StepContext } from "./context.js";
 import { shebangScript, mountScript, SCRIPT_DIR, type ScriptMount } from "./heredocscript.js";
 import { runCreatedBy } from "./history.js";
 import { prepareRunMounts, type PreparedMounts } from "./runmounts.js";
+import { proxyEnv } from "./proxyargs.js";
 
 const OUTPUT_TAIL = 15;
 
@@ -73,6 +75,10 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
   const { state, session } = ctx;
   const argv = runArgv(state, instr);
   const network = instr.network === "none" ? "none" : instr.network === "host" ? "host" : session.settings.network;
+  if (instr.security === "insecure" && !session.settings.allow.has("security.insecure")) {
+    throw new DockerfileError(instr.place, "RUN --security=insecure is not allowed: build with --allow security.insecure to grant it (buildx's entitlement)");
+  }
+  const sandbox: SandboxOptions = { ...session.settings.sandbox, ...(instr.security === "insecure" ? { privileged: true } : {}) };
   const buildArgs = state.argsWithValues();
   const user = state.run.User ?? "";
   const cwd = state.workdir;
@@ -81,7 +87,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
     record: {
       instruction: "RUN",
       text: instr.original,
-      definition: { argv, env: state.env, workdir: cwd, user, network, ...(mounts ? { mounts: mounts.definition } : {}), ...(script ? { script: script.data } : {}), ...(shadowedEnv(state).length > 0 ? { argsOverEnv: shadowedEnv(state) } : {}) },
+      definition: { argv, env: state.env, workdir: cwd, user, network, ...(Object.keys(sandbox).length > 0 ? { sandbox } : {}), ...(mounts ? { mounts: mounts.definition } : {}), ...(script ? { script: script.data } : {}), ...(shadowedEnv(state).length > 0 ? { argsOverEnv: shadowedEnv(state) } : {}) },
       buildArgs,
       ...(mounts?.inputs ? { inputs: mounts.inputs } : {}),
     },
@@ -95,8 +101,9 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
         rootfs,
         mounts: extraMounts,
         args: argv,
-        env: processEnv(state),
+        env: [...processEnv(state), ...proxyEnv(ctx.buildArgs, processEnv(state))],
         cwd,
+        sandbox,
         user: resolved,
         network,
         signal: session.settings.signal,

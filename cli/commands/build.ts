@@ -13,6 +13,7 @@ import type { PullResult } from "../../image/registry/pull.js";
 import { layerLines, pullHeader, pullSummary } from "./pull.js";
 import { readSecrets } from "../secrets.js";
 import { readStdinInputs, type StdinInputs } from "../stdincontext.js";
+import { parseAllow, sandboxOptions } from "../sandboxflags.js";
 import { storePaths } from "../../common/storepaths.js";
 import { normalizeReference } from "../../image/reference.js";
 import type { BuildOutcome } from "../../builder/build.js";
@@ -39,6 +40,10 @@ interface BuildFlags {
   quiet?: boolean;
   iidfile?: string;
   output: string[];
+  addHost?: string[];
+  shmSize?: string;
+  ulimit?: string[];
+  allow?: string[];
   metadataFile?: string;
 }
 
@@ -107,6 +112,7 @@ async function buildWith(
   build: typeof import("../../builder/build.js").build,
   output: OutputSpec | undefined,
 ): Promise<void> {
+  const sandbox = sandboxOptions(flags);
   const contextDir = stdin?.contextDir ?? resolve(context);
   // -f names a file of the context when the context came as a tar on standard input (docker build's rule).
   const dockerfile = stdin?.dockerfile
@@ -153,6 +159,8 @@ async function buildWith(
       secrets,
       target: flags.target,
       network: flags.network === "none" ? "none" : "host",
+      ...(sandbox ? { sandbox } : {}),
+      allow: parseAllow(flags.allow ?? []),
       noCache: !flags.cache,
       cacheFrom,
       cacheTo,
