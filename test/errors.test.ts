@@ -9,7 +9,7 @@ import { gzipSync } from "node:zlib";
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { busyboxRootfs, collect, freshStore, removeStore, storeListing, tsbuild, TSBUILD, type RunResult } from "./helpers.js";
+import { busyboxRootfs, collect, freshStore, removeStore, storeListing, tsbuild, tsbuildOk, TSBUILD, type RunResult } from "./helpers.js";
 
 async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "tsbuild-errors-"));
@@ -125,3 +125,35 @@ function tsbuildWithEnv(args: string[], env: Record<string, string>): Promise<Ru
   const child = spawn(process.execPath, [TSBUILD, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
   return collect(child);
 }
+
+test("load refuses an OCI layout whose layer descriptor gives the wrong size; nothing stored", { timeout: 60_000 }, () =>
+  withDir(async (dir) => {
+    const source = join(dir, "source");
+    await tsbuildOk(["--root", source, "import", await busyboxRootfs(), "small:1"]);
+    const layout = join(dir, "layout");
+    await mkdir(layout);
+    await tsbuildOk(["--root", source, "save", "--format", "oci", "-o", join(dir, "good.tar"), "small:1"]);
+    execFileSync("tar", ["-xf", join(dir, "good.tar"), "-C", layout]);
+    // the manifest says its layer is one byte longer than it is (digests all true)
+    const index = JSON.parse(await readFile(join(layout, "index.json"), "utf8")) as { manifests: Array<{ digest: string; size: number }> };
+    const top = index.manifests[0] as { digest: string; size: number };
+    const manifest = JSON.parse(await readFile(join(layout, "blobs", "sha256", top.digest.slice(7)), "utf8")) as { layers: Array<{ digest: string; size: number }> };
+    const layer = manifest.layers[0] as { digest: string; size: number };
+    layer.size += 1;
+    const bytes = Buffer.from(JSON.stringify(manifest));
+    const digest = `sha256:${createHash("sha256").update(bytes).digest("hex")}`;
+    await writeFile(join(layout, "blobs", "sha256", digest.slice(7)), bytes);
+    Object.assign(top, { digest, size: bytes.length });
+    await writeFile(join(layout, "index.json"), JSON.stringify(index));
+    const archive = join(dir, "lying.tar");
+    execFileSync("tar", ["-cf", archive, "-C", layout, "."]);
+    const root = join(dir, "store");
+    assert.equal((await tsbuild(["--root", root, "images"])).code, 0);
+    const before = storeListing(root);
+
+    const r = await tsbuild(["--root", root, "load", "-i", archive]);
+
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `error: ${archive}: layer ${layer.digest}: ${layer.size - 1} bytes, its descriptor says ${layer.size}\n`);
+    assert.deepEqual(storeListing(root), before);
+  }));

@@ -15,7 +15,7 @@ import { planOciLayout } from "./ociformat.js";
 import type { PlannedImage } from "./plan.js";
 import { checkLayerTar } from "./tarcheck.js";
 import { familiarString } from "../reference.js";
-import { compressionOf, fileHead, publishStaged, stageLayer, verifyFile, type StagedBlob } from "./stage.js";
+import { checkSize, compressionOf, fileHead, publishStaged, stageLayer, verifyFile, type StagedBlob } from "./stage.js";
 
 export interface LoadOptions {
   /** Repository for an OCI layout whose ref.name is a bare tag (`latest`); without it such images load untagged. */
@@ -93,6 +93,7 @@ async function stageLayers(plan: PlannedImage[], stagingDir: string, movable: bo
       const blob = plainInPlace
         ? await verifyFile(layer.path, layer.diffId, layer.what)
         : await stageLayer(createReadStream(layer.path), head, stagingDir, layer);
+      if (plainInPlace) checkSize(blob.size, layer);
       await checkLayerTar(blob.path, `${layer.what} of ${img.tags[0] === undefined ? "an untagged image" : familiarString(img.tags[0])}`);
       staged.set(layer.path, blob);
     }

@@ -80,6 +80,7 @@ export async function planOciLayout(dir: string, file: string, defaultName?: str
       layers.push({
         path: await memberFile(dir, blobRel(l.digest), file),
         rawDigest: l.digest,
+        rawSize: l.size,
         diffId: config.rootfs.diff_ids[i] as Digest,
         what: `${file}: layer ${l.digest}`,
       });

@@ -14,6 +14,8 @@ export interface PlannedLayer {
   path: string;
   /** Digest of the file's bytes when the archive names one (OCI descriptors). */
   rawDigest?: Digest;
+  /** Its size as the archive's descriptor gives it (OCI layouts); checked at load. */
+  rawSize?: number;
   diffId: Digest;
   what: string;
 }

@@ -51,7 +51,7 @@ export async function stageLayer(
   src: Readable,
   head: Buffer,
   stagingDir: string,
-  expect: { rawDigest?: Digest; diffId: Digest; what: string },
+  expect: { rawDigest?: Digest; rawSize?: number; diffId: Digest; what: string },
 ): Promise<StagedBlob> {
   const compression = compressionOf(head);
   if (compression === "zstd") throw new ArchiveError(`${expect.what}: zstd-compressed layers are not supported`);
@@ -66,6 +66,7 @@ export async function stageLayer(
     if (isZlibError(e)) throw new ArchiveError(`${expect.what}: corrupt gzip data (${(e as Error).message})`);
     throw e;
   }
+  checkSize(raw.size, expect);
   if (expect.rawDigest !== undefined && raw.digest() !== expect.rawDigest) {
     throw new ArchiveError(`${expect.what}: digest mismatch: expected ${expect.rawDigest}, got ${raw.digest()}`);
   }
@@ -73,6 +74,13 @@ export async function stageLayer(
     throw new ArchiveError(`${expect.what}: diffID mismatch: the config says ${expect.diffId}, the layer is ${plain.digest()}`);
   }
   return { path: dest, digest: plain.digest(), size: plain.size };
+}
+
+/** A layer whose size is not its descriptor's is refused (the image would be refused on push, or by another tool). */
+export function checkSize(size: number, expect: { rawSize?: number; what: string }): void {
+  if (expect.rawSize !== undefined && size !== expect.rawSize) {
+    throw new ArchiveError(`${expect.what}: ${size} bytes, its descriptor says ${expect.rawSize}`);
+  }
 }
 
 /** Checks a whole (small or large) file against an expected digest without copying it. */
