@@ -116,7 +116,13 @@ async function checkActive(paths: StorePaths, actives: number[], metas: Readonly
     const path = join(markers, marker);
     if (m === null || owner === undefined || ownerAlive(owner, path)) continue;
     if (actives.includes(Number(m[1])) && !metas.has(Number(m[1]))) continue; // its folder is reported above
-    problems.push({ line: `${relative(paths.root, path)}: marker of a dead process`, repair: () => removed(path) });
+    // (a build killed right after publishing a snapshot also left its owner file there, which goes too)
+    const ownerFile = join(paths.snapshots, m[1] as string, "owner");
+    const committedOwner = metas.has(Number(m[1])) && existsSync(ownerFile);
+    problems.push({ line: `${relative(paths.root, path)}: marker of a dead process`, repair: async () => {
+      if (committedOwner) await rm(ownerFile, { force: true });
+      return removed(path);
+    } });
   }
   return problems;
 }

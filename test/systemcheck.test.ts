@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
@@ -46,6 +46,9 @@ test("system check: clean after builds; damage and leftovers found one line each
     // a cache entry whose snapshot is gone
     await writeFile(join(root, "cache", "keys", `${hex("key")}.json`), `${JSON.stringify({ key: `sha256:${hex("key")}`, chainId: `sha256:${hex("gone")}` })}\n{}\n`);
     await writeFile(join(root, "cache", "keys", `${hex("key")}.json.tmp-${dead}-0badf00d`), "half");
+    // a build killed right after publishing snapshot 1: its owner file and marker are still there
+    await writeFile(join(root, "snapshots", "1", "owner"), dead);
+    await writeFile(join(root, "snapshots", "active", `1-${dead}`), "");
 
     const found = await tsbuild(["--root", root, "system", "check"]);
     assert.equal(found.code, 1, found.stderr);
@@ -59,18 +62,20 @@ test("system check: clean after builds; damage and leftovers found one line each
       `tmp/load-${dead}-0123abcd: left by a dead process`,
       `locks/index.lock: lock held by a dead process`,
       `cache/keys/${hex("key")}.json.tmp-${dead}-0badf00d: temporary file of a dead process`,
+      `snapshots/active/1-${dead}: marker of a dead process`,
     ];
     for (const e of expected) assert.ok(lines.some((l) => l.endsWith(e)), `missing: ${e}\n${found.stdout}`);
     assert.equal(lines.length, expected.length + 1, found.stdout);
-    assert.match(lines.at(-1) as string, /^system check: 8 problems \(8 can be repaired: --repair\); checked/);
+    assert.match(lines.at(-1) as string, /^system check: 9 problems \(9 can be repaired: --repair\); checked/);
     // (the dead build's shared-lock marker went when the check took the store's lock, which skips such markers)
     assert.deepEqual(await readdir(join(root, "locks", "gc.lock.readers")), []);
 
     const repaired = await tsbuild(["--root", root, "system", "check", "--repair"]);
     assert.equal(repaired.code, 1, "problems were found");
     assert.match(repaired.stdout, /: removed\n/);
-    assert.match(repaired.stdout, /system check: 8 problems, 8 repaired;/);
+    assert.match(repaired.stdout, /system check: 9 problems, 9 repaired;/);
     assert.deepEqual(await readdir(join(root, "tmp")), []);
+    await assert.rejects(access(join(root, "snapshots", "1", "owner")), "the published snapshot's owner file went with the marker");
 
     const after = await tsbuild(["--root", root, "system", "check"]);
     assert.equal(after.code, 0, after.stdout);
