@@ -109,7 +109,7 @@ export function makeContext(
     const rel = normalizeRel(relPath);
     if (rel === "") return false; // the root itself is always part of the context
     const slash = rel.lastIndexOf("/");
-    return matcher.match(rel, infoOf(slash < 0 ? "" : rel.slice(0, slash)))[0];
+    return matcher.ignores(rel, infoOf(slash < 0 ? "" : rel.slice(0, slash)));
   };
   const filter = (relPath: string): boolean => !isIgnored(relPath);
   return {

@@ -213,19 +213,30 @@ export class IgnoreMatcher {
    * MatchInfo (empty for an entry of the root), and the MatchInfo its own entries get.
    */
   match(path: string, parent: MatchInfo): [boolean, MatchInfo] {
-    let matched = false;
     const info: boolean[] = new Array<boolean>(this.patterns.length).fill(false);
-    this.patterns.forEach((p, i) => {
-      let match = parent.length > 0 && parent[i] === true;
+    return [this.run(path, parent, info), info];
+  }
+
+  /** match()'s answer alone (an entry that is no folder needs no MatchInfo). */
+  ignores(path: string, parent: MatchInfo): boolean {
+    return this.run(path, parent, undefined);
+  }
+
+  private run(path: string, parent: MatchInfo, info: boolean[] | undefined): boolean {
+    let matched = false;
+    const withParent = parent.length > 0;
+    for (let i = 0; i < this.patterns.length; i++) {
+      const p = this.patterns[i] as Pattern;
+      let match = withParent && parent[i] === true;
       if (!match) {
-        if (p.exclusion !== matched) return; // skipped: its parent result stays false
+        if (p.exclusion !== matched) continue; // skipped: its result for the entries stays false
         match = matches(p, path);
-        if (!match && parent.length === 0) match = this.parentMatches(p, path);
+        if (!match && !withParent) match = this.parentMatches(p, path);
       }
-      info[i] = match;
+      if (info !== undefined) info[i] = match;
       if (match) matched = !p.exclusion;
-    });
-    return [matched, info];
+    }
+    return matched;
   }
 
   /** Without parent results: does the pattern match one of the path's parent folders? */
