@@ -9,6 +9,7 @@ import { settleAll } from "../../common/limit.js";
 import { applyMetadata, readXattrs } from "./metadata.js";
 import { lstatOrUndefined, removeExisting } from "./destination.js";
 import { isIncluded } from "./visibility.js";
+import { withoutNonUtf8 } from "./names.js";
 import { deferReuse } from "./reuse.js";
 import type { CopyContext, Owner } from "./types.js";
 
@@ -86,7 +87,7 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
   // Entries are looked at and copied concurrently (a global limit bounds the syscalls in flight);
   // folders recurse without taking a slot, so a deep tree cannot starve itself. Files with other
   // hardlinks go last and in order, so the first copy of an inode is the one the others link to.
-  const names = (await readdir(src)).sort();
+  const names = withoutNonUtf8((await readdir(src)).sort(), src, rel, (r) => ctx.req.filter?.(r) ?? true, ctx.req.place, ctx.req.fromContext ? "build context" : "source");
   const children = await settleAll(names.map((name) => ctx.limit(async () => {
     const childRel = rel === "." ? name : `${rel}/${name}`;
     const child = posix.join(src, name);
