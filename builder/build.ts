@@ -23,6 +23,7 @@ import type { CacheSpec } from "../cache/remote/spec.js";
 import type { Descriptor } from "../image/config.js";
 import type { SandboxOptions } from "../runtime/ocispec.js";
 import { PROXY_ARGS } from "./commands/proxyargs.js";
+import { applyNamedContexts, type NamedContext } from "./namedcontexts.js";
 import type { Digest } from "../common/digest.js";
 import { traced, traceMark } from "../common/trace.js";
 import { withSharedLock } from "../common/lock.js";
@@ -49,6 +50,10 @@ export interface BuildRequest {
   /** Entitlements given with --allow (buildx's): "security.insecure" lets RUN --security=insecure run. */
   allow?: string[];
   noCache: boolean;
+  /** --build-context NAME=VALUE, by lower-case NAME. */
+  namedContexts?: ReadonlyMap<string, NamedContext>;
+  /** --no-cache-filter: these stages (AS names) are built without the cache. */
+  noCacheStages?: string[];
   /** Shared caches to look steps up in (--cache-from) and to export this build's steps to (--cache-to). */
   cacheFrom?: CacheSpec[];
   cacheTo?: CacheSpec[];
@@ -104,6 +109,7 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
   const stages = parseStages(parsed);
   const tags = req.tags.map(tagReference); // a bad -t fails before any work
   const plan = makePlan(stages, req.buildArgs, req.target, parsed.escapeChar, fileName);
+  if (req.namedContexts) applyNamedContexts(plan.stages, req.namedContexts);
   for (const w of parsed.warnings) req.onEvent({ type: "warning", message: w });
 
   const paths = storePaths(req.root);
@@ -122,9 +128,11 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
   const session = new BuildSession(paths, store, new Snapshotter(paths), new CacheIndex(paths.cache), digests, context, {
     network: req.network,
     ...(req.sandbox ? { sandbox: req.sandbox } : {}),
+    ...(req.namedContexts ? { namedContexts: req.namedContexts } : {}),
     allow: new Set(req.allow ?? []),
     ...(req.secrets ? { secrets: req.secrets } : {}),
     noCache: req.noCache,
+    ...(req.noCacheStages ? { noCacheStages: new Set(req.noCacheStages.map((s) => s.toLowerCase())) } : {}),
     signal: abort.signal,
     dockerfileName: fileName,
     dockerfilePath: req.dockerfile,

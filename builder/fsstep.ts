@@ -75,7 +75,7 @@ export async function runFilesystemStep(
   const record: StepRecord = { ...step.record, parentKey: state.key };
   const key = stepKey(record);
   const stepId = stepIdentity(session.settings.dockerfilePath, state.index, step.info.index);
-  const { noCache } = session.settings;
+  const noCache = session.noCacheFor(state.name);
 
   // Lookup: the local cache, then a --cache-from cache (which fetches only this step's layer and
   // unpacks it on the parent chain, so the step before must be finished first).

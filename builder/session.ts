@@ -3,6 +3,7 @@
 import type { Digest } from "../common/digest.js";
 import { errnoCode, errorMessage, UserError } from "../common/errors.js";
 import type { SandboxOptions } from "../runtime/ocispec.js";
+import type { NamedContext } from "./namedcontexts.js";
 import type { StorePaths } from "../common/storepaths.js";
 import type { Descriptor } from "../image/config.js";
 import type { ContentStore } from "../image/store.js";
@@ -20,9 +21,13 @@ export interface BuildSettings {
   network: "host" | "none";
   /** --add-host, --shm-size, --ulimit for every RUN (part of a RUN's key when set, as in BuildKit's ExecOp). */
   sandbox?: SandboxOptions;
+  /** --build-context NAME=VALUE, by lower-case NAME. */
+  namedContexts?: ReadonlyMap<string, NamedContext>;
   /** Entitlements given with --allow. */
   allow: ReadonlySet<string>;
   noCache: boolean;
+  /** --no-cache-filter: stages (by AS name, lower case) built without the cache. */
+  noCacheStages?: ReadonlySet<string>;
   signal: AbortSignal;
   /** The Dockerfile's name as errors show it ("Dockerfile", "docker/app.Dockerfile"). */
   dockerfileName: string;
@@ -58,6 +63,11 @@ export class BuildSession {
    * (null for an image without layers). Built layers are stored uncompressed (digest = diffID), pulled
    * ones as the registry sent them: `diffIds` (the config's rootfs.diff_ids) name the snapshots.
    */
+  /** Whether the stage's steps ignore the cache (--no-cache, or the stage named in --no-cache-filter). */
+  noCacheFor(stage: string): boolean {
+    return this.settings.noCache || (this.settings.noCacheStages?.has(stage.toLowerCase()) ?? false);
+  }
+
   ensureUnpacked(layers: Descriptor[], diffIds: readonly Digest[]): Promise<Digest | null> {
     const id = layers.map((l) => l.digest).join(",");
     let p = this.unpacking.get(id);

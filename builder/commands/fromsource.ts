@@ -15,6 +15,10 @@ export interface FromSource {
 export async function openFromSource(ctx: StepContext, from: string, place: SourcePlace, what: string): Promise<FromSource> {
   const { session } = ctx;
   const stageIndex = ctx.findStage(from);
+  const named = stageIndex === undefined ? session.settings.namedContexts?.get(from.toLowerCase()) : undefined;
+  // a folder given with --build-context: its files as they are (their content keys the step)
+  if (named?.kind === "dir") return { root: named.path, kind: "named-context", release: async () => {} };
+  const imageRef = named?.kind === "image" ? named.ref : from;
   let mounted: Mounted;
   let kind: string;
   if (stageIndex !== undefined) {
@@ -24,7 +28,7 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
   } else {
     let image;
     try {
-      image = await session.store.resolveImage(from);
+      image = await session.store.resolveImage(imageRef);
     } catch (e) {
       if (e instanceof ImageNotFoundError || e instanceof ImageReferenceError) {
         throw new DockerfileError(place, `${what}: no stage or image named ${from} (${e.message})`);

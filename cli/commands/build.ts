@@ -14,6 +14,8 @@ import { layerLines, pullHeader, pullSummary } from "./pull.js";
 import { readSecrets } from "../secrets.js";
 import { readStdinInputs, type StdinInputs } from "../stdincontext.js";
 import { parseAllow, sandboxOptions } from "../sandboxflags.js";
+import type { NamedContext } from "../../builder/namedcontexts.js";
+import { existsSync, statSync } from "node:fs";
 import { storePaths } from "../../common/storepaths.js";
 import { normalizeReference } from "../../image/reference.js";
 import type { BuildOutcome } from "../../builder/build.js";
@@ -45,6 +47,29 @@ interface BuildFlags {
   ulimit?: string[];
   allow?: string[];
   metadataFile?: string;
+  buildContext?: string[];
+  /** --no-cache-filter (commander names it after the flag without its `no-`). */
+  cacheFilter?: string[];
+}
+
+/** `--build-context NAME=DIR|docker-image://REF` (buildx's named contexts). */
+function parseBuildContexts(values: string[]): Map<string, NamedContext> {
+  const out = new Map<string, NamedContext>();
+  for (const v of values) {
+    const eq = v.indexOf("=");
+    if (eq <= 0) throw new UserError(`invalid --build-context "${v.slice(0, 200)}": expected NAME=DIR or NAME=docker-image://REF`);
+    const name = v.slice(0, eq).toLowerCase();
+    const value = v.slice(eq + 1);
+    if (value.startsWith("docker-image://")) out.set(name, { kind: "image", ref: value.slice("docker-image://".length) });
+    else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+      throw new UserError(`--build-context ${name}=${value.slice(0, 200)}: only folders and docker-image:// contexts are supported by tsbuild yet`);
+    } else {
+      const path = resolve(value);
+      if (!existsSync(path) || !statSync(path).isDirectory()) throw new UserError(`--build-context ${name}=${value.slice(0, 200)}: no such folder`);
+      out.set(name, { kind: "dir", path });
+    }
+  }
+  return out;
 }
 
 function keyValues(list: string[], flag: string): Record<string, string> {
@@ -160,8 +185,10 @@ async function buildWith(
       target: flags.target,
       network: flags.network === "none" ? "none" : "host",
       ...(sandbox ? { sandbox } : {}),
+      ...(flags.buildContext && flags.buildContext.length > 0 ? { namedContexts: parseBuildContexts(flags.buildContext) } : {}),
       allow: parseAllow(flags.allow ?? []),
       noCache: !flags.cache,
+      ...(flags.cacheFilter && flags.cacheFilter.length > 0 ? { noCacheStages: flags.cacheFilter.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "") } : {}),
       cacheFrom,
       cacheTo,
       basePull: {
