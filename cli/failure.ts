@@ -11,6 +11,11 @@ const OPTION_ERRORS = new Set([
 /** The longest error line printed (characters). */
 const MAX_MESSAGE = 2000;
 
+/** A message as one line of at most MAX_MESSAGE characters (the places that quote input clip it; this is the last guard). */
+function oneLine(message: string): string {
+  return clipQuote(message.replace(/\s*\n\s*/g, " "), MAX_MESSAGE);
+}
+
 export function reportFailure(e: unknown): number {
   if (e instanceof CommanderError) {
     // commander has printed its own message (unknown option, --help, --version). Docker exits 125 for
@@ -23,8 +28,7 @@ export function reportFailure(e: unknown): number {
     return e.exitCode;
   }
   if (e instanceof UserError) {
-    // one line, whatever user input it quotes (the places that quote clip it; this is the last guard)
-    process.stderr.write(`error: ${clipQuote(e.message.replace(/\n/g, " "), MAX_MESSAGE)}\n`);
+    process.stderr.write(`error: ${oneLine(e.message)}\n`);
     return e.exitCode;
   }
   if (isDiskFull(e)) {
@@ -36,7 +40,7 @@ export function reportFailure(e: unknown): number {
     process.stderr.write("error: interrupted\n");
     return 130;
   }
-  process.stderr.write(`error: ${errorMessage(e)}\n`);
+  process.stderr.write(`error: ${oneLine(errorMessage(e))}\n`); // a tool's output in a message stays on the line
   if (process.env.TSBUILD_DEBUG && e instanceof Error && e.stack) process.stderr.write(`${e.stack}\n`);
   return 2;
 }
