@@ -1,7 +1,9 @@
-// Standard input as a build's Dockerfile (`-f -`) or context (`tsbuild build -`), as `docker build`
-// takes them: `-` is a tar (plain or gzip/bzip2/xz/zstd-compressed) holding the context, or, when it is
-// not a tar, a Dockerfile and no context. Both are written to a scratch folder in the store named for
-// this process (ownedName), removed when the build ends; a killed build's is swept by the next command.
+// A build's Dockerfile or context from elsewhere than a folder, as `docker build` takes them: standard
+// input (`-f -`, or `-` as the context: a tar, plain or gzip/bzip2/xz/zstd-compressed, holding the
+// context, or when it is not a tar a Dockerfile and no context), an http(s) URL (the same: a tarball or
+// a Dockerfile) or a git repository (`https://host/repo.git#ref:subdir`, checked out). Each is written
+// to a scratch folder in the store named for this process (ownedName), removed when the build ends; a
+// killed build's is swept by the next command.
 import { createWriteStream } from "node:fs";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -34,7 +36,7 @@ async function readAll(input: NodeJS.ReadableStream, limit: number, what: string
 }
 
 /** Reads what `-f -` or a `-` context asks of standard input; `undefined` fields keep the command line's. */
-export async function readStdinInputs(paths: StorePaths, opts: { contextIsStdin: boolean; dockerfileIsStdin: boolean }, input: NodeJS.ReadableStream = process.stdin): Promise<StdinInputs> {
+export async function readStdinInputs(paths: StorePaths, opts: { contextIsStdin: boolean; dockerfileIsStdin: boolean }, input: NodeJS.ReadableStream = process.stdin, name = "the context from standard input"): Promise<StdinInputs> {
   if (opts.contextIsStdin && opts.dockerfileIsStdin) {
     throw new UserError("invalid argument: can't use standard input for both the build context and the Dockerfile");
   }
@@ -60,11 +62,49 @@ export async function readStdinInputs(paths: StorePaths, opts: { contextIsStdin:
       await rename(spooled, dockerfile);
       return { contextDir, dockerfile, dockerfileName: "Dockerfile", cleanup };
     }
-    await extractArchive(spooled, kind, contextDir, "/", { file: "-", line: 0 }, "the context from standard input");
+    await extractArchive(spooled, kind, contextDir, "/", { file: "-", line: 0 }, name);
     await rm(spooled);
     return { contextDir, cleanup };
   } catch (e) {
     await cleanup();
     throw e;
   }
+}
+
+/** Whether a build's context argument is a git repository or an http(s) URL rather than a folder. */
+export function isRemoteContext(context: string): boolean {
+  return /^https?:\/\//.test(context) || /^git@[^:/]+:/.test(context) || /^(git|ssh):\/\//.test(context);
+}
+
+/** A git repository checked out, or an http(s) tarball (or Dockerfile) downloaded, as the build context. */
+export async function readRemoteContext(paths: StorePaths, context: string): Promise<StdinInputs> {
+  const { parseGitSource, resolveGitCommit, checkoutGit } = await import("../runtime/git.js");
+  const repository = parseGitSource(context);
+  if (repository !== undefined) {
+    const scratch = join(paths.tmp, ownedName("gitctx"));
+    const cleanup = (): Promise<void> => rm(scratch, { recursive: true, force: true });
+    try {
+      await mkdir(scratch, { recursive: true });
+      const contextDir = join(scratch, "context");
+      await checkoutGit(repository, await resolveGitCommit(repository), contextDir);
+      return { contextDir, cleanup };
+    } catch (e) {
+      await cleanup();
+      throw e;
+    }
+  }
+  const { netFetch } = await import("../common/netfetch.js");
+  let res: Response;
+  try {
+    res = await netFetch(context, { redirect: "follow" });
+  } catch (e) {
+    throw new UserError(`unable to prepare context: ${context.slice(0, 200)}: ${e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e)}`);
+  }
+  if (!res.ok || res.body === null) {
+    await res.body?.cancel();
+    throw new UserError(`unable to prepare context: ${context.slice(0, 200)}: ${res.status} ${res.statusText}`);
+  }
+  const { Readable } = await import("node:stream");
+  const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
+  return readStdinInputs(paths, { contextIsStdin: true, dockerfileIsStdin: false }, body, `the context ${context.slice(0, 200)}`);
 }

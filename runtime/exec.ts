@@ -22,9 +22,9 @@ export interface ToolResult {
  * throws for a non-zero exit. Plain child_process: each RUN step mounts and unmounts, and execa's
  * import alone would cost more than the tools themselves.
  */
-export function runTool(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<ToolResult> {
+export function runTool(cmd: string, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<ToolResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ["ignore", "pipe", "pipe"], ...(opts.env ? { env: opts.env } : {}) });
     const chunks: Buffer[] = [];
     child.stdout.on("data", (c: Buffer) => chunks.push(c));
     child.stderr.on("data", (c: Buffer) => chunks.push(c));

@@ -13,6 +13,7 @@ import type { StepContext } from "./context.js";
 import { openFromSource } from "./fromsource.js";
 import { copyCreatedBy } from "./history.js";
 import { addsFromUrls, dispatchAddUrls } from "./addurl.js";
+import { addsFromGit, dispatchAddGit } from "./addgit.js";
 import { unknownOwnerWarning } from "./ownerwarning.js";
 
 interface SourceRoot {
@@ -52,6 +53,8 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
   if (instr.excludes.length > 0) throw new DockerfileError(instr.place, `${instr.kind} --exclude is not supported by tsbuild yet`);
   if (instr.kind === "COPY" && instr.parents) throw new DockerfileError(instr.place, "COPY --parents is not supported by tsbuild yet");
   const chmod = parseChmod(instr);
+  const repository = instr.kind === "ADD" ? addsFromGit(instr) : undefined;
+  if (instr.kind === "ADD" && repository !== undefined) return dispatchAddGit(ctx, instr, repository, chmod);
   if (instr.kind === "ADD" && addsFromUrls(instr)) return dispatchAddUrls(ctx, instr, chmod);
   if (instr.kind === "ADD") {
     for (const s of instr.sources) assertLocalSource(s, place);

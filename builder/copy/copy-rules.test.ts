@@ -195,15 +195,16 @@ test("relative destinations are relative to the workdir; '.' is a folder", () =>
     assert.deepEqual(await listTree(roots.rootfs, "/app"), ["/app/one.txt file 644 0:0 2", "/app/sub dir 755 0:0", "/app/sub/t file 644 0:0 2"]);
   }));
 
-test("ADD of a git repository is refused with a clear message; http(s) URLs are addurl.ts's", () => {
-  for (const src of ["git@github.com:moby/buildkit.git", "https://github.com/moby/buildkit.git#v0.13.0", "ftp://example.com/x.tar"]) {
+test("ADD of a source tsbuild cannot fetch is refused with a clear message; http(s) and git are fetched", () => {
+  for (const src of ["ftp://example.com/x.tar", "s3://bucket/x"]) {
     assert.throws(() => assertLocalSource(src, { file: "Dockerfile", line: 7 }), (e: unknown) => {
       assert.ok(e instanceof UserError);
-      assert.match(e.message, /^Dockerfile:7: ADD \S+: git and other non-http sources are not supported/);
+      assert.match(e.message, /^Dockerfile:7: ADD \S+: only http\(s\) URLs and git repositories can be fetched/);
       return true;
     }, src);
   }
   assert.doesNotThrow(() => assertLocalSource("http://example.com/x.tar", { file: "Dockerfile", line: 7 }));
+  assert.doesNotThrow(() => assertLocalSource("git://example.com/x.git", { file: "Dockerfile", line: 7 }));
   assert.doesNotThrow(() => assertLocalSource("local/x.tar", { file: "Dockerfile", line: 7 }));
 });
 

@@ -27,15 +27,15 @@ const COPY_CONCURRENCY = 32;
 
 const URL_RE = /^[a-z][a-z0-9+.-]*:\/\//i;
 
-/** Whether an ADD source is a remote address other than http(s) (a git repository, ftp…). */
+/** Whether an ADD source is a remote address tsbuild cannot fetch (ftp…: http(s) and git are addurl.ts's and addgit.ts's). */
 export function isRemoteSource(source: string): boolean {
-  return (URL_RE.test(source) && !/^https?:\/\//i.test(source)) || source.startsWith("git@") || /\.git(#|$)/.test(source);
+  return URL_RE.test(source) && !/^(https?|git|ssh|git\+ssh):\/\//i.test(source);
 }
 
-/** Rejects ADD of a remote source tsbuild cannot fetch (http(s) URLs are builder/commands/addurl.ts's). */
+/** Rejects ADD of a remote source tsbuild cannot fetch. */
 export function assertLocalSource(source: string, place: SourcePlace): void {
   if (isRemoteSource(source)) {
-    throw new DockerfileError(place, `ADD ${source.slice(0, 200)}: git and other non-http sources are not supported by tsbuild yet: clone into the build context and ADD it from there`);
+    throw new DockerfileError(place, `ADD ${source.slice(0, 200)}: only http(s) URLs and git repositories can be fetched: download it into the build context and ADD it from there`);
   }
 }
 

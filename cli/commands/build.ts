@@ -12,7 +12,7 @@ import { parsePlatform } from "../../image/registry/platform.js";
 import type { PullResult } from "../../image/registry/pull.js";
 import { layerLines, pullHeader, pullSummary } from "./pull.js";
 import { readSecrets } from "../secrets.js";
-import { readStdinInputs, type StdinInputs } from "../stdincontext.js";
+import { isRemoteContext, readRemoteContext, readStdinInputs, type StdinInputs } from "../stdincontext.js";
 import { parseAllow, sandboxOptions } from "../sandboxflags.js";
 import type { NamedContext } from "../../builder/namedcontexts.js";
 import { existsSync, statSync } from "node:fs";
@@ -114,9 +114,11 @@ export async function runBuild(root: string, context: string, raw: Record<string
   const cacheFrom = (flags.cacheFrom ?? []).map((s) => parseCacheSpec(s, "from"));
   const cacheTo = (flags.cacheTo ?? []).map((s) => parseCacheSpec(s, "to"));
   const secrets = await readSecrets(flags.secret ?? []);
-  const stdin = context === "-" || flags.file === "-"
-    ? await readStdinInputs(storePaths(root), { contextIsStdin: context === "-", dockerfileIsStdin: flags.file === "-" })
-    : undefined;
+  const stdin = isRemoteContext(context)
+    ? await readRemoteContext(storePaths(root), context)
+    : context === "-" || flags.file === "-"
+      ? await readStdinInputs(storePaths(root), { contextIsStdin: context === "-", dockerfileIsStdin: flags.file === "-" })
+      : undefined;
   try {
     await buildWith(root, stdin, context, { ...flags, push: flags.push === true || output?.push === true }, registry, secrets, platform, cacheFrom, cacheTo, build, output);
   } finally {
@@ -139,9 +141,10 @@ async function buildWith(
 ): Promise<void> {
   const sandbox = sandboxOptions(flags);
   const contextDir = stdin?.contextDir ?? resolve(context);
-  // -f names a file of the context when the context came as a tar on standard input (docker build's rule).
+  // -f names a file of the context when the context came as a tar or a repository (docker build's rule).
+  const fetched = context === "-" || isRemoteContext(context);
   const dockerfile = stdin?.dockerfile
-    ?? (flags.file ? (context === "-" ? resolve(contextDir, flags.file) : resolve(flags.file)) : resolve(contextDir, "Dockerfile"));
+    ?? (flags.file ? (fetched ? resolve(contextDir, flags.file) : resolve(flags.file)) : resolve(contextDir, "Dockerfile"));
   // A terminal whose size is unknown cannot be redrawn in place: such a build prints plain lines.
   const sized = process.stderr.isTTY && (process.stderr.columns ?? 0) > 0;
   const wanted = flags.progress === "auto" ? (process.stderr.isTTY ? "tty" : "plain") : flags.progress;

@@ -1,0 +1,108 @@
+// Git sources (ADD of a repository, a repository as the build context), fetched with Debian's `git`
+// client as BuildKit does it: the ref resolved to a commit (`git ls-remote`), a shallow fetch of it,
+// a checkout, submodules updated shallowly, `.git` kept only when asked (--keep-git-dir). References
+// are read as BuildKit's gitutil.ParseGitRef reads them: `https://host/repo.git#ref:subdir`,
+// `git@host:repo.git`, `git://…`, `ssh://…`.
+import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { join, posix } from "node:path";
+import { UserError } from "../common/errors.js";
+import { runTool } from "./exec.js";
+
+export interface GitSource {
+  /** The repository as git reaches it. */
+  remote: string;
+  /** A branch, tag or commit (the remote's HEAD when absent). */
+  ref?: string;
+  /** A folder of the repository to take instead of its root. */
+  subdir?: string;
+}
+
+const GIT = "git";
+
+/** The git reference in `source`, or undefined when it is not one (BuildKit's rules). */
+export function parseGitSource(source: string): GitSource | undefined {
+  const hash = source.indexOf("#");
+  const remote = hash < 0 ? source : source.slice(0, hash);
+  const fragment = hash < 0 ? "" : source.slice(hash + 1);
+  const isGit = /^git@[^:/]+:/.test(remote) || /^(git|ssh|git\+ssh):\/\//.test(remote) || (/^https?:\/\//.test(remote) && /\.git$/.test(urlPath(remote)));
+  if (!isGit) return undefined;
+  const colon = fragment.indexOf(":");
+  const ref = colon < 0 ? fragment : fragment.slice(0, colon);
+  const subdir = colon < 0 ? "" : fragment.slice(colon + 1);
+  return { remote, ...(ref ? { ref } : {}), ...(subdir ? { subdir } : {}) };
+}
+
+function urlPath(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return ""; // not a URL at all: not a git reference either
+  }
+}
+
+/** What errors show of a remote: never credentials in a URL. */
+function shown(remote: string): string {
+  return remote.replace(/\/\/[^/@]*@/, "//").slice(0, 200);
+}
+
+async function git(args: string[], cwd: string | undefined, what: string): Promise<string> {
+  const r = await runTool(GIT, args, { ...(cwd ? { cwd } : {}), env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true" } });
+  if (r.exitCode !== 0) {
+    const last = r.output.trim().split("\n").filter((l) => l.trim() !== "").at(-1) ?? `exit code ${r.exitCode}`;
+    throw new UserError(`${what}: ${last.replace(/^fatal: /, "").slice(0, 300)}`);
+  }
+  return r.output;
+}
+
+/** The commit `src` names now (a full commit id as it is; else `git ls-remote`). */
+export async function resolveGitCommit(src: GitSource): Promise<string> {
+  if (src.ref !== undefined && /^[0-9a-f]{40}$/.test(src.ref)) return src.ref;
+  const want = src.ref ?? "HEAD";
+  const out = await git(["ls-remote", "--", src.remote, want, `refs/heads/${want}`, `refs/tags/${want}`, `refs/tags/${want}^{}`], undefined, `git ${shown(src.remote)}`);
+  const lines = out.split("\n").map((l) => l.split("\t")).filter((p) => p.length === 2) as Array<[string, string]>;
+  // An annotated tag's commit is the peeled `^{}` line; then a branch, a tag, HEAD, the name as given.
+  const order = [`refs/tags/${want}^{}`, `refs/heads/${want}`, `refs/tags/${want}`, want];
+  for (const name of order) {
+    const hit = lines.find(([, n]) => n === name);
+    if (hit) return hit[0];
+  }
+  throw new UserError(`git ${shown(src.remote)}: no ref ${want.slice(0, 100)} in the repository`);
+}
+
+/**
+ * Checks `commit` of the repository out into `dest` (created; must not exist): the subdir's contents
+ * when one is given, `.git` only with keepGitDir (and no subdir), submodules updated.
+ */
+export async function checkoutGit(src: GitSource, commit: string, dest: string, opts: { keepGitDir?: boolean } = {}): Promise<void> {
+  const what = `git ${shown(src.remote)}${src.ref ? `#${src.ref.slice(0, 100)}` : ""}`;
+  const work = `${dest}.checkout`;
+  await mkdir(work, { recursive: true });
+  try {
+    await git(["-c", "init.defaultBranch=master", "init", "-q"], work, what);
+    await git(["remote", "add", "origin", src.remote], work, what);
+    // Fetch the ref by name (any server allows it), then check the commit it gave is the one resolved.
+    const ref = src.ref !== undefined && !/^[0-9a-f]{40}$/.test(src.ref) ? src.ref : undefined;
+    try {
+      await git(["fetch", "-q", "--depth=1", "--no-tags", "origin", ref ?? commit], work, what);
+    } catch (e) {
+      if (ref !== undefined) throw e;
+      await git(["fetch", "-q", "--no-tags", "origin"], work, what); // a server that refuses to fetch a bare commit
+    }
+    await git(["-c", "advice.detachedHead=false", "checkout", "-q", commit], work, what);
+    await git(["submodule", "update", "-q", "--init", "--recursive", "--depth=1"], work, `${what}: submodules`);
+    const subdir = posix.normalize(`/${src.subdir ?? ""}`).slice(1);
+    if (subdir === "") {
+      if (!opts.keepGitDir) await rm(join(work, ".git"), { recursive: true, force: true });
+      else await git(["remote", "set-url", "origin", shown(src.remote)], work, what);
+      await rename(work, dest);
+      return;
+    }
+    const from = join(work, subdir);
+    const st = await stat(from).catch(() => undefined);
+    if (!st?.isDirectory()) throw new UserError(`${what}: no folder ${subdir.slice(0, 100)} in the repository at ${commit.slice(0, 12)}`);
+    await mkdir(dest);
+    for (const name of await readdir(from)) await rename(join(from, name), join(dest, name));
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
