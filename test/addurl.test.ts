@@ -6,7 +6,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,6 +27,17 @@ const etagOf = (b: Buffer): string => `"${sha(b).slice(7, 23)}"`;
 before(async () => {
   server = createServer((req, res) => {
     const path = (req.url ?? "").split("?")[0] ?? "";
+    if (path === "/redirect") {
+      res.writeHead(302, { location: "/e/file.txt" }).end();
+      return void requests.push({ path, conditional: false, status: 302 });
+    }
+    if (path === "/truncated") {
+      // promises 1,000 bytes, sends 10 and drops the connection
+      res.writeHead(200, { "content-length": "1000" });
+      res.write("0123456789");
+      setTimeout(() => res.socket?.destroy(), 50);
+      return void requests.push({ path, conditional: false, status: 200 });
+    }
     const f = files.get(path);
     const conditional = req.headers["if-none-match"] !== undefined || req.headers["if-modified-since"] !== undefined;
     const done = (status: number): void => void requests.push({ path, conditional, status });
@@ -130,6 +141,15 @@ test("a wrong --checksum, a 404 and a mixed ADD are one-line errors naming the U
   assert.match(mixed.stderr, /Dockerfile:2: ADD: mixing URLs and local files/);
   const local = await build(`FROM busybox:local\nADD --checksum=${wrong} local.txt /d/\n`, "err:4");
   assert.match(local.stderr, /checksum can't be specified for non-HTTP sources/);
+  const cut = await build(`FROM busybox:local\nADD ${base}/truncated /t\n`, "err:5");
+  assert.equal(cut.code, 1);
+  assert.equal(cut.stderr.trim().split("\n").filter((l) => l.startsWith("error:")).length, 1);
+  assert.match(cut.stderr, /Dockerfile:2: ADD http:\/\/127\.0\.0\.1:\d+\/truncated: download failed/);
   const after = storeListing(root);
   assert.equal(after.index, before.index);
+  assert.deepEqual((await readdir(join(root, "tmp"))).filter((n) => n.startsWith("addurl")), [], "nothing half-written is left");
+  // a redirect is followed
+  const moved = await build(`FROM busybox:local\nADD ${base}/redirect /moved/\n`, "moved:1");
+  assert.equal(moved.code, 0, moved.stderr);
+  assert.equal(await run("moved:1", "cat /moved/redirect"), "real\n");
 });
