@@ -13,7 +13,7 @@ export interface Owner {
   start: number | undefined;
 }
 
-/** A process's start time (clock ticks since boot), or undefined when no such process exists. */
+/** A process's start time (clock ticks since boot), or undefined when no such process runs. */
 export function processStart(pid: number): number | undefined {
   let text: string;
   try {
@@ -25,6 +25,8 @@ export function processStart(pid: number): number | undefined {
   }
   // `pid (comm) state ppid …`: comm may hold spaces and parentheses, so count from its closing one.
   const fields = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // a zombie (killed, not yet reaped by its parent) holds nothing any more: it is dead to its leftovers
+  if (fields[0] === "Z" || fields[0] === "X") return undefined;
   const start = Number(fields[22 - 3]);
   if (!Number.isSafeInteger(start)) throw new Error(`/proc/${pid}/stat: no start time in ${JSON.stringify(text.slice(0, 200))}`);
   return start;
