@@ -6,6 +6,7 @@ import type { Digest } from "../common/digest.js";
 import { MediaType } from "../image/config.js";
 import { chainIdOf, type ActiveSnapshot } from "../runtime/snapshotter.js";
 import { writeLayerTar, type LayerReuse } from "../runtime/layer/index.js";
+import { mountSpec } from "../runtime/mountspec.js";
 import { stepIdentity, stepKey, type StepRecord } from "../cache/key.js";
 import { explainMiss } from "../cache/explain.js";
 import type { CacheEntry } from "../cache/index.js";
@@ -111,7 +112,7 @@ export async function runFilesystemStep(
   });
   const { snapshotter } = session;
   const snapshot = await traced("step prepare", () =>
-    after === undefined ? snapshotter.prepare(state.chainId) : snapshotter.prepareOver(after.snapshot, after.parent));
+    snapshotter.prepare(state.chainId, after === undefined ? {} : { over: after.snapshot }));
   let done: WorkDone | void;
   try {
     done = await doWork(session, snapshot, step, { record, previous, started: () => void after?.finish() }, after);
@@ -163,7 +164,7 @@ async function doWork(
 ): Promise<WorkDone | void> {
   const { snapshotter } = session;
   try {
-    const mounted = await traced("step mount", () => snapshotter.mount(snapshot));
+    const mounted = await traced("step mount", async () => mountSpec(await snapshotter.mounts(snapshot), session.paths.tmp));
     try {
       return await traced("step work", () => step.work(mounted.rootfs, { ...context, upper: snapshot.upper }));
     } finally {

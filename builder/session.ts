@@ -8,7 +8,7 @@ import type { StorePaths } from "../common/storepaths.js";
 import type { Descriptor } from "../image/config.js";
 import type { ContentStore } from "../image/store.js";
 import type { Snapshotter } from "../runtime/snapshotter.js";
-import { applyLayerTar } from "../runtime/layer/index.js";
+import { unpackLayer } from "../runtime/unpack.js";
 import { unpackImageLayers } from "../runtime/layerblob.js";
 import type { CacheEntry, CacheIndex } from "../cache/index.js";
 import type { ImportedCache } from "../cache/remote/import.js";
@@ -104,7 +104,7 @@ export class BuildSession {
         problem = `cache ${cache.where}: layer ${rec.layer.digest} could not be fetched (${errorMessage(e)})`;
         continue;
       }
-      const chainId = await this.snapshotter.unpackWith(applyLayerTar, parentChain, rec.diffId, () => this.store.openBlob(rec.diffId));
+      const chainId = await unpackLayer(this.snapshotter, parentChain, rec.diffId, () => this.store.openBlob(rec.diffId));
       const now = Date.now();
       const entry: CacheEntry & UsedStep["entry"] = {
         key, chainId, diffId: rec.diffId, layerSize: await this.store.blobSize(rec.diffId),

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import type { Digest } from "../common/digest.js";
 import type { StorePaths } from "../common/storepaths.js";
+import { mountSpec } from "./mountspec.js";
 import { Snapshotter, type ActiveSnapshot } from "./snapshotter.js";
 import { runContainer, RUNC, type ContainerSpec } from "./container.js";
 import { mountsUnder } from "./mounts.js";
@@ -33,7 +34,7 @@ async function sh(
   extra: Partial<ContainerSpec> = {},
 ): Promise<{ exitCode: number; stdout: string; stderr: string; active: ActiveSnapshot }> {
   const active = await snap.prepare(base);
-  const m = await snap.mount(active);
+  const m = await mountSpec(await snap.mounts(active), paths.tmp);
   let stdout = "";
   let stderr = "";
   try {
@@ -120,7 +121,7 @@ test("network none has only lo; network host sees the host's interfaces", async 
 test("an aborted run leaves no mount, no runc container and no bundle", async () => {
   const ac = new AbortController();
   const active = await snap.prepare(base);
-  const m = await snap.mount(active);
+  const m = await mountSpec(await snap.mounts(active), paths.tmp);
   let started = false;
   const timer = setInterval(() => {
     if (started) ac.abort(new Error("cancelled"));
@@ -151,7 +152,7 @@ test("an aborted run leaves no mount, no runc container and no bundle", async ()
 
 test("a command that cannot start reports runc's reason", async () => {
   const active = await snap.prepare(base);
-  const m = await snap.mount(active);
+  const m = await mountSpec(await snap.mounts(active), paths.tmp);
   try {
     const r = await runContainer(paths, { rootfs: m.rootfs, args: ["nosuchcmd"], env: [], cwd: "/", user: root, network: "none" });
     assert.equal(r.exitCode, 1);

@@ -1,4 +1,4 @@
-// Background removals of active snapshots that others may still be mounted over (Snapshotter.prepareOver
+// Background removals of active snapshots that others may still be mounted over (Snapshotter.prepare's `over`
 // holds the one below): a removal waits until nothing holds its snapshot; settle() waits for them all.
 
 export class HeldRemovals {

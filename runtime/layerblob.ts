@@ -9,7 +9,7 @@ import { LayerLimitCheck } from "../common/layerlimits.js";
 import type { BlobStore } from "../image/blobs.js";
 import { MediaType, type Descriptor } from "../image/config.js";
 import { COMPRESSION_MAGIC_BYTES, decompressStream, detectCompression, type Compression } from "./decompress.js";
-import { applyLayerTar } from "./layer/index.js";
+import { unpackLayer } from "./unpack.js";
 import type { Snapshotter } from "./snapshotter.js";
 
 /** The compression a layer's media type declares. */
@@ -77,7 +77,7 @@ export async function unpackImageLayers(
   for (const [i, layer] of layers.entries()) {
     const diffId = diffIds[i] as Digest;
     try {
-      chain = await snapshotter.unpackWith(applyLayerTar, chain, diffId, () => openLayerTar(store, layer, diffId));
+      chain = await unpackLayer(snapshotter, chain, diffId, () => openLayerTar(store, layer, diffId));
     } catch (e) {
       // the place: which layer (a stored image whose layer is corrupt fails here, at first use)
       if (e instanceof ArchiveError && !e.message.startsWith("layer ")) throw new ArchiveError(`layer ${i + 1} of ${layers.length} (${layer.digest}): ${e.message}`, { cause: e });

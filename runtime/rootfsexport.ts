@@ -7,6 +7,7 @@ import type { Digest } from "../common/digest.js";
 import { UserError } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { applyLayerTar, writeLayerTar } from "./layer/index.js";
+import { mountSpec } from "./mountspec.js";
 import { chainIdOf, Snapshotter } from "./snapshotter.js";
 
 /** The chain ID of the layers with these diffIDs, bottom first (null for none: an empty rootfs). */
@@ -20,7 +21,7 @@ async function withView<T>(paths: StorePaths, diffIds: readonly Digest[], fn: (d
   if (chain !== null && !(await snapshots.has(chain))) {
     throw new UserError("the image's layers are not unpacked in the store (was it removed meanwhile?)");
   }
-  const view = await snapshots.mountReadOnly(chain);
+  const view = await mountSpec(await snapshots.view(chain), paths.tmp);
   try {
     return await fn(view.rootfs);
   } finally {

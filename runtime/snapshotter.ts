@@ -6,14 +6,15 @@ import { chainIdOf } from "../image/config.js";
 import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
 import type { StorePaths } from "../common/storepaths.js";
-import { applyLayerTar } from "./layer/index.js";
-import { mountOverlay, unmount } from "./mounts.js";
+import type { MountSpec } from "./mountspec.js";
 import { scratchName } from "./owner.js";
 import { HeldRemovals } from "./heldremovals.js";
-import { activeMarkersDir, markerOf, removeMountPoint, removeSnapshotDir, removeWorkDir, unlinkIfExists } from "./snapshotfiles.js";
+import { activeMarkersDir, markerOf, removeSnapshotDir, removeWorkDir, unlinkIfExists } from "./snapshotfiles.js";
 import { ownerToken } from "../common/owner.js";
 
-// Snapshots, modelled on containerd's snapshotter. A committed snapshot is one unpacked layer in overlay
+// Snapshots, modelled on containerd's snapshotter: verbs that answer with mount descriptions (mounts,
+// view: runtime/mountspec.ts mounts them) besides prepare, commit, remove, has, usage and list;
+// unpacking a layer into a snapshot is runtime/unpack.ts. A committed snapshot is one unpacked layer in overlay
 // format (deletion = 0:0 char device, opaque dir = trusted.overlay.opaque=y) in `snapshots/<n>/fs`,
 // published under its OCI chain ID by the symlink `snapshots/chains/<hex>` -> `../<n>`. Folders use short
 // numeric ids so that a mount of 120+ layers (`lowerdir=12/fs:11/fs:…`, relative to the snapshots folder,
@@ -33,14 +34,9 @@ export interface ActiveSnapshot {
   readonly parent: Digest | null;
   /**
    * The previous step's snapshot, unmounted but not committed yet (its layer is still being written):
-   * this one is mounted over it (prepareOver), and committed on the chain it becomes.
+   * this one is mounted over it (prepare's `over`), and committed on the chain it becomes.
    */
   readonly over?: ActiveSnapshot;
-}
-
-export interface Mounted {
-  rootfs: string;
-  unmount(): Promise<void>;
 }
 
 interface SnapshotMeta {
@@ -80,8 +76,21 @@ export class Snapshotter {
     return (await this.tryMeta(chainId)) !== undefined;
   }
 
-  /** A fresh upper + work dir over `parent` (null: over nothing), owned by this process. */
-  async prepare(parent: Digest | null): Promise<ActiveSnapshot> {
+  /**
+   * A fresh upper + work dir over `parent` (null: over nothing), owned by this process. `over`: an
+   * unmounted active snapshot whose layer is still being written, to be committed on `parent`: the new
+   * one is mounted over it, so that the next step can run meanwhile. `over` is held until
+   * release(over): removing it (its chain turned out to exist already, or its layer failed) waits
+   * until then. Commit the new one with the chain `over` became.
+   */
+  async prepare(parent: Digest | null, options: { over?: ActiveSnapshot } = {}): Promise<ActiveSnapshot> {
+    const active = await this.prepareDirs(parent);
+    if (options.over === undefined) return active;
+    this.removals.hold(options.over.id);
+    return { ...active, over: options.over };
+  }
+
+  private async prepareDirs(parent: Digest | null): Promise<ActiveSnapshot> {
     if (parent !== null) await this.meta(parent);
     // Synchronous calls, here and in commit: a handful of quick metadata calls per step, where each
     // thread-pool round trip would cost more than the call.
@@ -119,19 +128,7 @@ export class Snapshotter {
     }
   }
 
-  /**
-   * A fresh snapshot over `base`, an unmounted active snapshot whose layer is still being written, on
-   * the committed chain `baseParent` (the one `base` will be committed on): the next step can run
-   * meanwhile. `base` is held until release(base): removing it (its chain turned out to exist already,
-   * or its layer failed) waits until then. Commit with the chain `base` became.
-   */
-  async prepareOver(base: ActiveSnapshot, baseParent: Digest | null): Promise<ActiveSnapshot> {
-    const active = await this.prepare(baseParent);
-    this.removals.hold(base.id);
-    return { ...active, over: base };
-  }
-
-  /** Ends a hold taken by prepareOver (once the snapshot over `base` is unmounted). */
+  /** Ends a hold taken by prepare's `over` (once the snapshot over `base` is unmounted). */
   release(base: ActiveSnapshot): void {
     this.removals.release(base.id);
   }
@@ -139,7 +136,7 @@ export class Snapshotter {
   /**
    * Publishes an active snapshot as `chainId`. If that chain already exists (a concurrent build made
    * it first), ours is dropped and theirs kept. The active snapshot must be unmounted. `parent`: for a
-   * snapshot prepared over another (prepareOver), the chain that one was committed as.
+   * snapshot prepared over another (prepare's `over`), the chain that one was committed as.
    */
   async commit(active: ActiveSnapshot, chainId: Digest, options: { parent?: Digest | null } = {}): Promise<void> {
     const parent = options.parent === undefined ? active.parent : options.parent;
@@ -249,88 +246,25 @@ export class Snapshotter {
     return out;
   }
 
-  /** Absolute fs dirs of the chain, top-most first. */
-  async lowerDirs(chainId: Digest): Promise<string[]> {
-    return (await this.meta(chainId)).lowers.map((n) => join(this.dir, String(n), "fs"));
-  }
-
   /** The fs dir of a committed snapshot's own folder: its diff in overlay format. */
   async diffDir(chainId: Digest): Promise<string> {
-    const [top] = await this.lowerDirs(chainId);
-    return top as string;
+    return join(this.dir, String((await this.meta(chainId)).lowers[0]), "fs");
   }
 
-  /** Mounts the active snapshot's chain with its upper dir: the rootfs a step runs in. */
-  async mount(active: ActiveSnapshot, target?: string): Promise<Mounted> {
+  /** How to mount an active snapshot: its chain under its upper dir, writable (the rootfs a step runs in). */
+  async mounts(active: ActiveSnapshot): Promise<MountSpec> {
     const parentLowers = active.parent === null ? [] : await this.relativeLowers(active.parent);
     const lowers = [...(active.over === undefined ? [] : [`${active.over.id}/fs`]), ...parentLowers];
     if (lowers.length === 0) lowers.push(await this.emptyLower());
-    return this.mountAt(target, (t) =>
-      mountOverlay({ lowers, upper: `${active.id}/fs`, work: `${active.id}/work`, target: t, cwd: this.dir, volatile: true }),
-    );
+    return { type: "overlay", options: { lowers, upper: `${active.id}/fs`, work: `${active.id}/work`, cwd: this.dir, volatile: true } };
   }
 
-  /** A read-only view of a committed chain (null: an empty dir). Callers must not write to it. */
-  async mountReadOnly(chainId: Digest | null): Promise<Mounted> {
-    if (chainId === null) {
-      const dir = join(this.paths.tmp, scratchName("empty"));
-      await mkdir(dir, { recursive: true });
-      return { rootfs: dir, unmount: () => rm(dir, { recursive: true, force: true }) };
-    }
+  /** How to mount a read-only view of a committed chain (null: an empty root). Callers must not write to it. */
+  async view(chainId: Digest | null): Promise<MountSpec> {
+    if (chainId === null) return { type: "empty" };
     const lowers = await this.relativeLowers(chainId);
-    if (lowers.length === 1) return { rootfs: join(this.dir, lowers[0] as string), unmount: async () => {} };
-    return this.mountAt(undefined, (t) => mountOverlay({ lowers, target: t, cwd: this.dir, readOnly: true }));
-  }
-
-  /** Unpacks one layer tar (uncompressed) on top of `parent`; returns the new chain ID. */
-  unpack(parent: Digest | null, diffId: Digest, open: () => NodeJS.ReadableStream): Promise<Digest> {
-    return this.unpackWith(applyLayerTar, parent, diffId, open);
-  }
-
-  /**
-   * Unpacks one layer on top of `parent` with `apply` (a layer tar applier writing overlay format)
-   * and returns the new chain ID; an existing chain is reused without reading the layer.
-   */
-  async unpackWith(
-    apply: (input: NodeJS.ReadableStream, targetDir: string) => Promise<unknown>,
-    parent: Digest | null,
-    diffId: Digest,
-    open: () => NodeJS.ReadableStream,
-  ): Promise<Digest> {
-    const chainId = chainIdOf(parent, diffId);
-    if (await this.has(chainId)) return chainId;
-    const active = await this.prepare(parent);
-    try {
-      await apply(open(), active.upper);
-    } catch (e) {
-      await this.remove(active);
-      throw e;
-    }
-    await this.commit(active, chainId);
-    await this.settle();
-    return chainId;
-  }
-
-  private async mountAt(target: string | undefined, doMount: (t: string) => Promise<void>): Promise<Mounted> {
-    const own = target === undefined;
-    const t = target ?? join(this.paths.tmp, scratchName("mnt"));
-    await mkdir(t, { recursive: true });
-    try {
-      await doMount(t);
-    } catch (e) {
-      if (own) await rm(t, { recursive: true, force: true });
-      throw e;
-    }
-    let done = false;
-    return {
-      rootfs: t,
-      unmount: async () => {
-        if (done) return;
-        await unmount(t);
-        done = true;
-        if (own) removeMountPoint(t);
-      },
-    };
+    if (lowers.length === 1) return { type: "dir", path: join(this.dir, lowers[0] as string) };
+    return { type: "overlay", options: { lowers, cwd: this.dir, readOnly: true } };
   }
 
   private async relativeLowers(chainId: Digest): Promise<string[]> {

@@ -3,6 +3,7 @@
 import { isDigest } from "../common/digest.js";
 import { storePaths } from "../common/storepaths.js";
 import { Snapshotter } from "./snapshotter.js";
+import { mountSpec } from "./mountspec.js";
 import { runContainer } from "./container.js";
 
 const [root, base] = process.argv.slice(2);
@@ -10,7 +11,7 @@ if (root === undefined || base === undefined || !isDigest(base)) throw new Error
 const paths = storePaths(root);
 const snap = new Snapshotter(paths);
 const active = await snap.prepare(base);
-const m = await snap.mount(active);
+const m = await mountSpec(await snap.mounts(active), paths.tmp);
 await runContainer(paths, {
   rootfs: m.rootfs,
   args: ["/bin/sh", "-c", "echo up; exec sleep 600"],

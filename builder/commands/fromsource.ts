@@ -1,6 +1,6 @@
 // `--from=NAME` of COPY and RUN --mount: an earlier stage's result or an image, mounted read-only.
 import { DockerfileError, ImageNotFoundError, ImageReferenceError, type SourcePlace } from "../../common/errors.js";
-import type { Mounted } from "../../runtime/snapshotter.js";
+import { mountSpec, type Mounted } from "../../runtime/mountspec.js";
 import type { StepContext } from "./context.js";
 
 export interface FromSource {
@@ -23,7 +23,7 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
   let kind: string;
   if (stageIndex !== undefined) {
     const result = await ctx.stageResult(stageIndex);
-    mounted = await session.snapshotter.mountReadOnly(result.chainId);
+    mounted = await mountSpec(await session.snapshotter.view(result.chainId), session.paths.tmp);
     kind = "stage";
   } else {
     let image;
@@ -36,7 +36,7 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
       throw e;
     }
     const chain = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
-    mounted = await session.snapshotter.mountReadOnly(chain);
+    mounted = await mountSpec(await session.snapshotter.view(chain), session.paths.tmp);
     kind = image.configDigest;
   }
   return { root: mounted.rootfs, kind, release: () => mounted.unmount() };

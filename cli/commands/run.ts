@@ -14,6 +14,7 @@ import {
   listContainers, newContainerId, randomName, removeContainer, saveContainer, validateName, type ContainerRecord,
 } from "../../runtime/containers.js";
 import { unpackImageLayers } from "../../runtime/layerblob.js";
+import { mountSpec } from "../../runtime/mountspec.js";
 import { Snapshotter } from "../../runtime/snapshotter.js";
 import { markerOf, unlinkIfExists } from "../../runtime/snapshotfiles.js";
 import { resolveUser } from "../../runtime/user.js";
@@ -117,7 +118,7 @@ export async function runRun(root: string, image: string, command: string[], fla
 async function start(
   paths: StorePaths, snap: Snapshotter, active: Awaited<ReturnType<Snapshotter["prepare"]>>, record: ContainerRecord, flags: RunFlags,
 ): Promise<ContainerResult> {
-  const mounted = await snap.mount(active);
+  const mounted = await mountSpec(await snap.mounts(active), paths.tmp);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   try {
