@@ -89,6 +89,27 @@ export async function checkSnapshots(paths: StorePaths, referenced: ReadonlySet<
   return { problems, counts: { snapshots: metas.size }, published: sound };
 }
 
+/**
+ * Containers (`tsbuild run`): each record's writable layer is there and its image's chain published. A
+ * container whose layer is gone can neither run again nor be committed: a repair removes its record.
+ */
+export async function checkContainers(paths: StorePaths, published: ReadonlySet<Digest>): Promise<CheckResult> {
+  const problems: StoreProblem[] = [];
+  const records = await listContainers(paths);
+  for (const rec of records) {
+    const where = `container ${rec.name} (${rec.id.slice(0, 12)})`;
+    if (!existsSync(join(paths.snapshots, String(rec.snapshotId), "fs"))) {
+      problems.push({ line: `${where}: its writable layer snapshots/${rec.snapshotId} is missing`, repair: async () => {
+        await rm(join(paths.containers, rec.id), { recursive: true, force: true });
+        return "record removed";
+      } });
+    } else if (rec.parentChain !== null && !published.has(rec.parentChain)) {
+      problems.push({ line: `${where}: its image's snapshot ${rec.parentChain} is missing or broken` });
+    }
+  }
+  return { problems, counts: { containers: records.length } };
+}
+
 /** Active snapshots (no meta) and their markers: a dead owner's, or nobody's, are left over. */
 async function checkActive(paths: StorePaths, actives: number[], metas: ReadonlyMap<number, Meta>): Promise<StoreProblem[]> {
   const problems: StoreProblem[] = [];

@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { spawn } from "node:child_process";
-import { access, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from "node:fs/promises";
+import { access, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
@@ -27,7 +27,7 @@ test("system check: clean after builds; damage and leftovers found one line each
     await tsbuildOk(["--root", root, "build", "-q", "-t", "app", ctx]);
     const clean = await tsbuild(["--root", root, "system", "check"]);
     assert.equal(clean.code, 0, clean.stdout + clean.stderr);
-    assert.match(clean.stdout, /^system check: clean; checked \d+ blobs, 2 images, 3 snapshots, 2 cache entries\n$/);
+    assert.match(clean.stdout, /^system check: clean; checked \d+ blobs, 2 images, 3 snapshots, 2 cache entries, 0 containers\n$/);
 
     const dead = await deadOwner();
     await writeFile(join(root, "blobs", "sha256", hex("x")), "y"); // a blob whose bytes are not its name
@@ -93,6 +93,16 @@ test("system check is clean after tsbuild run, with and without --rm (no marker 
     await tsbuildOk(["--root", root, "run", "--rm", "busybox:local", "true"]);
     const check = await tsbuild(["--root", root, "system", "check"]);
     assert.equal(check.code, 0, check.stdout);
+    // a container whose writable layer went: found, and its record removed by a repair
+    await tsbuildOk(["--root", root, "run", "--name", "broken", "busybox:local", "true"]);
+    const records = await readdir(join(root, "containers"));
+    for (const id of records) {
+      const rec = JSON.parse(await readFile(join(root, "containers", id, "config.json"), "utf8")) as { name: string; snapshotId: number };
+      if (rec.name === "broken") await rm(join(root, "snapshots", String(rec.snapshotId)), { recursive: true });
+    }
+    const found = await tsbuild(["--root", root, "system", "check", "--repair"]);
+    assert.equal(found.code, 1);
+    assert.match(found.stdout, /^container broken \([0-9a-f]{12}\): its writable layer snapshots\/\d+ is missing: record removed$/m);
     await tsbuildOk(["--root", root, "rm", "kept"]);
     assert.equal((await tsbuild(["--root", root, "system", "check"])).code, 0);
   } finally {

@@ -16,7 +16,7 @@ import { readIndex } from "../../image/layoutindex.js";
 import { ContentStore } from "../../image/store.js";
 import { listContainers } from "../../runtime/containers.js";
 import { checkLeftovers } from "../../runtime/leftovers.js";
-import { checkSnapshots } from "../../runtime/snapcheck.js";
+import { checkContainers, checkSnapshots } from "../../runtime/snapcheck.js";
 
 export async function runSystemCheck(root: string, opts: { repair?: boolean }): Promise<void> {
   const paths = storePaths(root);
@@ -48,13 +48,15 @@ async function checkStore(paths: StorePaths): Promise<{ problems: StoreProblem[]
   for (const chain of await imageChains(store)) referenced.add(chain);
   for (const c of await listContainers(paths)) if (c.parentChain !== null) referenced.add(c.parentChain);
   const snapshots = await checkSnapshots(paths, referenced);
+  const containers = await checkContainers(paths, snapshots.published);
   const leftovers = await checkLeftovers(paths);
   return {
     problems: [
       ...blobs.problems, ...index.problems, ...cache.problems,
-      ...entriesWithoutSnapshot(paths, cache.chains, snapshots.published), ...snapshots.problems, ...leftovers.problems,
+      ...entriesWithoutSnapshot(paths, cache.chains, snapshots.published), ...snapshots.problems, ...containers.problems,
+      ...leftovers.problems,
     ],
-    counts: { ...blobs.counts, ...index.counts, ...snapshots.counts, ...cache.counts },
+    counts: { ...blobs.counts, ...index.counts, ...snapshots.counts, ...cache.counts, ...containers.counts },
   };
 }
 
