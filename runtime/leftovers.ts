@@ -23,7 +23,7 @@ export async function checkLeftovers(paths: StorePaths): Promise<CheckResult> {
   const problems: StoreProblem[] = [];
   const rel = (p: string): string => relative(paths.root, p);
   for (const id of await listDirIfExists(paths.runcState)) {
-    if (deadOwned(id)) problems.push({ line: `runc container ${id}: of a dead process`, repair: async () => {
+    if (deadOwned(id, join(paths.runcState, id))) problems.push({ line: `runc container ${id}: of a dead process`, repair: async () => {
       await deleteContainer(paths, id);
       return "deleted";
     } });

@@ -131,6 +131,8 @@ test("what a dead owner left is swept even when its pid runs another process (pi
     await writeFile(join(paths.locks, `index.lock.stale-${token}-0123abcd`), "1.1"); // a taker killed mid-takeover
     await mkdir(join(paths.tmp, "load-Ab3xYz")); // an older tsbuild's load folder (no owner), an hour old
     await utimes(join(paths.tmp, "load-Ab3xYz"), old, old);
+    await mkdir(join(paths.runcState, `tsb-${pid}-0badf00d`), { recursive: true }); // an older runc container id, as old
+    await utimes(join(paths.runcState, `tsb-${pid}-0badf00d`), old, old);
     const mine = await new Snapshotter(paths).prepare(null); // this process's: kept
 
     const report = await sweepStale(paths);
@@ -142,6 +144,7 @@ test("what a dead owner left is swept even when its pid runs another process (pi
     assert.deepEqual(await readdir(paths.locks), ["gc.lock.readers"]);
     await access(mine.dir);
     assert.ok(report.removed.includes(join(paths.snapshots, "5")));
+    assert.deepEqual(report.containers, [`tsb-${pid}-0badf00d`]);
   } finally {
     other.kill("SIGKILL");
     await exited;

@@ -41,7 +41,7 @@ export async function sweepIfStore(paths: StorePaths): Promise<SweepReport | und
 export async function sweepStale(paths: StorePaths): Promise<SweepReport> {
   const report: SweepReport = { containers: [], unmounted: [], removed: [] };
   for (const id of await runcContainerIds(paths)) {
-    if (deadOwned(id)) {
+    if (deadOwned(id, join(paths.runcState, id))) { // the path: an older name (pid only) is judged by its age
       await deleteContainer(paths, id);
       report.containers.push(id);
     }
