@@ -14,8 +14,9 @@ import { activeMarkersDir, removeSnapshotDir } from "./snapshotfiles.js";
 // containers, overlay mounts, bundles, scratch files and folders, active snapshots, shared-lock
 // markers) is cleaned up. Ownership is read from the owner token (pid and start time, common/owner.ts)
 // in each name or in an active snapshot's `owner` file; anything whose owner is alive, or whose owner
-// cannot be told, is left alone. Order matters: containers first (they keep mounts busy), then mounts, then folders, and
-// a folder is only removed when nothing is mounted under it (rm would otherwise reach into the mount).
+// cannot be told, is left alone. Order matters: containers first (they keep mounts busy), then mounts,
+// then folders, and a folder is only removed when nothing is mounted under it (rm would otherwise reach
+// into the mount).
 
 // An older tsbuild named a load's folder `load-XXXXXX` (mkdtemp), without its owner: one an hour old is
 // taken to be a killed load's (a load of that tsbuild still running after an hour is not expected).
