@@ -88,6 +88,8 @@ test("a full disk under the store: load and build fail with one line saying so a
       const build = await tsbuild(["--root", root, "build", "-q", src]);
       assert.equal(build.code, 1);
       assert.match(build.stderr, /^error: no space left on device[^\n]*: free some \(tsbuild image prune, tsbuild cache prune\) or put the store where there is room \(--root\)\n$/);
+      const check = await tsbuild(["--root", root, "system", "check"]);
+      assert.equal(check.code, 0, `the failed load and build left nothing behind:\n${check.stdout}`);
     } finally {
       execFileSync("umount", ["-l", small]);
     }
