@@ -9,7 +9,7 @@ const ALIASES: ["image" | "container", string, string][] = [
   ["image", "inspect", "inspect"], ["image", "history", "history"], ["image", "tag", "tag"],
   ["image", "save", "save"], ["image", "load", "load"], ["image", "import", "import"],
   ["container", "ls", "ps"], ["container", "list", "ps"], ["container", "rm", "rm"], ["container", "run", "run"],
-  ["container", "commit", "commit"],
+  ["container", "commit", "commit"], ["container", "diff", "diff"], ["container", "export", "export"],
 ];
 
 export function registerLifecycle(program: Command, rootOf: RootOf): void {
@@ -58,9 +58,37 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
       await runImagePrune(rootOf(cmd), opts);
     });
 
+  program
+    .command("diff")
+    .description("Show what a container changed against its image (A added, C changed, D deleted)")
+    .argument("<container>", "container name or id")
+    .action(async (container: string, _opts: unknown, cmd: Command) => {
+      const { runDiff } = await import("./commands/containerfiles.js");
+      await runDiff(rootOf(cmd), container);
+    });
+
+  program
+    .command("export")
+    .description("Write a stopped container's root filesystem as a tar")
+    .argument("<container>", "container name or id")
+    .option("-o, --output <file>", "file to write (default: standard output, unless it is a terminal)")
+    .action(async (container: string, opts: { output?: string }, cmd: Command) => {
+      const { runExport } = await import("./commands/containerfiles.js");
+      await runExport(rootOf(cmd), container, opts);
+    });
+
   // Docker's management-command spellings (`docker image ls`, `docker container rm`): each forwards
   // its arguments, untouched, to the top-level command.
   const container = program.command("container").description("Manage containers");
+  container
+    .command("inspect")
+    .description("Show containers' details as JSON")
+    .argument("<containers...>", "container names or ids")
+    .option("-f, --format <template>", "Go template, e.g. {{.State.ExitCode}}")
+    .action(async (names: string[], opts: { format?: string }, cmd: Command) => {
+      const { runContainerInspect } = await import("./commands/containerfiles.js");
+      await runContainerInspect(rootOf(cmd), names, opts);
+    });
   for (const [parent, alias, target] of ALIASES) {
     (parent === "image" ? image : container)
       .command(alias)

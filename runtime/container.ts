@@ -31,6 +31,8 @@ export interface ContainerSpec {
   onOutput?: (stream: "stdout" | "stderr", chunk: Buffer) => void;
   /** --add-host, --shm-size, --ulimit, --security=insecure. */
   sandbox?: SandboxOptions;
+  /** `run -i`: what the process reads on its standard input (none: /dev/null). */
+  stdin?: NodeJS.ReadableStream;
   /** Called once runc has been started (the caller may do other work while the container runs). */
   onStarted?: () => void;
   signal?: AbortSignal;
@@ -139,13 +141,20 @@ function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerS
     // runc's own messages go to a log file, so the step's stderr holds only what the process printed.
     const args = ["--root", paths.runcState, "--log", join(bundle, "runc.log"), "--log-format", "json"];
     const child = spawn(RUNC, [...args, "run", "--bundle", bundle, id], {
-      stdio: ["ignore", "pipe", "pipe"],
+      stdio: [spec.stdin ? "pipe" : "ignore", "pipe", "pipe"],
       cwd: bundle,
     });
+    if (spec.stdin && child.stdin) {
+      // the process may exit before reading all of it: a closed pipe is then not an error
+      child.stdin.on("error", (e) => {
+        if (errnoCode(e) !== "EPIPE" && errnoCode(e) !== "ERR_STREAM_DESTROYED") reject(new RuntimeFailure(`standard input of the container: ${e.message}`, { cause: e }));
+      });
+      spec.stdin.pipe(child.stdin);
+    }
     let exited = false;
     child.once("spawn", () => spec.onStarted?.());
-    child.stdout.on("data", (chunk: Buffer) => spec.onOutput?.("stdout", chunk));
-    child.stderr.on("data", (chunk: Buffer) => spec.onOutput?.("stderr", chunk));
+    child.stdout?.on("data", (chunk: Buffer) => spec.onOutput?.("stdout", chunk));
+    child.stderr?.on("data", (chunk: Buffer) => spec.onOutput?.("stderr", chunk));
     // runc may not have created the container yet when the abort comes: keep killing until runc exits.
     const onAbort = () => {
       const tryKill = async () => {

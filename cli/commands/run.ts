@@ -1,6 +1,7 @@
 // `tsbuild run`: a container = the image's snapshot chain + a writable layer, with a record under
 // <root>/containers/<id>/ that stays after exit (unless --rm) for ps, commit and rm. The command's
 // exit code becomes tsbuild's.
+import { existsSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Digest } from "../../common/digest.js";
@@ -82,6 +83,10 @@ export async function runRun(root: string, image: string, command: string[], fla
   const store = await ContentStore.open(paths);
   const rec = await store.resolveImage(image);
   const name = await pickName(paths, flags.name);
+  for (const v of flags.volumes) {
+    if (!existsSync(v.source)) throw new UserError(`invalid mount config: bind source path does not exist: ${v.source.slice(0, 200)}`);
+  }
+  if (flags.tty) process.stderr.write("WARNING: tsbuild run gives no pseudo-terminal yet (-t): the process reads standard input as a pipe (-i)\n");
   const config = containerConfig(rec.config.config ?? {}, command, flags);
   const argv = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
   if (argv.length === 0) throw new UserError(`no command specified for ${image}`);
@@ -137,6 +142,8 @@ async function start(
       network: flags.network,
       hostname: record.id.slice(0, 12),
       onOutput: (stream, chunk) => void (stream === "stdout" ? process.stdout : process.stderr).write(chunk),
+      ...(flags.interactive ? { stdin: process.stdin } : {}),
+      ...(flags.volumes.length > 0 ? { mounts: flags.volumes.map((v) => ({ destination: v.target, type: "bind", source: v.source, options: ["rbind", v.readOnly ? "ro" : "rw"] })) } : {}),
       signal: abort.signal,
     });
   } finally {

@@ -3,6 +3,12 @@ import { UserError } from "../../common/errors.js";
 
 export interface RunFlags {
   rm?: boolean;
+  /** -i: standard input forwarded to the process. */
+  interactive?: boolean;
+  /** -t: asked for (no pseudo-terminal is given yet: a warning says so). */
+  tty?: boolean;
+  /** -v HOST:CONTAINER[:ro|rw]: bind mounts. */
+  volumes: Array<{ source: string; target: string; readOnly: boolean }>;
   name?: string;
   env: string[];
   workdir?: string;
@@ -17,20 +23,38 @@ export interface RunArgs {
   flags: RunFlags;
 }
 
-const VALUED: Record<string, "name" | "env" | "workdir" | "user" | "entrypoint" | "network"> = {
+const VALUED: Record<string, "name" | "env" | "workdir" | "user" | "entrypoint" | "network" | "volume"> = {
   "--name": "name", "-e": "env", "--env": "env", "-w": "workdir", "--workdir": "workdir",
   "-u": "user", "--user": "user", "--entrypoint": "entrypoint", "--network": "network", "--net": "network",
+  "-v": "volume", "--volume": "volume",
 };
 
+/** Boolean flags, alone or combined (`-it`, `-ti`, `-i`). */
+const SWITCHES: Record<string, "rm" | "interactive" | "tty"> = { "--rm": "rm", "-i": "interactive", "--interactive": "interactive", "-t": "tty", "--tty": "tty" };
+
+/** `-v /host/path:/in/container[:ro]`; a named volume (no leading `/`) is refused. */
+function parseVolume(value: string): RunFlags["volumes"][number] {
+  const parts = value.split(":");
+  const [source = "", target = "", mode] = parts;
+  if (parts.length < 2 || parts.length > 3 || (mode !== undefined && mode !== "ro" && mode !== "rw")) {
+    throw new UserError(`invalid volume specification: '${value.slice(0, 200)}': expected /HOST/PATH:/CONTAINER/PATH[:ro]`);
+  }
+  if (!source.startsWith("/")) throw new UserError(`invalid volume specification: '${value.slice(0, 200)}': named volumes are not supported by tsbuild; give an absolute host path`);
+  if (!target.startsWith("/")) throw new UserError(`invalid volume specification: '${value.slice(0, 200)}': the container path must be absolute`);
+  return { source, target, readOnly: mode === "ro" };
+}
+
 export function parseRunArgs(args: string[]): RunArgs | "help" {
-  const flags: RunFlags = { env: [], network: "host" };
+  const flags: RunFlags = { env: [], network: "host", volumes: [] };
   let i = 0;
   for (; i < args.length; i++) {
     const a = args[i] as string;
     if (a === "--") { i++; break; }
     if (!a.startsWith("-") || a === "-") break;
     if (a === "-h" || a === "--help") return "help";
-    if (a === "--rm") { flags.rm = true; continue; }
+    const switchKey = SWITCHES[a];
+    if (switchKey !== undefined) { flags[switchKey] = true; continue; }
+    if (/^-[it]{2}$/.test(a)) { flags.interactive = true; flags.tty = true; continue; }
     const eq = a.startsWith("--") ? a.indexOf("=") : -1;
     const opt = eq > 0 ? a.slice(0, eq) : a;
     const key = VALUED[opt];
@@ -43,6 +67,7 @@ export function parseRunArgs(args: string[]): RunArgs | "help" {
       value = next;
     }
     if (key === "env") flags.env.push(value);
+    else if (key === "volume") flags.volumes.push(parseVolume(value));
     else if (key === "network") {
       if (value !== "host" && value !== "none") throw new UserError(`invalid --network ${value}: host or none`);
       flags.network = value;
