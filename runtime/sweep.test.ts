@@ -129,6 +129,7 @@ test("what a dead owner left is swept even when its pid runs another process (pi
     await mkdir(readers, { recursive: true });
     await writeFile(join(readers, `${token}-1`), token);
     await writeFile(join(paths.locks, `index.lock.stale-${token}-0123abcd`), "1.1"); // a taker killed mid-takeover
+    await writeFile(join(paths.locks, "index.lock"), token); // held by a build killed during an index update
     await mkdir(join(paths.tmp, "load-Ab3xYz")); // an older tsbuild's load folder (no owner), an hour old
     await utimes(join(paths.tmp, "load-Ab3xYz"), old, old);
     await mkdir(join(paths.runcState, `tsb-${pid}-0badf00d`), { recursive: true }); // an older runc container id, as old

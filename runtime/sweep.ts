@@ -8,6 +8,7 @@ import type { StorePaths } from "../common/storepaths.js";
 import { deleteContainer } from "./container.js";
 import { mountsUnder, unmount } from "./mounts.js";
 import { deadOwned, ownerAlive, ownerOfName, parseOwnerToken, type Owner } from "../common/owner.js";
+import { deadOwnerText, takeOver } from "../common/lock.js";
 import { activeMarkersDir, removeSnapshotDir } from "./snapshotfiles.js";
 
 // Start-up sweep, run by every command that opens the store: what a killed process left behind (runc
@@ -103,25 +104,34 @@ async function sweepSnapshot(paths: StorePaths, id: string, report: SweepReport)
 }
 
 /**
- * Shared-lock markers (`locks/<name>.readers/<owner>-<n>`, common/lock.ts) of dead owners: an exclusive
- * taker would skip them anyway, but a killed build's marker is otherwise never removed. Likewise a dead
- * lock a taker had renamed aside (`<name>.stale-<owner>-<hex>`) when it was killed.
+ * Locks of dead owners (common/lock.ts): shared-lock markers (`locks/<name>.readers/<owner>-<n>`) and
+ * lock files, which a taker would skip or take over anyway, but which are otherwise never removed; and
+ * a dead lock a taker had renamed aside (`<name>.stale-<owner>-<hex>`) when it was killed.
  */
 async function sweepLockMarkers(paths: StorePaths, report: SweepReport): Promise<void> {
   for (const name of await listDirIfExists(paths.locks)) {
-    if (name.includes(".stale-") && deadOwned(name)) {
-      await rm(join(paths.locks, name), { force: true });
-      report.removed.push(join(paths.locks, name));
-      continue;
-    }
-    if (!name.endsWith(".readers")) continue;
-    const readers = join(paths.locks, name);
-    for (const marker of await listDirIfExists(readers)) {
-      const owner = parseOwnerToken(marker.replace(/-\d+$/, ""));
-      const path = join(readers, marker);
-      if (owner !== undefined && !ownerAlive(owner, path)) {
+    const path = join(paths.locks, name);
+    if (name.includes(".stale-")) {
+      if (deadOwned(name)) {
         await rm(path, { force: true });
         report.removed.push(path);
+      }
+      continue;
+    }
+    if (!name.endsWith(".readers")) {
+      const dead = await deadOwnerText(path);
+      if (dead !== undefined) {
+        takeOver(path, dead); // renamed aside and checked: never another taker's fresh lock
+        report.removed.push(path);
+      }
+      continue;
+    }
+    for (const marker of await listDirIfExists(path)) {
+      const owner = parseOwnerToken(marker.replace(/-\d+$/, ""));
+      const file = join(path, marker);
+      if (owner !== undefined && !ownerAlive(owner, file)) {
+        await rm(file, { force: true });
+        report.removed.push(file);
       }
     }
   }
