@@ -59,6 +59,18 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     });
 
   program
+    .command("layers")
+    .description("Where an image's bytes go: per layer its size, files added/changed/deleted and bytes wasted; --against compares two images")
+    .argument("<image>", "image name or id")
+    .option("--against <image>", "show which layers and files differ from this image")
+    .option("--format <format>", "json")
+    .option("--no-trunc", "do not truncate the CREATED BY column")
+    .action(async (image: string, opts: { against?: string; format?: string; trunc?: boolean }, cmd: Command) => {
+      const { runLayers } = await import("./commands/layers.js");
+      await runLayers(rootOf(cmd), image, opts);
+    });
+
+  program
     .command("diff")
     .description("Show what a container changed against its image (A added, C changed, D deleted)")
     .argument("<container>", "container name or id")
