@@ -62,10 +62,14 @@ export async function withSharedLock<T>(lockPath: string, fn: () => Promise<T>):
   }
 }
 
-/** Runs fn while holding lockPath exclusively: after every shared holder has left. */
-export function withExclusiveLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs fn while holding lockPath exclusively: after every shared holder has left. onWait is told, once,
+ * how many live holders there are when they have been waited for a second (a command can say why it
+ * is not done yet: a build in progress, not a hang).
+ */
+export function withExclusiveLock<T>(lockPath: string, fn: () => Promise<T>, onWait?: (holders: number) => void): Promise<T> {
   return withFileLock(lockPath, async () => {
-    await drainReaders(`${lockPath}.readers`);
+    await drainReaders(`${lockPath}.readers`, onWait);
     return fn();
   });
 }
@@ -80,7 +84,9 @@ async function heldByLiveOwner(lockPath: string): Promise<boolean> {
   return !(await ownerIsGone(lockPath));
 }
 
-async function drainReaders(readers: string): Promise<void> {
+async function drainReaders(readers: string, onWait?: (holders: number) => void): Promise<void> {
+  const started = Date.now();
+  let told = onWait === undefined;
   for (let attempt = 0; ; attempt++) {
     let names: string[];
     try {
@@ -96,6 +102,10 @@ async function drainReaders(readers: string): Promise<void> {
       else live++;
     }
     if (live === 0) return;
+    if (!told && Date.now() - started >= 1000) {
+      told = true;
+      onWait?.(live);
+    }
     await sleep(Math.min(10 + attempt * 10, 200));
   }
 }

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { access, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
+import { freshStore, removeStore, tsbuild, tsbuildOk, type RunResult } from "./helpers.js";
 
 const hex = (s: string): string => createHash("sha256").update(s).digest("hex");
 
@@ -107,5 +107,24 @@ test("system check is clean after tsbuild run, with and without --rm (no marker 
     assert.equal((await tsbuild(["--root", root, "system", "check"])).code, 0);
   } finally {
     await removeStore(root);
+  }
+});
+
+test("system check waits for a build in progress, and says so", { timeout: 30_000 }, async () => {
+  const root = await mkdtemp(join(tmpdir(), "tsbuild-check-wait-"));
+  try {
+    await tsbuildOk(["--root", root, "images"]);
+    const { withSharedLock } = await import("../common/lock.js");
+    let checked: Promise<RunResult> | undefined;
+    await withSharedLock(join(root, "locks", "gc.lock"), async () => {
+      // this process stands for a build holding the store
+      checked = tsbuild(["--root", root, "system", "check"]);
+      await new Promise((r) => setTimeout(r, 2000));
+    });
+    const r = await (checked as Promise<RunResult>);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.equal(r.stderr, "system check: waiting for 1 build in progress to finish\n");
+  } finally {
+    await rm(root, { recursive: true, force: true });
   }
 });

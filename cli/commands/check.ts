@@ -21,7 +21,8 @@ import { checkContainers, checkSnapshots } from "../../runtime/snapcheck.js";
 export async function runSystemCheck(root: string, opts: { repair?: boolean }): Promise<void> {
   const paths = storePaths(root);
   if (!existsSync(paths.indexJson)) throw new UserError(`${root}: no tsbuild store there (no index.json)`);
-  const { problems, counts } = await withExclusiveLock(paths.gcLock, () => checkStore(paths));
+  const waiting = (n: number): void => void process.stderr.write(`system check: waiting for ${n} build${n === 1 ? "" : "s"} in progress to finish\n`);
+  const { problems, counts } = await withExclusiveLock(paths.gcLock, () => checkStore(paths), waiting);
   let repaired = 0;
   for (const p of problems) {
     if (opts.repair === true && p.repair !== undefined) {
