@@ -81,7 +81,11 @@ export async function runFilesystemStep(
   // Lookup: the local cache, then a --cache-from cache (which fetches only this step's layer and
   // unpacks it on the parent chain, so the step before must be finished first).
   const local = noCache ? undefined : await usableEntry(session, key);
-  if (local === undefined && !noCache && session.imported.length > 0) await after?.finish();
+  let over = after; // unfinished until here: a miss runs over its snapshot
+  if (local === undefined && !noCache && session.imported.length > 0) {
+    await after?.finish();
+    over = undefined;
+  }
   const imported = local || noCache ? undefined : await session.restoreImported(key, state.chainId);
   const hit = local ?? (imported && "entry" in imported ? imported.entry : undefined);
   if (hit) {
@@ -112,10 +116,10 @@ export async function runFilesystemStep(
   });
   const { snapshotter } = session;
   const snapshot = await traced("step prepare", () =>
-    snapshotter.prepare(state.chainId, after === undefined ? {} : { over: after.snapshot }));
+    snapshotter.prepare(state.chainId, over === undefined ? {} : { over: over.snapshot }));
   let done: WorkDone | void;
   try {
-    done = await doWork(session, snapshot, step, { record, previous, started: () => void after?.finish() }, after);
+    done = await doWork(session, snapshot, step, { record, previous, started: () => void after?.finish() }, over);
     await after?.finish(); // this step goes on the chain the step before became
   } catch (e) {
     await snapshotter.remove(snapshot);
@@ -157,10 +161,10 @@ export async function runFilesystemStep(
 
 /**
  * Mounts the snapshot, runs the work in it and unmounts it. A snapshot prepared over the step before
- * (`after`) holds that one until it is unmounted: a removal of it waits until then.
+ * (`over`) holds that one until it is unmounted: a removal of it waits until then.
  */
 async function doWork(
-  session: BuildSession, snapshot: ActiveSnapshot, step: FilesystemStep, context: Omit<WorkContext, "upper">, after: BuiltStep | undefined,
+  session: BuildSession, snapshot: ActiveSnapshot, step: FilesystemStep, context: Omit<WorkContext, "upper">, over: BuiltStep | undefined,
 ): Promise<WorkDone | void> {
   const { snapshotter } = session;
   try {
@@ -171,7 +175,7 @@ async function doWork(
       await traced("step unmount", () => mounted.unmount());
     }
   } finally {
-    if (after !== undefined) snapshotter.release(after.snapshot);
+    if (over !== undefined) snapshotter.release(over.snapshot);
   }
 }
 
