@@ -191,10 +191,10 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
       const { exportCaches } = await import("../cache/remote/session.js");
       await exportCaches(req.cacheTo ?? [], session.usedSteps.values(), config.rootfs.diff_ids, store, paths.tmp, registryOptions);
     }
-    await session.snapshotter.settle();
+    await session.snapshotter.waitForRemovals();
     return { imageId: image.configDigest, manifestDigest: image.manifestDigest, manifestDescriptor: image.manifestDescriptor, diffIds: [...config.rootfs.diff_ids], refs: image.refs };
   } catch (e) {
-    await session.snapshotter.settle().catch(() => undefined); // the build's own failure is the one to report
+    await session.snapshotter.waitForRemovals().catch(() => undefined); // the build's own failure is the one to report
     throw e;
   } finally {
     req.signal.removeEventListener("abort", onAbort);

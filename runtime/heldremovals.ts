@@ -1,5 +1,5 @@
 // Background removals of active snapshots that others may still be mounted over (Snapshotter.prepare's `over`
-// holds the one below): a removal waits until nothing holds its snapshot; settle() waits for them all.
+// holds the one below): a removal waits until nothing holds its snapshot; waitForAll() waits for them all.
 
 export class HeldRemovals {
   /** Snapshot id → how many hold it, and the removals waiting for it. */
@@ -24,17 +24,17 @@ export class HeldRemovals {
     return this.holds.has(id);
   }
 
-  /** Runs `remove` once nothing holds `id`, in the background; its failure is thrown by settle(). */
+  /** Runs `remove` once nothing holds `id`, in the background; its failure is thrown by waitForAll(). */
   later(id: number, remove: () => Promise<void>): void {
     const hold = this.holds.get(id);
     const unheld = hold === undefined ? Promise.resolve() : new Promise<void>((resolve) => hold.waiting.push(resolve));
     const removal = unheld.then(remove);
-    removal.catch(() => undefined); // observed by settle(); not an unhandled rejection meanwhile
+    removal.catch(() => undefined); // observed by waitForAll(); not an unhandled rejection meanwhile
     this.running.push(removal);
   }
 
   /** Waits for the removals started so far; throws the first failure. */
-  async settle(): Promise<void> {
+  async waitForAll(): Promise<void> {
     const results = await Promise.allSettled(this.running.splice(0));
     const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
     if (failed) throw failed.reason;

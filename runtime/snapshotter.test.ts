@@ -80,7 +80,7 @@ export function snapshotterConformance(open: (paths: StorePaths) => Snapshotter)
       await writeFile(join(second.upper, "who"), "second");
       await a.commit(first, chain);
       await b.commit(second, chain);
-      await b.settle();
+      await b.waitForRemovals();
       await assert.rejects(access(second.dir), "the loser's folder is gone");
       const ro = await mountSpec(await b.view(chain), store.paths.tmp);
       assert.equal(await readFile(join(ro.rootfs, "who"), "utf8"), "first");
@@ -213,7 +213,7 @@ export function snapshotterConformance(open: (paths: StorePaths) => Snapshotter)
       await snap.commit(first, firstChain);
       await access(first.dir); // held by `second`
       snap.release(first);
-      await snap.settle();
+      await snap.waitForRemovals();
       await assert.rejects(access(first.dir), "dropped once released");
 
       const secondChain = chainIdOf(firstChain, sha256("second"));

@@ -170,7 +170,7 @@ export class Snapshotter {
   /**
    * Drops an active snapshot in the background: a rebuilt step whose layer came out identical to one
    * already stored (a --no-cache build in the same second) need not wait for its copy to be deleted.
-   * settle() waits for these; until then the folder is an active snapshot whose owner is this process.
+   * waitForRemovals() waits for these; until then the folder is an active snapshot whose owner is this process.
    */
   private removeLater(active: ActiveSnapshot): void {
     this.removals.later(active.id, async () => {
@@ -180,11 +180,11 @@ export class Snapshotter {
   }
 
   /** Waits for the background removals; throws the first failure. */
-  settle(): Promise<void> {
-    return this.removals.settle();
+  waitForRemovals(): Promise<void> {
+    return this.removals.waitForAll();
   }
 
-  /** Drops an active (uncommitted) snapshot; one that another is mounted over goes once released (settle waits). */
+  /** Drops an active (uncommitted) snapshot; one that another is mounted over goes once released (waitForRemovals waits). */
   async remove(active: ActiveSnapshot): Promise<void> {
     if (this.removals.isHeld(active.id)) {
       this.removeLater(active);

@@ -19,6 +19,6 @@ export async function unpackLayer(
     throw e;
   }
   await snapshots.commit(active, chainId);
-  await snapshots.settle(); // a concurrent unpack of the same chain won: ours is removed in the background
+  await snapshots.waitForRemovals(); // a concurrent unpack of the same chain won: ours is removed in the background
   return chainId;
 }
