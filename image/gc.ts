@@ -62,7 +62,7 @@ export async function blobsOfManifest(store: ContentStore, manifest: Digest): Pr
  * Removes every blob nothing needs, under the store's GC lock. `keep` adds blobs the caller knows
  * are in use. Temporary files of writers in progress live in tmp/, never in blobs/.
  */
-export async function collectGarbage(store: ContentStore, keep: Iterable<Digest> = []): Promise<GcResult> {
+export async function collectGarbage(store: ContentStore, keep: Iterable<Digest> = [], onWait?: (holders: number) => void): Promise<GcResult> {
   const paths = store.paths;
   return withExclusiveLock(paths.gcLock, async () => {
     const live = await store.referencedBlobs();
@@ -86,6 +86,6 @@ export async function collectGarbage(store: ContentStore, keep: Iterable<Digest>
       result.bytes += size;
     }
     return result;
-  });
+  }, onWait);
 }
 

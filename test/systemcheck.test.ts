@@ -110,20 +110,23 @@ test("system check is clean after tsbuild run, with and without --rm (no marker 
   }
 });
 
-test("system check waits for a build in progress, and says so", { timeout: 30_000 }, async () => {
+test("system check, image prune and cache prune wait for a build in progress, and say so", { timeout: 30_000 }, async () => {
   const root = await mkdtemp(join(tmpdir(), "tsbuild-check-wait-"));
   try {
     await tsbuildOk(["--root", root, "images"]);
     const { withSharedLock } = await import("../common/lock.js");
-    let checked: Promise<RunResult> | undefined;
-    await withSharedLock(join(root, "locks", "gc.lock"), async () => {
-      // this process stands for a build holding the store
-      checked = tsbuild(["--root", root, "system", "check"]);
-      await new Promise((r) => setTimeout(r, 2000));
-    });
-    const r = await (checked as Promise<RunResult>);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.equal(r.stderr, "system check: waiting for 1 build in progress to finish\n");
+    for (const args of [["system", "check"], ["image", "prune", "-f"], ["cache", "prune", "-f"]]) {
+      let ran: Promise<RunResult> | undefined;
+      await withSharedLock(join(root, "locks", "gc.lock"), async () => {
+        // this process stands for a build holding the store
+        ran = tsbuild(["--root", root, ...args]);
+        await new Promise((r) => setTimeout(r, 1800));
+      });
+      const r = await (ran as Promise<RunResult>);
+      assert.equal(r.code, 0, r.stdout + r.stderr);
+      const command = args.filter((a) => !a.startsWith("-")).join(" ");
+      assert.equal(r.stderr, `${command}: waiting for 1 build in progress to finish\n`);
+    }
   } finally {
     await rm(root, { recursive: true, force: true });
   }

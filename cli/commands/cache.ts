@@ -15,6 +15,7 @@ import { listContainers } from "../../runtime/containers.js";
 import { ContentStore } from "../../image/store.js";
 import { Snapshotter } from "../../runtime/snapshotter.js";
 import { humanSize, table, timeAgo } from "../format.js";
+import { waitingForBuilds } from "../waitnotice.js";
 
 /** Docker's RAMInBytes: a number with an optional binary unit (k, m, g, t; b and case optional). */
 export function parseSize(s: string): number {
@@ -165,7 +166,7 @@ export async function pruneStore(root: string, opts: StorePruneOptions = {}): Pr
       removedBlobs.push(digest);
     }
     return { removedEntries: pruned.removed, removedSnapshots, removedBlobs, reclaimedBytes };
-  });
+  }, waitingForBuilds("cache prune"));
 }
 
 export interface CachePruneFlags {

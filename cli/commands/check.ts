@@ -14,6 +14,7 @@ import { blobNames, checkBlobs, checkIndex } from "../../image/check.js";
 import { chainIds, configProblem, type ImageConfig } from "../../image/config.js";
 import { readIndex } from "../../image/layoutindex.js";
 import { ContentStore } from "../../image/store.js";
+import { waitingForBuilds } from "../waitnotice.js";
 import { listContainers } from "../../runtime/containers.js";
 import { checkLeftovers } from "../../runtime/leftovers.js";
 import { checkContainers, checkSnapshots } from "../../runtime/snapcheck.js";
@@ -21,8 +22,7 @@ import { checkContainers, checkSnapshots } from "../../runtime/snapcheck.js";
 export async function runSystemCheck(root: string, opts: { repair?: boolean }): Promise<void> {
   const paths = storePaths(root);
   if (!existsSync(paths.indexJson)) throw new UserError(`${root}: no tsbuild store there (no index.json)`);
-  const waiting = (n: number): void => void process.stderr.write(`system check: waiting for ${n} build${n === 1 ? "" : "s"} in progress to finish\n`);
-  const { problems, counts } = await withExclusiveLock(paths.gcLock, () => checkStore(paths), waiting);
+  const { problems, counts } = await withExclusiveLock(paths.gcLock, () => checkStore(paths), waitingForBuilds("system check"));
   let repaired = 0;
   for (const p of problems) {
     if (opts.repair === true && p.repair !== undefined) {

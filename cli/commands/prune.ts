@@ -66,7 +66,7 @@ export async function runImagePrune(root: string, opts: { all?: boolean; force?:
     manifests: m.filter((d) => !manifests.has(d.digest)),
     result: m.filter((d) => manifests.has(d.digest)).flatMap((d) => refNameOf(d) ?? []),
   }));
-  const gc = await collectUnused(store, paths);
+  const gc = await collectUnused(store, paths, "image prune");
   const ids = [...new Set(victims.map((r) => r.configDigest))];
   if (ids.length > 0) {
     const layers = [...new Set(victims.flatMap((r) => freedLayerLines(r, gc, "deleted: ")))];

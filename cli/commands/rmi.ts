@@ -10,6 +10,7 @@ import { chainIds } from "../../image/config.js";
 import { blobsOfManifest, collectGarbage, type GcResult } from "../../image/gc.js";
 import { parseReference, shortId, tryParseReference } from "../../image/reference.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
+import { waitingForBuilds } from "../waitnotice.js";
 import { isRunning, listContainers, type ContainerRecord } from "../../runtime/containers.js";
 
 /** A removal Docker refuses ("conflict: …"). */
@@ -45,10 +46,10 @@ export function freedLayerLines(rec: ImageRecord, gc: GcResult, prefix = "Delete
 }
 
 /** Removes unreferenced blobs, keeping what existing containers' images need. */
-export async function collectUnused(store: ContentStore, paths: StorePaths): Promise<GcResult> {
+export async function collectUnused(store: ContentStore, paths: StorePaths, command = "rmi"): Promise<GcResult> {
   const keep: Digest[] = [];
   for (const c of await listContainers(paths)) keep.push(...(await blobsOfManifest(store, c.manifestDigest)));
-  return collectGarbage(store, keep);
+  return collectGarbage(store, keep, waitingForBuilds(command));
 }
 
 async function removeOne(store: ContentStore, paths: StorePaths, name: string, force: boolean): Promise<{ lines: string[]; removed?: ImageRecord }> {
