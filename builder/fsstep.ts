@@ -49,10 +49,8 @@ export type StepOutcome = { kind: "hit" } | BuiltStep;
 /** A step whose work is done (its snapshot's upper dir is final) and whose layer is still to be written. */
 export interface BuiltStep {
   kind: "built";
-  /** Its snapshot: unmounted, not committed. */
+  /** Its snapshot: unmounted, not committed (a RUN after it may run over it meanwhile). */
   snapshot: ActiveSnapshot;
-  /** The committed chain it goes on. */
-  parent: Digest | null;
   /**
    * Writes the layer, commits the snapshot, stores the cache entry, applies the layer to the stage and
    * reports the step done. Runs once: a later call gives the same promise.
@@ -147,7 +145,6 @@ export async function runFilesystemStep(
   return {
     kind: "built",
     snapshot,
-    parent,
     finish: () => {
       if (finishing === undefined) {
         finishing = finish();
