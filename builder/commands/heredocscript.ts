@@ -18,15 +18,19 @@ export interface HeredocScript {
   data: string;
 }
 
-/** The script when the RUN is one heredoc alone whose text (before `<<-` chomping) starts with "#!". */
+/** The script when the RUN is one heredoc alone whose text (after `<<-` chomping) starts with "#!". */
 export function shebangScript(instr: RunInstruction): HeredocScript | undefined {
   const { cmdLine, prependShell, files } = instr.command;
   const file = files[0];
   if (!prependShell || files.length !== 1 || file === undefined) return undefined;
   const only = parseHeredocWord(cmdLine.join(" ").trim());
-  if (only?.name !== file.name || !file.data.startsWith("#!")) return undefined;
+  if (only?.name !== file.name) return undefined;
+  // Tested after `<<-` removed the leading tabs: BuildKit 0.13 tested before, so a tab-indented
+  // script went to the shell (moby/buildkit#5383, fixed in v0.27; testdata/oracle-differences.md).
+  const data = file.chomp ? chompHeredocContent(file.data) : file.data;
+  if (!data.startsWith("#!")) return undefined;
   if (file.name.includes("/") || file.name === "." || file.name === "..") return undefined; // not a file name
-  return { name: file.name, data: file.chomp ? chompHeredocContent(file.data) : file.data };
+  return { name: file.name, data };
 }
 
 export interface ScriptMount {
