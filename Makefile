@@ -11,7 +11,7 @@ NATIVE := native/build/tsbuild_native.node
 # Node's headers (node_api.h) beside the running node: <prefix>/include/node.
 NODE_INCLUDE := $(shell node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")
 
-.PHONY: all deps system-deps build demo test interop bench clean typecheck
+.PHONY: all deps system-deps build demo test interop bench clean typecheck emulation
 
 all: build
 
@@ -26,6 +26,23 @@ system-deps:
 	    runc busybox-static skopeo umoci xz-utils bzip2 zstd docker-registry apache2-utils util-linux bsdutils gcc libc6-dev \
 	    git openssl >/dev/null; \
 	fi
+
+# Emulation for builds of another platform (--platform linux/arm64): Debian's qemu-user-static registers
+# binfmt_misc handlers with the F flag (usable inside containers); binfmt_misc is mounted if it is not.
+# The arm64 busybox (Debian's busybox-static:arm64) is the offline arm64 base image of the tests.
+ARM64_BUSYBOX := .tmp/busybox-arm64/bin/busybox
+emulation:
+	@command -v qemu-aarch64-static >/dev/null && command -v update-binfmts >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static binfmt-support >/dev/null; }
+	@[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+	@[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
+
+$(ARM64_BUSYBOX):
+	mkdir -p .tmp/arm64-deb $(dir $@)
+	dpkg --print-foreign-architectures | grep -qx arm64 || { dpkg --add-architecture arm64 && apt-get update -qq; }
+	cd .tmp/arm64-deb && rm -f busybox-static_*_arm64.deb && { apt-get download busybox-static:arm64 2>/dev/null || { apt-get update -qq && apt-get download busybox-static:arm64; }; }
+	dpkg-deb -x .tmp/arm64-deb/busybox-static_*_arm64.deb .tmp/arm64-deb/x
+	cp .tmp/arm64-deb/x/bin/busybox $@.tmp && mv $@.tmp $@
 
 $(NODE_MODULES): package.json package-lock.json
 	npm ci --no-audit --no-fund
@@ -67,7 +84,7 @@ demo: build
 	./bin/tsbuild --root $(ROOT) images
 	./bin/tsbuild --root $(ROOT) inspect demo:1.0
 
-test: build
+test: build emulation $(ARM64_BUSYBOX)
 	node --import tsx --test --test-concurrency=1 $(TESTS)
 
 # Docker interop (docker load/save/run against tsbuild's files): starts the oracle's dockerd first.

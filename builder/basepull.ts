@@ -3,7 +3,7 @@
 // is the FROM line's error: `Dockerfile:1: base image NAME: <registry error>`.
 import { DockerfileError, ImageNotFoundError, UserError } from "../common/errors.js";
 import type { RegistryOptions } from "../image/registry/api.js";
-import type { PlatformSpec } from "../image/registry/platform.js";
+import { parsePlatform, type PlatformSpec } from "../image/registry/platform.js";
 import type { TransferSink } from "../image/registry/progress.js";
 import type { PullResult } from "../image/registry/pull.js";
 import { idPrefix, tryParseReference } from "../image/reference.js";
@@ -45,7 +45,8 @@ export async function ensureBaseImages(store: ContentStore, stages: StagePlan[],
       const { pullImage } = await import("../image/registry/pull.js");
       const result = await pullImage(store, name, {
         ...(settings.registry ? { registry: settings.registry } : {}),
-        ...(settings.platform ? { platform: settings.platform } : {}),
+        // FROM --platform=… picks the stage's own platform; else the build's
+        ...(stage.platform !== undefined ? { platform: parsePlatform(stage.platform) } : settings.platform ? { platform: settings.platform } : {}),
         ...(settings.onEvent ? { onEvent: settings.onEvent } : {}),
       });
       settings.onDone?.(result);

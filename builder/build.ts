@@ -22,8 +22,10 @@ import type { EventSink } from "./events.js";
 import type { CacheSpec } from "../cache/remote/spec.js";
 import type { Descriptor } from "../image/config.js";
 import type { SandboxOptions } from "../runtime/ocispec.js";
-import { PROXY_ARGS } from "./commands/proxyargs.js";
+import { isProxyArg } from "./commands/proxyargs.js";
 import { applyNamedContexts, type NamedContext } from "./namedcontexts.js";
+import { assertRunnable, hostPlatform, platformArgs, type Platform } from "../runtime/platform.js";
+import { stagePlatform } from "./stageplatform.js";
 import type { Digest } from "../common/digest.js";
 import { traced, traceMark } from "../common/trace.js";
 import { withSharedLock } from "../common/lock.js";
@@ -52,6 +54,8 @@ export interface BuildRequest {
   noCache: boolean;
   /** --build-context NAME=VALUE, by lower-case NAME. */
   namedContexts?: ReadonlyMap<string, NamedContext>;
+  /** --platform: the platform the image is for (this machine's by default). */
+  platform?: Platform;
   /** --no-cache-filter: these stages (AS names) are built without the cache. */
   noCacheStages?: string[];
   /** Shared caches to look steps up in (--cache-from) and to export this build's steps to (--cache-to). */
@@ -108,7 +112,13 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
   const parsed = parseDockerfile(text, fileName);
   const stages = parseStages(parsed);
   const tags = req.tags.map(tagReference); // a bad -t fails before any work
-  const plan = makePlan(stages, req.buildArgs, req.target, parsed.escapeChar, fileName);
+  const target = req.platform ?? hostPlatform();
+  const plan = makePlan(stages, req.buildArgs, req.target, parsed.escapeChar, fileName, platformArgs(target, hostPlatform()));
+  // A stage with RUN steps for a platform this machine cannot run fails here, before any step.
+  for (const i of plan.needed) {
+    const s = plan.stages[i] as (typeof plan.stages)[number];
+    if (s.stage.instructions.some((instr) => instr.kind === "RUN")) assertRunnable(stagePlatform(s, target));
+  }
   if (req.namedContexts) applyNamedContexts(plan.stages, req.namedContexts);
   for (const w of parsed.warnings) req.onEvent({ type: "warning", message: w });
 
@@ -129,6 +139,7 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
     network: req.network,
     ...(req.sandbox ? { sandbox: req.sandbox } : {}),
     ...(req.namedContexts ? { namedContexts: req.namedContexts } : {}),
+    targetPlatform: target,
     allow: new Set(req.allow ?? []),
     ...(req.secrets ? { secrets: req.secrets } : {}),
     noCache: req.noCache,
@@ -177,7 +188,7 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
     await traced("digest cache save", () => digests.save());
 
     // BuildKit's predefined proxy args reach every RUN undeclared, and are never reported unused
-    const unused = Object.keys(req.buildArgs).filter((k) => !runner.consumedArgs.has(k) && !PROXY_ARGS.has(k));
+    const unused = Object.keys(req.buildArgs).filter((k) => !runner.consumedArgs.has(k) && !isProxyArg(k));
     if (unused.length > 0) req.onEvent({ type: "warning", message: `one or more build args were not consumed: [${unused.sort().join(" ")}]` });
 
     // Dated by its last history entry (BuildKit's exporter): an all-cached rebuild keeps the image ID.

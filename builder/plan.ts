@@ -6,18 +6,10 @@ import { expandInstruction, type ArgInstruction, type Instruction, type Stage, t
 import { InstructionError } from "./instructions/request.js";
 import { parseRunMount } from "./instructions/runmount.js";
 import type { EnvLookup } from "./shell/index.js";
+import { platformArgs } from "../runtime/platform.js";
 
-/** Build args every Dockerfile may use without declaring them globally (BuildKit's automatic platform args). */
-export const PLATFORM_ARGS: Record<string, string> = {
-  TARGETPLATFORM: "linux/amd64",
-  TARGETOS: "linux",
-  TARGETARCH: "amd64",
-  TARGETVARIANT: "",
-  BUILDPLATFORM: "linux/amd64",
-  BUILDOS: "linux",
-  BUILDARCH: "amd64",
-  BUILDVARIANT: "",
-};
+/** Build args every Dockerfile may use without declaring them globally (BuildKit's automatic platform args) on a linux/amd64 build for linux/amd64. */
+export const PLATFORM_ARGS: Readonly<Record<string, string>> = platformArgs({ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "amd64" });
 
 export interface StagePlan {
   stage: Stage;
@@ -29,6 +21,8 @@ export interface StagePlan {
   baseStage?: number;
   /** Indexes of stages this one needs (FROM and COPY --from). */
   deps: Set<number>;
+  /** `FROM --platform=…`, expanded (the build's target platform when absent). */
+  platform?: string;
 }
 
 export interface BuildPlan {
@@ -39,12 +33,14 @@ export interface BuildPlan {
   target: number;
   /** Stages the target needs (itself included). */
   needed: Set<number>;
+  /** TARGETPLATFORM, BUILDARCH…: the automatic args of this build's platforms. */
+  automaticArgs: Readonly<Record<string, string>>;
 }
 
 /** Evaluates the global ARGs in order: a --build-arg wins over the default; defaults may use earlier ones. */
-export function evaluateMetaArgs(metaArgs: ArgInstruction[], buildArgs: Record<string, string>, escape: string): Map<string, string | undefined> {
+export function evaluateMetaArgs(metaArgs: ArgInstruction[], buildArgs: Record<string, string>, escape: string, automatic: Readonly<Record<string, string>> = PLATFORM_ARGS): Map<string, string | undefined> {
   const values = new Map<string, string | undefined>();
-  const lookup: EnvLookup = (name) => values.get(name) ?? PLATFORM_ARGS[name];
+  const lookup: EnvLookup = (name) => values.get(name) ?? automatic[name];
   for (const instr of metaArgs) {
     const { instruction } = expandInstruction(instr, lookup, escape);
     for (const arg of instruction.args) {
@@ -54,8 +50,8 @@ export function evaluateMetaArgs(metaArgs: ArgInstruction[], buildArgs: Record<s
   return values;
 }
 
-export function metaLookup(metaArgs: Map<string, string | undefined>): EnvLookup {
-  return (name) => (metaArgs.has(name) ? metaArgs.get(name) : PLATFORM_ARGS[name]);
+export function metaLookup(metaArgs: Map<string, string | undefined>, automatic: Readonly<Record<string, string>> = PLATFORM_ARGS): EnvLookup {
+  return (name) => (metaArgs.has(name) ? metaArgs.get(name) : automatic[name]);
 }
 
 /** The `--from` values of COPY and of RUN --mount (bind/cache), expanded with the global ARGs. */
@@ -90,9 +86,9 @@ export function findStage(stages: Stage[], ref: string, before: number, allowInd
   return undefined;
 }
 
-export function makePlan(parsed: Stages, buildArgs: Record<string, string>, target: string | undefined, escape: string, dockerfileName: string): BuildPlan {
-  const metaArgs = evaluateMetaArgs(parsed.metaArgs, buildArgs, escape);
-  const lookup = metaLookup(metaArgs);
+export function makePlan(parsed: Stages, buildArgs: Record<string, string>, target: string | undefined, escape: string, dockerfileName: string, automatic: Readonly<Record<string, string>> = PLATFORM_ARGS): BuildPlan {
+  const metaArgs = evaluateMetaArgs(parsed.metaArgs, buildArgs, escape, automatic);
+  const lookup = metaLookup(metaArgs, automatic);
   const plans: StagePlan[] = parsed.stages.map((stage) => {
     const from = expandInstruction(stage.from, lookup, escape).instruction;
     const deps = new Set<number>();
@@ -112,6 +108,7 @@ export function makePlan(parsed: Stages, buildArgs: Record<string, string>, targ
       stage,
       displayName: stage.name ?? `stage-${stage.index}`,
       baseName: from.baseName,
+      ...(from.platform !== undefined && from.platform !== "" ? { platform: from.platform } : {}),
       ...(baseStage !== undefined ? { baseStage } : {}),
       deps,
     };
@@ -129,5 +126,5 @@ export function makePlan(parsed: Stages, buildArgs: Record<string, string>, targ
     for (const d of plans[i]!.deps) visit(d);
   };
   visit(targetIndex);
-  return { metaArgs, stages: plans, target: targetIndex, needed };
+  return { metaArgs, stages: plans, target: targetIndex, needed, automaticArgs: automatic };
 }

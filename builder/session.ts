@@ -4,6 +4,7 @@ import type { Digest } from "../common/digest.js";
 import { errnoCode, errorMessage, UserError } from "../common/errors.js";
 import type { SandboxOptions } from "../runtime/ocispec.js";
 import type { NamedContext } from "./namedcontexts.js";
+import type { Platform } from "../runtime/platform.js";
 import type { StorePaths } from "../common/storepaths.js";
 import type { Descriptor } from "../image/config.js";
 import type { ContentStore } from "../image/store.js";
@@ -23,6 +24,8 @@ export interface BuildSettings {
   sandbox?: SandboxOptions;
   /** --build-context NAME=VALUE, by lower-case NAME. */
   namedContexts?: ReadonlyMap<string, NamedContext>;
+  /** The platform the image is for (--platform, or this machine's); FROM --platform overrides it per stage. */
+  targetPlatform: Platform;
   /** Entitlements given with --allow. */
   allow: ReadonlySet<string>;
   noCache: boolean;

@@ -14,6 +14,7 @@ import { StageState, configForNewImage } from "./state.js";
 import type { StageResult } from "./stageresult.js";
 import type { StepContext } from "./commands/context.js";
 import { dispatch } from "./commands/dispatch.js";
+import { assertBasePlatform, stagePlatform } from "./stageplatform.js";
 import type { BuiltStep } from "./fsstep.js";
 
 const FILESYSTEM_KINDS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
@@ -69,10 +70,12 @@ async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageSta
     const base = await runner.result(plan.baseStage);
     return new StageState(name, plan.stage.index, configForNewImage(base.config), [...base.layers], base.chainId, base.key);
   }
+  const platform = stagePlatform(plan, session.settings.targetPlatform);
   if (plan.baseName.toLowerCase() === "scratch") {
-    return new StageState(name, plan.stage.index, configForNewImage(undefined), [], null, sha256("scratch"));
+    return new StageState(name, plan.stage.index, configForNewImage(undefined, platform), [], null, sha256("scratch"));
   }
   const image = await resolveBase(session.store, plan);
+  assertBasePlatform(plan, image.config, platform);
   const chainId = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, sha256(`image ${image.configDigest}`));
   return state;
@@ -118,6 +121,7 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
     info,
     buildArgs: runner.buildArgs,
     metaArgs: runner.plan.metaArgs,
+    automaticArgs: runner.plan.automaticArgs,
     consumedArgs: runner.consumedArgs,
     stageResult: (i) => runner.result(i),
     findStage: (ref) => findStage(runner.plan.stages.map((p) => p.stage), ref, index, true),

@@ -118,10 +118,13 @@ export class StageState {
 }
 
 /** A deep copy of a base image's config, reset for a new image built on it. */
-export function configForNewImage(base: ImageConfig | undefined): ImageConfig {
+export function configForNewImage(base: ImageConfig | undefined, platform?: { os: string; architecture: string; variant?: string }): ImageConfig {
   const copy: ImageConfig = base
     ? (JSON.parse(JSON.stringify(base)) as ImageConfig)
-    : { architecture: "amd64", os: "linux", rootfs: { type: "layers", diff_ids: [] }, config: { WorkingDir: "/" } }; // scratch: as BuildKit's emptyImage
+    : { // scratch: as BuildKit's emptyImage, for the stage's platform
+      architecture: platform?.architecture ?? "amd64", os: platform?.os ?? "linux", ...(platform?.variant ? { variant: platform.variant } : {}),
+      rootfs: { type: "layers", diff_ids: [] }, config: { WorkingDir: "/" },
+    };
   const keep: ImageConfig = {
     architecture: copy.architecture || "amd64",
     os: copy.os || "linux",

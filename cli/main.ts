@@ -63,7 +63,7 @@ export function makeProgram(): Command {
     .option("--cache-to <spec>", "export this build's cache: type=registry,ref=REG/REPO:TAG[,mode=min|max] or type=local,dest=DIR[,mode=…]; repeatable", collect, [])
     .option("--pull", "always look for a newer version of the base images on their registries")
     .option("--push", "push every -t tag after a successful build")
-    .option("--platform <os/arch>", "platform of base images pulled from a registry (default linux/amd64)")
+    .option("--platform <os/arch>", "the platform to build for (default: this machine's); another one runs RUN steps through a binfmt_misc emulator (qemu-user-static)")
     .option("-q, --quiet", "print only the image id")
     .option("-o, --output <spec>", "also export the result: type=local,dest=DIR (or just DIR), type=tar,dest=FILE (- for stdout), type=docker|oci,dest=FILE, type=registry", collect, [])
     .option("--iidfile <file>", "write the image ID to the file")

@@ -1,5 +1,4 @@
 import type { ArgInstruction } from "../instructions/index.js";
-import { PLATFORM_ARGS } from "../plan.js";
 import type { StepContext } from "./context.js";
 import { argCreatedBy } from "./history.js";
 
@@ -15,7 +14,7 @@ export function dispatchArg(ctx: StepContext, instr: ArgInstruction): void {
     const given = Object.hasOwn(ctx.buildArgs, key);
     if (given) ctx.consumedArgs.add(key);
     const v = (given ? ctx.buildArgs[key] : undefined) ?? value ?? ctx.metaArgs.get(key)
-      ?? (Object.hasOwn(PLATFORM_ARGS, key) ? PLATFORM_ARGS[key] : undefined);
+      ?? (Object.hasOwn(ctx.automaticArgs, key) ? ctx.automaticArgs[key] : undefined);
     if (v !== undefined) {
       state.args.set(key, v);
       state.argsOverEnv.add(key);

@@ -14,6 +14,8 @@ export interface StepContext {
   buildArgs: Record<string, string>;
   /** Global ARG values (before the first FROM). */
   metaArgs: Map<string, string | undefined>;
+  /** The automatic platform args (TARGETPLATFORM, BUILDARCH…) of this build. */
+  automaticArgs: Readonly<Record<string, string>>;
   /** Names of --build-arg values some ARG consumed (to warn about the others). */
   consumedArgs: Set<string>;
   /** The final state of an earlier stage (for COPY --from=stage), awaited on demand. */

@@ -103,6 +103,7 @@ function buildMetadata(outcome: BuildOutcome, tags: string[]): Record<string, un
 export async function runBuild(root: string, context: string, raw: Record<string, unknown>, registry: RegistryOptions = { storeRoot: root }): Promise<void> {
   const flags = raw as unknown as BuildFlags;
   if (flags.push && flags.tag.length === 0) throw new UserError("--push needs at least one -t NAME:TAG to push");
+  if (flags.platform?.includes(",")) throw new UserError(`--platform ${flags.platform.slice(0, 100)}: one platform per build (tsbuild does not build several at once yet)`);
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
   if ((flags.output ?? []).length > 1) throw new UserError("only one --output is supported");
   const output = flags.output?.[0] !== undefined ? parseOutputSpec(flags.output[0]) : undefined;
@@ -187,6 +188,7 @@ async function buildWith(
       secrets,
       target: flags.target,
       network: flags.network === "none" ? "none" : "host",
+      ...(platform ? { platform } : {}),
       ...(sandbox ? { sandbox } : {}),
       ...(flags.buildContext && flags.buildContext.length > 0 ? { namedContexts: parseBuildContexts(flags.buildContext) } : {}),
       allow: parseAllow(flags.allow ?? []),
