@@ -65,10 +65,12 @@ test("RUN --security=insecure needs --allow security.insecure, then runs with ev
 });
 
 test("proxy build args reach RUN without ARG, but stay out of history and of the cache key", async () => {
-  await writeFile(join(ctx, "Dockerfile"), "FROM busybox:local\nRUN echo \"proxy=$HTTP_PROXY no=$no_proxy\" > /proxy\n");
+  await writeFile(join(ctx, "Dockerfile"), "FROM busybox:local\nRUN echo \"proxy=$HTTP_PROXY no=$no_proxy\" > /proxy && echo \"$http_proxy $NO_PROXY\" > /other\n");
   const build = (proxy: string): Promise<unknown> => tsbuildOk(["--root", root, "build", "-q", "-t", "proxy:1", "--build-arg", `HTTP_PROXY=${proxy}`, "--build-arg", "no_proxy=localhost", ctx]);
   await build("http://proxy.invalid:3128");
+  // under both spellings, as BuildKit's ProxyEnv sets them (HTTP_PROXY given, no_proxy given)
   assert.equal(await cat("proxy:1", "/proxy"), "proxy=http://proxy.invalid:3128 no=localhost\n");
+  assert.equal(await cat("proxy:1", "/other"), "http://proxy.invalid:3128 localhost\n");
   const history = (await tsbuildOk(["--root", root, "history", "--no-trunc", "--format", "{{.CreatedBy}}", "proxy:1"])).stdout;
   assert.doesNotMatch(history, /proxy\.invalid|no_proxy=localhost/);
   const report = join(ctx, "p.json");

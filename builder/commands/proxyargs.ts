@@ -1,12 +1,22 @@
-// BuildKit's predefined build args: the proxy settings. Given with --build-arg, they reach every RUN's
-// environment without an ARG, and stay out of its history line and its cache key (a proxy is how the
-// machine reaches the network, not what the image is). Declared with ARG, they are ordinary args.
-export const PROXY_ARGS: ReadonlySet<string> = new Set([
-  "HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy", "FTP_PROXY", "ftp_proxy", "NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy",
-]);
+// BuildKit's predefined build args: the proxy settings. Given with --build-arg (in any case:
+// http_proxy, HTTP_PROXY, Http_Proxy), they reach every RUN's environment without an ARG, under both
+// the upper- and the lower-case name (BuildKit's ProxyEnv), and stay out of its history line and its
+// cache key (a proxy is how the machine reaches the network, not what the image is).
+const PROXIES = ["http_proxy", "https_proxy", "ftp_proxy", "no_proxy", "all_proxy"];
 
-/** `K=V` for each proxy build arg given and not already set by the stage's env or args. */
+/** Whether a build arg is one of them (never reported as unused). */
+export function isProxyArg(name: string): boolean {
+  return PROXIES.includes(name.toLowerCase());
+}
+
+/** `NAME=V` and `name=V` for each proxy build arg given, where the stage's env does not set that name. */
 export function proxyEnv(buildArgs: Record<string, string>, env: string[]): string[] {
   const set = new Set(env.map((kv) => kv.split("=", 1)[0]));
-  return Object.entries(buildArgs).filter(([k]) => PROXY_ARGS.has(k) && !set.has(k)).map(([k, v]) => `${k}=${v}`);
+  const out: string[] = [];
+  for (const proxy of PROXIES) {
+    const given = Object.keys(buildArgs).find((k) => k.toLowerCase() === proxy);
+    if (given === undefined) continue;
+    for (const name of [proxy.toUpperCase(), proxy]) if (!set.has(name)) out.push(`${name}=${buildArgs[given] as string}`);
+  }
+  return out;
 }
