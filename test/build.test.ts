@@ -19,6 +19,21 @@ import {
 // agree on them: compared on everything but content. Only for public cases, which we cannot edit.
 const VOLATILE: Record<string, string[]> = { "public/workdir-user": ["/listing"] };
 
+// Ported BuildKit integration-test cases (testdata/cases/bk-*) that tsbuild fails today, each with its
+// cause: testdata/cases/bk-KNOWN-FAILURES.md, lines "- `bk-name`[, `bk-other`]: cause". Such a case still
+// runs; its failure marks it skipped, and a listed case that passes fails, so the list stays honest.
+const KNOWN_FAILURES_FILE = join(OWN_CASES, "bk-KNOWN-FAILURES.md");
+function knownFailures(text: string): Map<string, string> {
+  const known = new Map<string, string>();
+  for (const line of text.split("\n")) {
+    const m = /^\s*[-*]\s+((?:`bk-[\w.-]+`[,\s]*)+):?\s*(.*)$/.exec(line);
+    if (!m) continue;
+    for (const [, name] of m[1]!.matchAll(/`(bk-[\w.-]+)`/g)) known.set(name!, m[2]!.trim());
+  }
+  return known;
+}
+const KNOWN = existsSync(KNOWN_FAILURES_FILE) ? knownFailures(readFileSync(KNOWN_FAILURES_FILE, "utf8")) : new Map<string, string>();
+
 const cases = [
   ...caseDirs(OWN_CASES).map((dir) => ({ dir, expected: join(dir, "expected.json") })),
   ...caseDirs(PUBLIC_CASES).map((dir) => ({ dir, expected: join(PUBLIC_EXPECTED, `${basename(dir)}.json`) })),
@@ -75,10 +90,25 @@ async function runCase(caseDir: string, expectedFile: string, volatile: string[]
 describe("builds match BuildKit's recorded results", { concurrency: 4 }, () => {
   it("finds the cases", () => {
     assert.ok(caseDirs(OWN_CASES).length >= 10, "testdata/cases holds at least 10 cases");
+    const names = new Set(caseDirs(OWN_CASES).map((d) => basename(d)));
+    for (const name of KNOWN.keys()) assert.ok(names.has(name), `bk-KNOWN-FAILURES.md lists ${name}, which is no case folder`);
   });
   for (const c of cases) {
     const label = c.dir.startsWith(OWN_CASES) ? basename(c.dir) : `public/${basename(c.dir)}`;
-    it(label, { timeout: 240_000 }, () => runCase(c.dir, c.expected, VOLATILE[label] ?? []));
+    const known = KNOWN.get(label);
+    if (known === undefined) {
+      it(label, { timeout: 240_000 }, () => runCase(c.dir, c.expected, VOLATILE[label] ?? []));
+      continue;
+    }
+    it(label, { timeout: 240_000 }, async (t) => {
+      try {
+        await runCase(c.dir, c.expected, VOLATILE[label] ?? []);
+      } catch {
+        t.skip(`known failure (bk-KNOWN-FAILURES.md): ${known}`);
+        return;
+      }
+      assert.fail(`${label} is listed in bk-KNOWN-FAILURES.md but now matches BuildKit: remove it from the list`);
+    });
   }
 });
 
