@@ -4,12 +4,12 @@ import { spawn } from "node:child_process";
 import { ownerAlive, ownerToken, processStart } from "./owner.js";
 
 test("a zombie (killed, not reaped by its parent) is not alive: what it left is swept", async () => {
-  // sh starts `sleep 0` in the background, prints its pid and becomes `sleep 5`, which never reaps it
-  const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 5"], { stdio: ["ignore", "pipe", "ignore"] });
+  // sh starts `sleep 0` in the background, prints its pid and becomes `sleep 30`, which never reaps it
+  const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
   const exited = new Promise<void>((r) => parent.on("exit", () => r()));
   try {
     const zombie = await new Promise<number>((r) => parent.stdout.once("data", (c: Buffer) => r(Number(c.toString().trim()))));
-    for (let i = 0; i < 100 && processStart(zombie) !== undefined; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && processStart(zombie) !== undefined; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(processStart(zombie), undefined);
     assert.equal(ownerAlive({ pid: zombie, start: undefined }), false);
     assert.ok(processStart(parent.pid as number) !== undefined, "its parent runs");

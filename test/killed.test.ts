@@ -56,7 +56,7 @@ test("a load killed mid-way leaves a tmp folder that the next command (images) r
     assert.deepEqual(await readdir(tmp), []);
   }));
 
-test("a build killed mid-RUN: image prune does not wait for it, and system check finds nothing left after the next command", { timeout: 60_000 }, async () => {
+test("a build killed mid-RUN: image prune does not wait for it, and system check finds nothing left after the next command", { timeout: 120_000 }, async () => {
   const { freshStore, removeStore, tsbuild } = await import("./helpers.js");
   const root = await freshStore();
   try {
@@ -77,7 +77,7 @@ test("a build killed mid-RUN: image prune does not wait for it, and system check
       const started = Date.now();
       const prune = await tsbuild(["--root", root, "image", "prune", "-f"]);
       assert.equal(prune.code, 0, prune.stderr);
-      assert.ok(Date.now() - started < 10_000, "prune did not wait for the killed build");
+      assert.ok(Date.now() - started < 30_000, "prune did not wait for the killed build");
       const check = await tsbuild(["--root", root, "system", "check"]);
       assert.equal(check.code, 0, check.stdout);
     });

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { access, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freshStore, removeStore, tsbuild, tsbuildOk, type RunResult } from "./helpers.js";
+import { collect, freshStore, removeStore, startTsbuild, tsbuild, tsbuildOk, type RunResult } from "./helpers.js";
 
 const hex = (s: string): string => createHash("sha256").update(s).digest("hex");
 
@@ -110,21 +110,26 @@ test("system check is clean after tsbuild run, with and without --rm (no marker 
   }
 });
 
-test("system check, image prune and cache prune wait for a build in progress, and say so", { timeout: 30_000 }, async () => {
+test("system check, image prune and cache prune wait for a build in progress, and say so", { timeout: 90_000 }, async () => {
   const root = await mkdtemp(join(tmpdir(), "tsbuild-check-wait-"));
   try {
     await tsbuildOk(["--root", root, "images"]);
     const { withSharedLock } = await import("../common/lock.js");
     for (const args of [["system", "check"], ["image", "prune", "-f"], ["cache", "prune", "-f"]]) {
+      const command = args.filter((a) => !a.startsWith("-")).join(" ");
       let ran: Promise<RunResult> | undefined;
+      // this process stands for a build holding the store, until the command says it waits for it
       await withSharedLock(join(root, "locks", "gc.lock"), async () => {
-        // this process stands for a build holding the store
-        ran = tsbuild(["--root", root, ...args]);
-        await new Promise((r) => setTimeout(r, 1800));
+        const child = startTsbuild(["--root", root, ...args]);
+        ran = collect(child);
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`${command} did not say it waits`)), 20_000);
+          child.stderr?.on("data", (c: Buffer) => c.toString().includes("waiting") && (clearTimeout(timer), resolve()));
+          child.on("exit", () => (clearTimeout(timer), reject(new Error(`${command} ended without waiting`))));
+        });
       });
       const r = await (ran as Promise<RunResult>);
       assert.equal(r.code, 0, r.stdout + r.stderr);
-      const command = args.filter((a) => !a.startsWith("-")).join(" ");
       assert.equal(r.stderr, `${command}: waiting for 1 build in progress to finish\n`);
     }
   } finally {
