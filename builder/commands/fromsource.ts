@@ -2,12 +2,17 @@
 import { DockerfileError, ImageNotFoundError, ImageReferenceError, type SourcePlace } from "../../common/errors.js";
 import { mountSpec, type Mounted } from "../../runtime/mountspec.js";
 import type { StepContext } from "./context.js";
+import { PlanDepends } from "../planmode.js";
+import { chainOf } from "../../runtime/rootfsexport.js";
+import type { Digest } from "../../common/digest.js";
 
 export interface FromSource {
   /** The mounted rootfs. */
   root: string;
   /** What a cache key says about it: "stage", or the image's config digest. */
   kind: string;
+  /** Which result it is: the stage's snapshot chain, the image's config digest, or the named folder. */
+  identity: string;
   release(): Promise<void>;
 }
 
@@ -17,14 +22,18 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
   const stageIndex = ctx.findStage(from);
   const named = stageIndex === undefined ? session.settings.namedContexts?.get(from.toLowerCase()) : undefined;
   // a folder given with --build-context: its files as they are (their content keys the step)
-  if (named?.kind === "dir") return { root: named.path, kind: "named-context", release: async () => {} };
+  if (named?.kind === "dir") return { root: named.path, kind: "named-context", identity: `dir:${named.path}`, release: async () => {} };
   const imageRef = named?.kind === "image" ? named.ref : from;
   let mounted: Mounted;
   let kind: string;
+  let identity: string;
   if (stageIndex !== undefined) {
     const result = await ctx.stageResult(stageIndex);
+    // tsbuild plan: the files of a stage that will rebuild are not known before it has
+    if (result.planned !== undefined && result.planned !== "cached") throw new PlanDepends(`stage ${from}, which will ${result.planned === "rebuild" ? "rebuild" : "be decided when built"}`);
     mounted = await mountSpec(await session.snapshotter.view(result.chainId), session.paths.tmp);
     kind = "stage";
+    identity = result.chainId ?? "scratch";
   } else {
     let image;
     try {
@@ -35,9 +44,13 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
       }
       throw e;
     }
+    if (session.settings.plan && !(await session.snapshotter.has(chainOf(image.config.rootfs.diff_ids) as Digest))) {
+      throw new PlanDepends(`image ${imageRef}, which is not unpacked yet`); // a plan writes no snapshot
+    }
     const chain = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
     mounted = await mountSpec(await session.snapshotter.view(chain), session.paths.tmp);
     kind = image.configDigest;
+    identity = image.configDigest;
   }
-  return { root: mounted.rootfs, kind, release: () => mounted.unmount() };
+  return { root: mounted.rootfs, kind, identity, release: () => mounted.unmount() };
 }

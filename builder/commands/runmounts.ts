@@ -3,8 +3,8 @@
 // mounts persist between builds and never count, tmpfs is empty, secrets never count. Nothing a
 // mount holds ends up in the layer; mountpoints runc had to create are removed after the run.
 import { pathExists } from "../../common/fsutil.js";
-import { chmod, chown, lstat, mkdir, readdir, rename, rm, writeFile } from "node:fs/promises";
-import { join, posix } from "node:path";
+import { chmod, chown, lstat, mkdir, readdir, rename, rm, utimes, writeFile } from "node:fs/promises";
+import { dirname, join, posix } from "node:path";
 import { DockerfileError, errnoCode, type SourcePlace } from "../../common/errors.js";
 import { digestHex, sha256, type Digest } from "../../common/digest.js";
 import { withFileLock } from "../../common/lock.js";
@@ -173,9 +173,9 @@ async function copyForMount(
 }
 
 async function openCache(ctx: StepContext, m: RunMount, target: string, options: Record<string, unknown>, place: SourcePlace): Promise<Opened> {
-  if (m.from !== undefined) throw new DockerfileError(place, "RUN --mount=type=cache,from=…: seeding a cache mount from a stage is not supported by tsbuild");
   const id = m.id ?? target;
   const mounts = join(ctx.session.paths.cache, "mounts");
+  if (m.from !== undefined) return openSeededCache(ctx, m, id, mounts, target, options, place);
   const name = cacheFolderName(id, m);
   const dir = join(mounts, name);
   const keyPart = { ...options, id, sharing: m.sharing, mode: m.mode ?? null, uid: m.uid ?? null, gid: m.gid ?? null };
@@ -188,6 +188,63 @@ async function openCache(ctx: StepContext, m: RunMount, target: string, options:
       return bindMount(target, dir, m.readOnly);
     },
   };
+}
+
+/**
+ * `type=cache,from=STAGE,source=PATH`: a cache that starts as a copy of PATH in the stage (or image),
+ * with its owners and modes, and then lives on like any cache of its id. As in BuildKit, the content at
+ * PATH is part of the step's key (the mount's input), and the cache is one per id and result of the
+ * stage: a rebuilt stage starts a new cache. (BuildKit's cache is the stage's whole root, mounted at
+ * PATH, so two mounts of one id and stage with different sources share it; here each source has its
+ * own, which only a Dockerfile mounting both could see.) uid/gid/mode do not apply: the copy has PATH's.
+ */
+async function openSeededCache(
+  ctx: StepContext, m: RunMount, id: string, mounts: string, target: string, options: Record<string, unknown>, place: SourcePlace,
+): Promise<Opened> {
+  const from = m.from as string;
+  const rel = normalizeRel(m.source ?? "");
+  const src = await openFromSource(ctx, from, place, `RUN --mount=type=cache,from=${from}`);
+  try {
+    const host = await resolveInRoot(src.root, "/" + rel, true);
+    if (!(await lstat(host).catch(() => undefined))?.isDirectory()) {
+      throw new DockerfileError(place, `RUN --mount=type=cache source ${m.source ?? "/"}: not a folder in ${from}`);
+    }
+    const inputs = await digestPaths(src.root, [rel], undefined, ctx.session.digests);
+    const name = `${idFolder(id)}-from-${digestHex(sha256(`${src.identity}\0${rel}`) as Digest).slice(0, 16)}`;
+    const dir = join(mounts, name);
+    return {
+      inputs, release: src.release,
+      keyPart: { ...options, id, sharing: m.sharing, from: src.kind, source: rel },
+      ...(m.sharing === "locked" ? { lockPath: join(ctx.session.paths.locks, `cache-mount-${name}.lock`) } : {}),
+      toOci: async (scratch) => {
+        if (ctx.session.settings.noCache) await emptyOncePerBuild(ctx.session, mounts, id);
+        if (!(await pathExists(dir))) await seedCacheFolder(dir, scratch, src.root, rel, host, place);
+        return bindMount(target, dir, m.readOnly);
+      },
+    };
+  } catch (e) {
+    await src.release();
+    throw e;
+  }
+}
+
+/** A new seeded cache: a copy of the source folder (its entries, owners, modes and its own metadata), renamed in. */
+async function seedCacheFolder(dir: string, scratch: string, root: string, rel: string, host: string, place: SourcePlace): Promise<void> {
+  const copy = join(scratch, scratchName("seed"));
+  await mkdir(copy);
+  await copyIntoRootfs({ sourceRoot: root, fromContext: false, sources: [rel === "" ? "." : rel], destRoot: copy, dest: "/c/", workdir: "/", add: false, place });
+  const made = join(copy, "c");
+  const st = await lstat(host);
+  await chown(made, st.uid, st.gid);
+  await chmod(made, st.mode & 0o7777);
+  await utimes(made, st.atime, st.mtime);
+  await mkdir(dirname(dir), { recursive: true });
+  try {
+    await rename(made, dir);
+  } catch (e) {
+    // Another build seeded it first: use theirs.
+    if (errnoCode(e) !== "ENOTEMPTY" && errnoCode(e) !== "EEXIST") throw e;
+  }
 }
 
 /**

@@ -1,6 +1,6 @@
 // RUN, CMD, ENTRYPOINT and SHELL: instructions whose arguments are a command line.
 import { type ParseRequest, InstructionError, atLeastOneArgument, jsonArgs, notJSON } from "./request.js";
-import { parseRunMount } from "./runmount.js";
+import { assertFromNotExpanded, parseRunMount } from "./runmount.js";
 import type { CmdInstruction, CommandLine, EntrypointInstruction, RunInstruction, ShellInstruction } from "./types.js";
 
 function commandLine(req: ParseRequest): CommandLine {
@@ -30,7 +30,10 @@ export function parseRun(req: ParseRequest): RunInstruction {
   const net = oneOf("network", network.value, NETWORKS);
   const sec = oneOf("security", security.value, SECURITIES);
   // Specs with variables are checked again once expanded (at dispatch).
-  for (const spec of mount.values) if (!spec.includes("$")) parseRunMount(spec);
+  for (const spec of mount.values) {
+    assertFromNotExpanded(spec);
+    if (!spec.includes("$")) parseRunMount(spec);
+  }
   return {
     kind: "RUN",
     place: req.place,

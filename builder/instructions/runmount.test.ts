@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { InstructionError } from "./request.js";
-import { parseRunMount } from "./runmount.js";
+import { assertFromNotExpanded, parseRunMount } from "./runmount.js";
 
 test("bind is the default type, read-only unless rw; target aliases", () => {
   assert.deepEqual(parseRunMount("target=/src"), { type: "bind", target: "/src", readOnly: true, sharing: "shared", required: false });
@@ -55,3 +55,10 @@ for (const [spec, words] of [
     assert.throws(() => parseRunMount(spec), (e: unknown) => e instanceof InstructionError && words.test(e.message));
   });
 }
+
+test("from= is taken as written: a variable in it is refused (BuildKit: define an alias stage)", () => {
+  assert.throws(() => assertFromNotExpanded("from=$ttt,type=cache,target=/tmp"), /'from' doesn't support variable expansion, define alias stage instead/);
+  assert.throws(() => assertFromNotExpanded("type=bind,FROM=${X},target=/x"), /define alias stage/);
+  assert.doesNotThrow(() => assertFromNotExpanded("type=cache,target=$DIR,from=seed"));
+  assert.doesNotThrow(() => assertFromNotExpanded("type=cache,target=/c,id=a$"));
+});

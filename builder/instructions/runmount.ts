@@ -155,3 +155,15 @@ export function parseRunMount(spec: string): RunMount {
   if (type === "tmpfs" && m.from !== undefined) throw new InstructionError("from cannot be used with tmpfs mounts");
   return m;
 }
+
+/**
+ * BuildKit reads `from` before expanding variables and refuses one that uses them (a stage is named
+ * as written): checked at parse time, where the other fields may still hold variables.
+ */
+export function assertFromNotExpanded(spec: string): void {
+  for (const field of spec.split(",")) {
+    const eq = field.indexOf("=");
+    if (eq < 0 || field.slice(0, eq).trim().toLowerCase() !== "from") continue;
+    if (/\$./.test(field.slice(eq + 1))) throw new InstructionError("'from' doesn't support variable expansion, define alias stage instead");
+  }
+}
