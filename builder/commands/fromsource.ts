@@ -2,9 +2,6 @@
 import { DockerfileError, ImageNotFoundError, ImageReferenceError, type SourcePlace } from "../../common/errors.js";
 import { mountSpec, type Mounted } from "../../runtime/mountspec.js";
 import type { StepContext } from "./context.js";
-import { PlanDepends } from "../planmode.js";
-import { chainOf } from "../../runtime/rootfsexport.js";
-import type { Digest } from "../../common/digest.js";
 
 export interface FromSource {
   /** The mounted rootfs. */
@@ -29,8 +26,6 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
   let identity: string;
   if (stageIndex !== undefined) {
     const result = await ctx.stageResult(stageIndex);
-    // tsbuild plan: the files of a stage that will rebuild are not known before it has
-    if (result.planned !== undefined && result.planned !== "cached") throw new PlanDepends(`stage ${from}, which will ${result.planned === "rebuild" ? "rebuild" : "be decided when built"}`);
     mounted = await mountSpec(await session.snapshotter.view(result.chainId), session.paths.tmp);
     kind = "stage";
     identity = result.chainId ?? "scratch";
@@ -44,13 +39,10 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
       }
       throw e;
     }
-    if (session.settings.plan && !(await session.snapshotter.has(chainOf(image.config.rootfs.diff_ids) as Digest))) {
-      throw new PlanDepends(`image ${imageRef}, which is not unpacked yet`); // a plan writes no snapshot
-    }
     const chain = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
     mounted = await mountSpec(await session.snapshotter.view(chain), session.paths.tmp);
     kind = image.configDigest;
     identity = image.configDigest;
   }
-  return { root: mounted.rootfs, kind, identity, release: () => mounted.unmount() };
+  return { root: mounted.rootfs, kind, release: () => mounted.unmount() };
 }
