@@ -1,5 +1,5 @@
-// Go's fmt verbs that BuildKit's history lines are made with: %q of a string (strconv.Quote), %q of
-// an int (a quoted rune) and a time.Duration's String(). Transcribed so the text matches byte for byte.
+// Go's fmt verbs that BuildKit's history lines are made with: %q of a string (strconv.Quote) and a
+// time.Duration's String(). Transcribed so the text matches byte for byte.
 
 /** Go's unicode.IsPrint: letters, marks, numbers, punctuation, symbols and the ASCII space. */
 const PRINTABLE = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
@@ -33,12 +33,6 @@ export function goQuote(s: string): string {
 /** `%q` of a string list: ["a" "b"]. */
 export function goQuoteList(items: readonly string[]): string {
   return `[${items.map(goQuote).join(" ")}]`;
-}
-
-/** `%q` of an integer: the rune with that code, quoted ('\x02'); an invalid rune is U+FFFD. */
-export function goQuoteRune(n: number): string {
-  const valid = Number.isInteger(n) && n >= 0 && n <= 0x10ffff && !(n >= 0xd800 && n <= 0xdfff);
-  return `'${escapeRune(valid ? n : 0xfffd, "'")}'`;
 }
 
 /** The digits of v / 10^prec with trailing zeros (and a bare point) dropped, as Go's fmtFrac. */

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { CopyInstruction, HealthConfig } from "../instructions/index.js";
-import { goDuration, goQuote, goQuoteList, goQuoteRune } from "./gofmt.js";
+import { goDuration, goQuote, goQuoteList } from "./gofmt.js";
 import { argCreatedBy, buildArgPrefix, copyCreatedBy, exposeCreatedBy, healthcheckCreatedBy, runCreatedBy } from "./history.js";
 import { isValidStopSignal } from "./stopsignal.js";
 import { normalizeWorkdir } from "./workdir.js";
@@ -16,15 +16,6 @@ test("goQuote is Go's strconv.Quote", () => {
   assert.equal(goQuote("\u0007\b\f\n\r\v\u007f"), "\"\\a\\b\\f\\n\\r\\v\\x7f\"");
   assert.equal(goQuote("\u00a0\u2028😀"), "\"\\u00a0\\u2028😀\"");
   assert.equal(goQuote("<&>'"), "\"<&>'\"");
-});
-
-test("goQuoteRune is %q of an int", () => {
-  assert.equal(goQuoteRune(0), "'\\x00'");
-  assert.equal(goQuoteRune(2), "'\\x02'");
-  assert.equal(goQuoteRune(10), "'\\n'");
-  assert.equal(goQuoteRune(65), "'A'");
-  assert.equal(goQuoteRune(39), "'\\''");
-  assert.equal(goQuoteRune(0xd800), "'�'");
 });
 
 test("goDuration is time.Duration's String()", () => {
@@ -41,14 +32,13 @@ test("goDuration is time.Duration's String()", () => {
   assert.equal(goDuration(-2 * s), "-2s");
 });
 
-test("HEALTHCHECK's line is %q of the config struct", () => {
-  const h = (test: string[], interval = 0, timeout = 0, startPeriod = 0, retries = 0): HealthConfig =>
-    ({ test, interval, timeout, startPeriod, startInterval: 0, retries });
-  // recorded from BuildKit
-  assert.equal(healthcheckCreatedBy(h(["CMD-SHELL", "echo hc"], 5e9, 3e9, 1e9, 2)),
-    "HEALTHCHECK &{[\"CMD-SHELL\" \"echo hc\"] \"5s\" \"3s\" \"1s\" \"0s\" '\\x02'}");
-  assert.equal(healthcheckCreatedBy(h(["CMD", "echo", "x"])), "HEALTHCHECK &{[\"CMD\" \"echo\" \"x\"] \"0s\" \"0s\" \"0s\" \"0s\" '\\x00'}");
-  assert.equal(healthcheckCreatedBy(h(["NONE"])), "HEALTHCHECK &{[\"NONE\"] \"0s\" \"0s\" \"0s\" \"0s\" '\\x00'}");
+test("HEALTHCHECK's line is %+v of the config (BuildKit v0.30's fix of 0.13's %q)", () => {
+  const h = (test: string[], interval = 0, timeout = 0, startPeriod = 0, startInterval = 0, retries = 0): HealthConfig =>
+    ({ test, interval, timeout, startPeriod, startInterval, retries });
+  // BuildKit's own TestDispatchHealthcheckHistory (frontend/dockerfile/dockerfile2llb/convert_test.go)
+  assert.equal(healthcheckCreatedBy(h(["bin", "-c", "exit 0"], 1e9, 10e9, 3e9, 100e6, 5)),
+    "HEALTHCHECK {Test:[bin -c exit 0] Interval:1s Timeout:10s StartPeriod:3s StartInterval:100ms Retries:5}");
+  assert.equal(healthcheckCreatedBy(h(["NONE"])), "HEALTHCHECK {Test:[NONE] Interval:0s Timeout:0s StartPeriod:0s StartInterval:0s Retries:0}");
 });
 
 test("ARG is written as declared, not with the --build-arg value", () => {
@@ -56,10 +46,13 @@ test("ARG is written as declared, not with the --build-arg value", () => {
   assert.equal(argCreatedBy([{ key: "E", value: "" }]), "ARG E=");
 });
 
-test("RUN lists every declared ARG in order, repeats and all, with the step's values", () => {
-  // recorded: ARG A=1, ARG B, ARG A=2, ENV A=3, ARG TARGETARCH, ARG C=c, RUN echo hi
+test("RUN lists every declared ARG once, in first-declared order, with the step's values", () => {
+  // recorded: ARG A=1, ARG B, ARG A=2, ENV A=3, ARG TARGETARCH, ARG C=c, RUN echo hi (BuildKit 0.13
+  // wrote |5 A=3 B= A=3 TARGETARCH=amd64 C=c; v0.18 lists A once, moby/buildkit#5505)
   const env = ["PATH=/bin", "A=3", "TARGETARCH=amd64", "C=c"];
-  assert.equal(buildArgPrefix(["A", "B", "A", "TARGETARCH", "C"], env), "|5 A=3 B= A=3 TARGETARCH=amd64 C=c ");
+  assert.equal(buildArgPrefix(["A", "B", "A", "TARGETARCH", "C"], env), "|4 A=3 B= TARGETARCH=amd64 C=c ");
+  // BuildKit's testExportedHistoryFlattenArgs: ARG foo=bar, ARG bar=123, ARG foo=bar2
+  assert.equal(buildArgPrefix(["foo", "bar", "foo"], ["foo=bar2", "bar=123"]), "|2 foo=bar2 bar=123 ");
   assert.equal(buildArgPrefix([], env), "");
   assert.equal(runCreatedBy(["/bin/sh", "-c", "echo hi"], [], env), "RUN /bin/sh -c echo hi # buildkit");
   assert.equal(runCreatedBy(["echo", "a b"], ["C"], env), "RUN |1 C=c echo a b # buildkit");

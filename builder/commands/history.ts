@@ -1,7 +1,7 @@
 // History lines ("created_by") as BuildKit 0.13's Dockerfile frontend writes them into the image config
 // (dockerfile2llb/convert.go), one function per instruction kind whose text is not simply its words.
 import type { AddInstruction, CopyInstruction, HealthConfig } from "../instructions/index.js";
-import { goDuration, goQuote, goQuoteList, goQuoteRune } from "./gofmt.js";
+import { goDuration, goQuoteList } from "./gofmt.js";
 
 /** Go's %q of a string list, space separated in brackets: ["/bin/sh" "-c"]. */
 export function goQuotedList(items: string[]): string {
@@ -9,17 +9,20 @@ export function goQuotedList(items: string[]): string {
 }
 
 /**
- * The `|N K=V ... ` prefix of a RUN line (runCommandString): every ARG the stage declared, in order and
- * repeated as often as declared, with its value in the step's environment ("" when it has none).
+ * The `|N K=V ... ` prefix of a RUN line (runCommandString): every ARG the stage declared, once, in the
+ * order first declared, with its value in the step's environment ("" when it has none). BuildKit 0.13
+ * repeated a re-declared ARG; v0.18 lists it once (moby/buildkit#5505), which tsbuild follows
+ * (testdata/oracle-differences.md).
  */
 export function buildArgPrefix(declared: readonly string[], env: readonly string[]): string {
-  if (declared.length === 0) return "";
+  const names = [...new Set(declared)];
+  if (names.length === 0) return "";
   const values = new Map<string, string>();
   for (const kv of env) {
     const eq = kv.indexOf("=");
     values.set(eq < 0 ? kv : kv.slice(0, eq), eq < 0 ? "" : kv.slice(eq + 1));
   }
-  return `|${declared.length} ${declared.map((k) => `${k}=${values.get(k) ?? ""}`).join(" ")} `;
+  return `|${names.length} ${names.map((k) => `${k}=${values.get(k) ?? ""}`).join(" ")} `;
 }
 
 /** RUN: the argv joined by spaces (no quoting) after the build args; `env` is the step's ("K=V"). */
@@ -42,10 +45,15 @@ export function copyCreatedBy(c: CopyInstruction | AddInstruction): string {
   return `${words.join(" ")} # buildkit`;
 }
 
-/** HEALTHCHECK: Go's %q of the *HealthcheckConfig: &{["CMD" "x"] "5s" "3s" "0s" "0s" '\x02'}. */
+/**
+ * HEALTHCHECK: Go's %+v of the config: {Test:[CMD echo x] Interval:5s Timeout:0s StartPeriod:0s
+ * StartInterval:0s Retries:2}. BuildKit 0.13 printed %q of a pointer to it (&{["CMD" "echo x"] "5s"
+ * ... '\x02'}), a wrong verb that v0.30 fixed; tsbuild follows the fix (testdata/oracle-differences.md).
+ */
 export function healthcheckCreatedBy(h: HealthConfig): string {
-  const durations = [h.interval, h.timeout, h.startPeriod, h.startInterval].map((d) => goQuote(goDuration(d)));
-  return `HEALTHCHECK &{${[goQuoteList(h.test), ...durations, goQuoteRune(h.retries)].join(" ")}}`;
+  const d = goDuration;
+  return `HEALTHCHECK {Test:[${h.test.join(" ")}] Interval:${d(h.interval)} Timeout:${d(h.timeout)} `
+    + `StartPeriod:${d(h.startPeriod)} StartInterval:${d(h.startInterval)} Retries:${h.retries}}`;
 }
 
 /** EXPOSE: Go's %v of this instruction's port set (a map, printed with sorted keys). */
