@@ -44,5 +44,5 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
     kind = image.configDigest;
     identity = image.configDigest;
   }
-  return { root: mounted.rootfs, kind, release: () => mounted.unmount() };
+  return { root: mounted.rootfs, kind, identity, release: () => mounted.unmount() };
 }
