@@ -203,3 +203,18 @@ test("order of the given paths matters, their spelling does not", async () => {
     assert.notEqual((await digestPaths(dir, ["run.sh", "src"])).digest, a.digest);
   });
 });
+
+test("a path through a symlink is read inside the root (an absolute link in a stage: /sub -> /out/sub)", async () => {
+  await withDir(async (dir) => {
+    await mkdir(join(dir, "out/sub"), { recursive: true });
+    await writeFile(join(dir, "out/sub/foo"), "data");
+    await symlink("/out/sub", join(dir, "sub"));
+    await symlink("out/sub", join(dir, "sub2"));
+    const real = await digestPaths(dir, ["out/sub/foo"]);
+    for (const through of ["sub/foo", "/sub2/foo"]) {
+      const d = await digestPaths(dir, [through]);
+      assert.equal(d.digest, real.digest, through);
+      assert.deepEqual(d.files.map((f) => f.path), ["out/sub/foo"]);
+    }
+  });
+});

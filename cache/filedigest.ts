@@ -56,7 +56,9 @@ export async function digestPaths(
   const walker = new Walker(root, filter, cache);
   const parts: string[] = [];
   for (const given of relPaths) {
-    const rel = normalizeRel(given); // `..` cannot climb above root, as in BuildKit
+    const named = normalizeRel(given); // `..` cannot climb above root, as in BuildKit
+    // Symlinks on the way are followed inside root (`/sub -> /out/sub` in a stage), as COPY follows them.
+    const rel = named.includes("/") ? posix.join(normalizeRel(await resolveInsideRoot(root, posix.dirname(named), true)), posix.basename(named)) : named;
     if (rel !== "" && !walker.keeps(rel)) continue; // ignored: as if it did not exist
     const top = await walker.entry(rel, true);
     if (top === undefined) throw new ContextError(given, `${given}: not found in build context`);
