@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
+import type { ChildProcess } from "node:child_process";
+import { busyboxRootfs, collect, freshStore, removeStore, startTsbuild, tsbuild, tsbuildOk } from "./helpers.js";
 
 test("eight concurrent builds of different Dockerfiles with the same tag all succeed, with GC among them; the store checks clean", { timeout: 120_000 }, async () => {
   const root = await freshStore();
@@ -40,5 +41,29 @@ test("eight concurrent builds of different Dockerfiles with the same tag all suc
   } finally {
     await rm(ctx, { recursive: true, force: true });
     await removeStore(root);
+  }
+});
+
+test("a load waits for a garbage collection holding the store before it publishes (the blobs would go unreferenced)", { timeout: 60_000 }, async () => {
+  const dir = await mkdtemp(join(tmpdir(), "tsbuild-concurrent-load-"));
+  try {
+    const source = join(dir, "source");
+    await tsbuildOk(["--root", source, "import", await busyboxRootfs(), "loaded:1"]);
+    await tsbuildOk(["--root", source, "save", "-o", join(dir, "image.tar"), "loaded:1"]);
+    const root = join(dir, "store");
+    await tsbuildOk(["--root", root, "images"]);
+    const { withExclusiveLock } = await import("../common/lock.js");
+    let load: ChildProcess | undefined;
+    await withExclusiveLock(join(root, "locks", "gc.lock"), async () => {
+      // this process stands for a prune in progress
+      load = startTsbuild(["--root", root, "load", "-i", join(dir, "image.tar")]);
+      await new Promise((r) => setTimeout(r, 3000));
+      assert.equal(load.exitCode, null, "the load waits for the prune");
+    });
+    const r = await collect(load as ChildProcess);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match((await tsbuildOk(["--root", root, "images"])).stdout, /loaded/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 });

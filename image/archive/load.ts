@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { mkdir } from "node:fs/promises";
 import { ArchiveError, DiskFullError, errnoCode, isDiskFull } from "../../common/errors.js";
 import { withTempDir, pathExists } from "../../common/fsutil.js";
+import { withSharedLock } from "../../common/lock.js";
 import { MediaType } from "../config.js";
 import type { ContentStore, ImageRecord } from "../store.js";
 import { planDockerArchive } from "./dockerformat.js";
@@ -50,16 +51,21 @@ async function loadInto(store: ContentStore, file: string, isDir: boolean, optio
     const stagingDir = join(tmp, "staging");
     await mkdir(stagingDir);
     const staged = await stageLayers(plan, stagingDir, !isDir);
-    await publishStaged(store, staged.values());
-    const records = [];
-    for (const img of plan) {
-      const layers = img.layers.map((l) => {
-        const b = staged.get(l.path) as StagedBlob;
-        return { mediaType: MediaType.ociLayer, digest: b.digest, size: b.size };
-      });
-      records.push({ rec: await store.writeImage(img.configBytes, layers), tags: img.tags });
-    }
-    await store.registerImages(records.map((r) => ({ manifest: r.rec.manifestDescriptor, tags: r.tags })));
+    // Published and tagged holding the store shared, as a build does: a prune in between would take
+    // the blobs while nothing references them yet (it waits instead; so does this for a prune).
+    const records = await withSharedLock(store.paths.gcLock, async () => {
+      await publishStaged(store, staged.values());
+      const written = [];
+      for (const img of plan) {
+        const layers = img.layers.map((l) => {
+          const b = staged.get(l.path) as StagedBlob;
+          return { mediaType: MediaType.ociLayer, digest: b.digest, size: b.size };
+        });
+        written.push({ rec: await store.writeImage(img.configBytes, layers), tags: img.tags });
+      }
+      await store.registerImages(written.map((r) => ({ manifest: r.rec.manifestDescriptor, tags: r.tags })));
+      return written;
+    });
     const listed = await store.listImages();
     return records.map(({ rec }) => ({ ...rec, refs: listed.find((l) => l.manifestDigest === rec.manifestDigest)?.refs ?? [] }));
   });
