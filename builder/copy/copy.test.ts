@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chmod, chown, lstat, mkdir, readFile, symlink, utimes, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
 import { posix } from "node:path";
 import { getAttribute } from "../../common/xattr.js";
 import { listTree, makeContext, step, withRoots } from "./testkit.js";
@@ -130,5 +131,32 @@ test("a folder copy's destination takes the source folder's times; folders made 
     for (const p of ["new", "a/b/c", "exist"]) assert.equal(await mtime(p), old.getTime(), p);
     for (const p of ["a", "a/b", "fnew", "app"]) assert.ok((await mtime(p)) > before, `${p} is dated now`);
     assert.equal((await lstat(posix.join(roots.rootfs, "exist"))).mode & 0o7777, 0o755, "an existing destination keeps its mode");
+  });
+});
+
+test("a socket in the build context is copied as an empty regular file with its permission bits and times", async () => {
+  // BuildKit 0.13 (dockerd 26, and through buildx 0.13): /c/socket.sock 0640 0:0, empty, the socket's mtime.
+  await withRoots(["ctx", "rootfs"], async (r) => {
+    const roots = { ctx: r.ctx as string, rootfs: r.rootfs as string };
+    await makeContext(roots.ctx);
+    const sock = posix.join(roots.ctx, "socket.sock");
+    const server = createServer();
+    await new Promise<void>((done) => server.listen(sock, done));
+    try {
+      await chmod(sock, 0o640);
+      const old = new Date("2001-01-01T00:00:00Z");
+      await utimes(sock, old, old);
+      await step(roots, ["."], "/c/");
+      await step(roots, ["socket.sock"], "/s");
+      for (const p of ["c/socket.sock", "s"]) {
+        const st = await lstat(posix.join(roots.rootfs, p));
+        assert.ok(st.isFile(), p);
+        assert.equal(st.size, 0);
+        assert.equal(st.mode & 0o7777, 0o640);
+        assert.equal(st.mtimeMs, old.getTime());
+      }
+    } finally {
+      await new Promise((done) => server.close(done));
+    }
   });
 });

@@ -15,7 +15,7 @@ import { resolveInsideRoot, resolveInRoot } from "../../common/rootpath.js";
 import { extractArchive, probeArchive } from "./archive.js";
 import { destinationIsFolder, destinationPath, ensureFolder, hostPath, lstatOrUndefined, removeExisting } from "./destination.js";
 import { applyMetadata } from "./metadata.js";
-import { copyFolder, copyRegularFile } from "./tree.js";
+import { copyFolder, copyRegularFile, copySocketAsFile } from "./tree.js";
 import { finishReuse } from "./reuse.js";
 import { traced } from "../../common/trace.js";
 import type { CopyContext, CopyRequest, Owner } from "./types.js";
@@ -79,6 +79,10 @@ async function copySource(ctx: CopyContext, rel: string): Promise<void> {
       await extractArchive(src, kind, req.destRoot, folder, req.place, rel);
       return;
     }
+  }
+  if (st.isSocket() && req.fromContext) {
+    await copySocketAsFile(ctx, st, await fileTarget(req, posix.basename(rel)));
+    return;
   }
   if (!st.isFile()) {
     throw new DockerfileError(req.place, `cannot copy ${rel}: not a regular file, folder or symlink`);

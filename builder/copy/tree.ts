@@ -2,7 +2,7 @@
 // Symlinks inside a copied folder stay symlinks; files sharing an inode stay hardlinked (BuildKit keeps
 // both); modes incl. setuid are kept unless --chmod; owners are 0:0 for context files, kept for --from.
 import { constants, lstatSync, type Stats } from "node:fs";
-import { copyFile, link, lstat, lutimes, mkdir, readdir, readlink, symlink } from "node:fs/promises";
+import { copyFile, link, lstat, lutimes, mkdir, readdir, readlink, symlink, writeFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { DockerfileError } from "../../common/errors.js";
 import { settleAll } from "../../common/limit.js";
@@ -115,6 +115,21 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
   }
 }
 
+/**
+ * A socket in the build context arrives in BuildKit as an empty regular file with the socket's
+ * permission bits and times (its context transfer writes it so; BuildKit's testCopySocket), and is
+ * copied as such.
+ */
+export async function copySocketAsFile(ctx: CopyContext, st: Stats, target: string): Promise<void> {
+  const existing = await lstatOrUndefined(target);
+  if (existing?.isDirectory()) {
+    throw new DockerfileError(ctx.req.place, `cannot replace to directory ${shown(ctx, target)} with file`);
+  }
+  if (existing) await removeExisting(target);
+  await writeFile(target, "", { flag: "wx", mode: 0o600 });
+  await applyMetadata(target, false, { owner: ownerOf(ctx, st), mode: modeOf(ctx, st), atime: st.atime, mtime: st.mtime });
+}
+
 /** Copies one entry found inside a copied folder (symlinks are not followed). */
 async function copyEntry(ctx: CopyContext, src: string, rel: string, st: Stats, target: string, fresh = false): Promise<void> {
   if (st.isDirectory()) return copyFolder(ctx, src, rel, st, target, false);
@@ -123,6 +138,6 @@ async function copyEntry(ctx: CopyContext, src: string, rel: string, st: Stats, 
     return copyRegularFile(ctx, src, st, target);
   }
   if (st.isSymbolicLink()) return copySymlink(ctx, src, st, target);
-  if (st.isSocket()) return; // sockets are not copied (as BuildKit's fsutil skips them)
+  if (st.isSocket()) return ctx.req.fromContext ? copySocketAsFile(ctx, st, target) : undefined; // a layer holds no socket
   throw new DockerfileError(ctx.req.place, `cannot copy ${rel}: device nodes and fifos are not supported by tsbuild's COPY`);
 }
