@@ -35,6 +35,10 @@ export interface StepResult {
   layerSize?: number;
   /** A hit restored from a shared cache (--cache-from) rather than the local one. */
   source?: "registry" | "local";
+  /** `tsbuild plan`: what the build will do with the step (a build reports only hits and rebuilds). */
+  planned?: "cached" | "rebuild" | "depends";
+  /** `tsbuild plan`: how long the step took when it was last built (ms), where known. */
+  estimatedMs?: number;
 }
 
 export type BuildEvent =

@@ -15,6 +15,8 @@ import type { StageResult } from "./stageresult.js";
 import type { StepContext } from "./commands/context.js";
 import { dispatch } from "./commands/dispatch.js";
 import { assertBasePlatform, stagePlatform } from "./stageplatform.js";
+import { PlanDepends } from "./planmode.js";
+import { chainOf } from "../runtime/rootfsexport.js";
 import type { BuiltStep } from "./fsstep.js";
 
 const FILESYSTEM_KINDS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
@@ -68,17 +70,36 @@ async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageSta
   const name = plan.displayName;
   if (plan.baseStage !== undefined) {
     const base = await runner.result(plan.baseStage);
-    return new StageState(name, plan.stage.index, configForNewImage(base.config), [...base.layers], base.chainId, base.key);
+    const state = new StageState(name, plan.stage.index, configForNewImage(base.config), [...base.layers], base.chainId, base.key);
+    state.planned = base.planned ?? "cached";
+    return state;
   }
   const platform = stagePlatform(plan, session.settings.targetPlatform);
   if (plan.baseName.toLowerCase() === "scratch") {
     return new StageState(name, plan.stage.index, configForNewImage(undefined, platform), [], null, sha256("scratch"));
   }
+  if (session.settings.plan && !(await hasImage(session.store, plan.baseName))) {
+    // a build would pull it first: what its steps will do cannot be told before
+    const state = new StageState(name, plan.stage.index, configForNewImage(undefined, platform), [], null, sha256(`missing ${plan.baseName}`));
+    state.planned = "depends";
+    return state;
+  }
   const image = await resolveBase(session.store, plan);
   assertBasePlatform(plan, image.config, platform);
-  const chainId = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
+  // a plan computes the base's chain without unpacking it (it writes no snapshot)
+  const chainId = session.settings.plan ? chainOf(image.config.rootfs.diff_ids) : await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, sha256(`image ${image.configDigest}`));
   return state;
+}
+
+async function hasImage(store: ContentStore, name: string): Promise<boolean> {
+  try {
+    await store.resolveImage(name);
+    return true;
+  } catch (e) {
+    if (e instanceof ImageNotFoundError) return false;
+    throw e;
+  }
 }
 
 /** The base image's ONBUILD triggers, parsed as instructions placed at the FROM line. */
@@ -159,6 +180,12 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
         const outcome = await dispatch(ctx(info, after), instruction, used);
         unfinished = outcome?.kind === "built" ? outcome : undefined;
       } catch (e) {
+        if (e instanceof PlanDepends) {
+          // tsbuild plan: this step's key needs what only a build can tell; so do the keys after it
+          state.planned = "depends";
+          session.emit({ type: "step-done", step: info, result: { cached: false, planned: "depends", reason: e.message, durationMs: performance.now() - t0 } });
+          continue;
+        }
         if (!info.filesystem) session.emit({ type: "step-start", step: info });
         session.emit({ type: "step-error", step: info, message: e instanceof Error ? e.message : String(e) });
         throw e;
@@ -173,5 +200,5 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
     throw e;
   }
   state.datedHistory(new Date());
-  return { config: state.config, layers: state.layers, chainId: state.chainId, key: state.key };
+  return { config: state.config, layers: state.layers, chainId: state.chainId, key: state.key, ...(session.settings.plan ? { planned: state.planned } : {}) };
 }

@@ -1,5 +1,6 @@
 // The state of one stage while it is built: the image config so far, its layers and snapshot chain,
 // the cache key of its last step, and the ARGs in scope.
+import type { PlannedStage } from "./planmode.js";
 import type { Digest } from "../common/digest.js";
 import type { ContainerConfig, Descriptor, ImageConfig } from "../image/config.js";
 import { DEFAULT_PATH } from "../runtime/container.js";
@@ -20,6 +21,8 @@ export class StageState {
   readonly argsOverEnv = new Set<string>();
   /** 1-based ordinal (as in "[stage i/n]") of the last step that was rebuilt, for explanations. */
   lastRebuiltStep: number | undefined;
+  /** `tsbuild plan`: "rebuild" once a step is predicted to miss, "depends" once one cannot be decided (keys after it are unknown). */
+  planned: PlannedStage = "cached";
   /** The key the stage started from (its base's): a step on it is the stage's first filesystem step. */
   readonly baseKey: Digest;
   /** Where this stage's own history entries start (those before are the base image's). */

@@ -30,19 +30,9 @@ function registryOf(cmd: Command): { storeRoot: string; insecureHosts: string[] 
   return { storeRoot: rootOf(cmd), insecureHosts: opts.insecureRegistry ?? [] };
 }
 
-export function makeProgram(): Command {
-  const program = new Command("tsbuild")
-    .description("A daemonless Dockerfile builder with a layer cache")
-    .version("0.1.0")
-    .option("--root <dir>", `store location (env TSBUILD_ROOT, default ${DEFAULT_ROOT})`)
-    .option("--insecure-registry <host>", "reach this registry over plain HTTP (localhost and 127.0.0.1 always are); repeatable", collect, [])
-    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
-    .exitOverride();
-
-  program
-    .command("build")
-    .description("Build an image from a Dockerfile (`tsbuild -t app:1.0 .` is the same as `tsbuild build -t app:1.0 .`)")
-    .argument("<context>", "build context folder, or - for a tar (or a Dockerfile) on standard input")
+/** The options `build` takes (and `plan`, which walks a build without running it). */
+function addBuildOptions(cmd: Command): void {
+  cmd
     .option("-t, --tag <name>", "name and optionally tag (name:tag); repeatable", collect, [])
     .option("-f, --file <path>", "Dockerfile (default: CONTEXT/Dockerfile); - reads it from standard input")
     .option("--build-arg <key=value>", "set a build argument; repeatable", collect, [])
@@ -67,11 +57,38 @@ export function makeProgram(): Command {
     .option("-q, --quiet", "print only the image id")
     .option("-o, --output <spec>", "also export the result: type=local,dest=DIR (or just DIR), type=tar,dest=FILE (- for stdout), type=docker|oci,dest=FILE, type=registry", collect, [])
     .option("--iidfile <file>", "write the image ID to the file")
-    .option("--metadata-file <file>", "write the build result (image digests and names) to the file, as JSON")
+    .option("--metadata-file <file>", "write the build result (image digests and names) to the file, as JSON");
+}
+
+export function makeProgram(): Command {
+  const program = new Command("tsbuild")
+    .description("A daemonless Dockerfile builder with a layer cache")
+    .version("0.1.0")
+    .option("--root <dir>", `store location (env TSBUILD_ROOT, default ${DEFAULT_ROOT})`)
+    .option("--insecure-registry <host>", "reach this registry over plain HTTP (localhost and 127.0.0.1 always are); repeatable", collect, [])
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) })
+    .exitOverride();
+
+  const buildCommand = program
+    .command("build")
+    .description("Build an image from a Dockerfile (`tsbuild -t app:1.0 .` is the same as `tsbuild build -t app:1.0 .`)")
+    .argument("<context>", "build context folder, or - for a tar (or a Dockerfile) on standard input")
     .action(async (context: string, opts: Record<string, unknown>, cmd: Command) => {
       const { runBuild } = await import("./commands/build.js");
       await runBuild(rootOf(cmd), context, opts, registryOf(cmd));
     });
+  addBuildOptions(buildCommand);
+
+  const planCommand = program
+    .command("plan")
+    .description("Say what a build would take from the cache and what it would rebuild, and why, without running it")
+    .argument("<context>", "build context folder, as for build")
+    .option("--format <format>", "table (default) or json (the build report's step shape)")
+    .action(async (context: string, opts: Record<string, unknown>, cmd: Command) => {
+      const { runBuild } = await import("./commands/build.js");
+      await runBuild(rootOf(cmd), context, { ...opts, plan: { format: opts.format as string | undefined } }, registryOf(cmd));
+    });
+  addBuildOptions(planCommand);
 
   program
     .command("pull")

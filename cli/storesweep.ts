@@ -5,7 +5,7 @@ import type { Command } from "commander";
 import { storePaths } from "../common/storepaths.js";
 
 // build sweeps by itself; system check reports (and with --repair removes) what a sweep would remove
-const NO_STORE = new Set(["build", "help", "completion", "manifest", "check"]);
+const NO_STORE = new Set(["build", "plan", "help", "completion", "manifest", "check"]);
 
 /** The sweep for the command about to run (commander's preAction hook), if it opens the store at root. */
 export async function sweepBeforeCommand(command: Command, root: string): Promise<void> {

@@ -13,6 +13,7 @@ import { copyIntoRootfs } from "../copy/copy.js";
 import type { AddInstruction } from "../instructions/index.js";
 import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
+import { PlanDepends } from "../planmode.js";
 import { copyCreatedBy } from "./history.js";
 import { unknownOwnerWarning } from "./ownerwarning.js";
 
@@ -28,6 +29,7 @@ export async function dispatchAddGit(ctx: StepContext, instr: AddInstruction, sr
   const { session, state } = ctx;
   const place = { file: instr.place.file, line: instr.place.line };
   if (instr.checksum !== undefined) throw new DockerfileError(place, "checksum can't be specified for non-HTTP sources");
+  if (session.settings.plan) throw new PlanDepends(`the commit ${src.remote.slice(0, 200)}${src.ref ? `#${src.ref.slice(0, 100)}` : ""} resolves to`);
   let commit: string;
   try {
     commit = await resolveGitCommit(src);

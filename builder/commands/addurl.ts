@@ -16,6 +16,7 @@ import { fetchUrl, isHttpSource, parseChecksum, urlFileName, type UrlValidators 
 import type { AddInstruction } from "../instructions/index.js";
 import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
+import { PlanDepends } from "../planmode.js";
 import { copyCreatedBy } from "./history.js";
 import { unknownOwnerWarning } from "./ownerwarning.js";
 
@@ -43,6 +44,8 @@ export async function dispatchAddUrls(ctx: StepContext, instr: AddInstruction, c
   const place = { file: instr.place.file, line: instr.place.line };
   const checksum = parseChecksum(instr.checksum, place);
   if (checksum !== undefined && instr.sources.length > 1) throw new DockerfileError(place, "checksum can't be specified for multiple sources");
+  // tsbuild plan sends no request: only a pinned URL's key is known without one
+  if (session.settings.plan && checksum === undefined) throw new PlanDepends(`the content of ${instr.sources[0]?.slice(0, 200) ?? "the URL"} (pin it with --checksum)`);
   const records = new UrlRecords(session.paths.cache);
   const scratch = join(session.paths.tmp, ownedName("addurl"));
   await mkdir(scratch, { recursive: true });

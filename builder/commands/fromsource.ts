@@ -2,6 +2,9 @@
 import { DockerfileError, ImageNotFoundError, ImageReferenceError, type SourcePlace } from "../../common/errors.js";
 import { mountSpec, type Mounted } from "../../runtime/mountspec.js";
 import type { StepContext } from "./context.js";
+import { PlanDepends } from "../planmode.js";
+import { chainOf } from "../../runtime/rootfsexport.js";
+import type { Digest } from "../../common/digest.js";
 
 export interface FromSource {
   /** The mounted rootfs. */
@@ -26,6 +29,8 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
   let identity: string;
   if (stageIndex !== undefined) {
     const result = await ctx.stageResult(stageIndex);
+    // tsbuild plan: the files of a stage that will rebuild are not known before it has
+    if (result.planned !== undefined && result.planned !== "cached") throw new PlanDepends(`stage ${from}, which will ${result.planned === "rebuild" ? "rebuild" : "be decided when built"}`);
     mounted = await mountSpec(await session.snapshotter.view(result.chainId), session.paths.tmp);
     kind = "stage";
     identity = result.chainId ?? "scratch";
@@ -38,6 +43,9 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
         throw new DockerfileError(place, `${what}: no stage or image named ${from} (${e.message})`);
       }
       throw e;
+    }
+    if (session.settings.plan && !(await session.snapshotter.has(chainOf(image.config.rootfs.diff_ids) as Digest))) {
+      throw new PlanDepends(`image ${imageRef}, which is not unpacked yet`); // a plan writes no snapshot
     }
     const chain = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
     mounted = await mountSpec(await session.snapshotter.view(chain), session.paths.tmp);

@@ -12,6 +12,7 @@ import { parsePlatform } from "../../image/registry/platform.js";
 import type { PullResult } from "../../image/registry/pull.js";
 import { layerLines, pullHeader, pullSummary } from "./pull.js";
 import { readSecrets } from "../secrets.js";
+import { PlanCollector } from "../plan.js";
 import { isRemoteContext, readRemoteContext, readStdinInputs, type StdinInputs } from "../stdincontext.js";
 import { parseAllow, sandboxOptions } from "../sandboxflags.js";
 import type { NamedContext } from "../../builder/namedcontexts.js";
@@ -48,6 +49,8 @@ interface BuildFlags {
   allow?: string[];
   metadataFile?: string;
   buildContext?: string[];
+  /** `tsbuild plan`: walk the build without running it, print the plan (its --format). */
+  plan?: { format?: string };
   /** --no-cache-filter (commander names it after the flag without its `no-`). */
   cacheFilter?: string[];
 }
@@ -109,7 +112,7 @@ export async function runBuild(root: string, context: string, raw: Record<string
   const output = flags.output?.[0] !== undefined ? parseOutputSpec(flags.output[0]) : undefined;
   if (output?.push && flags.tag.length === 0) throw new UserError(`--output type=${output.type} pushes the -t names: give at least one -t NAME:TAG`);
   traceMark("build command");
-  const { build } = await import("../../builder/build.js");
+  const builder = await import("../../builder/build.js");
   traceMark("builder loaded");
   const { parseCacheSpec } = await import("../../cache/remote/spec.js");
   const cacheFrom = (flags.cacheFrom ?? []).map((s) => parseCacheSpec(s, "from"));
@@ -121,7 +124,7 @@ export async function runBuild(root: string, context: string, raw: Record<string
       ? await readStdinInputs(storePaths(root), { contextIsStdin: context === "-", dockerfileIsStdin: flags.file === "-" })
       : undefined;
   try {
-    await buildWith(root, stdin, context, { ...flags, push: flags.push === true || output?.push === true }, registry, secrets, platform, cacheFrom, cacheTo, build, output);
+    await buildWith(root, stdin, context, { ...flags, push: flags.push === true || output?.push === true }, registry, secrets, platform, cacheFrom, cacheTo, builder, output);
   } finally {
     await stdin?.cleanup();
   }
@@ -137,7 +140,7 @@ async function buildWith(
   platform: ReturnType<typeof parsePlatform> | undefined,
   cacheFrom: CacheSpec[],
   cacheTo: CacheSpec[],
-  build: typeof import("../../builder/build.js").build,
+  { build, planBuild }: typeof import("../../builder/build.js"),
   output: OutputSpec | undefined,
 ): Promise<void> {
   const sandbox = sandboxOptions(flags);
@@ -154,7 +157,9 @@ async function buildWith(
   const report = new ReportCollector();
   let render: (e: BuildEvent) => void;
   let finish = (_failed: boolean): void => {};
-  if (flags.quiet) render = () => {};
+  const planned = flags.plan ? new PlanCollector() : undefined;
+  if (planned) render = (e) => planned.handle(e);
+  else if (flags.quiet) render = () => {};
   else if (mode === "json") {
     const p = new JsonProgress((l) => process.stdout.write(`${l}\n`));
     render = (e) => p.handle(e);
@@ -176,7 +181,7 @@ async function buildWith(
   let failure: unknown;
   let outcome: BuildOutcome | undefined;
   try {
-    const result = await build({
+    const result = await (planned ? planBuild : build)({
       root,
       contextDir,
       dockerfile,
@@ -212,7 +217,7 @@ async function buildWith(
         render(e);
       },
     });
-    outcome = result;
+    outcome = result ?? undefined;
   } catch (e) {
     failure = e;
   } finally {
@@ -223,6 +228,10 @@ async function buildWith(
   if (flags.report) {
     const r = report.build(dockerfile, contextDir, failure === undefined ? null : errorMessage(failure));
     await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
+  }
+  if (planned && failure === undefined) {
+    process.stdout.write(flags.plan?.format === "json" ? planned.json() : planned.table());
+    return;
   }
   if (failure !== undefined || outcome === undefined) throw failure;
   if (output !== undefined) await writeOutput(root, output, { imageId: outcome.imageId as Digest, diffIds: outcome.diffIds, tags: flags.tag });
