@@ -10,7 +10,7 @@ import { mountSpec } from "../runtime/mountspec.js";
 import { stepIdentity, stepKey, type StepRecord } from "../cache/key.js";
 import { explainMiss } from "../cache/explain.js";
 import type { CacheEntry } from "../cache/index.js";
-import type { StepInfo, StepResult } from "./events.js";
+import type { StepInfo } from "./events.js";
 import type { BuildSession } from "./session.js";
 import type { StageState } from "./state.js";
 import { traced } from "../common/trace.js";
@@ -75,7 +75,6 @@ export async function runFilesystemStep(
   const key = stepKey(record);
   const stepId = stepIdentity(session.settings.dockerfilePath, state.index, step.info.index);
   const noCache = session.noCacheFor(state.name);
-  if (session.settings.plan) return planStep(session, state, step, record, key, stepId, noCache, started);
 
   // Lookup: the local cache, then a --cache-from cache (which fetches only this step's layer and
   // unpacks it on the parent chain, so the step before must be finished first).
@@ -121,7 +120,7 @@ export async function runFilesystemStep(
     done = await doWork(session, snapshot, step, { record, previous, started: () => void after?.finish() }, over);
     await after?.finish(); // this step goes on the chain the step before became
   } catch (e) {
-    await snapshotter.remove(snapshot);
+    await dropSnapshot(session, snapshot);
     throw e;
   }
   const parent = state.chainId;
@@ -157,39 +156,15 @@ export async function runFilesystemStep(
   };
 }
 
-/** `tsbuild plan`'s step: looked up, applied if it hits, predicted if not; never run (planmode.ts). */
-async function planStep(
-  session: BuildSession, state: StageState, step: FilesystemStep, record: StepRecord, key: Digest, stepId: string, noCache: boolean, started: number,
-): Promise<StepOutcome> {
-  const done = (result: Omit<StepResult, "durationMs">): StepOutcome => {
-    session.emit({ type: "step-done", step: step.info, result: { ...result, durationMs: performance.now() - started } });
-    return { kind: "hit" };
-  };
-  if (state.planned === "depends") return done({ cached: false, planned: "depends", reason: "depends on the step before it" });
-  const hit = noCache ? undefined : await usableEntry(session, key);
-  if (hit) {
-    applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step.createdBy, new Date(hit.createdAt));
-    state.key = key;
-    return done({ cached: true, planned: "cached", key, savedMs: hit.durationMs, layerDigest: hit.diffId, layerSize: hit.layerSize });
-  }
-  const previousKey = await session.cache.previousStepKey(stepId);
-  const previous = await session.cache.previousStep(stepId);
-  const estimate = previousKey === undefined ? undefined : (await session.cache.get(previousKey))?.durationMs;
-  const reason = explainMiss(previous, record, { noCache, parentRebuiltStep: state.lastRebuiltStep, isFirstStep: state.key === state.baseKey });
-  state.key = key;
-  state.lastRebuiltStep = step.info.index;
-  state.planned = "rebuild";
-  return done({ cached: false, planned: "rebuild", reason, key, ...(estimate !== undefined ? { estimatedMs: estimate } : {}) });
-}
-
 /**
  * Mounts the snapshot, runs the work in it and unmounts it. A snapshot prepared over the step before
- * (`over`) holds that one until it is unmounted: a removal of it waits until then.
+ * (`over`) holds that one until it is unmounted: a removal of it (dropSnapshot) waits until then.
  */
 async function doWork(
   session: BuildSession, snapshot: ActiveSnapshot, step: FilesystemStep, context: Omit<WorkContext, "upper">, over: BuiltStep | undefined,
 ): Promise<WorkDone | void> {
   const { snapshotter } = session;
+  if (over !== undefined) session.removals.hold(over.snapshot.id);
   try {
     const mounted = await traced("step mount", async () => mountSpec(await snapshotter.mounts(snapshot), session.paths.tmp));
     try {
@@ -198,11 +173,14 @@ async function doWork(
       await traced("step unmount", () => mounted.unmount());
     }
   } finally {
-    if (over !== undefined) snapshotter.release(over.snapshot);
+    if (over !== undefined) session.removals.release(over.snapshot.id);
   }
 }
 
-/** Writes the layer of an unmounted snapshot and commits the snapshot on `parent`; drops it if the layer fails. */
+/**
+ * Writes the layer of an unmounted snapshot and commits the snapshot on `parent`; drops it if the layer
+ * fails, and in the background if its chain exists already (a rebuild that gave the same layer).
+ */
 async function commitLayer(
   session: BuildSession, snapshot: ActiveSnapshot, parent: Digest | null, reuse: LayerReuse | undefined,
 ): Promise<{ diffId: Digest; size: number; chainId: Digest }> {
@@ -210,12 +188,19 @@ async function commitLayer(
   try {
     layer = await writeLayer(session, snapshot.upper, reuse);
   } catch (e) {
-    await session.snapshotter.remove(snapshot);
+    await dropSnapshot(session, snapshot);
     throw e;
   }
   const chainId = chainIdOf(parent, layer.diffId);
-  await traced("step snapshot commit", () => session.snapshotter.commit(snapshot, chainId, { parent }));
+  const published = await traced("step snapshot commit", () => session.snapshotter.commit(snapshot, chainId, { parent }));
+  if (!published) session.removals.later(snapshot.id, () => session.snapshotter.remove(snapshot));
   return { ...layer, chainId };
+}
+
+/** Removes an uncommitted snapshot: now, or once the step running over it has unmounted. */
+async function dropSnapshot(session: BuildSession, snapshot: ActiveSnapshot): Promise<void> {
+  if (session.removals.isHeld(snapshot.id)) session.removals.later(snapshot.id, () => session.snapshotter.remove(snapshot));
+  else await session.snapshotter.remove(snapshot);
 }
 
 /** The layer tar of a diff dir, into the store: its digest and size. */

@@ -10,6 +10,7 @@ import type { Descriptor } from "../image/config.js";
 import type { ContentStore } from "../image/store.js";
 import type { Snapshotter } from "../runtime/snapshotter.js";
 import { unpackLayer } from "../runtime/unpack.js";
+import { HeldRemovals } from "../runtime/heldremovals.js";
 import { unpackImageLayers } from "../runtime/layerblob.js";
 import type { CacheEntry, CacheIndex } from "../cache/index.js";
 import type { ImportedCache } from "../cache/remote/import.js";
@@ -26,8 +27,6 @@ export interface BuildSettings {
   namedContexts?: ReadonlyMap<string, NamedContext>;
   /** The platform the image is for (--platform, or this machine's); FROM --platform overrides it per stage. */
   targetPlatform: Platform;
-  /** `tsbuild plan`: walk the build without running or writing anything (builder/planmode.ts). */
-  plan?: boolean;
   /** Entitlements given with --allow. */
   allow: ReadonlySet<string>;
   noCache: boolean;
@@ -49,6 +48,8 @@ export class BuildSession {
   private readonly unpacking = new Map<string, Promise<Digest | null>>();
   /** Shared caches given with --cache-from, looked up after a local miss. */
   imported: ImportedCache[] = [];
+  /** Snapshots dropped in the background, and the holds on those a step runs over (fsstep.ts). */
+  readonly removals = new HeldRemovals();
   /** Every cache entry this build used or made, by key (what --cache-to exports). */
   readonly usedSteps = new Map<Digest, UsedStep>();
 

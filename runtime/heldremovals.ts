@@ -1,5 +1,7 @@
-// Background removals of active snapshots that others may still be mounted over (Snapshotter.prepare's `over`
-// holds the one below): a removal waits until nothing holds its snapshot; waitForAll() waits for them all.
+// Background removals of active snapshots that others may still be mounted over: a step prepared over
+// the unfinished one before it (Snapshotter.prepare's `over`) holds that one until it is unmounted, and
+// a removal waits until nothing holds its snapshot; waitForAll() waits for them all. The builder's
+// (BuildSession.removals), not the snapshot store's, as containerd leaves leases to its callers.
 
 export class HeldRemovals {
   /** Snapshot id → how many hold it, and the removals waiting for it. */

@@ -1,6 +1,6 @@
 // The snapshot store's conformance suite, as containerd runs one suite (snapshots/testsuite) against
 // every snapshotter: each verb's contract, checked through the verbs alone (prepare, prepare over an
-// uncommitted one and release, mounts, view, commit, remove, removeCommitted, has, usage, list) plus
+// uncommitted one, mounts, view, commit, remove, removeCommitted, has, usage, list) plus
 // unpackLayer on top of them. `open` gives a store over a folder; two opened on one folder are two
 // builds sharing it.
 import { test } from "node:test";
@@ -78,9 +78,11 @@ export function snapshotterConformance(open: (paths: StorePaths) => Snapshotter)
       assert.notEqual(first.id, second.id);
       await writeFile(join(first.upper, "who"), "first");
       await writeFile(join(second.upper, "who"), "second");
-      await a.commit(first, chain);
-      await b.commit(second, chain);
-      await b.waitForRemovals();
+      assert.equal(await a.commit(first, chain), true);
+      assert.equal(await b.commit(second, chain), false, "the chain exists: the second is not published");
+      await access(second.dir); // left to its caller, still active
+      assert.deepEqual((await b.list()).map((i) => i.chainId), [chain], "listed once");
+      await b.remove(second);
       await assert.rejects(access(second.dir), "the loser's folder is gone");
       const ro = await mountSpec(await b.view(chain), store.paths.tmp);
       assert.equal(await readFile(join(ro.rootfs, "who"), "utf8"), "first");
@@ -192,7 +194,7 @@ export function snapshotterConformance(open: (paths: StorePaths) => Snapshotter)
     }
   });
 
-  test("a snapshot prepared over an uncommitted one: mounted over it, committed on its chain, holding it until released", async () => {
+  test("a snapshot prepared over an uncommitted one: mounted over it, committed on the chain that one became", async () => {
     const store = await tempStore();
     try {
       const snap = open(store.paths);
@@ -205,16 +207,13 @@ export function snapshotterConformance(open: (paths: StorePaths) => Snapshotter)
       await writeFile(join(m.rootfs, "second"), "2");
       await m.unmount();
 
-      // the first one's layer turns out to exist already: it is dropped, but only once released
+      // the first one's layer turns out to exist already: not published, left to the caller to remove
       const firstChain = chainIdOf(base, sha256("first"));
       const other = await snap.prepare(base);
       await writeFile(join(other.upper, "first"), "1");
-      await snap.commit(other, firstChain);
-      await snap.commit(first, firstChain);
-      await access(first.dir); // held by `second`
-      snap.release(first);
-      await snap.waitForRemovals();
-      await assert.rejects(access(first.dir), "dropped once released");
+      assert.equal(await snap.commit(other, firstChain), true);
+      assert.equal(await snap.commit(first, firstChain), false);
+      await snap.remove(first);
 
       const secondChain = chainIdOf(firstChain, sha256("second"));
       await assert.rejects(snap.commit(second, secondChain), /commit it with the chain that one became/);

@@ -8,7 +8,6 @@ import { atomicWriteFile } from "../common/fsutil.js";
 import type { StorePaths } from "../common/storepaths.js";
 import type { MountSpec } from "./mountspec.js";
 import { scratchName } from "./owner.js";
-import { HeldRemovals } from "./heldremovals.js";
 import { activeMarkersDir, markerOf, removeSnapshotDir, removeWorkDir, unlinkIfExists } from "./snapshotfiles.js";
 import { ownerToken } from "../common/owner.js";
 
@@ -62,8 +61,6 @@ export class Snapshotter {
   private readonly chainsDir: string;
   private readonly metaCache = new Map<Digest, SnapshotMeta>();
   private nextId = 0;
-  /** Dropped snapshots being removed, and the holds on snapshots others are mounted over. */
-  private readonly removals = new HeldRemovals();
   /** The chains and tmp folders exist (made by the first prepare). */
   private dirsMade = false;
 
@@ -79,15 +76,13 @@ export class Snapshotter {
   /**
    * A fresh upper + work dir over `parent` (null: over nothing), owned by this process. `over`: an
    * unmounted active snapshot whose layer is still being written, to be committed on `parent`: the new
-   * one is mounted over it, so that the next step can run meanwhile. `over` is held until
-   * release(over): removing it (its chain turned out to exist already, or its layer failed) waits
-   * until then. Commit the new one with the chain `over` became.
+   * one is mounted over it, so that the next step can run meanwhile (the caller must not remove `over`
+   * while the new one is mounted: builder/fsstep.ts holds it). Commit the new one with the chain `over`
+   * became.
    */
   async prepare(parent: Digest | null, options: { over?: ActiveSnapshot } = {}): Promise<ActiveSnapshot> {
     const active = await this.prepareDirs(parent);
-    if (options.over === undefined) return active;
-    this.removals.hold(options.over.id);
-    return { ...active, over: options.over };
+    return options.over === undefined ? active : { ...active, over: options.over };
   }
 
   private async prepareDirs(parent: Digest | null): Promise<ActiveSnapshot> {
@@ -128,25 +123,18 @@ export class Snapshotter {
     }
   }
 
-  /** Ends a hold taken by prepare's `over` (once the snapshot over `base` is unmounted). */
-  release(base: ActiveSnapshot): void {
-    this.removals.release(base.id);
-  }
-
   /**
-   * Publishes an active snapshot as `chainId`. If that chain already exists (a concurrent build made
-   * it first), ours is dropped and theirs kept. The active snapshot must be unmounted. `parent`: for a
+   * Publishes an active snapshot as `chainId` and says true. If that chain exists already (a concurrent
+   * build made it first, or a rebuild gave the same layer), theirs is kept and false said: ours is left
+   * as it was, for the caller to remove. The active snapshot must be unmounted. `parent`: for a
    * snapshot prepared over another (prepare's `over`), the chain that one was committed as.
    */
-  async commit(active: ActiveSnapshot, chainId: Digest, options: { parent?: Digest | null } = {}): Promise<void> {
+  async commit(active: ActiveSnapshot, chainId: Digest, options: { parent?: Digest | null } = {}): Promise<boolean> {
     const parent = options.parent === undefined ? active.parent : options.parent;
     if (active.over !== undefined && parent === active.parent) {
       throw new RuntimeFailure(`snapshot ${active.id} is over ${active.over.id}: commit it with the chain that one became`);
     }
-    if (await this.has(chainId)) {
-      this.removeLater(active);
-      return;
-    }
+    if (await this.has(chainId)) return false;
     const parentLowers = parent === null ? [] : (await this.meta(parent)).lowers;
     const meta: SnapshotMeta = {
       chainId,
@@ -159,37 +147,17 @@ export class Snapshotter {
       symlinkSync(`../${active.id}`, this.chainLink(chainId));
     } catch (e) {
       if (errnoCode(e) !== "EEXIST") throw e;
-      this.removeLater(active);
-      return;
+      rmSync(join(active.dir, "meta.json"), { force: true }); // it stays an active snapshot
+      return false;
     }
     rmSync(join(active.dir, "owner"), { force: true });
     unlinkIfExists(markerOf(this.dir, active.id));
     this.metaCache.set(chainId, meta);
+    return true;
   }
 
-  /**
-   * Drops an active snapshot in the background: a rebuilt step whose layer came out identical to one
-   * already stored (a --no-cache build in the same second) need not wait for its copy to be deleted.
-   * waitForRemovals() waits for these; until then the folder is an active snapshot whose owner is this process.
-   */
-  private removeLater(active: ActiveSnapshot): void {
-    this.removals.later(active.id, async () => {
-      await removeSnapshotDir(active.dir, this.paths.tmp);
-      unlinkIfExists(markerOf(this.dir, active.id));
-    });
-  }
-
-  /** Waits for the background removals; throws the first failure. */
-  waitForRemovals(): Promise<void> {
-    return this.removals.waitForAll();
-  }
-
-  /** Drops an active (uncommitted) snapshot; one that another is mounted over goes once released (waitForRemovals waits). */
+  /** Drops an active (uncommitted, unmounted) snapshot. */
   async remove(active: ActiveSnapshot): Promise<void> {
-    if (this.removals.isHeld(active.id)) {
-      this.removeLater(active);
-      return;
-    }
     await removeSnapshotDir(active.dir, this.paths.tmp);
     unlinkIfExists(markerOf(this.dir, active.id));
   }

@@ -18,7 +18,6 @@ export async function unpackLayer(
     await snapshots.remove(active);
     throw e;
   }
-  await snapshots.commit(active, chainId);
-  await snapshots.waitForRemovals(); // a concurrent unpack of the same chain won: ours is removed in the background
+  if (!(await snapshots.commit(active, chainId))) await snapshots.remove(active); // a concurrent unpack of it won
   return chainId;
 }
