@@ -102,10 +102,20 @@ async function checkContext(dir: string): Promise<void> {
 export async function build(req: BuildRequest): Promise<BuildOutcome> {
   // GC (prune, rmi) takes this lock exclusively: nothing it removes can be something a running build
   // is about to use, and builds still run side by side
-  return withSharedLock(storePaths(req.root).gcLock, () => buildLocked(req));
+  const outcome = await withSharedLock(storePaths(req.root).gcLock, () => buildLocked(req, false));
+  if (outcome === undefined) throw new Error("unreachable: a build gives an image");
+  return outcome;
 }
 
-async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
+/**
+ * `tsbuild plan`: the build walked without running anything (builder/planmode.ts); each filesystem
+ * step's decision is reported as a step-done event with `planned` set. Nothing is written.
+ */
+export async function planBuild(req: BuildRequest): Promise<void> {
+  await withSharedLock(storePaths(req.root).gcLock, () => buildLocked(req, true));
+}
+
+async function buildLocked(req: BuildRequest, planOnly: boolean): Promise<BuildOutcome | undefined> {
   await checkContext(req.contextDir);
   const text = await readDockerfile(req.dockerfile);
   const fileName = req.dockerfileName ?? displayName(req.dockerfile);
@@ -147,17 +157,18 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
     signal: abort.signal,
     dockerfileName: fileName,
     dockerfilePath: req.dockerfile,
+    ...(planOnly ? { plan: true } : {}),
   }, req.onEvent);
 
   // an unknown base image is pulled, or fails, before any stage runs, so the store is left as it was
   const bases = [...plan.needed].map((i) => plan.stages[i]!).filter((s) => s.baseStage === undefined && s.baseName.toLowerCase() !== "scratch");
-  await traced("resolve base", () => ensureBaseImages(store, bases, req.basePull));
+  if (!planOnly) await traced("resolve base", () => ensureBaseImages(store, bases, req.basePull)); // a plan pulls nothing
   await sweep;
 
   // a corrupt or foreign --cache-from cache is refused here, before any stage runs
   const registryOptions = req.basePull?.registry ?? { storeRoot: req.root };
   const warn = (message: string): void => req.onEvent({ type: "warning", message });
-  if (!req.noCache && (req.cacheFrom ?? []).length > 0) {
+  if (!req.noCache && !planOnly && (req.cacheFrom ?? []).length > 0) {
     const { importCaches } = await import("../cache/remote/session.js");
     session.imported = await importCaches(req.cacheFrom ?? [], registryOptions, warn);
   }
@@ -186,6 +197,7 @@ async function buildLocked(req: BuildRequest): Promise<BuildOutcome> {
     if (failed) throw failed.reason;
     const final = await runner.result(plan.target);
     await traced("digest cache save", () => digests.save());
+    if (planOnly) return undefined;
 
     // BuildKit's predefined proxy args reach every RUN undeclared, and are never reported unused
     const unused = Object.keys(req.buildArgs).filter((k) => !runner.consumedArgs.has(k) && !isProxyArg(k));

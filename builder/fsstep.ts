@@ -10,7 +10,7 @@ import { mountSpec } from "../runtime/mountspec.js";
 import { stepIdentity, stepKey, type StepRecord } from "../cache/key.js";
 import { explainMiss } from "../cache/explain.js";
 import type { CacheEntry } from "../cache/index.js";
-import type { StepInfo } from "./events.js";
+import type { StepInfo, StepResult } from "./events.js";
 import type { BuildSession } from "./session.js";
 import type { StageState } from "./state.js";
 import { traced } from "../common/trace.js";
@@ -75,6 +75,7 @@ export async function runFilesystemStep(
   const key = stepKey(record);
   const stepId = stepIdentity(session.settings.dockerfilePath, state.index, step.info.index);
   const noCache = session.noCacheFor(state.name);
+  if (session.settings.plan) return planStep(session, state, step, record, key, stepId, noCache, started);
 
   // Lookup: the local cache, then a --cache-from cache (which fetches only this step's layer and
   // unpacks it on the parent chain, so the step before must be finished first).
@@ -154,6 +155,31 @@ export async function runFilesystemStep(
       return finishing;
     },
   };
+}
+
+/** `tsbuild plan`'s step: looked up, applied if it hits, predicted if not; never run (planmode.ts). */
+async function planStep(
+  session: BuildSession, state: StageState, step: FilesystemStep, record: StepRecord, key: Digest, stepId: string, noCache: boolean, started: number,
+): Promise<StepOutcome> {
+  const done = (result: Omit<StepResult, "durationMs">): StepOutcome => {
+    session.emit({ type: "step-done", step: step.info, result: { ...result, durationMs: performance.now() - started } });
+    return { kind: "hit" };
+  };
+  if (state.planned === "depends") return done({ cached: false, planned: "depends", reason: "depends on the step before it" });
+  const hit = noCache ? undefined : await usableEntry(session, key);
+  if (hit) {
+    applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step.createdBy, new Date(hit.createdAt));
+    state.key = key;
+    return done({ cached: true, planned: "cached", key, savedMs: hit.durationMs, layerDigest: hit.diffId, layerSize: hit.layerSize });
+  }
+  const previousKey = await session.cache.previousStepKey(stepId);
+  const previous = await session.cache.previousStep(stepId);
+  const estimate = previousKey === undefined ? undefined : (await session.cache.get(previousKey))?.durationMs;
+  const reason = explainMiss(previous, record, { noCache, parentRebuiltStep: state.lastRebuiltStep, isFirstStep: state.key === state.baseKey });
+  state.key = key;
+  state.lastRebuiltStep = step.info.index;
+  state.planned = "rebuild";
+  return done({ cached: false, planned: "rebuild", reason, key, ...(estimate !== undefined ? { estimatedMs: estimate } : {}) });
 }
 
 /**

@@ -27,6 +27,8 @@ export interface BuildSettings {
   namedContexts?: ReadonlyMap<string, NamedContext>;
   /** The platform the image is for (--platform, or this machine's); FROM --platform overrides it per stage. */
   targetPlatform: Platform;
+  /** `tsbuild plan`: walk the build without running or writing anything (builder/planmode.ts). */
+  plan?: boolean;
   /** Entitlements given with --allow. */
   allow: ReadonlySet<string>;
   noCache: boolean;
