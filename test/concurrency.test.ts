@@ -44,7 +44,7 @@ test("eight concurrent builds of different Dockerfiles with the same tag all suc
   }
 });
 
-test("a load waits for a garbage collection holding the store before it publishes (the blobs would go unreferenced)", { timeout: 60_000 }, async () => {
+test("load and import wait for a garbage collection holding the store before they publish (the blobs would go unreferenced)", { timeout: 60_000 }, async () => {
   const dir = await mkdtemp(join(tmpdir(), "tsbuild-concurrent-load-"));
   try {
     const source = join(dir, "source");
@@ -53,16 +53,18 @@ test("a load waits for a garbage collection holding the store before it publishe
     const root = join(dir, "store");
     await tsbuildOk(["--root", root, "images"]);
     const { withExclusiveLock } = await import("../common/lock.js");
-    let load: ChildProcess | undefined;
-    await withExclusiveLock(join(root, "locks", "gc.lock"), async () => {
-      // this process stands for a prune in progress
-      load = startTsbuild(["--root", root, "load", "-i", join(dir, "image.tar")]);
-      await new Promise((r) => setTimeout(r, 3000));
-      assert.equal(load.exitCode, null, "the load waits for the prune");
-    });
-    const r = await collect(load as ChildProcess);
-    assert.equal(r.code, 0, r.stderr);
-    assert.match((await tsbuildOk(["--root", root, "images"])).stdout, /loaded/);
+    for (const [args, name] of [[["load", "-i", join(dir, "image.tar")], "loaded"], [["import", await busyboxRootfs(), "imported:1"], "imported"]] as const) {
+      let child: ChildProcess | undefined;
+      await withExclusiveLock(join(root, "locks", "gc.lock"), async () => {
+        // this process stands for a prune in progress
+        child = startTsbuild(["--root", root, ...args]);
+        await new Promise((r) => setTimeout(r, 3000));
+        assert.equal(child.exitCode, null, `${args[0]} waits for the prune`);
+      });
+      const r = await collect(child as ChildProcess);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match((await tsbuildOk(["--root", root, "images"])).stdout, new RegExp(name));
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

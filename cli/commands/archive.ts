@@ -1,6 +1,7 @@
 // load, save and import: images in and out of the store as files.
 import { storePaths } from "../../common/storepaths.js";
 import { ContentStore } from "../../image/store.js";
+import { withSharedLock } from "../../common/lock.js";
 import { familiarString } from "../../image/reference.js";
 import { createWriteStream } from "node:fs";
 import { rm, stat } from "node:fs/promises";
@@ -62,9 +63,10 @@ export async function runImport(root: string, file: string, name: string | undef
   const changes = await applyChanges(opts.change);
   const store = await openStore(root);
   const input = file === "-" ? process.stdin : file;
-  const image = await importRootfs(store, input, name, {
+  // holding the store shared, as a build does: a prune must not take the layer before it is tagged
+  const image = await withSharedLock(store.paths.gcLock, () => importRootfs(store, input, name, {
     changes,
     ...(opts.message !== undefined ? { comment: opts.message } : {}),
-  });
+  }));
   process.stdout.write(`${image.configDigest}\n`);
 }

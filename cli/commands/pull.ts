@@ -8,6 +8,7 @@ import type { PullResult } from "../../image/registry/pull.js";
 import { familiarName, parseReference } from "../../image/reference.js";
 import { UserError } from "../../common/errors.js";
 import { ContentStore } from "../../image/store.js";
+import { withSharedLock } from "../../common/lock.js";
 
 export interface PullFlags {
   platform?: string;
@@ -55,6 +56,12 @@ async function pullAllTags(store: ContentStore, name: string, flags: PullFlags, 
 }
 
 export async function runPull(root: string, name: string, flags: PullFlags, registry: RegistryOptions): Promise<void> {
+  // Holding the store shared, as a build does (whose base pulls hold it already): a prune must not take
+  // the blobs of an image before it is tagged.
+  return withSharedLock(storePaths(root).gcLock, () => pullLocked(root, name, flags, registry));
+}
+
+async function pullLocked(root: string, name: string, flags: PullFlags, registry: RegistryOptions): Promise<void> {
   const store = await ContentStore.open(storePaths(root));
   if (flags.allTags) return pullAllTags(store, name, flags, registry);
   const { pullImage } = await import("../../image/registry/pull.js");
