@@ -165,6 +165,34 @@ describe("ONBUILD of a base image", () => {
   });
 });
 
+describe("later BuildKit fixes (testdata/oracle-differences.md)", () => {
+  // moby/buildkit#5383, fixed in v0.27 (its testRunShebangHeredoc gained the `<<-` half): the shebang is
+  // looked for after `<<-` removed the leading tabs; BuildKit 0.13 ran such a heredoc through /bin/sh.
+  it("a <<- heredoc whose #! follows tabs runs its interpreter", { timeout: 120_000 }, async () => {
+    const root = await freshStore();
+    const work = await mkdtemp(join(tmpdir(), "tsbuild-test-shebang-"));
+    try {
+      await writeFile(join(work, "Dockerfile"), [
+        "FROM busybox:local", "WORKDIR /dest",
+        "RUN <<EOF", "#!/bin/awk -f", "BEGIN {", "\tprint \"hello\" >> \"./out1\"", "\tprint \"world\" >> \"./out1\"", "}", "EOF",
+        "RUN <<-EOF", "\t#!/bin/awk -f", "\tBEGIN {", "\t\tprint \"hello\" >> \"./out2\"", "\t\tprint \"world\" >> \"./out2\"", "\t}", "EOF",
+        "",
+      ].join("\n"));
+      const r = await tsbuild(["--root", root, "build", "-q", "--network", "none", "-t", "shebang:1", work]);
+      assert.equal(r.code, 0, r.stderr);
+      const archive = join(work, "image.tar");
+      assert.equal((await tsbuild(["--root", root, "save", "shebang:1", "-o", archive])).code, 0);
+      const s = await summarizeArchive(archive);
+      const helloWorld = "4a1e67f2fe1d1cc7b31d0ca2ec441da4778203a036a77da10344c85e24ff0f92";
+      for (const f of ["/dest/out1", "/dest/out2"]) assert.equal(s.files[f]?.sha256, helloWorld, f);
+      assert.equal(s.history.at(-1)?.created_by, "RUN /bin/sh -c /dev/pipes/EOF # buildkit");
+    } finally {
+      await rm(work, { recursive: true, force: true });
+      await removeStore(root);
+    }
+  });
+});
+
 describe("image identity across rebuilds", () => {
   // BuildKit (dockerd 26) dates the image and its metadata history entries by the layers' own build
   // times, so a rebuild that takes every step from the cache gives the same image ID and leaves no
@@ -194,34 +222,6 @@ describe("image identity across rebuilds", () => {
       await writeFile(join(work, "f"), "second\n");
       const edited = await build();
       assert.notEqual(edited, first);
-describe("later BuildKit fixes (testdata/oracle-differences.md)", () => {
-  // moby/buildkit#5383, fixed in v0.27 (its testRunShebangHeredoc gained the `<<-` half): the shebang is
-  // looked for after `<<-` removed the leading tabs; BuildKit 0.13 ran such a heredoc through /bin/sh.
-  it("a <<- heredoc whose #! follows tabs runs its interpreter", { timeout: 120_000 }, async () => {
-    const root = await freshStore();
-    const work = await mkdtemp(join(tmpdir(), "tsbuild-test-shebang-"));
-    try {
-      await writeFile(join(work, "Dockerfile"), [
-        "FROM busybox:local", "WORKDIR /dest",
-        "RUN <<EOF", "#!/bin/awk -f", "BEGIN {", "\tprint \"hello\" >> \"./out1\"", "\tprint \"world\" >> \"./out1\"", "}", "EOF",
-        "RUN <<-EOF", "\t#!/bin/awk -f", "\tBEGIN {", "\t\tprint \"hello\" >> \"./out2\"", "\t\tprint \"world\" >> \"./out2\"", "\t}", "EOF",
-        "",
-      ].join("\n"));
-      const r = await tsbuild(["--root", root, "build", "-q", "--network", "none", "-t", "shebang:1", work]);
-      assert.equal(r.code, 0, r.stderr);
-      const archive = join(work, "image.tar");
-      assert.equal((await tsbuild(["--root", root, "save", "shebang:1", "-o", archive])).code, 0);
-      const s = await summarizeArchive(archive);
-      const helloWorld = "4a1e67f2fe1d1cc7b31d0ca2ec441da4778203a036a77da10344c85e24ff0f92";
-      for (const f of ["/dest/out1", "/dest/out2"]) assert.equal(s.files[f]?.sha256, helloWorld, f);
-      assert.equal(s.history.at(-1)?.created_by, "RUN /bin/sh -c /dev/pipes/EOF # buildkit");
-    } finally {
-      await rm(work, { recursive: true, force: true });
-      await removeStore(root);
-    }
-  });
-});
-
       const after = history(edited);
       const at = (h: typeof before, prefix: string) => h.find((e) => e.created_by?.startsWith(prefix))?.created;
       assert.equal(at(after, "RUN"), at(before, "RUN"), "the cached RUN keeps its time");
