@@ -2,7 +2,7 @@
 # packages are the only network needed).
 SHELL := /bin/bash
 NODE_MODULES := node_modules/.package-lock.json
-SYSTEM_TOOLS := runc busybox skopeo umoci mount xz bzip2 zstd git openssl script
+SYSTEM_TOOLS := runc busybox skopeo umoci mount xz bzip2 zstd git openssl script ssh-agent
 ROOT ?= $(or $(TSBUILD_ROOT),/var/lib/tsbuild)
 # test/interop-docker.test.ts needs the oracle's dockerd: `make interop`, not `make test`.
 TESTS ?= $(shell find common builder cache runtime image cli test -name '*.test.ts' ! -name 'interop-docker.test.ts' 2>/dev/null | sort)
@@ -18,13 +18,13 @@ all: build
 # Debian packages: runc (containers), gcc (the native helpers), busybox-static (the offline base image), skopeo and umoci (interop tests),
 # xz/bzip2/zstd (ADD of compressed archives), docker-registry and apache2-utils' htpasswd (registry tests),
 # git (ADD of a repository, git contexts; git daemon in tests), openssl (the TLS test's CA), bsdutils'
-# script (the tty progress test's pseudo-terminal).
+# script (the tty progress test's pseudo-terminal), openssh-client (ssh-agent for the ssh mount test).
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS) docker-registry htpasswd cc; do command -v $$t >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    runc busybox-static skopeo umoci xz-utils bzip2 zstd docker-registry apache2-utils util-linux bsdutils gcc libc6-dev \
-	    git openssl >/dev/null; \
+	    git openssl openssh-client >/dev/null; \
 	fi
 
 # Emulation for builds of another platform (--platform linux/arm64): Debian's qemu-user-static registers

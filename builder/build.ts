@@ -41,6 +41,8 @@ export interface BuildRequest {
   tags: string[];
   buildArgs: Record<string, string>;
   labels: Record<string, string>;
+  /** `--ssh` agent sockets by id, for RUN --mount=type=ssh. */
+  ssh?: ReadonlyMap<string, string>;
   /** `--secret` values by id, for RUN --mount=type=secret. */
   secrets?: ReadonlyMap<string, Buffer>;
   target?: string;
@@ -152,6 +154,7 @@ async function buildLocked(req: BuildRequest, planOnly: boolean): Promise<BuildO
     targetPlatform: target,
     allow: new Set(req.allow ?? []),
     ...(req.secrets ? { secrets: req.secrets } : {}),
+    ...(req.ssh ? { ssh: req.ssh } : {}),
     noCache: req.noCache,
     ...(req.noCacheStages ? { noCacheStages: new Set(req.noCacheStages.map((s) => s.toLowerCase())) } : {}),
     signal: abort.signal,

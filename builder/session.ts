@@ -39,6 +39,8 @@ export interface BuildSettings {
   dockerfileName: string;
   /** Absolute path of the Dockerfile: part of each step's identity for miss explanations. */
   dockerfilePath: string;
+  /** `--ssh ID=SOCKET`: agent sockets for RUN --mount=type=ssh, by id (never part of a cache key). */
+  ssh?: ReadonlyMap<string, string>;
   /** `--secret id=…` values for RUN --mount=type=secret (never part of a cache key). */
   secrets?: ReadonlyMap<string, Buffer>;
 }

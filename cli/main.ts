@@ -44,6 +44,7 @@ function addBuildOptions(cmd: Command): void {
     .option("--ulimit <name=soft[:hard]>", "a resource limit of RUN steps (e.g. nofile=1024:2048); repeatable", collect, [])
     .option("--allow <entitlement>", "grant an entitlement: security.insecure (RUN --security=insecure), network.host; repeatable", collect, [])
     .option("--label <key=value>", "set a label on the image; repeatable", collect, [])
+    .option("--ssh <default|id=socket>", "an SSH agent socket for RUN --mount=type=ssh (default: SSH_AUTH_SOCK's); repeatable", collect, [])
     .option("--secret <id=NAME,src=FILE>", "a secret for RUN --mount=type=secret (env=VAR takes it from the environment); repeatable", collect, [])
     .addOption(new Option("--progress <mode>", "progress output").choices(["auto", "tty", "plain", "json"]).default("auto"))
     .option("--report <file>", "write a JSON report of every step (cached or not, and why)")

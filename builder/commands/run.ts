@@ -101,7 +101,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
         rootfs,
         mounts: extraMounts,
         args: argv,
-        env: [...processEnv(state), ...proxyEnv(ctx.buildArgs, processEnv(state))],
+        env: [...processEnv(state), ...proxyEnv(ctx.buildArgs, processEnv(state)), ...(mounts?.env ?? [])],
         cwd,
         sandbox,
         user: resolved,

@@ -29,12 +29,15 @@ export interface PreparedMounts {
   materialize(): Promise<OciMount[]>;
   /** Runs fn holding the locks of `sharing=locked` cache mounts. */
   withLocks<T>(fn: () => Promise<T>): Promise<T>;
+  /** Variables the mounts add to the process's environment (SSH_AUTH_SOCK of an ssh mount). */
+  env: string[];
   release(): Promise<void>;
 }
 
 interface Opened {
   keyPart: Record<string, unknown>;
   inputs?: InputsDigest;
+  env?: string[];
   toOci(scratch: string): Promise<OciMount | undefined>;
   lockPath?: string;
   release?: () => Promise<void>;
@@ -57,7 +60,11 @@ export async function prepareRunMounts(ctx: StepContext, instr: RunInstruction, 
     if (failures.length > 0) throw failures[0];
   };
   try {
-    for (const spec of instr.mounts) opened.push(await openMount(ctx, parseSpec(spec, place), workdir, place));
+    let sshMounts = 0;
+    for (const spec of instr.mounts) {
+      const m = parseSpec(spec, place);
+      opened.push(m.type === "ssh" ? openSsh(ctx, m, sshMounts++, place) : await openMount(ctx, m, workdir, place));
+    }
   } catch (e) {
     await release();
     throw e;
@@ -66,6 +73,7 @@ export async function prepareRunMounts(ctx: StepContext, instr: RunInstruction, 
   const inputs = combinedInputs(withInputs.map((o) => o.inputs as InputsDigest));
   return {
     definition: opened.map((o) => o.keyPart),
+    env: opened.flatMap((o) => o.env ?? []),
     ...(inputs !== undefined ? { inputs } : {}),
     materialize: async () => {
       await mkdir(scratch, { recursive: true });
@@ -117,8 +125,26 @@ async function openMount(ctx: StepContext, m: RunMount, workdir: string, place: 
     case "secret":
       return openSecret(ctx, m, target, options, place);
     case "ssh":
-      throw new DockerfileError(place, "RUN --mount=type=ssh: SSH agent forwarding is not supported by tsbuild");
+      throw new Error("unreachable: ssh mounts are opened by openSsh");
   }
+}
+
+/**
+ * `RUN --mount=type=ssh[,id=…,target=…,required]`: the agent socket given with `--ssh ID=SOCKET` bound
+ * at the target (BuildKit's default /run/buildkit/ssh_agent.N), SSH_AUTH_SOCK pointing at it when the
+ * target is the default. The socket is never copied: nothing of it reaches a layer or the key.
+ */
+function openSsh(ctx: StepContext, m: RunMount, index: number, place: SourcePlace): Opened {
+  const id = m.id ?? "default";
+  const socket = ctx.session.settings.ssh?.get(id);
+  if (socket === undefined && m.required) throw new DockerfileError(place, `RUN --mount=type=ssh: no SSH agent socket for id ${id} (build with --ssh ${id === "default" ? "default" : `${id}=SOCKET`})`);
+  const target = m.target !== "" ? posix.normalize(m.target) : `/run/buildkit/ssh_agent.${index}`;
+  return {
+    keyPart: { type: "ssh", id, target, required: m.required },
+    ...(socket !== undefined && m.target === "" ? { env: [`SSH_AUTH_SOCK=${target}`] } : {}),
+    // a socket is connected to by writing: bound read-write (it is a mount, never part of the layer)
+    toOci: async () => (socket === undefined ? undefined : bindMount(target, socket, false)),
+  };
 }
 
 async function openBind(ctx: StepContext, m: RunMount, target: string, options: Record<string, unknown>, place: SourcePlace): Promise<Opened> {

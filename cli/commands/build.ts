@@ -49,10 +49,32 @@ interface BuildFlags {
   allow?: string[];
   metadataFile?: string;
   buildContext?: string[];
+  ssh?: string[];
   /** `tsbuild plan`: walk the build without running it, print the plan (its --format). */
   plan?: { format?: string };
   /** --no-cache-filter (commander names it after the flag without its `no-`). */
   cacheFilter?: string[];
+}
+
+/**
+ * `--ssh default` (the agent of SSH_AUTH_SOCK) or `--ssh ID=SOCKET`: agent sockets for RUN
+ * --mount=type=ssh. A key file is refused: tsbuild forwards an agent, it does not run one.
+ */
+function parseSshFlags(values: string[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const v of values) {
+    const eq = v.indexOf("=");
+    const id = eq < 0 ? v : v.slice(0, eq);
+    const path = eq < 0 ? process.env.SSH_AUTH_SOCK : v.slice(eq + 1).split(",")[0];
+    if (id === "" || path === undefined || path === "") {
+      throw new UserError(`invalid --ssh "${v.slice(0, 200)}": expected default or ID=SOCKET${eq < 0 ? " (SSH_AUTH_SOCK is not set)" : ""}`);
+    }
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st === undefined) throw new UserError(`--ssh ${id}: ${path.slice(0, 200)}: no such socket`);
+    if (!st.isSocket()) throw new UserError(`--ssh ${id}: ${path.slice(0, 200)} is not an agent socket: load the key into ssh-agent (ssh-add) and give its socket`);
+    out.set(id, resolve(path));
+  }
+  return out;
 }
 
 /** `--build-context NAME=DIR|docker-image://REF` (buildx's named contexts). */
@@ -191,6 +213,7 @@ async function buildWith(
       buildArgs: keyValues(flags.buildArg, "--build-arg"),
       labels: keyValues(flags.label, "--label"),
       secrets,
+      ...(flags.ssh && flags.ssh.length > 0 ? { ssh: parseSshFlags(flags.ssh) } : {}),
       target: flags.target,
       network: flags.network === "none" ? "none" : "host",
       ...(platform ? { platform } : {}),
