@@ -147,7 +147,8 @@ export function buildSpec(s: SpecInput): Record<string, unknown> {
     },
     root: { path: s.rootfs, readonly: false },
     hostname: s.hostname,
-    mounts: [...defaultMounts(s.hostsFile, s.resolvConfFile, sandbox.shmSize), ...(s.mounts ?? [])],
+    // a RUN --mount at a default mount's place (a tmpfs at /dev/shm) replaces it, as in BuildKit
+    mounts: [...defaultMounts(s.hostsFile, s.resolvConfFile, sandbox.shmSize).filter((d) => !(s.mounts ?? []).some((m) => m.destination === d.destination)), ...(s.mounts ?? [])],
     linux: {
       namespaces,
       resources: { devices: [{ allow: privileged, access: "rwm" }] },
