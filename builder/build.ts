@@ -132,7 +132,7 @@ async function buildLocked(req: BuildRequest, planOnly: boolean): Promise<BuildO
     if (s.stage.instructions.some((instr) => instr.kind === "RUN")) assertRunnable(stagePlatform(s, target));
   }
   if (req.namedContexts) applyNamedContexts(plan.stages, req.namedContexts);
-  for (const w of parsed.warnings) req.onEvent({ type: "warning", message: w });
+  for (const w of [...parsed.warnings, ...stages.warnings]) req.onEvent({ type: "warning", message: w });
 
   const paths = storePaths(req.root);
   traceMark("start");

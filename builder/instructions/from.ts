@@ -3,7 +3,8 @@ import { optional } from "./flags.js";
 import type { FromInstruction } from "./types.js";
 
 const VALID_STAGE_NAME = /^[a-z][a-z0-9-_.]*$/;
-const RESERVED_STAGE_NAMES = new Set(["context", "scratch"]);
+/** Names BuildKit 0.13 takes as stage names and later releases warn about (ReservedStageName): stages.ts warns. */
+export const RESERVED_STAGE_NAMES: ReadonlySet<string> = new Set(["context", "scratch"]);
 
 /** FROM [--platform=p] image [AS name] */
 export function parseFrom(req: ParseRequest): FromInstruction {
@@ -15,9 +16,6 @@ export function parseFrom(req: ParseRequest): FromInstruction {
       throw new InstructionError(
         `invalid name for build stage: ${JSON.stringify(args[2])}, name can't start with a number or contain symbols`,
       );
-    }
-    if (RESERVED_STAGE_NAMES.has(stageName)) {
-      throw new InstructionError(`invalid name for build stage: ${JSON.stringify(args[2])}, name is reserved`);
     }
   } else if (args.length !== 1) {
     throw new InstructionError("FROM requires either one or three arguments");

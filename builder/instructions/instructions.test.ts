@@ -154,7 +154,8 @@ test("FROM: platform, AS name lowercased and validated", () => {
   assert.equal(f.platform, "linux/amd64");
   rejects("FROM busybox AS 1st\n", 'Dockerfile:1: invalid name for build stage: "1st", name can\'t start with a number or contain symbols');
   rejects("FROM busybox AS\n", "Dockerfile:1: FROM requires either one or three arguments");
-  rejects("FROM busybox AS scratch\n", 'Dockerfile:1: invalid name for build stage: "scratch", name is reserved');
+  // BuildKit 0.13 builds a stage named scratch or context; later releases warn (stages.ts warns)
+  assert.deepEqual(parseStages(parseDockerfile("FROM busybox AS scratch\n", "Dockerfile")).warnings, ['Dockerfile:1: "scratch" is a reserved word and should not be used as a stage name']);
 });
 
 test("stages: meta args, names, errors before FROM", () => {
@@ -167,7 +168,7 @@ test("stages: meta args, names, errors before FROM", () => {
   assert.equal(stages[1]!.name, undefined);
   assert.equal(stages[1]!.index, 1);
   rejects("ARG A\nRUN x\nFROM s\n", "Dockerfile:2: no build stage in current context");
-  rejects("FROM a AS x\nFROM b AS X\n", 'Dockerfile:2: duplicate stage name "x"');
+  assert.deepEqual(parseStages(parseDockerfile("FROM a AS x\nFROM b AS X\n", "Dockerfile")).warnings, ['Dockerfile:2: duplicate stage name "x", stage names should be unique']);
   rejects("ARG A\n", "Dockerfile:1: dockerfile contains no stages to build");
 });
 

@@ -1,5 +1,6 @@
 // Instructions grouped into build stages (BuildKit's instructions.Parse): ARGs before the
 // first FROM are global (meta) args; anything else before a FROM is an error.
+import { RESERVED_STAGE_NAMES } from "./from.js";
 import { DockerfileError } from "../../common/errors.js";
 import type { ParsedDockerfile } from "../parser/types.js";
 import { parseInstruction } from "./parse.js";
@@ -16,6 +17,8 @@ export interface Stage {
 export interface Stages {
   metaArgs: ArgInstruction[];
   stages: Stage[];
+  /** What is legal but unwise (a duplicate or reserved stage name), with its place. */
+  warnings: string[];
 }
 
 export function parseStages(parsed: ParsedDockerfile): Stages {
@@ -23,13 +26,15 @@ export function parseStages(parsed: ParsedDockerfile): Stages {
   const metaArgs: ArgInstruction[] = [];
   const stages: Stage[] = [];
   const names = new Set<string>();
+  const warnings: string[] = [];
   for (const node of parsed.nodes) {
     const instr = parseInstruction(node, file);
     if (instr.kind === "FROM") {
       if (instr.stageName !== undefined) {
-        if (names.has(instr.stageName)) {
-          throw new DockerfileError({ file, line: node.startLine }, `duplicate stage name ${JSON.stringify(instr.stageName)}`);
-        }
+        // BuildKit 0.13 builds both; its later releases warn (lint rules DuplicateStageName, ReservedStageName).
+        // A name used twice names its first stage, as BuildKit looks stages up.
+        if (names.has(instr.stageName)) warnings.push(`${file}:${node.startLine}: duplicate stage name ${JSON.stringify(instr.stageName)}, stage names should be unique`);
+        if (RESERVED_STAGE_NAMES.has(instr.stageName)) warnings.push(`${file}:${node.startLine}: ${JSON.stringify(instr.stageName)} is a reserved word and should not be used as a stage name`);
         names.add(instr.stageName);
       }
       stages.push({
@@ -53,5 +58,5 @@ export function parseStages(parsed: ParsedDockerfile): Stages {
     const last = parsed.nodes[parsed.nodes.length - 1];
     throw new DockerfileError({ file, line: last?.startLine ?? 1 }, "dockerfile contains no stages to build");
   }
-  return { metaArgs, stages };
+  return { metaArgs, stages, warnings };
 }
