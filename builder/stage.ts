@@ -72,6 +72,7 @@ async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageSta
     const base = await runner.result(plan.baseStage);
     const state = new StageState(name, plan.stage.index, configForNewImage(base.config), [...base.layers], base.chainId, base.key);
     state.planned = base.planned ?? "cached";
+    state.inheritArgs(base.args);
     return state;
   }
   const platform = stagePlatform(plan, session.settings.targetPlatform);
@@ -200,5 +201,8 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
     throw e;
   }
   state.datedHistory(new Date());
-  return { config: state.config, layers: state.layers, chainId: state.chainId, key: state.key, ...(session.settings.plan ? { planned: state.planned } : {}) };
+  return {
+    config: state.config, layers: state.layers, chainId: state.chainId, key: state.key, args: state.args,
+    ...(session.settings.plan ? { planned: state.planned } : {}),
+  };
 }

@@ -9,6 +9,11 @@ export interface StageResult {
   chainId: Digest | null;
   /** The cache key of the stage's last step. */
   key: Digest;
+  /**
+   * Its build args: a stage built FROM it starts with their values in its step environment, as
+   * BuildKit's stage starts from its base's state.
+   */
+  args?: ReadonlyMap<string, string | undefined>;
   /** `tsbuild plan`: whether the stage will be taken from the cache, rebuilt, or cannot be told yet. */
   planned?: PlannedStage;
 }

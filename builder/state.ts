@@ -58,6 +58,16 @@ export class StageState {
     return undefined;
   }
 
+  /**
+   * A stage built FROM another starts with that stage's build args with values in its step environment
+   * (BuildKit 0.13 starts the stage's state from its base's, where each ARG's value went), though not
+   * among its own declared ARGs (RUN's history lists those only). The image's ENV is applied over them
+   * again, so an ENV of the same name wins (argsOverEnv starts empty).
+   */
+  inheritArgs(args: ReadonlyMap<string, string | undefined> | undefined): void {
+    for (const [k, v] of args ?? []) if (v !== undefined) this.args.set(k, v);
+  }
+
   /** Sets a variable, keeping the position of an existing one (as BuildKit's addEnv does). */
   setEnv(name: string, value: string): void {
     const env = [...this.env];
