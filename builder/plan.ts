@@ -42,9 +42,14 @@ export function evaluateMetaArgs(metaArgs: ArgInstruction[], buildArgs: Record<s
   const values = new Map<string, string | undefined>();
   const lookup: EnvLookup = (name) => values.get(name) ?? automatic[name];
   for (const instr of metaArgs) {
-    const { instruction } = expandInstruction(instr, lookup, escape);
-    for (const arg of instruction.args) {
-      values.set(arg.key, Object.hasOwn(buildArgs, arg.key) ? buildArgs[arg.key] : arg.value);
+    for (const raw of instr.args) {
+      // a --build-arg replaces the default unexpanded: `ARG FOO=${FOO:?msg}` with FOO given builds (BuildKit)
+      if (Object.hasOwn(buildArgs, raw.key)) {
+        values.set(raw.key, buildArgs[raw.key]);
+        continue;
+      }
+      const { instruction } = expandInstruction({ ...instr, args: [raw] }, lookup, escape);
+      for (const arg of instruction.args) values.set(arg.key, arg.value);
     }
   }
   return values;
