@@ -10,6 +10,7 @@ const ALIASES: ["image" | "container", string, string][] = [
   ["image", "save", "save"], ["image", "load", "load"], ["image", "import", "import"],
   ["container", "ls", "ps"], ["container", "list", "ps"], ["container", "rm", "rm"], ["container", "run", "run"],
   ["container", "commit", "commit"], ["container", "diff", "diff"], ["container", "export", "export"],
+  ["container", "logs", "logs"], ["container", "stop", "stop"], ["container", "kill", "kill"], ["container", "exec", "exec"],
 ];
 
 export function registerLifecycle(program: Command, rootOf: RootOf): void {
@@ -56,6 +57,56 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .action(async (opts: { all?: boolean; force?: boolean; filter?: string[] }, cmd: Command) => {
       const { runImagePrune } = await import("./commands/prune.js");
       await runImagePrune(rootOf(cmd), opts);
+    });
+
+  program
+    .command("container-supervise", { hidden: true })
+    .argument("<id>", "container id")
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const { runSupervise } = await import("./commands/run.js");
+      await runSupervise(rootOf(cmd), id);
+    });
+
+  program
+    .command("logs")
+    .description("Show the output of a container run with -d")
+    .argument("<container>", "container name or id")
+    .option("-f, --follow", "follow the output while the container runs")
+    .action(async (container: string, opts: { follow?: boolean }, cmd: Command) => {
+      const { runLogs } = await import("./commands/containerctl.js");
+      await runLogs(rootOf(cmd), container, opts);
+    });
+
+  program
+    .command("stop")
+    .description("Stop running containers (SIGTERM, then SIGKILL after a grace period)")
+    .argument("<containers...>", "container names or ids")
+    .option("-t, --time <seconds>", "seconds to wait before killing", "10")
+    .action(async (containers: string[], opts: { time?: string }, cmd: Command) => {
+      const { runStop } = await import("./commands/containerctl.js");
+      await runStop(rootOf(cmd), containers, opts);
+    });
+
+  program
+    .command("kill")
+    .description("Send a signal to running containers (default SIGKILL)")
+    .argument("<containers...>", "container names or ids")
+    .option("-s, --signal <signal>", "signal to send", "KILL")
+    .action(async (containers: string[], opts: { signal?: string }, cmd: Command) => {
+      const { runKill } = await import("./commands/containerctl.js");
+      await runKill(rootOf(cmd), containers, opts);
+    });
+
+  program
+    .command("exec")
+    .description("Run a command in a running container")
+    .usage("[-i] [-w DIR] [-e K=V] CONTAINER COMMAND [ARG...]")
+    .argument("[args...]", "options, then the container, then the command")
+    .allowUnknownOption()
+    .helpOption(false)
+    .action(async (args: string[], _opts: unknown, cmd: Command) => {
+      const { runExec } = await import("./commands/containerctl.js");
+      await runExec(rootOf(cmd), args);
     });
 
   program

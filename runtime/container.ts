@@ -33,6 +33,8 @@ export interface ContainerSpec {
   sandbox?: SandboxOptions;
   /** `run -i`: what the process reads on its standard input (none: /dev/null). */
   stdin?: NodeJS.ReadableStream;
+  /** runc's name for the container (a fresh owned name when absent): `tsbuild run` records it for stop, kill, exec. */
+  runcId?: string;
   /** Called once runc has been started (the caller may do other work while the container runs). */
   onStarted?: () => void;
   signal?: AbortSignal;
@@ -59,7 +61,7 @@ export async function runContainer(paths: StorePaths, spec: ContainerSpec): Prom
     ...(spec.mounts ?? []).map((m) => m.destination),
   ]);
   const bundle = join(paths.tmp, scratchName("bundle"));
-  const id = scratchName("tsb");
+  const id = spec.runcId ?? scratchName("tsb");
   try {
     // The bundle's few small files are written with synchronous calls (each a thread-pool round trip otherwise).
     mkdirSync(bundle, { recursive: true });
@@ -183,6 +185,26 @@ function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerS
 function signalNumber(signal: NodeJS.Signals | null): number {
   const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
   return (signal && numbers[signal]) ?? 1;
+}
+
+/** Sends a signal (TERM, KILL, a number…) to a running container's process: `runc kill`. */
+export async function signalContainer(paths: StorePaths, runcId: string, signal: string): Promise<boolean> {
+  const r = await runTool(RUNC, ["--root", paths.runcState, "kill", runcId, signal]);
+  return r.exitCode === 0;
+}
+
+/**
+ * Runs a process in a running container (`runc exec`, the container's environment and user), with this
+ * process's standard streams; resolves to its exit code.
+ */
+export function execInContainer(paths: StorePaths, runcId: string, args: string[], opts: { cwd: string; env: string[]; interactive: boolean }): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(RUNC, ["--root", paths.runcState, "exec", "--cwd", opts.cwd, ...opts.env.flatMap((e) => ["--env", e]), runcId, ...args], {
+      stdio: [opts.interactive ? "inherit" : "ignore", "inherit", "inherit"],
+    });
+    child.on("error", (e) => reject(new RuntimeFailure(`cannot start runc: ${e.message}`, { cause: e })));
+    child.on("close", (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
+  });
 }
 
 /** `runc delete -f`, tolerating a container that runc already removed (the normal case after `run`). */

@@ -38,6 +38,10 @@ export interface ContainerRecord {
   exitCode?: number;
   startedAt?: string;
   finishedAt?: string;
+  /** runc's name for the running container (stop, kill and exec address it). */
+  runcId?: string;
+  /** How `run` was asked to run it, for a detached container's supervisor. */
+  hostConfig?: { network: "host" | "none"; volumes: Array<{ source: string; target: string; readOnly: boolean }>; autoRemove: boolean };
 }
 
 /** A container name or id prefix that names nothing, or more than one container. */
@@ -125,6 +129,11 @@ export function runOwner(rec: ContainerRecord): Owner | undefined {
 export function writableLayer(paths: StorePaths, rec: ContainerRecord): { id: number; dir: string; upper: string; work: string; parent: Digest | null } {
   const dir = join(paths.snapshots, String(rec.snapshotId));
   return { id: rec.snapshotId, dir, upper: join(dir, "fs"), work: join(dir, "work"), parent: rec.parentChain };
+}
+
+/** A detached container's output, Docker's json-file lines (`{"log","stream","time"}`), beside its record. */
+export function containerLog(paths: StorePaths, id: string): string {
+  return join(paths.containers, id, "container.log");
 }
 
 /** Removes the record and the writable layer. */

@@ -1,7 +1,8 @@
 // `tsbuild run`: a container = the image's snapshot chain + a writable layer, with a record under
 // <root>/containers/<id>/ that stays after exit (unless --rm) for ps, commit and rm. The command's
 // exit code becomes tsbuild's.
-import { existsSync } from "node:fs";
+import { createWriteStream, existsSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Digest } from "../../common/digest.js";
@@ -12,12 +13,14 @@ import type { ContainerConfig } from "../../image/config.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { runContainer, type ContainerResult } from "../../runtime/container.js";
 import {
-  listContainers, newContainerId, randomName, removeContainer, saveContainer, validateName, type ContainerRecord,
+  containerLog, findContainer, listContainers, newContainerId, randomName, removeContainer, saveContainer, validateName, writableLayer,
+  type ContainerRecord,
 } from "../../runtime/containers.js";
 import { unpackImageLayers } from "../../runtime/layerblob.js";
 import { mountSpec } from "../../runtime/mountspec.js";
 import { Snapshotter } from "../../runtime/snapshotter.js";
 import { markerOf, unlinkIfExists } from "../../runtime/snapshotfiles.js";
+import { scratchName } from "../../runtime/owner.js";
 import { resolveUser } from "../../runtime/user.js";
 import type { RunFlags } from "./runargs.js";
 
@@ -96,6 +99,7 @@ export async function runRun(root: string, image: string, command: string[], fla
   const record: ContainerRecord = {
     id: newContainerId(), name, image, imageId: rec.configDigest, manifestDigest: rec.manifestDigest, parentChain: parent,
     snapshotId: active.id, path: argv[0] as string, args: argv.slice(1), config, created: new Date().toISOString(), state: "created",
+    hostConfig: { network: flags.network, volumes: flags.volumes, autoRemove: flags.rm === true },
   };
   try {
     await saveContainer(paths, record);
@@ -107,9 +111,16 @@ export async function runRun(root: string, image: string, command: string[], fla
   // active snapshots for the sweep) the start-up sweep keeps it.
   await rm(join(active.dir, "owner"), { force: true });
   unlinkIfExists(markerOf(paths.snapshots, active.id));
+  if (flags.detach) {
+    await startDetached(root, paths, record);
+    return;
+  }
   let result: ContainerResult | undefined;
   try {
-    result = await start(paths, snap, active, record, flags);
+    result = await start(paths, snap, active, record, {
+      output: (stream, chunk) => void (stream === "stdout" ? process.stdout : process.stderr).write(chunk),
+      ...(flags.interactive ? { stdin: process.stdin } : {}),
+    });
   } finally {
     if (flags.rm) await removeContainer(paths, record);
     else if (record.state === "running") {
@@ -120,16 +131,58 @@ export async function runRun(root: string, image: string, command: string[], fla
   process.exitCode = result.exitCode;
 }
 
+interface StartIO {
+  output: (stream: "stdout" | "stderr", chunk: Buffer) => void;
+  stdin?: NodeJS.ReadableStream;
+}
+
+/**
+ * `run -d`: a supervisor process (this CLI's hidden `container-supervise` command, detached, in its own
+ * session) runs the container and keeps its output in containers/<id>/container.log and its exit code
+ * in the record, after this command has printed the id and returned, as conmon does for podman.
+ */
+async function startDetached(root: string, paths: StorePaths, record: ContainerRecord): Promise<void> {
+  const child = spawn(process.execPath, [process.argv[1] as string, "--root", root, "container-supervise", record.id], { detached: true, stdio: "ignore" });
+  child.unref();
+  for (let waited = 0; waited < 30_000; waited += 50) {
+    const now = await findContainer(paths, record.id);
+    if (now.state !== "created") break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  process.stdout.write(`${record.id}\n`);
+}
+
+/** The supervisor of a detached container: runs it to its end, its output into the container's log. */
+export async function runSupervise(root: string, id: string): Promise<void> {
+  const paths = storePaths(root);
+  const record = await findContainer(paths, id);
+  const log = createWriteStream(containerLog(paths, record.id), { flags: "a" });
+  const snap = new Snapshotter(paths);
+  let result: ContainerResult | undefined;
+  try {
+    result = await start(paths, snap, writableLayer(paths, record), record, {
+      // Docker's json-file log lines: one object per chunk, with its stream and time
+      output: (stream, chunk) => void log.write(`${JSON.stringify({ log: chunk.toString("utf8"), stream, time: new Date().toISOString() })}\n`),
+    });
+  } finally {
+    await new Promise<void>((done) => log.end(() => done()));
+    if (record.hostConfig?.autoRemove) await removeContainer(paths, record);
+    else await saveContainer(paths, { ...record, state: "exited", exitCode: result?.exitCode ?? 137, finishedAt: new Date().toISOString() });
+  }
+}
+
 async function start(
-  paths: StorePaths, snap: Snapshotter, active: Awaited<ReturnType<Snapshotter["prepare"]>>, record: ContainerRecord, flags: RunFlags,
+  paths: StorePaths, snap: Snapshotter, active: Awaited<ReturnType<Snapshotter["prepare"]>>, record: ContainerRecord, io: StartIO,
 ): Promise<ContainerResult> {
+  const host = record.hostConfig ?? { network: "host" as const, volumes: [], autoRemove: false };
   const mounted = await mountSpec(await snap.mounts(active), paths.tmp);
   const abort = new AbortController();
   const onSignal = (): void => abort.abort();
   try {
     const user = await resolveUser(mounted.rootfs, record.config.User ?? "");
     const [pid, pidStart] = ownerToken().split(".").map(Number);
-    Object.assign(record, { state: "running", pid, pidStart, startedAt: new Date().toISOString() });
+    const runcId = scratchName("tsb");
+    Object.assign(record, { state: "running", pid, pidStart, runcId, startedAt: new Date().toISOString() });
     await saveContainer(paths, record);
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
@@ -139,11 +192,12 @@ async function start(
       env: record.config.Env ?? [],
       cwd: record.config.WorkingDir || "/",
       user,
-      network: flags.network,
+      network: host.network,
       hostname: record.id.slice(0, 12),
-      onOutput: (stream, chunk) => void (stream === "stdout" ? process.stdout : process.stderr).write(chunk),
-      ...(flags.interactive ? { stdin: process.stdin } : {}),
-      ...(flags.volumes.length > 0 ? { mounts: flags.volumes.map((v) => ({ destination: v.target, type: "bind", source: v.source, options: ["rbind", v.readOnly ? "ro" : "rw"] })) } : {}),
+      runcId,
+      onOutput: io.output,
+      ...(io.stdin ? { stdin: io.stdin } : {}),
+      ...(host.volumes.length > 0 ? { mounts: host.volumes.map((v) => ({ destination: v.target, type: "bind", source: v.source, options: ["rbind", v.readOnly ? "ro" : "rw"] })) } : {}),
       signal: abort.signal,
     });
   } finally {

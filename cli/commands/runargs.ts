@@ -5,6 +5,8 @@ export interface RunFlags {
   rm?: boolean;
   /** -i: standard input forwarded to the process. */
   interactive?: boolean;
+  /** -d: run in the background (a supervisor process keeps its output and exit code), print the id. */
+  detach?: boolean;
   /** -t: asked for (no pseudo-terminal is given yet: a warning says so). */
   tty?: boolean;
   /** -v HOST:CONTAINER[:ro|rw]: bind mounts. */
@@ -30,7 +32,9 @@ const VALUED: Record<string, "name" | "env" | "workdir" | "user" | "entrypoint" 
 };
 
 /** Boolean flags, alone or combined (`-it`, `-ti`, `-i`). */
-const SWITCHES: Record<string, "rm" | "interactive" | "tty"> = { "--rm": "rm", "-i": "interactive", "--interactive": "interactive", "-t": "tty", "--tty": "tty" };
+const SWITCHES: Record<string, "rm" | "interactive" | "tty" | "detach"> = {
+  "--rm": "rm", "-i": "interactive", "--interactive": "interactive", "-t": "tty", "--tty": "tty", "-d": "detach", "--detach": "detach",
+};
 
 /** `-v /host/path:/in/container[:ro]`; a named volume (no leading `/`) is refused. */
 function parseVolume(value: string): RunFlags["volumes"][number] {
