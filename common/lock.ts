@@ -136,26 +136,57 @@ export async function deadOwnerText(lockPath: string): Promise<string | undefine
 
 /**
  * Removes a dead owner's lock file (`deadText` is what it held), unless another taker replaced it since
- * it was read. A plain rm after the check removed the lock another taker had just made, and both then
- * held it. So the file is renamed aside first (one taker only can), its text checked there, and a live
- * lock moved by mistake is put back (linked: unless yet another taker made one meanwhile).
+ * it was read. Only the holder of `<lock>.takeover` (taken with O_EXCL) removes a dead lock, after
+ * reading it again: a live lock is never removed, since nothing else removes a lock but its owner and
+ * that holder, and a new lock is only made where none is. (Renaming the lock aside and putting back a
+ * live one lost that one when a third taker made a lock in between: two held it.)
  */
 export function takeOver(lockPath: string, deadText: string): void {
-  const aside = `${lockPath}.${ownedName("stale")}`;
+  const guard = `${lockPath}.takeover`;
   try {
-    renameSync(lockPath, aside);
+    writeFileSync(guard, ownerToken(), { flag: "wx" });
   } catch (e) {
-    if (errnoCode(e) === "ENOENT") return; // another taker got there first
+    if (errnoCode(e) !== "EEXIST") throw e;
+    removeDeadGuard(guard); // another taker is at it (or died at it, in the microseconds it holds it)
+    return;
+  }
+  try {
+    let text: string;
+    try {
+      text = readFileSync(lockPath, "utf8");
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") return; // released or taken over meanwhile
+      throw e;
+    }
+    if (text === deadText) unlinkSync(lockPath);
+  } finally {
+    rmSync(guard, { force: true });
+  }
+}
+
+/** A takeover guard whose owner died while holding it: renamed aside, checked, and dropped if still dead. */
+function removeDeadGuard(guard: string): void {
+  let text: string;
+  try {
+    text = readFileSync(guard, "utf8");
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return;
+    throw e;
+  }
+  const owner = parseOwnerToken(text);
+  if (text === "" || (owner !== undefined && ownerAlive(owner, guard))) return;
+  const aside = `${guard}.${ownedName("stale")}`;
+  try {
+    renameSync(guard, aside);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return;
     throw e;
   }
   try {
-    if (readFileSync(aside, "utf8") !== deadText) {
-      try {
-        linkSync(aside, lockPath);
-      } catch (e) {
-        if (errnoCode(e) !== "EEXIST") throw e;
-      }
-    }
+    // a guard held for microseconds: one made in between by a live taker is put back
+    if (readFileSync(aside, "utf8") !== text) linkSync(aside, guard);
+  } catch (e) {
+    if (errnoCode(e) !== "EEXIST") throw e;
   } finally {
     unlinkSync(aside);
   }
