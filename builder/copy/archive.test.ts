@@ -64,3 +64,22 @@ test("ADD: an archive's symlinks and hardlinks are resolved inside the destinati
     assert.ok(tree.includes("/d/abs symlink 777 0:0 -> /etc"), tree.join("\n"));
   });
 });
+
+// BuildKit's testDockerfileAddChownArchive (added with v0.23's fix, moby/buildkit 46e52f472; 0.13 kept
+// the archive's owners): ADD --chown=100:200 t.tar /out/ gives out/foo and out/ the owner 100:200.
+test("ADD --chown gives every entry of an archive its owner", async () => {
+  await withRoots(["ctx", "rootfs"], async (roots) => {
+    await writeTar(posix.join(roots.ctx, "t.tar"), [
+      { path: "foo", type: "file", body: "content0" },
+      { path: "sub", type: "dir" },
+      { path: "sub/link", type: "symlink", linkname: "../foo" },
+    ]);
+    await step(roots, ["t.tar"], "/out/", { add: true, chown: { uid: 100, gid: 200 } });
+    const tree = await listTree(roots.rootfs, "/out");
+    for (const p of ["/out/foo", "/out/sub", "/out/sub/link"]) {
+      assert.ok(tree.some((l) => l.startsWith(`${p} `) && l.includes(" 100:200")), `${p}: ${tree.join("\n")}`);
+    }
+    assert.equal((await lstat(posix.join(roots.rootfs, "out"))).uid, 100);
+    assert.equal((await lstat(posix.join(roots.rootfs, "out"))).gid, 200);
+  });
+});

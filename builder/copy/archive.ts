@@ -1,7 +1,8 @@
 // ADD of a local archive: recognised by content (a tar, plain or gzip/bzip2/xz/zstd-compressed, whatever
 // its name), extracted into the destination folder. As BuildKit does it: entries keep the archive's
-// owners and modes (--chown and --chmod only touch the destination folder itself), the archive's own
-// root entry is ignored, and an entry replaces whatever is at its path (a file may replace a folder).
+// modes and owners, except that --chown gives every entry its owner (BuildKit v0.23's fix: 0.13 left
+// the archive's owners, testdata/oracle-differences.md; --chmod only touches the destination folder),
+// the archive's own root entry is ignored, and an entry replaces whatever is at its path.
 import { createReadStream, createWriteStream } from "node:fs";
 import { link, mkdir, symlink, lutimes } from "node:fs/promises";
 import { posix } from "node:path";
@@ -13,6 +14,7 @@ import { readTar } from "../../image/tar/index.js";
 import { COMPRESSION_MAGIC_BYTES, decompressStream, detectCompression, isTarArchive, type Compression } from "../../runtime/decompress.js";
 import { applyMetadata } from "./metadata.js";
 import { ensureFolder, hostPath, lstatOrUndefined, removeExisting } from "./destination.js";
+import type { Owner } from "./types.js";
 
 /** The compression of `path` if it is a tar archive (possibly compressed), else undefined. */
 export async function probeArchive(path: string): Promise<Compression | undefined> {
@@ -45,6 +47,7 @@ export async function extractArchive(
   destFolder: string,
   place: SourcePlace,
   shownName: string,
+  chown?: Owner,
 ): Promise<void> {
   const folderTimes: Array<[string, number]> = [];
   const extractRoot = hostPath(destRoot, destFolder);
@@ -81,7 +84,7 @@ export async function extractArchive(
         throw new DockerfileError(place, `${shownName}: entry ${rel} is a ${entry.type}, which tsbuild's ADD cannot create`);
     }
     await applyMetadata(target, entry.type === "symlink", {
-      owner: { uid: entry.uid, gid: entry.gid },
+      owner: chown ?? { uid: entry.uid, gid: entry.gid },
       mode: entry.type === "symlink" ? undefined : entry.mode,
       atime: entry.mtime,
       mtime: entry.mtime,

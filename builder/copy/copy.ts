@@ -76,7 +76,7 @@ async function copySource(ctx: CopyContext, rel: string): Promise<void> {
     const kind = await probeArchive(src);
     if (kind !== undefined) {
       const folder = await ensureFolder(req.destRoot, destinationPath(req.dest, req.workdir), createdOwner(req), req.place, true);
-      await extractArchive(src, kind, req.destRoot, folder, req.place, rel);
+      await extractArchive(src, kind, req.destRoot, folder, req.place, rel, req.chown);
       return;
     }
   }
