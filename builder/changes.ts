@@ -10,9 +10,9 @@ import { dispatch } from "./commands/dispatch.js";
 
 const ALLOWED = new Set(["CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"]);
 
-export async function applyChanges(changes: string[]): Promise<ContainerConfig> {
+export async function applyChanges(changes: string[], base: ContainerConfig = {}): Promise<ContainerConfig> {
   const config = configForNewImage(undefined);
-  config.config = {};
+  config.config = structuredClone(base); // `commit -c` changes the container's config; import starts empty
   const state = new StageState("import", 0, config, [], null, "sha256:" as `sha256:${string}`);
   for (const change of changes) {
     const parsed = parseDockerfile(change, "--change");

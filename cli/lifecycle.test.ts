@@ -143,6 +143,10 @@ test("run, ps, commit, rm: exit codes, records, a committed writable layer", asy
   assert.equal(again.code, 0, again.err);
   assert.equal(again.out, "data\n");
   assert.match((await ok(["history", "committed:1"])).split("\n")[1]!, /sh -c echo hi \$FOO; echo oops >&2; echo data…\s+5B/);
+  // commit -c changes the committed config, on top of the container's (its FOO=bar env kept)
+  await ok(["commit", "-c", 'CMD ["cat", "/newfile"]', "-c", "ENV ADDED=1", "c1", "committed:2"]);
+  assert.equal(await ok(["inspect", "-f", "{{json .Config.Cmd}} {{join .Config.Env \",\"}}", "committed:2"]), '["cat","/newfile"] FOO=bar,ADDED=1\n');
+  assert.equal((await ts(["run", "--rm", "committed:2"])).out, "data\n");
   const notFound = await ts(["run", "--rm", "busybox:latest", "nosuchcommand"]);
   assert.equal(notFound.code, 127);
   const records = await readdir(join(root, "containers"));

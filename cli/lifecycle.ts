@@ -233,7 +233,8 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .argument("[name]", "repository[:tag]")
     .option("-m, --message <text>", "commit message")
     .option("-a, --author <name>", "author")
-    .action(async (container: string, name: string | undefined, opts: { message?: string; author?: string }, cmd: Command) => {
+    .option("-c, --change <instruction>", "apply a Dockerfile instruction to the image's config (CMD, ENV, LABEL…); repeatable", (v: string, p: string[]) => [...p, v], [])
+    .action(async (container: string, name: string | undefined, opts: { message?: string; author?: string; change?: string[] }, cmd: Command) => {
       const { runCommit } = await import("./commands/commit.js");
       await runCommit(rootOf(cmd), container, name, opts);
     });

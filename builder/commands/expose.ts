@@ -13,7 +13,8 @@ export function dispatchExpose(ctx: StepContext, instr: ExposeInstruction): void
     // `IP:HOST:CONTAINER` or `HOST:CONTAINER` publishes at run time, not in an image: BuildKit 0.13 keeps the
     // container port (Docker's nat.ParsePortSpecs), its later releases warn (ExposeInvalidFormat)
     const spec = given.includes(":") ? given.slice(given.lastIndexOf(":") + 1) : given;
-    if (spec !== given) ctx.session.emit({ type: "warning", place: { file: instr.place.file, line: instr.place.line }, message: `EXPOSE ${given}: an IP address or host port is not part of an image; exposing ${spec}` });
+    // (`import --change`/`commit -c` run EXPOSE without a build session: no warning there)
+    if (spec !== given) ctx.session?.emit({ type: "warning", place: { file: instr.place.file, line: instr.place.line }, message: `EXPOSE ${given}: an IP address or host port is not part of an image; exposing ${spec}` });
     const m = PORT_RE.exec(spec);
     if (!m) throw new DockerfileError(instr.place, `invalid containerPort: ${spec}`);
     const proto = (m[3] ?? "tcp").toLowerCase();
