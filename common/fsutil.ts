@@ -1,7 +1,7 @@
 import { lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import { errnoCode } from "./errors.js";
 import { dirname, join } from "node:path";
-import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, writeFileSync, type Stats } from "node:fs";
 import { randomHex } from "./digest.js";
 import { ownedName, ownerToken } from "./owner.js";
 
@@ -69,6 +69,17 @@ export async function pathExists(path: string): Promise<boolean> {
   } catch (e) {
     const code = errnoCode(e);
     if (code === "ENOENT" || code === "ENOTDIR") return false;
+    throw e;
+  }
+}
+
+/** lstat, or undefined when nothing is there (a missing path, or a file where a folder was expected). */
+export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (e) {
+    const code = errnoCode(e);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw e;
   }
 }

@@ -4,7 +4,8 @@
 import { lstat, readdir } from "node:fs/promises";
 import type { Stats } from "node:fs";
 import { join } from "node:path";
-import { errnoCode, UserError } from "../common/errors.js";
+import { UserError } from "../common/errors.js";
+import { lstatOrUndefined } from "../common/fsutil.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { isRunning, writableLayer, type ContainerRecord } from "./containers.js";
 import { writeLayerTar } from "./layer/index.js";
@@ -14,16 +15,6 @@ import { Snapshotter } from "./snapshotter.js";
 export interface Change { kind: "A" | "C" | "D"; path: string }
 
 const RUNTIME_MOUNT_POINTS = new Set(["/dev", "/proc", "/sys"]);
-
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw e;
-  }
-}
 
 /** An overlayfs whiteout: a 0:0 character device in the upper dir. */
 function isWhiteout(st: Stats): boolean {

@@ -1,9 +1,9 @@
 // Destination paths of a COPY/ADD, always resolved inside the step's rootfs (a symlink to `/x` in the
 // rootfs means rootfs/x, never the host's /x), and the folders created on the way.
-import { chmod, lchown, lstat, mkdir, rm } from "node:fs/promises";
-import type { Stats } from "node:fs";
+import { chmod, lchown, mkdir, rm } from "node:fs/promises";
+import { lstatOrUndefined } from "../../common/fsutil.js";
 import { posix } from "node:path";
-import { DockerfileError, errnoCode, type SourcePlace } from "../../common/errors.js";
+import { DockerfileError, type SourcePlace } from "../../common/errors.js";
 import { resolveInsideRoot } from "../../common/rootpath.js";
 import type { Owner } from "./types.js";
 
@@ -21,16 +21,7 @@ export function hostPath(root: string, containerPath: string): string {
   return containerPath === "/" ? root : posix.join(root, containerPath);
 }
 
-/** lstat, or undefined when nothing is there. */
-export async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
-  try {
-    return await lstat(path);
-  } catch (e) {
-    const code = errnoCode(e);
-    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
-    throw e;
-  }
-}
+export { lstatOrUndefined };
 
 /**
  * Makes sure the folder `containerPath` exists in root, creating missing ones (mode 0755, owned by
