@@ -10,7 +10,7 @@ const ALIASES: ["image" | "container", string, string][] = [
   ["image", "save", "save"], ["image", "load", "load"], ["image", "import", "import"],
   ["container", "ls", "ps"], ["container", "list", "ps"], ["container", "rm", "rm"], ["container", "run", "run"],
   ["container", "commit", "commit"], ["container", "diff", "diff"], ["container", "export", "export"],
-  ["container", "logs", "logs"], ["container", "stop", "stop"], ["container", "kill", "kill"], ["container", "exec", "exec"],
+  ["container", "logs", "logs"], ["container", "start", "start"], ["container", "stop", "stop"], ["container", "kill", "kill"], ["container", "exec", "exec"],
 ];
 
 export function registerLifecycle(program: Command, rootOf: RootOf): void {
@@ -75,6 +75,15 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .action(async (container: string, opts: { follow?: boolean }, cmd: Command) => {
       const { runLogs } = await import("./commands/containerctl.js");
       await runLogs(rootOf(cmd), container, opts);
+    });
+
+  program
+    .command("start")
+    .description("Start stopped containers again, in the background (their output: tsbuild logs)")
+    .argument("<containers...>", "container names or ids")
+    .action(async (containers: string[], _opts: unknown, cmd: Command) => {
+      const { runStart } = await import("./commands/run.js");
+      await runStart(rootOf(cmd), containers);
     });
 
   program

@@ -1,7 +1,7 @@
 // Container records (`tsbuild run`): `<root>/containers/<id>/config.json` holds what the container
 // was started with, its state and the numeric id of its active snapshot (the writable layer, a
 // snapshot folder without an `owner` file, so the start-up sweep leaves it alone).
-import { readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { randomHex, type Digest } from "../common/digest.js";
 import { errnoCode, UserError } from "../common/errors.js";
@@ -129,6 +129,17 @@ export function runOwner(rec: ContainerRecord): Owner | undefined {
 export function writableLayer(paths: StorePaths, rec: ContainerRecord): { id: number; dir: string; upper: string; work: string; parent: Digest | null } {
   const dir = join(paths.snapshots, String(rec.snapshotId));
   return { id: rec.snapshotId, dir, upper: join(dir, "fs"), work: join(dir, "work"), parent: rec.parentChain };
+}
+
+/**
+ * Empties the writable layer's overlay work dir before it is mounted again (`start` after an exit):
+ * the container's `volatile` mount leaves work/incompat/volatile, which makes overlayfs refuse the next
+ * mount of that work dir. The upper dir, the container's files, is untouched.
+ */
+export async function resetWorkDir(paths: StorePaths, rec: ContainerRecord): Promise<void> {
+  const { work } = writableLayer(paths, rec);
+  await rm(work, { recursive: true, force: true });
+  await mkdir(work, { mode: 0o700 });
 }
 
 /** A detached container's output, Docker's json-file lines (`{"log","stream","time"}`), beside its record. */

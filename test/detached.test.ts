@@ -1,5 +1,5 @@
 // run -d and the commands that act on a running container: logs (-f), exec, stop (SIGTERM, then
-// SIGKILL after -t), kill -s; the supervisor keeps the output and the exit code after the CLI returns.
+// SIGKILL after -t), kill -s, start; the supervisor keeps the output and the exit code after the CLI returns.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
@@ -40,6 +40,12 @@ test("run -d returns the id at once; logs, exec and ps see the running container
   const notRunning = await tsbuild(["--root", root, "exec", "bg", "true"]);
   assert.equal(notRunning.code, 1);
   assert.match(notRunning.stderr, /container bg is not running/);
+  // start runs it again, in the background, on the same writable layer; its output is appended
+  assert.equal(await ts("start", "bg"), "bg\n");
+  await until("the second output", async () => (await ts("logs", "bg")) === "out\nout\n");
+  assert.match(await ts("ps", "--format", "{{.Names}} {{.State}}"), /^bg running$/m);
+  assert.equal(await ts("kill", "bg"), "bg\n");
+  await until("the exit", async () => (await ts("container", "inspect", "-f", "{{.State.Status}}", "bg")).trim() === "exited");
 });
 
 test("kill -s TERM reaches a process that traps it; its exit code is kept", async () => {

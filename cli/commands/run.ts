@@ -13,7 +13,7 @@ import type { ContainerConfig } from "../../image/config.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { runContainer, type ContainerResult } from "../../runtime/container.js";
 import {
-  containerLog, findContainer, listContainers, newContainerId, randomName, removeContainer, saveContainer, validateName, writableLayer,
+  containerLog, findContainer, isRunning, listContainers, resetWorkDir, newContainerId, randomName, removeContainer, saveContainer, validateName, writableLayer,
   type ContainerRecord,
 } from "../../runtime/containers.js";
 import { unpackImageLayers } from "../../runtime/layerblob.js";
@@ -142,20 +142,36 @@ interface StartIO {
  * in the record, after this command has printed the id and returned, as conmon does for podman.
  */
 async function startDetached(root: string, paths: StorePaths, record: ContainerRecord): Promise<void> {
+  await launchSupervisor(root, paths, record);
+  process.stdout.write(`${record.id}\n`);
+}
+
+/** Starts the supervisor of a container and waits (30 s at most) until it has started it again. */
+async function launchSupervisor(root: string, paths: StorePaths, record: ContainerRecord): Promise<void> {
   const child = spawn(process.execPath, [process.argv[1] as string, "--root", root, "container-supervise", record.id], { detached: true, stdio: "ignore" });
   child.unref();
   for (let waited = 0; waited < 30_000; waited += 50) {
     const now = await findContainer(paths, record.id);
-    if (now.state !== "created") break;
+    if (now.state !== "created" && now.startedAt !== record.startedAt) return;
     await new Promise((r) => setTimeout(r, 50));
   }
-  process.stdout.write(`${record.id}\n`);
+}
+
+/** `tsbuild start`: a stopped container runs again in the background, on its writable layer as it was left. */
+export async function runStart(root: string, names: string[]): Promise<void> {
+  const paths = storePaths(root);
+  for (const name of names) {
+    const record = await findContainer(paths, name);
+    if (!isRunning(record)) await launchSupervisor(root, paths, record);
+    process.stdout.write(`${name}\n`);
+  }
 }
 
 /** The supervisor of a detached container: runs it to its end, its output into the container's log. */
 export async function runSupervise(root: string, id: string): Promise<void> {
   const paths = storePaths(root);
   const record = await findContainer(paths, id);
+  if (record.startedAt !== undefined) await resetWorkDir(paths, record); // started before: `start` again
   const log = createWriteStream(containerLog(paths, record.id), { flags: "a" });
   const snap = new Snapshotter(paths);
   let result: ContainerResult | undefined;
@@ -164,6 +180,10 @@ export async function runSupervise(root: string, id: string): Promise<void> {
       // Docker's json-file log lines: one object per chunk, with its stream and time
       output: (stream, chunk) => void log.write(`${JSON.stringify({ log: chunk.toString("utf8"), stream, time: new Date().toISOString() })}\n`),
     });
+  } catch (e) {
+    // nobody watches a supervisor's stderr: why it could not run goes where `tsbuild logs` reads
+    log.write(`${JSON.stringify({ log: `tsbuild: ${e instanceof Error ? e.message : String(e)}\n`, stream: "stderr", time: new Date().toISOString() })}\n`);
+    throw e;
   } finally {
     await new Promise<void>((done) => log.end(() => done()));
     if (record.hostConfig?.autoRemove) await removeContainer(paths, record);
