@@ -16,7 +16,7 @@ import type { StepContext } from "./commands/context.js";
 import { dispatch } from "./commands/dispatch.js";
 import { assertBasePlatform, stagePlatform } from "./stageplatform.js";
 import { PlanDepends } from "./planmode.js";
-import { chainOf } from "../runtime/rootfsexport.js";
+import { topChainId } from "../image/config.js";
 import type { BuiltStep } from "./fsstep.js";
 
 const FILESYSTEM_KINDS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
@@ -88,7 +88,7 @@ async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageSta
   const image = await resolveBase(session.store, plan);
   assertBasePlatform(plan, image.config, platform);
   // a plan computes the base's chain without unpacking it (it writes no snapshot)
-  const chainId = session.settings.plan ? chainOf(image.config.rootfs.diff_ids) : await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
+  const chainId = session.settings.plan ? topChainId(image.config.rootfs.diff_ids) : await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, sha256(`image ${image.configDigest}`));
   return state;
 }

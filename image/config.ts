@@ -126,6 +126,11 @@ export function chainIds(diffIds: readonly Digest[]): Digest[] {
   return out;
 }
 
+/** The chain id of the whole list (the top layer's), null for none: an image's snapshot chain. */
+export function topChainId(diffIds: readonly Digest[]): Digest | null {
+  return chainIds(diffIds).at(-1) ?? null;
+}
+
 /** Checks the shape of a parsed config well enough to trust rootfs.diff_ids; returns a problem or undefined. */
 export function configProblem(v: unknown): string | undefined {
   if (typeof v !== "object" || v === null) return "config is not a JSON object";

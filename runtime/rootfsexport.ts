@@ -8,16 +8,12 @@ import { UserError } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { applyLayerTar, writeLayerTar } from "./layer/index.js";
 import { mountSpec } from "./mountspec.js";
-import { chainIdOf, Snapshotter } from "./snapshotter.js";
-
-/** The chain ID of the layers with these diffIDs, bottom first (null for none: an empty rootfs). */
-export function chainOf(diffIds: readonly Digest[]): Digest | null {
-  return diffIds.reduce<Digest | null>((parent, diffId) => chainIdOf(parent, diffId), null);
-}
+import { topChainId } from "../image/config.js";
+import { Snapshotter } from "./snapshotter.js";
 
 async function withView<T>(paths: StorePaths, diffIds: readonly Digest[], fn: (dir: string) => Promise<T>): Promise<T> {
   const snapshots = new Snapshotter(paths);
-  const chain = chainOf(diffIds);
+  const chain = topChainId(diffIds);
   if (chain !== null && !(await snapshots.has(chain))) {
     throw new UserError("the image's layers are not unpacked in the store (was it removed meanwhile?)");
   }

@@ -3,8 +3,7 @@ import { DockerfileError, ImageNotFoundError, ImageReferenceError, type SourcePl
 import { mountSpec, type Mounted } from "../../runtime/mountspec.js";
 import type { StepContext } from "./context.js";
 import { PlanDepends } from "../planmode.js";
-import { chainOf } from "../../runtime/rootfsexport.js";
-import type { Digest } from "../../common/digest.js";
+import { topChainId } from "../../image/config.js";
 
 export interface FromSource {
   /** The mounted rootfs. */
@@ -44,7 +43,8 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
       }
       throw e;
     }
-    if (session.settings.plan && !(await session.snapshotter.has(chainOf(image.config.rootfs.diff_ids) as Digest))) {
+    const top = topChainId(image.config.rootfs.diff_ids);
+    if (session.settings.plan && top !== null && !(await session.snapshotter.has(top))) {
       throw new PlanDepends(`image ${imageRef}, which is not unpacked yet`); // a plan writes no snapshot
     }
     const chain = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
