@@ -5,7 +5,7 @@
 // to a scratch folder in the store named for this process (ownedName), removed when the build ends; a
 // killed build's is swept by the next command.
 import { createWriteStream } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { UserError } from "../common/errors.js";
@@ -58,7 +58,6 @@ export async function readStdinInputs(paths: StorePaths, opts: { contextIsStdin:
     if (kind === undefined) {
       // Not a tar: the Dockerfile itself, and an empty context.
       const dockerfile = join(scratch, "Dockerfile");
-      const { rename } = await import("node:fs/promises");
       await rename(spooled, dockerfile);
       return { contextDir, dockerfile, dockerfileName: "Dockerfile", cleanup };
     }
