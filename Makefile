@@ -18,13 +18,15 @@ all: build
 # Debian packages: runc (containers), gcc (the native helpers), busybox-static (the offline base image), skopeo and umoci (interop tests),
 # xz/bzip2/zstd (ADD of compressed archives), docker-registry and apache2-utils' htpasswd (registry tests),
 # git (ADD of a repository, git contexts; git daemon in tests), openssl (the TLS test's CA), bsdutils'
-# script (the tty progress test's pseudo-terminal), openssh-client (ssh-agent for the ssh mount test).
+# script (the tty progress test's pseudo-terminal), openssh-client (ssh-agent for the ssh mount test),
+# openssh-server (the git@host test starts its own sshd on 127.0.0.1; the system service is not used).
 system-deps:
 	@missing=""; for t in $(SYSTEM_TOOLS) docker-registry htpasswd cc; do command -v $$t >/dev/null || missing=1; done; \
+	[ -x /usr/sbin/sshd ] || missing=1; \
 	if [ -n "$$missing" ]; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    runc busybox-static skopeo umoci xz-utils bzip2 zstd docker-registry apache2-utils util-linux bsdutils gcc libc6-dev \
-	    git openssl openssh-client >/dev/null; \
+	    git openssl openssh-client openssh-server >/dev/null; \
 	fi
 
 # Emulation for builds of another platform (--platform linux/arm64): Debian's qemu-user-static registers

@@ -19,6 +19,12 @@ export interface GitSource {
 
 const GIT = "git";
 
+/** How git reaches a remote beyond the user's own configuration. */
+export interface GitAccess {
+  /** The agent socket of `--ssh default`, for ssh remotes (else the environment's SSH_AUTH_SOCK). */
+  sshAuthSock?: string;
+}
+
 /** The git reference in `source`, or undefined when it is not one (BuildKit's rules). */
 export function parseGitSource(source: string): GitSource | undefined {
   const hash = source.indexOf("#");
@@ -45,20 +51,36 @@ function shown(remote: string): string {
   return remote.replace(/\/\/[^/@]*@/, "//").slice(0, 200);
 }
 
-async function git(args: string[], cwd: string | undefined, what: string): Promise<string> {
-  const r = await runTool(GIT, args, { ...(cwd ? { cwd } : {}), env: { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true" } });
-  if (r.exitCode !== 0) {
-    const last = r.output.trim().split("\n").filter((l) => l.trim() !== "").at(-1) ?? `exit code ${r.exitCode}`;
-    throw new UserError(`${what}: ${last.replace(/^fatal: /, "").slice(0, 300)}`);
-  }
+async function git(args: string[], cwd: string | undefined, what: string, access: GitAccess = {}): Promise<string> {
+  // The user's git and ssh configuration stand (a daemonless builder runs as its user: their
+  // GIT_SSH_COMMAND, ~/.ssh/config and agent reach git@host remotes); never a prompt; a repository
+  // cannot take submodules from the local filesystem (protocol.file.allow=user, as BuildKit's git).
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true", ...(access.sshAuthSock ? { SSH_AUTH_SOCK: access.sshAuthSock } : {}) };
+  const r = await runTool(GIT, ["-c", "protocol.file.allow=user", ...args], { ...(cwd ? { cwd } : {}), env });
+  if (r.exitCode !== 0) throw new UserError(`${what}: ${gitFailure(r.output, r.exitCode)}`);
   return r.output;
 }
 
+/**
+ * The one line that says why git failed: its first `fatal:`/`error:` line, after the line before it
+ * when that is the transport's reason (ssh's "Permission denied (publickey).", "Host key verification
+ * failed."); git's advice after it ("Please make sure you have the correct access rights…") is left out.
+ */
+export function gitFailure(output: string, exitCode: number): string {
+  const lines = output.split("\n").map((l) => l.trim()).filter((l) => l !== "");
+  const at = lines.findIndex((l) => /^(fatal|error): /.test(l));
+  if (at < 0) return (lines.at(-1) ?? `exit code ${exitCode}`).slice(0, 300);
+  const main = (lines[at] as string).replace(/^(fatal|error): /, "");
+  const before = at > 0 ? (lines[at - 1] as string) : "";
+  const reason = before !== "" && !/^(hint|warning|remote):/.test(before) ? `${before.replace(/\.$/, "")}; ` : "";
+  return `${reason}${main}`.slice(0, 300);
+}
+
 /** The commit `src` names now (a full commit id as it is; else `git ls-remote`). */
-export async function resolveGitCommit(src: GitSource): Promise<string> {
+export async function resolveGitCommit(src: GitSource, access: GitAccess = {}): Promise<string> {
   if (src.ref !== undefined && /^[0-9a-f]{40}$/.test(src.ref)) return src.ref;
   const want = src.ref ?? "HEAD";
-  const out = await git(["ls-remote", "--", src.remote, want, `refs/heads/${want}`, `refs/tags/${want}`, `refs/tags/${want}^{}`], undefined, `git ${shown(src.remote)}`);
+  const out = await git(["ls-remote", "--", src.remote, want, `refs/heads/${want}`, `refs/tags/${want}`, `refs/tags/${want}^{}`], undefined, `git ${shown(src.remote)}`, access);
   const lines = out.split("\n").map((l) => l.split("\t")).filter((p) => p.length === 2) as Array<[string, string]>;
   // An annotated tag's commit is the peeled `^{}` line; then a branch, a tag, HEAD, the name as given.
   const order = [`refs/tags/${want}^{}`, `refs/heads/${want}`, `refs/tags/${want}`, want];
@@ -73,7 +95,8 @@ export async function resolveGitCommit(src: GitSource): Promise<string> {
  * Checks `commit` of the repository out into `dest` (created; must not exist): the subdir's contents
  * when one is given, `.git` only with keepGitDir (and no subdir), submodules updated.
  */
-export async function checkoutGit(src: GitSource, commit: string, dest: string, opts: { keepGitDir?: boolean } = {}): Promise<void> {
+export async function checkoutGit(src: GitSource, commit: string, dest: string, opts: { keepGitDir?: boolean } & GitAccess = {}): Promise<void> {
+  const access: GitAccess = opts.sshAuthSock ? { sshAuthSock: opts.sshAuthSock } : {};
   const what = `git ${shown(src.remote)}${src.ref ? `#${src.ref.slice(0, 100)}` : ""}`;
   const work = `${dest}.checkout`;
   await mkdir(work, { recursive: true });
@@ -83,13 +106,13 @@ export async function checkoutGit(src: GitSource, commit: string, dest: string, 
     // Fetch the ref by name (any server allows it), then check the commit it gave is the one resolved.
     const ref = src.ref !== undefined && !/^[0-9a-f]{40}$/.test(src.ref) ? src.ref : undefined;
     try {
-      await git(["fetch", "-q", "--depth=1", "--no-tags", "origin", ref ?? commit], work, what);
+      await git(["fetch", "-q", "--depth=1", "--no-tags", "origin", ref ?? commit], work, what, access);
     } catch (e) {
       if (ref !== undefined) throw e;
-      await git(["fetch", "-q", "--no-tags", "origin"], work, what); // a server that refuses to fetch a bare commit
+      await git(["fetch", "-q", "--no-tags", "origin"], work, what, access); // a server that refuses to fetch a bare commit
     }
     await git(["-c", "advice.detachedHead=false", "checkout", "-q", commit], work, what);
-    await git(["submodule", "update", "-q", "--init", "--recursive", "--depth=1"], work, `${what}: submodules`);
+    await git(["submodule", "update", "-q", "--init", "--recursive", "--depth=1"], work, `${what}: submodules`, access);
     const subdir = posix.normalize(`/${src.subdir ?? ""}`).slice(1);
     if (subdir === "") {
       if (!opts.keepGitDir) await rm(join(work, ".git"), { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseGitSource } from "../runtime/git.js";
+import { gitFailure, parseGitSource } from "../runtime/git.js";
 import { freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
 
 let dir: string;
@@ -98,6 +98,13 @@ test("git references are read as BuildKit reads them", () => {
   assert.equal(parseGitSource("src/app.git"), undefined);
 });
 
+test("a git failure is the one line saying why, with ssh's reason before git's", () => {
+  const ssh = "git@h: Permission denied (publickey).\nfatal: Could not read from remote repository.\n\nPlease make sure you have the correct access rights\nand the repository exists.\n";
+  assert.equal(gitFailure(ssh, 128), "git@h: Permission denied (publickey); Could not read from remote repository.");
+  assert.equal(gitFailure("fatal: remote error: access denied or repository not exported: /x.git\n", 128), "remote error: access denied or repository not exported: /x.git");
+  assert.equal(gitFailure("", 1), "exit code 1");
+});
+
 test("ADD of a repository: a tag, a branch's subfolder, --keep-git-dir; the commit keys the step", async () => {
   const df = `FROM busybox:local\nADD ${repo}#v1 /src\nADD ${repo}#main:sub /sub\nADD --keep-git-dir=true ${repo} /kept\nRUN cat /src/a.txt > /seen\n`;
   const first = await build(df, "git:1");
@@ -122,6 +129,28 @@ test("ADD of a repository: a tag, a branch's subfolder, --keep-git-dir; the comm
   assert.equal(missing.stderr.trim().split("\n").length, 1);
   assert.match(missing.stderr, /Dockerfile:2: ADD git git:\/\/127\.0\.0\.1:\d+\/repo\.git: no ref nosuchbranch/);
   assert.deepEqual((await readdir(join(root, "tmp"))).filter((n) => n.startsWith("addgit")), []);
+});
+
+test("submodules are checked out as BuildKit does (update --init --recursive --depth=1), served by the daemon", async () => {
+  const host = repo.slice(0, repo.lastIndexOf("/"));
+  const lib = join(dir, "libwork");
+  await mkdir(lib);
+  await writeFile(join(lib, "lib.txt"), "from the submodule\n");
+  gitIn(dir, "init", "-q", lib);
+  gitIn(lib, "add", ".");
+  gitIn(lib, "commit", "-q", "-m", "lib");
+  gitIn(join(dir, "srv"), "clone", "-q", "--bare", lib, "lib.git");
+  const sup = join(dir, "superwork");
+  await mkdir(sup);
+  await writeFile(join(sup, "top.txt"), "top\n");
+  gitIn(dir, "init", "-q", sup);
+  gitIn(sup, "submodule", "add", "-q", `${host}/lib.git`, "lib");
+  gitIn(sup, "add", ".");
+  gitIn(sup, "commit", "-q", "-m", "with a submodule");
+  gitIn(join(dir, "srv"), "clone", "-q", "--bare", sup, "super.git");
+  const r = await build(`FROM busybox:local\nADD ${host}/super.git#main /s\n`, "gitsub:1");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await cat("gitsub:1", "cat /s/top.txt /s/lib/lib.txt; test -d /s/.git || echo no-git-dir; ls -A /s/lib"), "top\nfrom the submodule\nno-git-dir\n.git\nlib.txt\n");
 });
 
 test("a repository, an http tarball and a Dockerfile URL as the build context", async () => {

@@ -30,9 +30,13 @@ export async function dispatchAddGit(ctx: StepContext, instr: AddInstruction, sr
   const place = { file: instr.place.file, line: instr.place.line };
   if (instr.checksum !== undefined) throw new DockerfileError(place, "checksum can't be specified for non-HTTP sources");
   if (session.settings.plan) throw new PlanDepends(`the commit ${src.remote.slice(0, 200)}${src.ref ? `#${src.ref.slice(0, 100)}` : ""} resolves to`);
+  // an ssh remote takes the agent of `--ssh default` when the build has one, as BuildKit's git source
+  // does; without it, the user's own ssh setup (SSH_AUTH_SOCK, ~/.ssh/config, GIT_SSH_COMMAND)
+  const sshAuthSock = session.settings.ssh?.get("default");
+  const access = sshAuthSock !== undefined ? { sshAuthSock } : {};
   let commit: string;
   try {
-    commit = await resolveGitCommit(src);
+    commit = await resolveGitCommit(src, access);
   } catch (e) {
     if (e instanceof UserError) throw new DockerfileError(place, `ADD ${e.message}`);
     throw e;
@@ -55,7 +59,7 @@ export async function dispatchAddGit(ctx: StepContext, instr: AddInstruction, sr
         await mkdir(scratch, { recursive: true });
         const tree = join(scratch, "tree");
         try {
-          await checkoutGit(src, commit, tree, { keepGitDir: instr.keepGitDir });
+          await checkoutGit(src, commit, tree, { keepGitDir: instr.keepGitDir, ...access });
         } catch (e) {
           if (e instanceof UserError) throw new DockerfileError(place, `ADD ${e.message}`);
           throw e;
