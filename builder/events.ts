@@ -21,6 +21,8 @@ export interface StepInfo {
    * (`[2/4]`), metadata instructions do not; FROM shows the resolved base (`FROM docker.io/library/x:1`).
    */
   shown: { position: number; count: number; text: string };
+  /** The earlier stages the step reads (FROM a stage, COPY --from, RUN --mount from=), by report name. */
+  uses?: string[];
 }
 
 export interface StepResult {

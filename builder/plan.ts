@@ -60,7 +60,7 @@ export function metaLookup(metaArgs: Map<string, string | undefined>, automatic:
 }
 
 /** The `--from` values of COPY and of RUN --mount (bind/cache), expanded with the global ARGs. */
-function stageReferences(instr: Instruction, lookup: EnvLookup, escape: string): string[] {
+export function stageReferences(instr: Instruction, lookup: EnvLookup, escape: string): string[] {
   if (instr.kind === "COPY" && instr.from !== undefined) {
     return [expandInstruction(instr, lookup, escape).instruction.from ?? instr.from];
   }

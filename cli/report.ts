@@ -15,6 +15,8 @@ export interface ReportStep {
   layer_size: number | null;
   /** Set on a hit taken from a --cache-from cache: "registry" or "local". */
   source?: "registry" | "local";
+  /** Set on a step that reads earlier stages (FROM a stage, COPY --from, RUN --mount from=): their names. */
+  uses?: string[];
 }
 
 export interface BuildReport {
@@ -50,6 +52,7 @@ export class ReportCollector {
         layer_digest: e.result.layerDigest ?? null,
         layer_size: e.result.layerSize ?? null,
         ...(e.result.source !== undefined ? { source: e.result.source } : {}),
+        ...(e.step.uses !== undefined ? { uses: e.step.uses } : {}),
       });
       this.filesystem.push(e.step.filesystem);
       if (e.result.cached) this.savedMs += e.result.savedMs ?? 0;
