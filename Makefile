@@ -11,7 +11,7 @@ NATIVE := native/build/tsbuild_native.node
 # Node's headers (node_api.h) beside the running node: <prefix>/include/node.
 NODE_INCLUDE := $(shell node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")
 
-.PHONY: all deps system-deps build demo test interop bench clean typecheck emulation
+.PHONY: all deps system-deps build demo test interop bench clean typecheck emulation chromium
 
 all: build
 
@@ -38,6 +38,12 @@ emulation:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static binfmt-support >/dev/null; }
 	@[ -e /proc/sys/fs/binfmt_misc/register ] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
 	@[ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable qemu-aarch64
+
+# Headless Chromium (Debian's) for test/report-html.test.ts: the HTML build report rendered to its DOM
+# and to a screenshot.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
 $(ARM64_BUSYBOX):
 	mkdir -p .tmp/arm64-deb $(dir $@)
@@ -86,7 +92,7 @@ demo: build
 	./bin/tsbuild --root $(ROOT) images
 	./bin/tsbuild --root $(ROOT) inspect demo:1.0
 
-test: build emulation $(ARM64_BUSYBOX)
+test: build emulation chromium $(ARM64_BUSYBOX)
 	node --import tsx --test --test-concurrency=1 $(TESTS)
 
 # Docker interop (docker load/save/run against tsbuild's files): starts the oracle's dockerd first.

@@ -7,7 +7,7 @@ import { UserError } from "../common/errors.js";
 export const SUBCOMMANDS: readonly string[] = [
   "build", "load", "save", "import", "images", "inspect", "history", "tag", "rmi", "image", "run", "ps", "rm",
   "commit", "system", "container", "cache", "pull", "push", "login", "logout", "manifest", "completion", "help",
-  "diff", "export", "layers", "plan", "logs", "start", "stop", "kill", "exec", "container-supervise",
+  "diff", "export", "layers", "plan", "report", "logs", "start", "stop", "kill", "exec", "container-supervise",
 ];
 
 const GLOBAL_WITH_VALUE = ["--root", "--insecure-registry"];

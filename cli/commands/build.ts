@@ -34,6 +34,7 @@ interface BuildFlags {
   secret?: string[];
   progress: "auto" | "tty" | "plain" | "json";
   report?: string;
+  reportHtml?: string;
   cache: boolean;
   cacheFrom: string[];
   cacheTo: string[];
@@ -248,9 +249,13 @@ async function buildWith(
     process.off("SIGTERM", onSignal);
     finish(failure !== undefined);
   }
-  if (flags.report) {
+  if (flags.report || flags.reportHtml) {
     const r = report.build(dockerfile, contextDir, failure === undefined ? null : errorMessage(failure));
-    await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
+    if (flags.report) await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
+    if (flags.reportHtml) {
+      const { renderHtml } = await import("../report/html.js");
+      await writeFile(flags.reportHtml, renderHtml(r));
+    }
   }
   if (planned && failure === undefined) {
     process.stdout.write(flags.plan?.format === "json" ? planned.json() : planned.table());
