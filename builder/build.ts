@@ -20,6 +20,7 @@ import { ensureBaseImages, type BasePullSettings } from "./basepull.js";
 import type { StageResult } from "./stageresult.js";
 import type { EventSink } from "./events.js";
 import type { CacheSpec } from "../cache/remote/spec.js";
+import type { UsedStep } from "../cache/remote/export.js";
 import type { Descriptor } from "../image/config.js";
 import type { SandboxOptions } from "../runtime/ocispec.js";
 import { isProxyArg } from "./commands/proxyargs.js";
@@ -58,6 +59,8 @@ export interface BuildRequest {
   namedContexts?: ReadonlyMap<string, NamedContext>;
   /** --platform: the platform the image is for (this machine's by default). */
   platform?: Platform;
+  /** --platform a,b: several platforms, built one after the other into one image index under the tags. */
+  platforms?: Platform[];
   /** --no-cache-filter: these stages (AS names) are built without the cache. */
   noCacheStages?: string[];
   /** Shared caches to look steps up in (--cache-from) and to export this build's steps to (--cache-to). */
@@ -74,6 +77,13 @@ export interface BuildOutcome {
   /** The image's layers (diffIDs, bottom first): its snapshot chain in the store. */
   diffIds: Digest[];
   refs: string[];
+  /** A multi-platform build: the image index under the tags (the fields above are its first platform's image). */
+  index?: Descriptor;
+}
+
+/** One platform's image, with the steps it used (the cache export of a multi-platform build takes them all). */
+interface Built extends BuildOutcome {
+  used: UsedStep[];
 }
 
 function displayName(dockerfile: string): string {
@@ -104,9 +114,61 @@ async function checkContext(dir: string): Promise<void> {
 export async function build(req: BuildRequest): Promise<BuildOutcome> {
   // GC (prune, rmi) takes this lock exclusively: nothing it removes can be something a running build
   // is about to use, and builds still run side by side
-  const outcome = await withSharedLock(storePaths(req.root).gcLock, () => buildLocked(req, false));
+  const platforms = req.platforms ?? [];
+  if (platforms.length > 1) return withSharedLock(storePaths(req.root).gcLock, () => buildIndex(req, platforms));
+  const one = platforms[0] !== undefined ? { ...req, platform: platforms[0] } : req;
+  const outcome = await withSharedLock(storePaths(req.root).gcLock, () => buildLocked(one, false));
   if (outcome === undefined) throw new Error("unreachable: a build gives an image");
   return outcome;
+}
+
+/**
+ * Several platforms: each is built in turn (a stage shared by all, `FROM --platform=$BUILDPLATFORM`,
+ * has the same keys in each, so the later platforms take it from the cache: built once), written
+ * untagged, then one OCI image index naming each image with its platform goes under the tags.
+ * Sequential rather than concurrent: on emulation the CPU is the limit, and a shared stage built by
+ * two platforms at once would run twice.
+ */
+async function buildIndex(req: BuildRequest, platforms: Platform[]): Promise<BuildOutcome> {
+  const tags = req.tags.map(tagReference);
+  for (const p of platforms) await planFor(req, p); // every platform is checked before any step
+  const parts: Built[] = [];
+  for (const platform of platforms) {
+    const built = await buildLocked({ ...req, platform, platforms: [platform], cacheTo: [] }, false, true);
+    if (built === undefined) throw new Error("unreachable: a build gives an image");
+    parts.push(built);
+  }
+  const paths = storePaths(req.root);
+  const store = await ContentStore.open(paths);
+  const manifests = parts.map((b, i) => {
+    const p = platforms[i] as Platform;
+    return { ...b.manifestDescriptor, platform: { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}) } };
+  });
+  const index = await store.writeIndexBlob(manifests);
+  await store.registerImages([{ manifest: index, tags }]);
+  req.onEvent({ type: "image", id: index.digest, manifestDigest: index.digest, refs: tags });
+  if ((req.cacheTo ?? []).length > 0) {
+    const { exportCaches } = await import("../cache/remote/session.js");
+    const used = new Map(parts.flatMap((b) => b.used.map((u) => [u.entry.key, u] as const)));
+    await exportCaches(req.cacheTo ?? [], used.values(), parts.map((b) => b.diffIds), store, paths.tmp, req.basePull?.registry ?? { storeRoot: req.root });
+  }
+  const first = parts[0] as Built;
+  return { imageId: first.imageId, manifestDigest: first.manifestDigest, manifestDescriptor: first.manifestDescriptor, diffIds: first.diffIds, refs: tags, index };
+}
+
+/** The Dockerfile read, parsed and planned for `target`; a stage with RUN steps for a platform this machine cannot run fails here. */
+async function planFor(req: BuildRequest, target: Platform) {
+  await checkContext(req.contextDir);
+  const text = await readDockerfile(req.dockerfile);
+  const fileName = req.dockerfileName ?? displayName(req.dockerfile);
+  const parsed = parseDockerfile(text, fileName);
+  const stages = parseStages(parsed);
+  const plan = makePlan(stages, req.buildArgs, req.target, parsed.escapeChar, fileName, platformArgs(target, hostPlatform()));
+  for (const i of plan.needed) {
+    const s = plan.stages[i] as (typeof plan.stages)[number];
+    if (s.stage.instructions.some((instr) => instr.kind === "RUN")) assertRunnable(stagePlatform(s, target));
+  }
+  return { fileName, parsed, stages, plan };
 }
 
 /**
@@ -117,20 +179,11 @@ export async function planBuild(req: BuildRequest): Promise<void> {
   await withSharedLock(storePaths(req.root).gcLock, () => buildLocked(req, true));
 }
 
-async function buildLocked(req: BuildRequest, planOnly: boolean): Promise<BuildOutcome | undefined> {
-  await checkContext(req.contextDir);
-  const text = await readDockerfile(req.dockerfile);
-  const fileName = req.dockerfileName ?? displayName(req.dockerfile);
-  const parsed = parseDockerfile(text, fileName);
-  const stages = parseStages(parsed);
+/** One platform's build; `part` (one platform of several): the image is written untagged and no cache is exported. */
+async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): Promise<Built | undefined> {
+  const target = req.platform ?? req.platforms?.[0] ?? hostPlatform();
+  const { fileName, parsed, stages, plan } = await planFor(req, target);
   const tags = req.tags.map(tagReference); // a bad -t fails before any work
-  const target = req.platform ?? hostPlatform();
-  const plan = makePlan(stages, req.buildArgs, req.target, parsed.escapeChar, fileName, platformArgs(target, hostPlatform()));
-  // A stage with RUN steps for a platform this machine cannot run fails here, before any step.
-  for (const i of plan.needed) {
-    const s = plan.stages[i] as (typeof plan.stages)[number];
-    if (s.stage.instructions.some((instr) => instr.kind === "RUN")) assertRunnable(stagePlatform(s, target));
-  }
   if (req.namedContexts) applyNamedContexts(plan.stages, req.namedContexts);
   for (const w of [...parsed.warnings, ...stages.warnings]) req.onEvent({ type: "warning", message: w });
 
@@ -210,15 +263,15 @@ async function buildLocked(req: BuildRequest, planOnly: boolean): Promise<BuildO
     const config = { ...final.config, created: final.config.history?.at(-1)?.created ?? new Date().toISOString() };
     const labels = { ...(config.config?.Labels ?? {}), ...req.labels };
     config.config = withoutEmptyFields({ ...config.config, Labels: labels });
-    const image = await traced("image write", () => store.putImage(config, final.layers, tags));
+    const image = await traced("image write", () => (part ? store.writeImage(config, final.layers) : store.putImage(config, final.layers, tags)));
     // The names this build was asked for, in -t order (BuildKit's `naming to`), not every tag the image has.
-    req.onEvent({ type: "image", id: image.configDigest, manifestDigest: image.manifestDigest, refs: tags });
+    if (!part) req.onEvent({ type: "image", id: image.configDigest, manifestDigest: image.manifestDigest, refs: tags });
     if ((req.cacheTo ?? []).length > 0) {
       const { exportCaches } = await import("../cache/remote/session.js");
-      await exportCaches(req.cacheTo ?? [], session.usedSteps.values(), config.rootfs.diff_ids, store, paths.tmp, registryOptions);
+      await exportCaches(req.cacheTo ?? [], session.usedSteps.values(), [config.rootfs.diff_ids], store, paths.tmp, registryOptions);
     }
     await session.removals.waitForAll();
-    return { imageId: image.configDigest, manifestDigest: image.manifestDigest, manifestDescriptor: image.manifestDescriptor, diffIds: [...config.rootfs.diff_ids], refs: image.refs };
+    return { imageId: image.configDigest, manifestDigest: image.manifestDigest, manifestDescriptor: image.manifestDescriptor, diffIds: [...config.rootfs.diff_ids], refs: image.refs, used: [...session.usedSteps.values()] };
   } catch (e) {
     await session.removals.waitForAll().catch(() => undefined); // the build's own failure is the one to report
     throw e;

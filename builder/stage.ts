@@ -1,14 +1,14 @@
 // Builds one stage: resolves its base (an image, scratch or an earlier stage), runs the base's
 // ONBUILD triggers, then dispatches each instruction to its module, in order.
 import { sha256 } from "../common/digest.js";
-import { DockerfileError, ImageNotFoundError, ImageReferenceError } from "../common/errors.js";
+import { DockerfileError, ImageNotFoundError, ImageReferenceError, UserError } from "../common/errors.js";
 import { tryParseReference } from "../image/reference.js";
 import type { ContentStore, ImageRecord } from "../image/store.js";
 import { parseDockerfile } from "./parser/index.js";
 import { expandInstruction, parseInstruction, type Instruction } from "./instructions/index.js";
 import type { StepInfo } from "./events.js";
 import type { BuildPlan, StagePlan } from "./plan.js";
-import { findStage, metaLookup, stageReferences } from "./plan.js";
+import { findStage } from "./plan.js";
 import type { BuildSession } from "./session.js";
 import { StageState, configForNewImage } from "./state.js";
 import type { StageResult } from "./stageresult.js";
@@ -17,6 +17,7 @@ import { dispatch } from "./commands/dispatch.js";
 import { assertBasePlatform, stagePlatform } from "./stageplatform.js";
 import { PlanDepends } from "./planmode.js";
 import { topChainId } from "../image/config.js";
+import { formatPlatform, hostPlatform, type Platform } from "../runtime/platform.js";
 import type { BuiltStep } from "./fsstep.js";
 
 const FILESYSTEM_KINDS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
@@ -30,7 +31,7 @@ export interface StageRunner {
   result(index: number): Promise<StageResult>;
 }
 
-function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instruction, fsKind: boolean, shown: StepInfo["shown"], uses: string[] = []): StepInfo {
+function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instruction, fsKind: boolean, shown: StepInfo["shown"]): StepInfo {
   return {
     id: `s${plan.stage.index}.${ordinal}`,
     stage: plan.displayName,
@@ -41,29 +42,7 @@ function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instru
     place: { file: instr.place.file, line: instr.place.line },
     filesystem: fsKind,
     shown,
-    ...(uses.length > 0 ? { uses } : {}),
   };
-}
-
-/** The report names of the earlier stages an instruction reads (COPY --from, RUN --mount from=). */
-function stagesUsed(runner: StageRunner, index: number, instr: Instruction): string[] {
-  const lookup = metaLookup(runner.plan.metaArgs, runner.plan.automaticArgs);
-  const stages = runner.plan.stages;
-  const used = stageReferences(instr, lookup, runner.escape)
-    .map((ref) => findStage(stages.map((p) => p.stage), ref, index, true))
-    .filter((i): i is number => i !== undefined)
-    .map((i) => stages[i]!.displayName);
-  return [...new Set(used)];
-}
-
-/** The same for an ONBUILD trigger, which the plan has not expanded yet: a bad one fails when it runs, with its line. */
-function triggerStagesUsed(runner: StageRunner, index: number, trigger: Instruction): string[] {
-  try {
-    return stagesUsed(runner, index, trigger);
-  } catch (e) {
-    if (e instanceof DockerfileError) return [];
-    throw e;
-  }
 }
 
 /** FROM as BuildKit's progress shows it: the base's full reference, its variables expanded. */
@@ -99,7 +78,9 @@ async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageSta
   }
   const platform = stagePlatform(plan, session.settings.targetPlatform);
   if (plan.baseName.toLowerCase() === "scratch") {
-    return new StageState(name, plan.stage.index, configForNewImage(undefined, platform), [], null, sha256("scratch"));
+    // a RUN on scratch runs the platform's binaries: another platform's scratch is another cache root
+    const root = formatPlatform(platform) === formatPlatform(hostPlatform()) ? "scratch" : `scratch ${formatPlatform(platform)}`;
+    return new StageState(name, plan.stage.index, configForNewImage(undefined, platform), [], null, sha256(root));
   }
   if (session.settings.plan && !(await hasImage(session.store, plan.baseName))) {
     // a build would pull it first: what its steps will do cannot be told before
@@ -107,12 +88,23 @@ async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageSta
     state.planned = "depends";
     return state;
   }
-  const image = await resolveBase(session.store, plan);
+  const listed = await resolveBase(session.store, plan);
+  // a multi-platform base gives the stage's platform's image; a single-platform one must be of it
+  const image = listed.index !== undefined ? await forPlatformAt(session.store, listed, platform, plan) : listed;
   assertBasePlatform(plan, image.config, platform);
   // a plan computes the base's chain without unpacking it (it writes no snapshot)
   const chainId = session.settings.plan ? topChainId(image.config.rootfs.diff_ids) : await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, sha256(`image ${image.configDigest}`));
   return state;
+}
+
+async function forPlatformAt(store: ContentStore, rec: ImageRecord, platform: Platform, plan: StagePlan): Promise<ImageRecord> {
+  try {
+    return await store.forPlatform(rec, platform, plan.baseName);
+  } catch (e) {
+    if (e instanceof UserError) throw new DockerfileError(plan.stage.from.place, `base image ${plan.baseName}: ${e.message}`);
+    throw e;
+  }
 }
 
 async function hasImage(store: ContentStore, name: string): Promise<boolean> {
@@ -147,8 +139,7 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   // Progress numbers FROM and the filesystem steps only (BuildKit's `[2/4]`), metadata steps take the
   // number of the step before them.
   const count = 1 + plan.stage.instructions.filter((i) => FILESYSTEM_KINDS.has(i.kind)).length;
-  const fromUses = plan.baseStage !== undefined ? [runner.plan.stages[plan.baseStage]!.displayName] : [];
-  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, false, { position: 1, count, text: fromText(plan) }, fromUses);
+  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, false, { position: 1, count, text: fromText(plan) });
   session.emit({ type: "step-start", step: fromInfo });
   const started = performance.now();
   let state: StageState;
@@ -176,13 +167,13 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
 
   const steps: Array<{ instr: Instruction; info: StepInfo }> = [];
   for (const trigger of onbuildTriggers(state, plan)) {
-    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind), { position: 1, count, text: trigger.original }, triggerStagesUsed(runner, index, trigger)), id: `s${index}.t${steps.length}` } });
+    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind), { position: 1, count, text: trigger.original }), id: `s${index}.t${steps.length}` } });
   }
   let position = 1;
   plan.stage.instructions.forEach((instr, i) => {
     const fs = FILESYSTEM_KINDS.has(instr.kind);
     if (fs) position++;
-    steps.push({ instr, info: stepInfo(plan, i + 2, total, instr, fs, { position, count, text: instr.original }, stagesUsed(runner, index, instr)) });
+    steps.push({ instr, info: stepInfo(plan, i + 2, total, instr, fs, { position, count, text: instr.original }) });
   });
 
   /** The last step when it was built and its finish (layer, commit, cache entry) has not run yet. */

@@ -22,7 +22,8 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .option("-q, --quiet", "only show image ids")
     .option("-H, --human [bool]", "print sizes and dates in human readable format (default true)", (v: string) => v.replace(/^=/, "") !== "false", true)
     .option("--format <format>", "json, table, 'table TEMPLATE' or a Go template, e.g. '{{.ID}} {{.CreatedBy}}'")
-    .action(async (image: string, opts: { trunc?: boolean; quiet?: boolean; human?: boolean; format?: string }, cmd: Command) => {
+    .option("--platform <os/arch>", "which image of a multi-platform one (default: this machine's)")
+    .action(async (image: string, opts: { trunc?: boolean; quiet?: boolean; human?: boolean; format?: string; platform?: string }, cmd: Command) => {
       const { runHistory } = await import("./commands/history.js");
       await runHistory(rootOf(cmd), image, opts);
     });

@@ -8,7 +8,8 @@ import { listDirIfExists } from "../common/fsutil.js";
 import { deadOwned } from "../common/owner.js";
 import type { CheckResult, StoreProblem } from "../common/storecheck.js";
 import type { StorePaths } from "../common/storepaths.js";
-import { configProblem, manifestProblem, type Descriptor, type ImageConfig, type ImageManifest } from "./config.js";
+import { configProblem, isDescriptor, isIndexMediaType, manifestProblem, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from "./config.js";
+import { formatPlatform, platformEntries, type PlatformSpec } from "./registry/platform.js";
 import { readIndex, refNameOf } from "./layoutindex.js";
 import type { ContentStore } from "./store.js";
 
@@ -60,15 +61,34 @@ export async function checkIndex(store: ContentStore): Promise<CheckResult> {
     if (seen.has(entry.digest)) continue;
     seen.add(entry.digest);
     const name = `image ${refNameOf(entry) ?? entry.digest}`;
+    if (isIndexMediaType(entry.mediaType)) {
+      // a multi-platform image: its index, then each platform's image
+      const index = await readChecked<ImageIndex>(store, entry, `${name}: index`, indexProblem, problems);
+      for (const child of index === undefined ? [] : platformEntries(index)) {
+        await checkManifest(store, child, `${name} (${formatPlatform(child.platform as PlatformSpec)})`, problems);
+      }
+      continue;
+    }
+    await checkManifest(store, entry, name, problems);
+  }
+  return { problems, counts: { images: seen.size } };
+}
+
+function indexProblem(v: unknown): string | undefined {
+  const manifests = (v as Partial<ImageIndex> | null)?.manifests;
+  return Array.isArray(manifests) && manifests.every(isDescriptor) ? undefined : "index has no valid manifests list";
+}
+
+async function checkManifest(store: ContentStore, entry: Descriptor, name: string, problems: StoreProblem[]): Promise<void> {
+  {
     const manifest = await readChecked<ImageManifest>(store, entry, `${name}: manifest`, manifestProblem, problems);
-    if (manifest === undefined) continue;
+    if (manifest === undefined) return;
     const config = await readChecked<ImageConfig>(store, manifest.config, `${name}: config`, configProblem, problems);
     for (const [i, layer] of manifest.layers.entries()) await presentBlob(store, layer, `${name}: layer ${i + 1}`, problems);
     if (config !== undefined && config.rootfs.diff_ids.length !== manifest.layers.length) {
       problems.push({ line: `${name}: the manifest lists ${manifest.layers.length} layers, the config ${config.rootfs.diff_ids.length} diff_ids` });
     }
   }
-  return { problems, counts: { images: seen.size } };
 }
 
 async function readChecked<T>(

@@ -7,7 +7,9 @@ import type { Digest } from "../common/digest.js";
 import { ImageNotFoundError, ImageReferenceError } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { BlobStore, writeFileVia } from "./blobs.js";
-import { manifestProblem, MediaType, type Descriptor, type ImageConfig, type ImageManifest } from "./config.js";
+import { chainIds, isIndexMediaType, manifestProblem, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from "./config.js";
+import { UserError } from "../common/errors.js";
+import { defaultEntry, formatPlatform, platformEntries, platformMatches, selectPlatform, type PlatformSpec } from "./registry/platform.js";
 import {
   applyTags, manifestDigests, OCI_LAYOUT_CONTENT, OCI_LAYOUT_FILE, readIndex, refNameOf, updateIndex,
 } from "./layoutindex.js";
@@ -22,6 +24,16 @@ export interface ImageRecord {
   config: ImageConfig;
   /** Full normalized references (`docker.io/library/app:1.0`) pointing at this manifest; empty when dangling. */
   refs: string[];
+  /**
+   * When the index entry is an image index (a multi-platform image): the index, of which the fields
+   * above are one platform's image (the one asked for, by default this machine's).
+   */
+  index?: { descriptor: Descriptor; index: ImageIndex };
+}
+
+/** What the layout's index.json lists for the record: its image index, or its manifest. */
+export function entryDescriptor(rec: ImageRecord): Descriptor {
+  return rec.index?.descriptor ?? rec.manifestDescriptor;
 }
 
 export class ContentStore extends BlobStore {
@@ -99,14 +111,32 @@ export class ContentStore extends BlobStore {
   async removeImage(idOrRef: string): Promise<string[]> {
     const rec = await this.resolveImage(idOrRef);
     const all = await this.listImages();
-    const manifests = new Set(all.filter((r) => r.configDigest === rec.configDigest).map((r) => r.manifestDigest));
+    const manifests = new Set([entryDescriptor(rec).digest, ...all.filter((r) => r.configDigest === rec.configDigest).map((r) => entryDescriptor(r).digest)]);
     return updateIndex(this.paths, (m) => ({
       manifests: m.filter((d) => !manifests.has(d.digest)),
       result: m.filter((d) => manifests.has(d.digest)).flatMap((d) => refNameOf(d) ?? []),
     }));
   }
 
-  async loadRecord(manifest: Descriptor, refs: string[]): Promise<ImageRecord> {
+  /** Writes an image index of platform manifests (each descriptor with its platform); no index.json change. */
+  async writeIndexBlob(manifests: Descriptor[]): Promise<Descriptor> {
+    const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
+    return this.writeBlob(JSON.stringify(index), MediaType.ociIndex);
+  }
+
+  /**
+   * The image an index.json entry names. An image index gives one platform's image: `platform`'s (an
+   * error listing the platforms there are when it has none), by default this machine's or the first.
+   */
+  async loadRecord(manifest: Descriptor, refs: string[], platform?: PlatformSpec): Promise<ImageRecord> {
+    if (isIndexMediaType(manifest.mediaType)) {
+      const index = await this.readJson<ImageIndex>(manifest.digest);
+      const what = refs[0] ?? manifest.digest;
+      const child = platform !== undefined ? selectPlatform(index, platform, what) : defaultEntry(index);
+      if (child === undefined) throw new UserError(`${what}: the image index lists no manifest`);
+      const rec = await this.loadRecord(child, refs);
+      return { ...rec, index: { descriptor: { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size }, index } };
+    }
     const m = await this.readJson<ImageManifest>(manifest.digest);
     return {
       manifestDigest: manifest.digest,
@@ -116,6 +146,30 @@ export class ContentStore extends BlobStore {
       config: await this.readJson<ImageConfig>(m.config.digest),
       refs,
     };
+  }
+
+  /** Every platform's image of a record (itself alone when it is no index); manifests not in the store are left out. */
+  async platformRecords(rec: ImageRecord): Promise<ImageRecord[]> {
+    if (rec.index === undefined) return [rec];
+    const out: ImageRecord[] = [];
+    for (const d of platformEntries(rec.index.index)) {
+      if (await this.has(d.digest)) out.push({ ...(await this.loadRecord(d, rec.refs)), index: rec.index });
+    }
+    return out;
+  }
+
+  /**
+   * The record for `platform` (an index's entry, or the record itself when its config is of that
+   * platform): `--platform` of inspect, history, run and save.
+   */
+  async forPlatform(rec: ImageRecord, platform: PlatformSpec | undefined, name: string): Promise<ImageRecord> {
+    if (platform === undefined) return rec;
+    if (rec.index !== undefined) return { ...(await this.loadRecord(entryDescriptor(rec), rec.refs, platform)), refs: rec.refs };
+    const have = { os: rec.config.os || "linux", architecture: rec.config.architecture || "amd64", ...(rec.config.variant ? { variant: rec.config.variant } : {}) };
+    if (!platformMatches(platform, have)) {
+      throw new UserError(`image with reference ${name} was found but its platform (${formatPlatform(have)}) does not match the specified platform (${formatPlatform(platform)})`);
+    }
+    return rec;
   }
 
   /** Every image the index lists (tagged and dangling), one record per manifest. */
@@ -134,7 +188,11 @@ export class ContentStore extends BlobStore {
    * Finds an image as Docker does: `sha256:<id>` by id; a reference by tag (or by manifest digest
    * for `name@sha256:…`); otherwise a 12+ hex id prefix. Throws ImageNotFoundError naming the input.
    */
-  async resolveImage(s: string): Promise<ImageRecord> {
+  async resolveImage(s: string, platform?: PlatformSpec): Promise<ImageRecord> {
+    return this.forPlatform(await this.resolveAny(s), platform, s);
+  }
+
+  private async resolveAny(s: string): Promise<ImageRecord> {
     const notFound = (): ImageNotFoundError => new ImageNotFoundError(s, `No such image: ${s}`);
     const byTag = await this.byTag(s);
     if (byTag !== undefined) return byTag;
@@ -142,7 +200,7 @@ export class ContentStore extends BlobStore {
     if (!s.startsWith("sha256:")) {
       const ref = tryParseReference(s);
       if (ref?.digest !== undefined) {
-        const hit = images.find((r) => r.manifestDigest === ref.digest || r.configDigest === ref.digest);
+        const hit = images.find((r) => r.manifestDigest === ref.digest || r.configDigest === ref.digest || r.index?.descriptor.digest === ref.digest);
         if (hit) return hit;
         if (await this.has(ref.digest as Digest)) return this.loadUnlisted(ref.digest as Digest, notFound);
         throw notFound();
@@ -186,12 +244,39 @@ export class ContentStore extends BlobStore {
   /** Blobs reachable from the index (manifests, configs, layers): what a garbage collector keeps. */
   async referencedBlobs(): Promise<Set<Digest>> {
     const keep = new Set<Digest>();
-    for (const rec of await this.listImages()) {
-      keep.add(rec.manifestDigest);
-      keep.add(rec.configDigest);
-      for (const l of rec.manifest.layers) keep.add(l.digest);
+    for (const listed of await this.listImages()) {
+      if (listed.index !== undefined) keep.add(listed.index.descriptor.digest);
+      for (const rec of await this.platformRecords(listed)) {
+        keep.add(rec.manifestDigest);
+        keep.add(rec.configDigest);
+        for (const l of rec.manifest.layers) keep.add(l.digest);
+      }
     }
     return keep;
+  }
+
+  /** The manifest, config and layer blobs of one manifest, if stored (what an image a container runs needs). */
+  async manifestBlobs(manifest: Digest): Promise<Digest[]> {
+    if (!(await this.has(manifest))) return [];
+    const m = await this.readJson<Partial<ImageManifest>>(manifest);
+    if (m.config === undefined) return [manifest]; // an image index: its platforms' manifests are listed on their own
+    return [manifest, m.config.digest, ...(m.layers ?? []).map((l) => l.digest)];
+  }
+
+  /** The snapshot chains (chain IDs of every layer) of the images the index lists. */
+  async imageChains(): Promise<Set<Digest>> {
+    const out = new Set<Digest>();
+    for (const rec of await this.listImages()) for (const c of chainIds(rec.config.rootfs.diff_ids)) out.add(c);
+    return out;
+  }
+
+  /** Takes every index entry of these manifests out of the index; returns the refs they had. */
+  async removeManifests(manifests: ReadonlySet<Digest>): Promise<string[]> {
+    if (manifests.size === 0) return [];
+    return updateIndex(this.paths, (m) => ({
+      manifests: m.filter((d) => !manifests.has(d.digest)),
+      result: m.filter((d) => manifests.has(d.digest)).flatMap((d) => refNameOf(d) ?? []),
+    }));
   }
 
   private async refsOf(manifestDigest: Digest): Promise<string[]> {

@@ -4,6 +4,7 @@
 // any step with what to install, never with a silently wrong image.
 import { readFileSync } from "node:fs";
 import { UserError } from "../common/errors.js";
+import { hostPlatform } from "../image/registry/platform.js";
 
 export interface Platform {
   os: string;
@@ -11,14 +12,10 @@ export interface Platform {
   variant?: string;
 }
 
-/** Node's process.arch in OCI's words. */
-const OCI_ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
 /** OCI architecture → the name qemu-user-static registers its handler under. */
 const QEMU_NAME: Record<string, string> = { amd64: "x86_64", arm64: "aarch64", arm: "arm", "386": "i386", ppc64le: "ppc64le", s390x: "s390x", riscv64: "riscv64", mips64le: "mips64el" };
 
-export function hostPlatform(): Platform {
-  return { os: "linux", architecture: OCI_ARCH[process.arch] ?? process.arch };
-}
+export { hostPlatform };
 
 export function formatPlatform(p: Platform): string {
   return [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join("/");

@@ -33,24 +33,29 @@ export async function importCaches(specs: CacheSpec[], options: RegistryOptions,
   return out;
 }
 
-/** The steps a cache export holds: min keeps those whose snapshot is in the final image's chain. */
-export function stepsForMode(used: Iterable<UsedStep>, mode: CacheMode, finalDiffIds: Digest[]): UsedStep[] {
+/**
+ * The steps a cache export holds: min keeps those whose snapshot is in a final image's chain (one
+ * per platform of the build: their records have their own keys, chained from their own bases).
+ */
+export function stepsForMode(used: Iterable<UsedStep>, mode: CacheMode, finals: Digest[][]): UsedStep[] {
   const all = [...used];
   if (mode === "max") return all;
   const chain = new Set<Digest>();
-  let c: Digest | null = null;
-  for (const d of finalDiffIds) chain.add((c = chainIdOf(c, d)));
+  for (const finalDiffIds of finals) {
+    let c: Digest | null = null;
+    for (const d of finalDiffIds) chain.add((c = chainIdOf(c, d)));
+  }
   return all.filter((s) => chain.has(s.entry.chainId));
 }
 
 export async function exportCaches(
-  specs: CacheSpec[], used: Iterable<UsedStep>, finalDiffIds: Digest[], store: BlobStore, tmpDir: string, options: RegistryOptions,
+  specs: CacheSpec[], used: Iterable<UsedStep>, finals: Digest[][], store: BlobStore, tmpDir: string, options: RegistryOptions,
 ): Promise<Array<ExportResult & { where: string }>> {
   const steps = [...used]; // read once: every spec selects from the same list
   const results: Array<ExportResult & { where: string }> = [];
   for (const spec of specs) {
     const transport = await openCacheTransport(spec, options);
-    const r = await exportCache(transport, stepsForMode(steps, spec.mode, finalDiffIds), store, tmpDir);
+    const r = await exportCache(transport, stepsForMode(steps, spec.mode, finals), store, tmpDir);
     results.push({ ...r, where: transport.where });
   }
   return results;

@@ -8,7 +8,7 @@ import { JsonProgress } from "../progress/json.js";
 import { ReportCollector, cacheSummaryLine } from "../report.js";
 import { traceMark } from "../../common/trace.js";
 import type { RegistryOptions } from "../../image/registry/api.js";
-import { parsePlatform } from "../../image/registry/platform.js";
+import { formatPlatform, parsePlatform } from "../../image/registry/platform.js";
 import type { PullResult } from "../../image/registry/pull.js";
 import { layerLines, pullHeader, pullSummary } from "./pull.js";
 import { readSecrets } from "../secrets.js";
@@ -34,7 +34,6 @@ interface BuildFlags {
   secret?: string[];
   progress: "auto" | "tty" | "plain" | "json";
   report?: string;
-  reportHtml?: string;
   cache: boolean;
   cacheFrom: string[];
   cacheTo: string[];
@@ -116,12 +115,22 @@ function keyValues(list: string[], flag: string): Record<string, string> {
   return out;
 }
 
+/** `--platform linux/amd64,linux/arm64`: each once, in the order given. */
+function parsePlatforms(value: string): ReturnType<typeof parsePlatform>[] {
+  const out = new Map<string, ReturnType<typeof parsePlatform>>();
+  for (const item of value.split(",")) {
+    const p = parsePlatform(item);
+    out.set(formatPlatform(p), p);
+  }
+  return [...out.values()];
+}
+
 /** What `docker buildx build --metadata-file` writes for an image export (the keys scripts read). */
 function buildMetadata(outcome: BuildOutcome, tags: string[]): Record<string, unknown> {
   return {
     "containerimage.config.digest": outcome.imageId,
-    "containerimage.digest": outcome.manifestDigest,
-    "containerimage.descriptor": { mediaType: outcome.manifestDescriptor.mediaType, digest: outcome.manifestDescriptor.digest, size: outcome.manifestDescriptor.size },
+    "containerimage.digest": (outcome.index ?? outcome.manifestDescriptor).digest,
+    "containerimage.descriptor": { mediaType: (outcome.index ?? outcome.manifestDescriptor).mediaType, digest: (outcome.index ?? outcome.manifestDescriptor).digest, size: (outcome.index ?? outcome.manifestDescriptor).size },
     ...(tags.length > 0 ? { "image.name": tags.map(normalizeReference).join(",") } : {}),
   };
 }
@@ -129,10 +138,13 @@ function buildMetadata(outcome: BuildOutcome, tags: string[]): Record<string, un
 export async function runBuild(root: string, context: string, raw: Record<string, unknown>, registry: RegistryOptions = { storeRoot: root }): Promise<void> {
   const flags = raw as unknown as BuildFlags;
   if (flags.push && flags.tag.length === 0) throw new UserError("--push needs at least one -t NAME:TAG to push");
-  if (flags.platform?.includes(",")) throw new UserError(`--platform ${flags.platform.slice(0, 100)}: one platform per build (tsbuild does not build several at once yet)`);
-  const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
+  const platforms = flags.platform !== undefined ? parsePlatforms(flags.platform) : [];
+  const platform = platforms.length === 1 ? platforms[0] : undefined;
   if ((flags.output ?? []).length > 1) throw new UserError("only one --output is supported");
   const output = flags.output?.[0] !== undefined ? parseOutputSpec(flags.output[0]) : undefined;
+  if (platforms.length > 1 && output !== undefined && output.type !== "image" && output.type !== "registry") {
+    throw new UserError(`--output type=${output.type} with ${platforms.length} platforms: tsbuild writes a multi-platform build only as an image index (in the store, or pushed)`);
+  }
   if (output?.push && flags.tag.length === 0) throw new UserError(`--output type=${output.type} pushes the -t names: give at least one -t NAME:TAG`);
   traceMark("build command");
   const builder = await import("../../builder/build.js");
@@ -147,7 +159,7 @@ export async function runBuild(root: string, context: string, raw: Record<string
       ? await readStdinInputs(storePaths(root), { contextIsStdin: context === "-", dockerfileIsStdin: flags.file === "-" })
       : undefined;
   try {
-    await buildWith(root, stdin, context, { ...flags, push: flags.push === true || output?.push === true }, registry, secrets, platform, cacheFrom, cacheTo, builder, output);
+    await buildWith(root, stdin, context, { ...flags, push: flags.push === true || output?.push === true }, registry, secrets, platform, platforms, cacheFrom, cacheTo, builder, output);
   } finally {
     await stdin?.cleanup();
   }
@@ -161,6 +173,7 @@ async function buildWith(
   registry: RegistryOptions,
   secrets: Awaited<ReturnType<typeof readSecrets>>,
   platform: ReturnType<typeof parsePlatform> | undefined,
+  platforms: ReturnType<typeof parsePlatform>[],
   cacheFrom: CacheSpec[],
   cacheTo: CacheSpec[],
   { build, planBuild }: typeof import("../../builder/build.js"),
@@ -218,6 +231,7 @@ async function buildWith(
       target: flags.target,
       network: flags.network === "none" ? "none" : "host",
       ...(platform ? { platform } : {}),
+      ...(platforms.length > 1 ? { platforms } : {}),
       ...(sandbox ? { sandbox } : {}),
       ...(flags.buildContext && flags.buildContext.length > 0 ? { namedContexts: parseBuildContexts(flags.buildContext) } : {}),
       allow: parseAllow(flags.allow ?? []),
@@ -249,13 +263,9 @@ async function buildWith(
     process.off("SIGTERM", onSignal);
     finish(failure !== undefined);
   }
-  if (flags.report || flags.reportHtml) {
+  if (flags.report) {
     const r = report.build(dockerfile, contextDir, failure === undefined ? null : errorMessage(failure));
-    if (flags.report) await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
-    if (flags.reportHtml) {
-      const { renderHtml } = await import("../report/html.js");
-      await writeFile(flags.reportHtml, renderHtml(r));
-    }
+    await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
   }
   if (planned && failure === undefined) {
     process.stdout.write(flags.plan?.format === "json" ? planned.json() : planned.table());
@@ -263,9 +273,11 @@ async function buildWith(
   }
   if (failure !== undefined || outcome === undefined) throw failure;
   if (output !== undefined) await writeOutput(root, output, { imageId: outcome.imageId as Digest, diffIds: outcome.diffIds, tags: flags.tag });
-  if (flags.iidfile) await writeFile(flags.iidfile, outcome.imageId);
+  // a multi-platform image is known by its index digest (BuildKit's image id for it)
+  const imageId = outcome.index?.digest ?? outcome.imageId;
+  if (flags.iidfile) await writeFile(flags.iidfile, imageId);
   if (flags.metadataFile) await writeFile(flags.metadataFile, `${JSON.stringify(buildMetadata(outcome, flags.tag), null, 2)}\n`);
-  if (flags.quiet) process.stdout.write(`${outcome.imageId}\n`);
+  if (flags.quiet) process.stdout.write(`${imageId}\n`);
   else if (mode !== "json") {
     const { fs, hits } = report.totals();
     for (const a of report.advice()) err(`hint: ${a.message}`);

@@ -11,7 +11,8 @@ import type { CheckCounts, StoreProblem } from "../../common/storecheck.js";
 import { storePaths, type StorePaths } from "../../common/storepaths.js";
 import { checkCache, entriesWithoutSnapshot } from "../../cache/check.js";
 import { blobNames, checkBlobs, checkIndex } from "../../image/check.js";
-import { chainIds, configProblem, type ImageConfig } from "../../image/config.js";
+import { chainIds, configProblem, isDescriptor, isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex } from "../../image/config.js";
+import { platformEntries } from "../../image/registry/platform.js";
 import { readIndex } from "../../image/layoutindex.js";
 import { ContentStore } from "../../image/store.js";
 import { waitingForBuilds } from "../waitnotice.js";
@@ -61,10 +62,25 @@ async function checkStore(paths: StorePaths): Promise<{ problems: StoreProblem[]
   };
 }
 
+/** The platform manifests of the multi-platform images listed (whose index the index's check reads). */
+async function indexChildren(store: ContentStore, entries: Descriptor[]): Promise<Descriptor[]> {
+  const out: Descriptor[] = [];
+  for (const entry of entries.filter((e) => isIndexMediaType(e.mediaType))) {
+    try {
+      out.push(...platformEntries(await store.readJson<ImageIndex>(entry.digest)).filter(isDescriptor));
+    } catch (e) {
+      if (e instanceof SyntaxError || e instanceof TypeError || errnoCode(e) === "ENOENT") continue;
+      throw e;
+    }
+  }
+  return out;
+}
+
 /** The chain IDs of every listed image whose config is readable (the index's check reports the others). */
 async function imageChains(store: ContentStore): Promise<Digest[]> {
   const out: Digest[] = [];
-  for (const entry of (await readIndex(store.paths)).manifests) {
+  const entries = (await readIndex(store.paths)).manifests;
+  for (const entry of [...entries, ...(await indexChildren(store, entries))]) {
     try {
       const manifest = await store.readJson<{ config?: { digest?: string } }>(entry.digest);
       const digest = manifest.config?.digest;

@@ -5,12 +5,15 @@ import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { humanSize, table, timeAgo } from "../format.js";
 import { LayerSizes } from "./layersize.js";
 import { formatList } from "../listformat.js";
+import { parsePlatform } from "../../image/registry/platform.js";
 
 export interface HistoryFlags {
   trunc?: boolean;
   quiet?: boolean;
   human?: boolean;
   format?: string;
+  /** Which image of a multi-platform one (default: this machine's). */
+  platform?: string;
 }
 
 export interface HistoryRow {
@@ -47,7 +50,7 @@ export async function historyRows(store: ContentStore, rec: ImageRecord): Promis
 
 export async function runHistory(root: string, name: string, flags: HistoryFlags): Promise<void> {
   const store = await ContentStore.open(storePaths(root));
-  const rec = await store.resolveImage(name);
+  const rec = await store.resolveImage(name, flags.platform !== undefined ? parsePlatform(flags.platform) : undefined);
   const rows = await historyRows(store, rec);
   const noTrunc = flags.trunc === false;
   const id = (s: string): string => (s === "<missing>" || noTrunc ? s : s.slice(7, 19));

@@ -5,6 +5,7 @@ import type { ContainerConfig } from "../../image/config.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { parseReference } from "../../image/reference.js";
 import { renderTemplate } from "../template.js";
+import { parsePlatform } from "../../image/registry/platform.js";
 import { LayerSizes } from "./layersize.js";
 
 /**
@@ -45,7 +46,9 @@ export function dockerConfig(c: ContainerConfig = {}): Record<string, unknown> {
  */
 export function dockerInspect(rec: ImageRecord, size: number): Record<string, unknown> {
   const repoTags = rec.refs.map((r) => parseReference(r).familiar);
-  const repoDigests = [...new Set(rec.refs.map((r) => `${parseReference(r).familiar.replace(/:[^:/]*$/, "")}@${rec.manifestDigest}`))];
+  // a multi-platform image is known by its index digest (Docker's containerd image store)
+  const digest = rec.index?.descriptor.digest ?? rec.manifestDigest;
+  const repoDigests = [...new Set(rec.refs.map((r) => `${parseReference(r).familiar.replace(/:[^:/]*$/, "")}@${digest}`))];
   return {
     Id: rec.configDigest,
     RepoTags: repoTags,
@@ -65,14 +68,15 @@ export function dockerInspect(rec: ImageRecord, size: number): Record<string, un
   };
 }
 
-export async function runInspect(root: string, names: string[], opts: { format?: string }): Promise<void> {
+export async function runInspect(root: string, names: string[], opts: { format?: string; platform?: string }): Promise<void> {
+  const platform = opts.platform !== undefined ? parsePlatform(opts.platform) : undefined;
   const store = await ContentStore.open(storePaths(root));
   const sizes = new LayerSizes(store);
   const out: Record<string, unknown>[] = [];
   const missing: string[] = [];
   for (const name of names) {
     try {
-      const rec = await store.resolveImage(name);
+      const rec = await store.resolveImage(name, platform);
       out.push(dockerInspect(rec, await sizes.ofImage(rec)));
     } catch (e) {
       if (e instanceof UserError) missing.push(e.message);

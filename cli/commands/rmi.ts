@@ -9,7 +9,7 @@ import { storePaths, type StorePaths } from "../../common/storepaths.js";
 import { chainIds } from "../../image/config.js";
 import { blobsOfManifest, collectGarbage, type GcResult } from "../../image/gc.js";
 import { parseReference, shortId, tryParseReference } from "../../image/reference.js";
-import { ContentStore, type ImageRecord } from "../../image/store.js";
+import { ContentStore, entryDescriptor, type ImageRecord } from "../../image/store.js";
 import { waitingForBuilds } from "../waitnotice.js";
 import { isRunning, listContainers, type ContainerRecord } from "../../runtime/containers.js";
 
@@ -69,7 +69,7 @@ async function removeOne(store: ContentStore, paths: StorePaths, name: string, f
   const untagged = await store.removeImage(rec.configDigest);
   if (users.length > 0) {
     // -f on an image a stopped container uses: as Docker, only the tags go; the image stays, dangling.
-    await store.registerImages([{ manifest: rec.manifestDescriptor, tags: [] }]);
+    await store.registerImages([{ manifest: entryDescriptor(rec), tags: [] }]);
     return { lines: untagged.map((r) => `Untagged: ${parseReference(r).familiar}`) };
   }
   return { lines: [...untagged.map((r) => `Untagged: ${parseReference(r).familiar}`), `Deleted: ${rec.configDigest}`], removed: rec };

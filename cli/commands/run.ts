@@ -23,6 +23,7 @@ import { markerOf, unlinkIfExists } from "../../runtime/snapshotfiles.js";
 import { scratchName } from "../../runtime/owner.js";
 import { resolveUser } from "../../runtime/user.js";
 import type { RunFlags } from "./runargs.js";
+import { parsePlatform } from "../../image/registry/platform.js";
 
 
 /** The process never started (no such executable, …): Docker exits 127 (not found) or 126. */
@@ -84,7 +85,7 @@ async function pickName(paths: StorePaths, wanted: string | undefined): Promise<
 export async function runRun(root: string, image: string, command: string[], flags: RunFlags): Promise<void> {
   const paths = storePaths(root);
   const store = await ContentStore.open(paths);
-  const rec = await store.resolveImage(image);
+  const rec = await store.resolveImage(image, flags.platform !== undefined ? parsePlatform(flags.platform) : undefined);
   const name = await pickName(paths, flags.name);
   for (const v of flags.volumes) {
     if (!existsSync(v.source)) throw new UserError(`invalid mount config: bind source path does not exist: ${v.source.slice(0, 200)}`);

@@ -17,6 +17,8 @@ export interface RunFlags {
   user?: string;
   entrypoint?: string;
   network: "host" | "none";
+  /** --platform: which image of a multi-platform one (default: this machine's). */
+  platform?: string;
 }
 
 export interface RunArgs {
@@ -25,7 +27,8 @@ export interface RunArgs {
   flags: RunFlags;
 }
 
-const VALUED: Record<string, "name" | "env" | "workdir" | "user" | "entrypoint" | "network" | "volume"> = {
+const VALUED: Record<string, "name" | "env" | "workdir" | "user" | "entrypoint" | "network" | "volume" | "platform"> = {
+  "--platform": "platform",
   "--name": "name", "-e": "env", "--env": "env", "-w": "workdir", "--workdir": "workdir",
   "-u": "user", "--user": "user", "--entrypoint": "entrypoint", "--network": "network", "--net": "network",
   "-v": "volume", "--volume": "volume",

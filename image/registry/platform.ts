@@ -11,6 +11,14 @@ export interface PlatformSpec {
 
 export const DEFAULT_PLATFORM: PlatformSpec = { os: "linux", architecture: "amd64" };
 
+/** Node's process.arch in OCI's words. */
+const OCI_ARCH: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
+
+/** This machine's platform (what an image index is read for unless `--platform` says otherwise). */
+export function hostPlatform(): PlatformSpec {
+  return { os: "linux", architecture: OCI_ARCH[process.arch] ?? process.arch };
+}
+
 /** `os/arch[/variant]` as `--platform` takes it (`linux/arm64/v8`, `linux/amd64`). */
 export function parsePlatform(s: string): PlatformSpec {
   const parts = s.trim().toLowerCase().split("/");
@@ -44,6 +52,12 @@ export function platformMatches(want: PlatformSpec, have: Platform | undefined):
 /** Entries that are images for a platform (not attestations, whose platform is unknown/unknown). */
 export function platformEntries(index: ImageIndex): Descriptor[] {
   return index.manifests.filter((d) => d.platform !== undefined && d.platform.os !== "unknown" && d.platform.architecture !== "unknown");
+}
+
+/** The entry for this machine's platform, else the first platform's, else the first entry (an index lists one row). */
+export function defaultEntry(index: ImageIndex): Descriptor | undefined {
+  const entries = platformEntries(index);
+  return entries.find((d) => platformMatches(hostPlatform(), d.platform)) ?? entries[0] ?? index.manifests[0];
 }
 
 /**

@@ -1,0 +1,113 @@
+// `build --platform linux/amd64,linux/arm64`: each platform built (RUN through the emulator `make test`
+// sets up), one OCI image index under the tag; a `FROM --platform=$BUILDPLATFORM` stage shared by both
+// is built once; images shows one row; inspect, history and run take --platform; save/load keep the
+// index; push writes the index and both manifests, which skopeo reads back.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { assertRunnable } from "../runtime/platform.js";
+import { BUSYBOX_CHANGES, REPO, freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
+import { startRegistry, type TestRegistry } from "./registryserver.js";
+
+const ARM64_BUSYBOX = join(REPO, ".tmp", "busybox-arm64", "bin", "busybox");
+const INDEX = "application/vnd.oci.image.index.v1+json";
+let root: string;
+let dir: string;
+let reg: TestRegistry | undefined;
+
+interface IndexJson { mediaType: string; manifests: { mediaType: string; digest: string; platform?: { os: string; architecture: string } }[] }
+
+before(async () => {
+  assert.ok(existsSync(ARM64_BUSYBOX), `${ARM64_BUSYBOX} is made by \`make test\` (Debian's busybox-static:arm64)`);
+  assertRunnable({ os: "linux", architecture: "arm64" }); // what `make test` set up: fails here, not silently below
+  root = await freshStore();
+  dir = await mkdtemp(join(tmpdir(), "tsbuild-multiplatform-"));
+  const tar = join(dir, "busybox-arm64.tar");
+  execFileSync(join(REPO, "testdata", "busybox", "make-rootfs.sh"), [tar], { env: { ...process.env, BUSYBOX: ARM64_BUSYBOX } });
+  await tsbuildOk(["--root", root, "import", tar, "arm64-files:local", ...BUSYBOX_CHANGES]);
+  await tsbuildOk(["--root", root, "tag", "busybox:local", "busybox-amd64:local"]);
+  // the arm64 files as an arm64 image (import labels them with this machine's platform)
+  await build(["--platform", "linux/arm64", "-t", "busybox-arm64:local"], "FROM scratch\nCOPY --from=arm64-files:local / /\nCMD [\"sh\"]\n");
+  // a two-platform base, each platform's files picked by TARGETARCH
+  await build(["--platform", "linux/amd64,linux/arm64", "-t", "bb:multi"], "FROM scratch\nARG TARGETARCH\nCOPY --from=busybox-${TARGETARCH}:local / /\nCMD [\"sh\"]\n");
+});
+after(async () => {
+  await removeStore(root);
+  await rm(dir, { recursive: true, force: true });
+  await reg?.stop();
+});
+
+async function build(args: string[], dockerfile: string, store = root): Promise<string> {
+  const ctx = await mkdtemp(join(dir, "ctx-"));
+  await writeFile(join(ctx, "Dockerfile"), dockerfile);
+  const r = await tsbuild(["--root", store, "build", "-q", ...args, ctx]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout.trim();
+}
+
+async function layoutIndex(store: string, name: string): Promise<IndexJson> {
+  const entries = JSON.parse(await readFile(join(store, "index.json"), "utf8")) as { manifests: { digest: string; mediaType: string; annotations?: Record<string, string> }[] };
+  const entry = entries.manifests.find((m) => m.annotations?.["org.opencontainers.image.ref.name"] === name);
+  assert.ok(entry, `${name} in ${store}/index.json`);
+  assert.equal(entry.mediaType, INDEX);
+  return JSON.parse(await readFile(join(store, "blobs", "sha256", entry.digest.slice(7)), "utf8")) as IndexJson;
+}
+
+const platformsOf = (index: IndexJson): string[] => index.manifests.map((m) => `${m.platform?.os}/${m.platform?.architecture}`);
+const out = async (args: string[], store = root): Promise<string> => (await tsbuildOk(["--root", store, ...args])).stdout;
+
+const APP = [
+  "FROM --platform=$BUILDPLATFORM bb:multi AS build",
+  "ARG BUILDARCH",
+  "RUN echo built-on-$(uname -m) > /built",
+  "FROM bb:multi",
+  "COPY --from=build /built /built",
+  "RUN uname -m > /arch",
+  "",
+].join("\n");
+
+test("two platforms: an index with both; RUN ran each architecture; the $BUILDPLATFORM stage was built once", async () => {
+  const report = join(dir, "report.json");
+  const id = await build(["--platform", "linux/amd64,linux/arm64", "-t", "app:multi", "--report", report], APP);
+  const index = await layoutIndex(root, "docker.io/library/app:multi");
+  assert.equal(id, (JSON.parse(await readFile(join(root, "index.json"), "utf8")) as IndexJson).manifests.find((m) => m.mediaType === INDEX && m.digest === id)?.digest, "-q prints the index digest");
+  assert.deepEqual(platformsOf(index), ["linux/amd64", "linux/arm64"]);
+  assert.equal(await out(["run", "--rm", "--platform", "linux/arm64", "app:multi", "cat", "/arch", "/built"]), "aarch64\nbuilt-on-x86_64\n");
+  assert.equal(await out(["run", "--rm", "--platform", "linux/amd64", "app:multi", "cat", "/arch", "/built"]), "x86_64\nbuilt-on-x86_64\n");
+  assert.equal(await out(["run", "--rm", "app:multi", "cat", "/arch"]), "x86_64\n", "without --platform: this machine's");
+  const steps = (JSON.parse(await readFile(report, "utf8")) as { steps: { instruction: string; cached: boolean }[] }).steps;
+  const buildRun = steps.filter((s) => s.instruction.startsWith("RUN echo built-on"));
+  assert.deepEqual(buildRun.map((s) => s.cached), [false, true], "the native stage: built for the first platform, a cache hit for the second");
+  assert.deepEqual(steps.filter((s) => s.instruction === "RUN uname -m > /arch").map((s) => s.cached), [false, false], "the target stage: once per platform");
+
+  // images: one row; inspect and history take --platform
+  const rows = (await out(["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"])).split("\n").filter((l) => l.startsWith("app:multi"));
+  assert.equal(rows.length, 1, rows.join("\n"));
+  assert.equal((await out(["inspect", "-f", "{{.Architecture}}", "--platform", "linux/arm64", "app:multi"])).trim(), "arm64");
+  assert.equal((await out(["inspect", "-f", "{{.Architecture}}", "app:multi"])).trim(), "amd64");
+  assert.match(await out(["history", "--platform", "linux/arm64", "app:multi"]), /uname -m/);
+  const missing = await tsbuild(["--root", root, "inspect", "--platform", "linux/s390x", "app:multi"]);
+  assert.equal(missing.code, 1);
+  assert.equal(missing.stderr.trim().split("\n").length, 1, missing.stderr);
+  assert.match(missing.stderr, /no matching manifest for linux\/s390x .*available: linux\/amd64, linux\/arm64/);
+
+  // rebuilt: every step from the cache, the same index
+  const again = await build(["--platform", "linux/amd64,linux/arm64", "-t", "app:multi"], APP);
+  assert.equal(again, id);
+});
+
+test("a platform that cannot run is refused before any step; other platforms' blobs survive a prune", async () => {
+  const ctx = await mkdtemp(join(dir, "ctx-"));
+  await writeFile(join(ctx, "Dockerfile"), "FROM bb:multi\nRUN true\n");
+  const r = await tsbuild(["--root", root, "build", "--platform", "linux/amd64,linux/mips64le", ctx]);
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+  assert.match(r.stderr, /platform linux\/mips64le cannot run/);
+  await tsbuildOk(["--root", root, "image", "prune", "-f"]);
+  assert.equal(await out(["run", "--rm", "--platform", "linux/arm64", "app:multi", "cat", "/arch"]), "aarch64\n");
+});
