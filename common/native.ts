@@ -43,6 +43,22 @@ export interface NativeHelpers {
   sha256Digest(handle: object): string;
   /** `bytes` random bytes from getrandom(2), in hex. */
   randomHex(bytes: number): string;
+  /** A non-blocking listening unix socket bound at `path` (runc's --console-socket); its fd. */
+  listenUnix(path: string): number;
+  /** A waiting connection's fd, or -1 when none is waiting (never blocks). */
+  acceptUnix(listenFd: number): number;
+  /** The fd sent over the connection (SCM_RIGHTS), or -1 when nothing came yet; throws ECONNRESET if the peer closed without one. */
+  recvFd(connFd: number): number;
+  /** TIOCSWINSZ: the terminal's size. */
+  setWinsize(fd: number, rows: number, cols: number): void;
+  /** PR_SET_CHILD_SUBREAPER: orphaned descendants become this process's children (for waitPid). */
+  setSubreaper(): void;
+  /** waitpid(2) on the thread pool for a child libuv did not spawn (an adopted orphan): its exit code, 128+N if killed by signal N. */
+  waitPid(pid: number): Promise<number>;
+  /** cfmakeraw(3) on a terminal; returns its settings before, for restoreTerminal. */
+  makeRaw(fd: number): Buffer;
+  /** tcsetattr(2) with settings makeRaw returned. */
+  restoreTerminal(fd: number, saved: Buffer): void;
 }
 
 export const MNT_DETACH = 2;

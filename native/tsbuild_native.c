@@ -13,6 +13,12 @@
 //    a share of every command's start: the hash is OpenSSL's, found in the node binary by dlsym (Node
 //    exports it for addons); where it is not found, sha256Available() says so and JS uses node:crypto.
 // Errors come back as JS Errors with `code` (the errno name, as Node's fs errors) and `errno`.
+//  - a container's pseudo-terminal (`run -t`, `exec -t`): runc creates the pty inside the container and
+//    sends its master over a unix socket (--console-socket) as SCM_RIGHTS, which Node's net module
+//    cannot receive; TIOCSWINSZ to size it; and, since `runc run --detach` leaves the container's
+//    process an orphan, PR_SET_CHILD_SUBREAPER and waitpid(2) to take its exit status, as conmon does;
+//    and the user's terminal in raw mode as Docker's CLI sets it (cfmakeraw), which setRawMode is not.
+// Errors come back as JS Errors with `code` (the errno name, as Node's fs errors) and `errno`.
 #define _GNU_SOURCE
 #define NAPI_VERSION 8
 #include <node_api.h>
@@ -32,6 +38,11 @@
 #include <linux/fs.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <stdbool.h>
@@ -86,6 +97,9 @@ static const char* errno_name(int e) {
     case E2BIG: return "E2BIG";
     case ECANCELED: return "ECANCELED";
     case EDQUOT: return "EDQUOT";
+    case ECHILD: return "ECHILD";
+    case ECONNRESET: return "ECONNRESET";
+    case ENOTTY: return "ENOTTY";
     default: return "EUNKNOWN";
   }
 }
@@ -935,6 +949,187 @@ static napi_value js_random_hex(napi_env env, napi_callback_info info) {
   return hex_string(env, bytes, n);
 }
 
+// ---- a container's pseudo-terminal ----
+
+static int int_arg(napi_env env, napi_value v, int32_t* out) { return napi_get_value_int32(env, v, out) == napi_ok; }
+
+static napi_value int_value(napi_env env, int32_t n) {
+  napi_value v;
+  return napi_create_int32(env, n, &v) == napi_ok ? v : NULL;
+}
+
+// listenUnix(path) -> fd: a non-blocking listening unix socket at path (runc's --console-socket)
+static napi_value js_listen_unix(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  EXPECT(argc >= 1, "listenUnix: a path expected");
+  int failed = 0;
+  char* path = string_arg(env, argv[0], 0, &failed);
+  if (failed) return NULL;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(path) >= sizeof addr.sun_path) {
+    throw_errno(env, ENAMETOOLONG, "bind", path);
+    free(path);
+    return NULL;
+  }
+  strcpy(addr.sun_path, path);
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0 || bind(fd, (struct sockaddr*)&addr, sizeof addr) != 0 || listen(fd, 4) != 0) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    throw_errno(env, e, fd < 0 ? "socket" : "bind", path);
+    free(path);
+    return NULL;
+  }
+  free(path);
+  return int_value(env, fd);
+}
+
+// acceptUnix(listenFd) -> fd of a connection, or -1 when none is waiting (never blocks)
+static napi_value js_accept_unix(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd = -1;
+  EXPECT(argc >= 1 && int_arg(env, argv[0], &fd), "acceptUnix: a listening socket's fd expected");
+  int conn = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (conn < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return int_value(env, -1);
+    throw_errno(env, errno, "accept", "console socket");
+    return NULL;
+  }
+  return int_value(env, conn);
+}
+
+// recvFd(connFd) -> the fd sent over the connection (SCM_RIGHTS), or -1 when nothing came yet (never
+// blocks); throws ECONNRESET when the peer closed without sending one.
+static napi_value js_recv_fd(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd = -1;
+  EXPECT(argc >= 1 && int_arg(env, argv[0], &fd), "recvFd: a connected socket's fd expected");
+  char byte[256]; // runc sends the pty's name as the data
+  struct iovec iov = {.iov_base = byte, .iov_len = sizeof byte};
+  union {
+    char buf[CMSG_SPACE(sizeof(int))];
+    struct cmsghdr align;
+  } control;
+  memset(&control, 0, sizeof control);
+  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+  ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return int_value(env, -1);
+    throw_errno(env, errno, "recvmsg", "console socket");
+    return NULL;
+  }
+  for (struct cmsghdr* c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+      int received;
+      memcpy(&received, CMSG_DATA(c), sizeof received);
+      return int_value(env, received);
+    }
+  }
+  throw_errno(env, ECONNRESET, "recvmsg", n == 0 ? "console socket (closed without a terminal)" : "console socket (no fd in the message)");
+  return NULL;
+}
+
+// setWinsize(fd, rows, cols): TIOCSWINSZ on a terminal
+static napi_value js_set_winsize(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  int32_t fd = -1, rows = 0, cols = 0;
+  EXPECT(argc >= 3 && int_arg(env, argv[0], &fd) && int_arg(env, argv[1], &rows) && int_arg(env, argv[2], &cols) &&
+             rows >= 0 && rows <= 65535 && cols >= 0 && cols <= 65535,
+         "setWinsize: fd, rows and cols expected");
+  struct winsize ws = {.ws_row = (unsigned short)rows, .ws_col = (unsigned short)cols};
+  if (ioctl(fd, TIOCSWINSZ, &ws) != 0) throw_errno(env, errno, "ioctl TIOCSWINSZ", "terminal");
+  return NULL;
+}
+
+// setSubreaper(): orphaned descendants (a detached runc's container process) become this process's children
+static napi_value js_set_subreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) throw_errno(env, errno, "prctl", "PR_SET_CHILD_SUBREAPER");
+  return NULL;
+}
+
+// waitPid(pid) -> Promise<exit code> (128 + signal number for a killed process), on the thread pool.
+// Only for a process libuv does not know (an adopted orphan): libuv reaps its own children itself.
+struct wait_task {
+  struct task t;
+  pid_t pid;
+  int code;
+};
+
+static void wait_execute(struct task* t) {
+  struct wait_task* w = (struct wait_task*)t;
+  int status = 0;
+  pid_t r;
+  do r = waitpid(w->pid, &status, 0);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) t->error = errno;
+  else w->code = WIFEXITED(status) ? WEXITSTATUS(status) : WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 1;
+}
+
+static napi_value resolve_wait(napi_env env, struct task* t) { return int_value(env, ((struct wait_task*)t)->code); }
+
+static napi_value js_wait_pid(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t pid = 0;
+  EXPECT(argc >= 1 && int_arg(env, argv[0], &pid) && pid > 0, "waitPid: a pid expected");
+  struct wait_task* w = calloc(1, sizeof *w);
+  char* label = malloc(32);
+  if (w == NULL || label == NULL) {
+    free(w);
+    free(label);
+    napi_throw_error(env, NULL, "waitPid: out of memory");
+    return NULL;
+  }
+  snprintf(label, 32, "pid %d", (int)pid);
+  w->pid = pid;
+  w->t = (struct task){.execute = wait_execute, .resolve = resolve_wait, .destroy = free_plain, .syscall = "waitpid", .path = label};
+  return task_start(env, &w->t);
+}
+
+// Unpacking a layer: its own file, in this translation unit (it uses the task helpers above).
+// makeRaw(fd) -> the terminal's settings before (a Buffer for restoreTerminal): cfmakeraw(3), as the
+// Docker CLI's moby/term MakeRaw (output post-processing off too, which Node's setRawMode keeps on: a
+// container's "\r\n" would reach the screen as "\r\r\n")
+static napi_value js_make_raw(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t fd = -1;
+  EXPECT(argc >= 1 && int_arg(env, argv[0], &fd), "makeRaw: a terminal's fd expected");
+  struct termios before, raw;
+  if (tcgetattr(fd, &before) != 0) {
+    throw_errno(env, errno, "tcgetattr", "terminal");
+    return NULL;
+  }
+  raw = before;
+  cfmakeraw(&raw);
+  raw.c_cc[VMIN] = 1;
+  raw.c_cc[VTIME] = 0;
+  if (tcsetattr(fd, TCSANOW, &raw) != 0) {
+    throw_errno(env, errno, "tcsetattr", "terminal");
+    return NULL;
+  }
+  napi_value saved;
+  void* data;
+  CHECK(napi_create_buffer_copy(env, sizeof before, &before, &data, &saved));
+  return saved;
+}
+
+// restoreTerminal(fd, saved): the settings makeRaw returned
+static napi_value js_restore_terminal(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  int32_t fd = -1;
+  bool is_buffer = false;
+  EXPECT(argc >= 2 && int_arg(env, argv[0], &fd) && napi_is_buffer(env, argv[1], &is_buffer) == napi_ok && is_buffer, "restoreTerminal: fd and saved settings expected");
+  void* data;
+  size_t len;
+  CHECK(napi_get_buffer_info(env, argv[1], &data, &len));
+  EXPECT(len == sizeof(struct termios), "restoreTerminal: settings from makeRaw expected");
+  struct termios saved;
+  memcpy(&saved, data, sizeof saved);
+  if (tcsetattr(fd, TCSANOW, &saved) != 0) throw_errno(env, errno, "tcsetattr", "terminal");
+  return NULL;
+}
+
+// Batched copies and content hashes (COPY, the digest walk): their own file, in this translation unit.
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -949,6 +1144,14 @@ NAPI_MODULE_INIT() {
       {"sha256Update", NULL, js_sha256_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sha256Digest", NULL, js_sha256_digest, NULL, NULL, NULL, napi_enumerable, NULL},
       {"randomHex", NULL, js_random_hex, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"listenUnix", NULL, js_listen_unix, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"acceptUnix", NULL, js_accept_unix, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"recvFd", NULL, js_recv_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setWinsize", NULL, js_set_winsize, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setSubreaper", NULL, js_set_subreaper, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"waitPid", NULL, js_wait_pid, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"makeRaw", NULL, js_make_raw, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"restoreTerminal", NULL, js_restore_terminal, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -8,6 +8,7 @@ import { traced } from "../common/trace.js";
 import { errnoCode, RuntimeFailure } from "../common/errors.js";
 import { resolveInRoot } from "../common/rootpath.js";
 import type { StorePaths } from "../common/storepaths.js";
+import { runOnTerminal, type TerminalIO } from "./console.js";
 import { recordMountStubs } from "./mountstubs.js";
 import { buildSpec, GENERATED_FILE_MOUNTS, hostsFileContent, resolvConfContent, type OciMount, type ProcessUser, type SandboxOptions } from "./ocispec.js";
 import { scratchName } from "./owner.js";
@@ -33,6 +34,8 @@ export interface ContainerSpec {
   sandbox?: SandboxOptions;
   /** `run -i`: what the process reads on its standard input (none: /dev/null). */
   stdin?: NodeJS.ReadableStream;
+  /** `run -t`: the process gets a pseudo-terminal (its output comes through `terminal.onOutput`, not onOutput). */
+  terminal?: TerminalIO;
   /** runc's name for the container (a fresh owned name when absent): `tsbuild run` records it for stop, kill, exec. */
   runcId?: string;
   /** Called once runc has been started (the caller may do other work while the container runs). */
@@ -71,9 +74,9 @@ export async function runContainer(paths: StorePaths, spec: ContainerSpec): Prom
     const resolvConfFile = join(bundle, "resolv.conf");
     writeFileSync(hostsFile, hostsFileContent(hostname, spec.sandbox?.extraHosts));
     writeFileSync(resolvConfFile, resolvConfContent(await readHostResolvConf()));
-    const config = buildSpec({ ...spec, env, hostname, hostsFile, resolvConfFile });
+    const config = buildSpec({ ...spec, env, hostname, hostsFile, resolvConfFile, terminal: spec.terminal !== undefined });
     writeFileSync(join(bundle, "config.json"), JSON.stringify(config, null, 1));
-    const exitCode = await traced("runc run", () => runRunc(paths, bundle, id, spec));
+    const exitCode = await traced("runc run", () => (spec.terminal ? runRuncOnTerminal(paths, bundle, id, spec, spec.terminal) : runRunc(paths, bundle, id, spec)));
     spec.signal?.throwIfAborted();
     const startError = exitCode === 0 ? undefined : await readStartError(join(bundle, "runc.log"));
     return startError === undefined ? { exitCode } : { exitCode, startError };
@@ -111,7 +114,7 @@ async function withDefaultEnv(spec: ContainerSpec): Promise<string[]> {
 }
 
 /** runc's fatal message from its JSON log, without the "runc run failed: " prefix. */
-async function readStartError(logFile: string): Promise<string | undefined> {
+async function readStartError(logFile: string, prefix = "runc run failed: "): Promise<string | undefined> {
   let text: string;
   try {
     text = await readFile(logFile, "utf8");
@@ -122,8 +125,8 @@ async function readStartError(logFile: string): Promise<string | undefined> {
   for (const line of text.split("\n")) {
     if (!line.startsWith("{")) continue;
     const entry = JSON.parse(line) as { level?: string; msg?: string };
-    if (entry.level === "error" && entry.msg?.startsWith("runc run failed: ")) {
-      return entry.msg.slice("runc run failed: ".length);
+    if (entry.level === "error" && entry.msg?.startsWith(prefix)) {
+      return entry.msg.slice(prefix.length);
     }
   }
   return undefined;
@@ -182,6 +185,36 @@ function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerS
   });
 }
 
+/** Kills the container until `done` says it is gone (runc may not have created it yet when asked). */
+function killUntil(paths: StorePaths, id: string, done: () => boolean): void {
+  void (async () => {
+    while (!done()) {
+      await runTool(RUNC, ["--root", paths.runcState, "kill", id, "KILL"]);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  })();
+}
+
+/** `runc run --detach` with a console socket: the process on a pseudo-terminal (console.ts); its exit code, or runc's if it never started. */
+async function runRuncOnTerminal(paths: StorePaths, bundle: string, id: string, spec: ContainerSpec, terminal: TerminalIO): Promise<number> {
+  let finished = false;
+  const onAbort = (): void => killUntil(paths, id, () => finished);
+  spec.signal?.addEventListener("abort", onAbort, { once: true });
+  if (spec.signal?.aborted) onAbort();
+  try {
+    const args = ["--root", paths.runcState, "--log", join(bundle, "runc.log"), "--log-format", "json"];
+    const r = await runOnTerminal(bundle, async (sock, pidFile) => {
+      const launched = await runTool(RUNC, [...args, "run", "--detach", "--console-socket", sock, "--pid-file", pidFile, "--bundle", bundle, id], { cwd: bundle });
+      if (launched.exitCode === 0) spec.onStarted?.();
+      return launched.exitCode;
+    }, terminal);
+    return r.exitCode ?? r.launchCode;
+  } finally {
+    finished = true;
+    spec.signal?.removeEventListener("abort", onAbort);
+  }
+}
+
 function signalNumber(signal: NodeJS.Signals | null): number {
   const numbers: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
   return (signal && numbers[signal]) ?? 1;
@@ -205,6 +238,29 @@ export function execInContainer(paths: StorePaths, runcId: string, args: string[
     child.on("error", (e) => reject(new RuntimeFailure(`cannot start runc: ${e.message}`, { cause: e })));
     child.on("close", (code, signal) => resolve(code ?? 128 + signalNumber(signal)));
   });
+}
+
+/**
+ * `exec -t`: a process in a running container on its own pseudo-terminal (`runc exec --tty --detach`
+ * with a console socket); resolves to its exit code (runc's when it could not start it, with its message).
+ */
+export async function execOnTerminal(
+  paths: StorePaths, runcId: string, args: string[], opts: { cwd: string; env: string[] }, terminal: TerminalIO,
+): Promise<ContainerResult> {
+  const dir = join(paths.tmp, scratchName("exec"));
+  mkdirSync(dir, { recursive: true });
+  try {
+    const log = join(dir, "runc.log");
+    const r = await runOnTerminal(dir, async (sock, pidFile) => (await runTool(RUNC, [
+      "--root", paths.runcState, "--log", log, "--log-format", "json", "exec", "--tty", "--detach", "--console-socket", sock, "--pid-file", pidFile,
+      "--cwd", opts.cwd, ...opts.env.flatMap((e) => ["--env", e]), runcId, ...args,
+    ])).exitCode, terminal);
+    if (r.exitCode !== undefined) return { exitCode: r.exitCode };
+    const startError = await readStartError(log, "exec failed: ");
+    return startError === undefined ? { exitCode: r.launchCode } : { exitCode: r.launchCode, startError };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 /** `runc delete -f`, tolerating a container that runc already removed (the normal case after `run`). */

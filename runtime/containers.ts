@@ -40,6 +40,8 @@ export interface ContainerRecord {
   finishedAt?: string;
   /** runc's name for the running container (stop, kill and exec address it). */
   runcId?: string;
+  /** `run -t`: the process runs on a pseudo-terminal. */
+  tty?: boolean;
   /** How `run` was asked to run it, for a detached container's supervisor. */
   hostConfig?: { network: "host" | "none"; volumes: Array<{ source: string; target: string; readOnly: boolean }>; autoRemove: boolean };
 }

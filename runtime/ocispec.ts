@@ -25,6 +25,8 @@ export interface SpecInput {
   /** RUN --mount mounts, applied after the default ones. */
   mounts?: OciMount[];
   sandbox?: SandboxOptions;
+  /** `run -t`: runc gives the process a pseudo-terminal (and sends its master over --console-socket). */
+  terminal?: boolean;
 }
 
 /** What `build --add-host/--shm-size/--ulimit` and `RUN --security=insecure` change in the sandbox. */
@@ -131,7 +133,7 @@ export function buildSpec(s: SpecInput): Record<string, unknown> {
   return {
     ociVersion: "1.0.2",
     process: {
-      terminal: false,
+      terminal: s.terminal === true,
       // BuildKit lists the primary gid among the additional ones (observed: `id` shows groups=<gid>).
       user: {
         uid: s.user.uid,

@@ -3,8 +3,14 @@
 import { readFile } from "node:fs/promises";
 import { UserError, errnoCode } from "../../common/errors.js";
 import { storePaths, type StorePaths } from "../../common/storepaths.js";
-import { execInContainer, signalContainer } from "../../runtime/container.js";
+import { execInContainer, execOnTerminal, signalContainer } from "../../runtime/container.js";
 import { containerLog, findContainer, isRunning, type ContainerRecord } from "../../runtime/containers.js";
+import { attachTerminal, checkInputTerminal } from "../userterminal.js";
+
+/** The process could not be started in the container: Docker's exec exits 126 whatever the cause. */
+class ExecStartError extends UserError {
+  override readonly exitCode = 126;
+}
 
 async function running(paths: StorePaths, name: string): Promise<ContainerRecord & { runcId: string }> {
   const rec = await findContainer(paths, name);
@@ -67,12 +73,14 @@ export async function runExec(root: string, args: string[]): Promise<void> {
   const paths = storePaths(root);
   let i = 0;
   let interactive = false;
+  let tty = false;
   let workdir: string | undefined;
   const env: string[] = [];
   for (; i < args.length; i++) {
     const a = args[i] as string;
-    if (a === "-i" || a === "--interactive" || a === "-it" || a === "-ti") interactive = true;
-    else if (a === "-t" || a === "--tty") continue; // no pseudo-terminal yet, as run
+    if (a === "-i" || a === "--interactive") interactive = true;
+    else if (a === "-t" || a === "--tty") tty = true;
+    else if (a === "-it" || a === "-ti") [interactive, tty] = [true, true];
     else if (a === "-w" || a === "--workdir") workdir = args[++i];
     else if (a === "-e" || a === "--env") env.push(args[++i] ?? "");
     else if (a.startsWith("-")) throw new UserError(`unknown flag: ${a.slice(0, 40)} (tsbuild exec takes -i, -t, -w, -e)`);
@@ -81,5 +89,18 @@ export async function runExec(root: string, args: string[]): Promise<void> {
   const [name, ...command] = args.slice(i);
   if (name === undefined || command.length === 0) throw new UserError('"tsbuild exec" requires at least 2 arguments: CONTAINER COMMAND [ARG...]');
   const rec = await running(paths, name);
-  process.exitCode = await execInContainer(paths, rec.runcId, command, { cwd: workdir ?? (rec.config.WorkingDir || "/"), env, interactive });
+  const opts = { cwd: workdir ?? (rec.config.WorkingDir || "/"), env };
+  if (!tty) {
+    process.exitCode = await execInContainer(paths, rec.runcId, command, { ...opts, interactive });
+    return;
+  }
+  checkInputTerminal(interactive);
+  const terminal = attachTerminal(interactive);
+  try {
+    const result = await execOnTerminal(paths, rec.runcId, command, opts, terminal.io);
+    if (result.startError !== undefined) throw new ExecStartError(`OCI runtime exec failed: ${result.startError}`);
+    process.exitCode = result.exitCode;
+  } finally {
+    terminal.detach();
+  }
 }

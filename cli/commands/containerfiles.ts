@@ -47,7 +47,7 @@ function inspectObject(c: ContainerRecord): Record<string, unknown> {
     },
     Image: c.imageId,
     Name: `/${c.name}`,
-    Config: { ...c.config, Image: c.image },
+    Config: { ...c.config, Tty: c.tty === true, Image: c.image },
   };
 }
 

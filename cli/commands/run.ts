@@ -22,6 +22,8 @@ import { Snapshotter } from "../../runtime/snapshotter.js";
 import { markerOf, unlinkIfExists } from "../../runtime/snapshotfiles.js";
 import { scratchName } from "../../runtime/owner.js";
 import { resolveUser } from "../../runtime/user.js";
+import type { TerminalIO } from "../../runtime/console.js";
+import { attachTerminal, checkInputTerminal } from "../userterminal.js";
 import type { RunFlags } from "./runargs.js";
 import { parsePlatform } from "../../image/registry/platform.js";
 
@@ -90,7 +92,7 @@ export async function runRun(root: string, image: string, command: string[], fla
   for (const v of flags.volumes) {
     if (!existsSync(v.source)) throw new UserError(`invalid mount config: bind source path does not exist: ${v.source.slice(0, 200)}`);
   }
-  if (flags.tty) process.stderr.write("WARNING: tsbuild run gives no pseudo-terminal yet (-t): the process reads standard input as a pipe (-i)\n");
+  if (flags.tty && !flags.detach) checkInputTerminal(flags.interactive === true);
   const config = containerConfig(rec.config.config ?? {}, command, flags);
   const argv = [...(config.Entrypoint ?? []), ...(config.Cmd ?? [])];
   if (argv.length === 0) throw new UserError(`no command specified for ${image}`);
@@ -101,6 +103,7 @@ export async function runRun(root: string, image: string, command: string[], fla
     id: newContainerId(), name, image, imageId: rec.configDigest, manifestDigest: rec.manifestDigest, parentChain: parent,
     snapshotId: active.id, path: argv[0] as string, args: argv.slice(1), config, created: new Date().toISOString(), state: "created",
     hostConfig: { network: flags.network, volumes: flags.volumes, autoRemove: flags.rm === true },
+    ...(flags.tty ? { tty: true } : {}),
   };
   try {
     await saveContainer(paths, record);
@@ -117,12 +120,14 @@ export async function runRun(root: string, image: string, command: string[], fla
     return;
   }
   let result: ContainerResult | undefined;
+  const terminal = flags.tty ? attachTerminal(flags.interactive === true) : undefined;
   try {
     result = await start(paths, snap, active, record, {
       output: (stream, chunk) => void (stream === "stdout" ? process.stdout : process.stderr).write(chunk),
-      ...(flags.interactive ? { stdin: process.stdin } : {}),
+      ...(terminal ? { terminal: terminal.io } : flags.interactive ? { stdin: process.stdin } : {}),
     });
   } finally {
+    terminal?.detach();
     if (flags.rm) await removeContainer(paths, record);
     else if (record.state === "running") {
       await saveContainer(paths, { ...record, state: "exited", exitCode: result?.exitCode ?? 137, finishedAt: new Date().toISOString() });
@@ -135,6 +140,8 @@ export async function runRun(root: string, image: string, command: string[], fla
 interface StartIO {
   output: (stream: "stdout" | "stderr", chunk: Buffer) => void;
   stdin?: NodeJS.ReadableStream;
+  /** `-t`: the process on a pseudo-terminal, its output through `terminal.onOutput`. */
+  terminal?: TerminalIO;
 }
 
 /**
@@ -176,10 +183,13 @@ export async function runSupervise(root: string, id: string): Promise<void> {
   const log = createWriteStream(containerLog(paths, record.id), { flags: "a" });
   const snap = new Snapshotter(paths);
   let result: ContainerResult | undefined;
+  // Docker's json-file log lines: one object per chunk, with its stream and time
+  const output = (stream: "stdout" | "stderr", chunk: Buffer): void => void log.write(`${JSON.stringify({ log: chunk.toString("utf8"), stream, time: new Date().toISOString() })}\n`);
   try {
+    // -d -t: the supervisor holds the terminal's master; what the process writes on it is stdout, as in Docker
     result = await start(paths, snap, writableLayer(paths, record), record, {
-      // Docker's json-file log lines: one object per chunk, with its stream and time
-      output: (stream, chunk) => void log.write(`${JSON.stringify({ log: chunk.toString("utf8"), stream, time: new Date().toISOString() })}\n`),
+      output,
+      ...(record.tty ? { terminal: { onOutput: (chunk) => output("stdout", chunk) } } : {}),
     });
   } catch (e) {
     // nobody watches a supervisor's stderr: why it could not run goes where `tsbuild logs` reads
@@ -218,6 +228,7 @@ async function start(
       runcId,
       onOutput: io.output,
       ...(io.stdin ? { stdin: io.stdin } : {}),
+      ...(io.terminal ? { terminal: io.terminal } : {}),
       ...(host.volumes.length > 0 ? { mounts: host.volumes.map((v) => ({ destination: v.target, type: "bind", source: v.source, options: ["rbind", v.readOnly ? "ro" : "rw"] })) } : {}),
       signal: abort.signal,
     });

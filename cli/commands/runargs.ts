@@ -7,7 +7,7 @@ export interface RunFlags {
   interactive?: boolean;
   /** -d: run in the background (a supervisor process keeps its output and exit code), print the id. */
   detach?: boolean;
-  /** -t: asked for (no pseudo-terminal is given yet: a warning says so). */
+  /** -t: the process gets a pseudo-terminal. */
   tty?: boolean;
   /** -v HOST:CONTAINER[:ro|rw]: bind mounts. */
   volumes: Array<{ source: string; target: string; readOnly: boolean }>;
@@ -34,7 +34,7 @@ const VALUED: Record<string, "name" | "env" | "workdir" | "user" | "entrypoint" 
   "-v": "volume", "--volume": "volume",
 };
 
-/** Boolean flags, alone or combined (`-it`, `-ti`, `-i`). */
+/** Boolean flags, alone or combined (`-it`, `-dit`, `-i`). */
 const SWITCHES: Record<string, "rm" | "interactive" | "tty" | "detach"> = {
   "--rm": "rm", "-i": "interactive", "--interactive": "interactive", "-t": "tty", "--tty": "tty", "-d": "detach", "--detach": "detach",
 };
@@ -61,7 +61,10 @@ export function parseRunArgs(args: string[]): RunArgs | "help" {
     if (a === "-h" || a === "--help") return "help";
     const switchKey = SWITCHES[a];
     if (switchKey !== undefined) { flags[switchKey] = true; continue; }
-    if (/^-[it]{2}$/.test(a)) { flags.interactive = true; flags.tty = true; continue; }
+    if (/^-[itd]{2,3}$/.test(a)) {
+      for (const letter of a.slice(1)) flags[SWITCHES[`-${letter}`] as "interactive" | "tty" | "detach"] = true;
+      continue;
+    }
     const eq = a.startsWith("--") ? a.indexOf("=") : -1;
     const opt = eq > 0 ? a.slice(0, eq) : a;
     const key = VALUED[opt];
