@@ -10,6 +10,7 @@ import { ownedName } from "../../common/owner.js";
 import { checkoutGit, parseGitSource, resolveGitCommit, type GitSource } from "../../runtime/git.js";
 import { resolveChown } from "../../runtime/user.js";
 import { copyIntoRootfs } from "../copy/copy.js";
+import { excludeMatcher } from "../copy/exclude.js";
 import type { AddInstruction } from "../instructions/index.js";
 import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
@@ -42,6 +43,7 @@ export async function dispatchAddGit(ctx: StepContext, instr: AddInstruction, sr
     throw e;
   }
   const source = instr.sources[0] as string;
+  const exclude = excludeMatcher(instr.excludes, place);
   const scratch = join(session.paths.tmp, ownedName("addgit"));
   try {
     return await runFilesystemStep(session, state, {
@@ -49,7 +51,10 @@ export async function dispatchAddGit(ctx: StepContext, instr: AddInstruction, sr
       record: {
         instruction: instr.kind,
         text: instr.original,
-        definition: { from: "git", remote: src.remote, subdir: src.subdir ?? "", keepGitDir: instr.keepGitDir, dest: instr.dest, workdir: state.workdir, chown: instr.chown ?? null, chmod: chmod ?? null },
+        definition: {
+          from: "git", remote: src.remote, subdir: src.subdir ?? "", keepGitDir: instr.keepGitDir, dest: instr.dest, workdir: state.workdir, chown: instr.chown ?? null, chmod: chmod ?? null,
+          ...(instr.excludes.length > 0 ? { excludes: instr.excludes } : {}),
+        },
         buildArgs: {},
         // the commit stands for the tree: a new commit on the ref is reported as "<source> changed"
         inputs: { digest: sha256(`git\0${src.remote}\0${commit}`), files: [{ path: source, digest: sha256(commit), mode: 0o755, type: "file" }] },
@@ -69,6 +74,7 @@ export async function dispatchAddGit(ctx: StepContext, instr: AddInstruction, sr
           sourceRoot: tree,
           fromContext: true, // the checkout's files are 0:0 unless --chown, as BuildKit's git source makes them
           sources: ["."],
+          ...(exclude ? { exclude } : {}), // --exclude: below the repository's root, as BuildKit copies it
           destRoot: rootfs,
           dest: instr.dest,
           workdir: state.workdir,

@@ -6,6 +6,8 @@ import { resolveChown } from "../../runtime/user.js";
 import { digestPaths, type PathFilter } from "../../cache/filedigest.js";
 import { assertLocalSource, copyIntoRootfs } from "../copy/copy.js";
 import { matchSources } from "../copy/match.js";
+import { excludeMatcher, sourceBases, withExcludes } from "../copy/exclude.js";
+import { matchParents, parentsPaths } from "../copy/parents.js";
 import type { AddInstruction, CopyInstruction } from "../instructions/index.js";
 import { copyWithFastPath } from "../fastcopy.js";
 import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
@@ -50,9 +52,9 @@ function parseChmod(instr: CopyInstruction | AddInstruction): number | undefined
 export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | AddInstruction, used: Set<string>): Promise<StepOutcome> {
   const { session, state } = ctx;
   const place = { file: instr.place.file, line: instr.place.line };
-  if (instr.excludes.length > 0) throw new DockerfileError(instr.place, `${instr.kind} --exclude is not supported by tsbuild yet`);
-  if (instr.kind === "COPY" && instr.parents) throw new DockerfileError(instr.place, "COPY --parents is not supported by tsbuild yet");
   const chmod = parseChmod(instr);
+  const exclude = excludeMatcher(instr.excludes, place);
+  const parents = instr.kind === "COPY" && instr.parents;
   const repository = instr.kind === "ADD" ? addsFromGit(instr) : undefined;
   if (instr.kind === "ADD" && repository !== undefined) return dispatchAddGit(ctx, instr, repository, chmod);
   if (instr.kind === "ADD" && addsFromUrls(instr)) return dispatchAddUrls(ctx, instr, chmod);
@@ -62,8 +64,15 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
   }
   const source = await openSource(ctx, instr);
   try {
-    const matched = instr.sources.length === 0 ? [] : await matchSources(source.root, instr.sources, source.filter, place, instr.kind, source.mustDescend);
-    const inputs = await digestPaths(source.root, matched, source.digestFilter, session.digests);
+    const visibility = { ...(source.filter ? { filter: source.filter } : {}), ...(source.mustDescend ? { mustDescend: source.mustDescend } : {}) };
+    const parentSources = parents ? await matchParents(source.root, instr.sources, visibility, exclude, place) : undefined;
+    const matched = parents || instr.sources.length === 0 ? [] : await matchSources(source.root, instr.sources, source.filter, place, instr.kind, source.mustDescend);
+    const copied = parentSources ? parentsPaths(parentSources) : matched;
+    // --exclude: what the copy leaves out below each source is no input either (BuildKit's checksum
+    // takes the same patterns), so a change there keeps the step cached
+    const digestFilter = exclude === undefined ? source.digestFilter
+      : withExcludes(visibility, exclude, parentSources ? parentSources.map((p) => p.base) : await sourceBases(source.root, matched));
+    const inputs = await digestPaths(source.root, copied, digestFilter, session.digests);
     const args = state.argsWithValues();
     const buildArgs: Record<string, string> = {};
     for (const name of used) if (Object.hasOwn(args, name) && state.envValue(name) === undefined) buildArgs[name] = args[name]!;
@@ -82,6 +91,9 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
           chown: instr.chown ?? null,
           chmod: chmod ?? null,
           link: instr.link,
+          // only when given, so that the keys of every other COPY stay as they were
+          ...(instr.excludes.length > 0 ? { excludes: instr.excludes } : {}),
+          ...(parents ? { parents: true } : {}),
         },
         buildArgs,
         inputs,
@@ -89,13 +101,16 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
       createdBy: copyCreatedBy(instr),
       work: async (rootfs, { upper, record, previous }) => {
         const chown = instr.chown === undefined ? undefined : await resolveChown(rootfs, instr.chown, unknownOwnerWarning(ctx, instr.place, "--chown"));
-        const sources = matched.length + inline.length;
+        // the fast path follows one plain source's walk: none with --parents or --exclude
+        const sources = parentSources !== undefined || exclude !== undefined ? 0 : matched.length + inline.length;
         return copyWithFastPath(session, { record, previous, upper, sources }, (reuse) => copyIntoRootfs({
           sourceRoot: source.root,
           ...(source.filter ? { filter: source.filter } : {}),
           ...(source.mustDescend ? { mustDescend: source.mustDescend } : {}),
           fromContext: source.fromContext,
           sources: matched,
+          ...(parentSources ? { parents: parentSources } : {}),
+          ...(exclude ? { exclude } : {}),
           inline,
           destRoot: rootfs,
           dest: instr.dest,

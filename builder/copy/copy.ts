@@ -8,7 +8,7 @@
 // - missing parents are created 0755, owned by the --chown owner or 0:0;
 // - destination symlinks are followed inside the rootfs, never on the host.
 import { createLimiter } from "../../common/limit.js";
-import { lstat, writeFile } from "node:fs/promises";
+import { lstat, lutimes, writeFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { DockerfileError, type SourcePlace } from "../../common/errors.js";
 import { resolveInsideRoot, resolveInRoot } from "../../common/rootpath.js";
@@ -16,6 +16,9 @@ import { extractArchive, probeArchive } from "./archive.js";
 import { destinationIsFolder, destinationPath, ensureFolder, hostPath, lstatOrUndefined, removeExisting } from "./destination.js";
 import { applyMetadata } from "./metadata.js";
 import { copyFolder, copyRegularFile, copySocketAsFile } from "./tree.js";
+import { withExcludes } from "./exclude.js";
+import { copyKeepingParents } from "./parentscopy.js";
+import type { ParentsSource } from "./parents.js";
 import { finishReuse } from "./reuse.js";
 import { traced } from "../../common/trace.js";
 import type { CopyContext, CopyRequest, Owner } from "./types.js";
@@ -61,6 +64,13 @@ async function fileTarget(req: CopyRequest, name: string): Promise<string> {
   return hostPath(req.destRoot, await resolveInsideRoot(req.destRoot, dest, true));
 }
 
+/** The copy of what lies below the source `base` (relative to the source root): --exclude applies to it. */
+function belowSource(ctx: CopyContext, base: string): CopyContext {
+  const { req } = ctx;
+  if (req.exclude === undefined) return ctx;
+  return { ...ctx, req: { ...req, ...withExcludes(req, req.exclude, [base]) } };
+}
+
 async function copySource(ctx: CopyContext, rel: string): Promise<void> {
   const { req } = ctx;
   // The source itself is followed when it is a symlink (resolved inside the source root).
@@ -69,7 +79,7 @@ async function copySource(ctx: CopyContext, rel: string): Promise<void> {
   const st = await lstat(src);
   if (st.isDirectory()) {
     const folder = await ensureFolder(req.destRoot, destinationPath(req.dest, req.workdir), createdOwner(req), req.place, true);
-    await copyFolder(ctx, src, resolvedRel, st, hostPath(req.destRoot, folder), true);
+    await copyFolder(belowSource(ctx, resolvedRel), src, resolvedRel, st, hostPath(req.destRoot, folder), true);
     return;
   }
   if (req.add && st.isFile()) {
@@ -90,6 +100,23 @@ async function copySource(ctx: CopyContext, rel: string): Promise<void> {
   await copyRegularFile(ctx, src, st, await fileTarget(req, posix.basename(rel === "." ? "/" : rel)));
 }
 
+/**
+ * COPY --parents: the matches below one base, each at its own path below the destination folder, which
+ * then takes the base folder's times as a folder copy's destination does (the context's root: now).
+ */
+async function copyParentsSource(ctx: CopyContext, ps: ParentsSource): Promise<void> {
+  const { req } = ctx;
+  if (!ps.isDir) return copySource(ctx, ps.base);
+  const folder = await ensureFolder(req.destRoot, destinationPath(req.dest, req.workdir), createdOwner(req), req.place, true);
+  const destHost = hostPath(req.destRoot, folder);
+  const below = belowSource(ctx, ps.base);
+  for (const match of ps.matches) await copyKeepingParents(below, ps.base, match, destHost);
+  const st = await lstat(ps.base === "." ? req.sourceRoot : posix.join(req.sourceRoot, ps.base));
+  const now = new Date();
+  const times = req.fromContext && ps.base === "." ? { atime: now, mtime: now } : { atime: st.atime, mtime: st.mtime };
+  await lutimes(destHost, times.atime, times.mtime);
+}
+
 /** A heredoc source: 0644 (or --chmod), owned 0:0 (or --chown), named by its heredoc word. */
 async function writeInline(req: CopyRequest, name: string, content: string): Promise<void> {
   const target = await fileTarget(req, name);
@@ -104,13 +131,15 @@ async function writeInline(req: CopyRequest, name: string, content: string): Pro
 export async function copyIntoRootfs(req: CopyRequest): Promise<void> {
   // Reuse only for one source: with several, a later one may replace a file an earlier one left for
   // linking, and the links (made at the end) would come in the wrong order.
-  if (req.reuse !== undefined && (req.sources.length !== 1 || (req.inline?.length ?? 0) > 0)) {
+  // Nor with --parents or --exclude (their walks are not the one reuse.ts follows).
+  if (req.reuse !== undefined && (req.sources.length !== 1 || (req.inline?.length ?? 0) > 0 || req.parents !== undefined || req.exclude !== undefined)) {
     const { reuse: _unused, ...single } = req;
     return copyIntoRootfs(single);
   }
   const ctx: CopyContext = { req, links: new Map(), limit: createLimiter(COPY_CONCURRENCY), deferred: [], copies: [], folderTimes: new Map() };
   await traced("copy walk", async () => {
     for (const rel of req.sources) await copySource(ctx, rel);
+    for (const ps of req.parents ?? []) await copyParentsSource(ctx, ps);
   });
   for (const { name, content } of req.inline ?? []) await writeInline(req, name, content);
   await traced("copy reused files", () => finishReuse(ctx, (src, st, target) => copyRegularFile(ctx, src, st, target)));

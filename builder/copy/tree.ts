@@ -23,7 +23,7 @@ function modeOf(ctx: CopyContext, st: Stats): number {
 }
 
 /** Gives a copied file or folder its source's owner (or --chown), mode (or --chmod), times and xattrs. */
-async function copyMetadata(ctx: CopyContext, src: string, st: Stats, target: string): Promise<void> {
+export async function copyMetadata(ctx: CopyContext, src: string, st: Stats, target: string): Promise<void> {
   await applyMetadata(target, false, {
     owner: ownerOf(ctx, st),
     mode: modeOf(ctx, st),
@@ -131,7 +131,7 @@ export async function copySocketAsFile(ctx: CopyContext, st: Stats, target: stri
 }
 
 /** Copies one entry found inside a copied folder (symlinks are not followed). */
-async function copyEntry(ctx: CopyContext, src: string, rel: string, st: Stats, target: string, fresh = false): Promise<void> {
+export async function copyEntry(ctx: CopyContext, src: string, rel: string, st: Stats, target: string, fresh = false): Promise<void> {
   if (st.isDirectory()) return copyFolder(ctx, src, rel, st, target, false);
   if (st.isFile()) {
     if (await deferReuse(ctx, src, rel, st, target, ownerOf(ctx, st), modeOf(ctx, st), fresh)) return;

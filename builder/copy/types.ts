@@ -1,6 +1,8 @@
 import type { Stats } from "node:fs";
 import type { Limiter } from "../../common/limit.js";
 import type { SourcePlace } from "../../common/errors.js";
+import type { IgnoreMatcher } from "../../cache/ignorepatterns.js";
+import type { ParentsSource } from "./parents.js";
 
 export interface Owner {
   uid: number;
@@ -19,6 +21,10 @@ export interface CopyRequest {
   fromContext: boolean;
   /** Matched relative paths (from matchSources), copied in this order. */
   sources: string[];
+  /** COPY --parents: the bases and what below each keeps its path (parents.ts), copied after `sources`. */
+  parents?: ParentsSource[];
+  /** --exclude: left out below each source (exclude.ts); the sources themselves are always copied. */
+  exclude?: IgnoreMatcher;
   /** Heredoc sources: `COPY <<EOF /dest`. */
   inline?: Array<{ name: string; content: string }>;
   /** The step's mounted rootfs; every destination path is resolved inside it. */
