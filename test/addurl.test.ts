@@ -10,7 +10,7 @@ import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freshStore, removeStore, storeListing, tsbuild, tsbuildOk } from "./helpers.js";
+import { freshStore, removeStore, storeGrowth, storeListing, tsbuild, tsbuildOk } from "./helpers.js";
 
 interface Served { body: Buffer; lastModified?: string; etag?: boolean }
 
@@ -31,6 +31,18 @@ before(async () => {
       res.writeHead(302, { location: "/e/file.txt" }).end();
       return void requests.push({ path, conditional: false, status: 302 });
     }
+    if (path === "/slow") {
+      // the body in five pieces, 150 ms apart: a slow server is waited for, the pieces streamed to the file
+      res.writeHead(200, { "content-length": "30" });
+      let n = 0;
+      const piece = (): void => {
+        res.write(`slow${n}\n`);
+        if (++n < 5) setTimeout(piece, 150);
+        else res.end();
+      };
+      piece();
+      return void requests.push({ path, conditional: false, status: 200 });
+    }
     if (path === "/truncated") {
       // promises 1,000 bytes, sends 10 and drops the connection
       res.writeHead(200, { "content-length": "1000" });
@@ -49,6 +61,11 @@ before(async () => {
     if (f.lastModified) headers["last-modified"] = f.lastModified;
     if (f.etag) headers.etag = etagOf(f.body);
     if (f.etag && req.headers["if-none-match"] === etagOf(f.body)) {
+      res.writeHead(304, headers).end();
+      return done(304);
+    }
+    const since = req.headers["if-modified-since"];
+    if (!f.etag && f.lastModified && since !== undefined && Date.parse(since) >= Date.parse(f.lastModified)) {
       res.writeHead(304, headers).end();
       return done(304);
     }
@@ -144,12 +161,32 @@ test("a wrong --checksum, a 404 and a mixed ADD are one-line errors naming the U
   const cut = await build(`FROM busybox:local\nADD ${base}/truncated /t\n`, "err:5");
   assert.equal(cut.code, 1);
   assert.equal(cut.stderr.trim().split("\n").filter((l) => l.startsWith("error:")).length, 1);
-  assert.match(cut.stderr, /Dockerfile:2: ADD http:\/\/127\.0\.0\.1:\d+\/truncated: download failed/);
-  const after = storeListing(root);
-  assert.equal(after.index, before.index);
-  assert.deepEqual((await readdir(join(root, "tmp"))).filter((n) => n.startsWith("addurl")), [], "nothing half-written is left");
+  assert.match(cut.stderr, /Dockerfile:2: ADD http:\/\/127\.0\.0\.1:\d+\/truncated: download failed: the connection closed after 10 of 1000 bytes$/m);
+  assert.deepEqual(storeGrowth(before, storeListing(root)), [], "no blob was added");
+  assert.deepEqual(await readdir(join(root, "tmp")), [], "nothing half-written is left");
   // a redirect is followed
   const moved = await build(`FROM busybox:local\nADD ${base}/redirect /moved/\n`, "moved:1");
   assert.equal(moved.code, 0, moved.stderr);
   assert.equal(await run("moved:1", "cat /moved/redirect"), "real\n");
+});
+
+test("Last-Modified alone: the re-check is an If-Modified-Since request (304: cached); a newer date rebuilds", async () => {
+  files.set("/lm/data.txt", { body: Buffer.from("lm1\n"), lastModified: "Mon, 02 Sep 2024 08:00:00 GMT" });
+  const df = `FROM busybox:local\nADD ${base}/lm/data.txt /data.txt\n`;
+  assert.equal((await build(df, "lm:1")).code, 0);
+  requests.length = 0;
+  const again = await build(df, "lm:1");
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(requests.map((q) => [q.path, q.conditional, q.status]), [["/lm/data.txt", true, 304]]);
+  assert.equal(again.report.steps.find((s) => s.instruction.startsWith("ADD"))?.cached, true);
+  files.set("/lm/data.txt", { body: Buffer.from("lm2\n"), lastModified: "Tue, 03 Sep 2024 08:00:00 GMT" });
+  const changed = await build(df, "lm:1");
+  assert.equal(changed.report.steps.find((s) => s.instruction.startsWith("ADD"))?.cached, false);
+  assert.equal(await run("lm:1", "cat /data.txt; stat -c %Y /data.txt"), `lm2\n${Date.parse("2024-09-03T08:00:00Z") / 1000}\n`);
+});
+
+test("a slow server is waited for: its pieces reach the file whole", async () => {
+  const r = await build(`FROM busybox:local\nADD ${base}/slow /s\n`, "slow:1");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await run("slow:1", "cat /s"), "slow0\nslow1\nslow2\nslow3\nslow4\n");
 });

@@ -77,9 +77,11 @@ export async function fetchUrl(url: string, file: string, place: SourcePlace, op
     throw new DockerfileError(place, `ADD ${shown(url)}: invalid response status ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
   }
   const hash = newHash();
+  let received = 0;
   const tee = new Transform({
     transform(chunk: Buffer, _enc, done) {
       hash.update(chunk);
+      received += chunk.length;
       done(null, chunk);
     },
   });
@@ -99,6 +101,14 @@ export async function fetchUrl(url: string, file: string, place: SourcePlace, op
   } catch (e) {
     await rm(partial, { force: true });
     if (e instanceof DockerfileError) throw e;
-    throw new DockerfileError(place, `ADD ${shown(url)}: download failed: ${errorMessage(e)}`);
+    throw new DockerfileError(place, `ADD ${shown(url)}: download failed: ${downloadFailure(e, received, res.headers.get("content-length"))}`);
   }
+}
+
+/** Why a body stopped: a connection closed short of its Content-Length says so in bytes (undici says "terminated"). */
+function downloadFailure(e: unknown, received: number, contentLength: string | null): string {
+  const expected = contentLength !== null && /^\d+$/.test(contentLength) ? Number(contentLength) : undefined;
+  if (expected !== undefined && received < expected) return `the connection closed after ${received} of ${expected} bytes`;
+  const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : "";
+  return `${errorMessage(e)}${cause}`;
 }
