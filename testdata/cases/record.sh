@@ -23,6 +23,11 @@ for case in "$@"; do
   case=${case%/}
   name=$(basename "$case")
   [ -f "$case/Dockerfile" ] || continue
+  # BuildKit 0.13 lacks what these cases test (COPY --parents, --exclude): their expected.json is written
+  # from the Dockerfile reference and BuildKit's test assertions by expected-from-reference.py
+  if grep -q '"expected_from"' "$case/case.json" 2>/dev/null; then
+    echo "skipped $name: expected.json is written by expected-from-reference.py" >&2; continue
+  fi
   if [ -n "$public" ]; then out="$here/public-expected/$name.json"; else out="$case/expected.json"; fi
   python3 - "$oracle" "$case" "$out" <<'PY'
 import fcntl, json, os, shutil, subprocess, sys, tempfile
