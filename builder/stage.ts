@@ -8,7 +8,7 @@ import { parseDockerfile } from "./parser/index.js";
 import { expandInstruction, parseInstruction, type Instruction } from "./instructions/index.js";
 import type { StepInfo } from "./events.js";
 import type { BuildPlan, StagePlan } from "./plan.js";
-import { findStage } from "./plan.js";
+import { findStage, metaLookup, stageReferences } from "./plan.js";
 import type { BuildSession } from "./session.js";
 import { StageState, configForNewImage } from "./state.js";
 import type { StageResult } from "./stageresult.js";
@@ -31,7 +31,7 @@ export interface StageRunner {
   result(index: number): Promise<StageResult>;
 }
 
-function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instruction, fsKind: boolean, shown: StepInfo["shown"]): StepInfo {
+function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instruction, fsKind: boolean, shown: StepInfo["shown"], uses: string[] = []): StepInfo {
   return {
     id: `s${plan.stage.index}.${ordinal}`,
     stage: plan.displayName,
@@ -42,7 +42,29 @@ function stepInfo(plan: StagePlan, ordinal: number, total: number, instr: Instru
     place: { file: instr.place.file, line: instr.place.line },
     filesystem: fsKind,
     shown,
+    ...(uses.length > 0 ? { uses } : {}),
   };
+}
+
+/** The report names of the earlier stages an instruction reads (COPY --from, RUN --mount from=). */
+function stagesUsed(runner: StageRunner, index: number, instr: Instruction): string[] {
+  const lookup = metaLookup(runner.plan.metaArgs, runner.plan.automaticArgs);
+  const stages = runner.plan.stages;
+  const used = stageReferences(instr, lookup, runner.escape)
+    .map((ref) => findStage(stages.map((p) => p.stage), ref, index, true))
+    .filter((i): i is number => i !== undefined)
+    .map((i) => stages[i]!.displayName);
+  return [...new Set(used)];
+}
+
+/** The same for an ONBUILD trigger, which the plan has not expanded yet: a bad one fails when it runs, with its line. */
+function triggerStagesUsed(runner: StageRunner, index: number, trigger: Instruction): string[] {
+  try {
+    return stagesUsed(runner, index, trigger);
+  } catch (e) {
+    if (e instanceof DockerfileError) return [];
+    throw e;
+  }
 }
 
 /** FROM as BuildKit's progress shows it: the base's full reference, its variables expanded. */
@@ -139,7 +161,8 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   // Progress numbers FROM and the filesystem steps only (BuildKit's `[2/4]`), metadata steps take the
   // number of the step before them.
   const count = 1 + plan.stage.instructions.filter((i) => FILESYSTEM_KINDS.has(i.kind)).length;
-  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, false, { position: 1, count, text: fromText(plan) });
+  const fromUses = plan.baseStage !== undefined ? [runner.plan.stages[plan.baseStage]!.displayName] : [];
+  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, false, { position: 1, count, text: fromText(plan) }, fromUses);
   session.emit({ type: "step-start", step: fromInfo });
   const started = performance.now();
   let state: StageState;
@@ -167,13 +190,13 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
 
   const steps: Array<{ instr: Instruction; info: StepInfo }> = [];
   for (const trigger of onbuildTriggers(state, plan)) {
-    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind), { position: 1, count, text: trigger.original }), id: `s${index}.t${steps.length}` } });
+    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind), { position: 1, count, text: trigger.original }, triggerStagesUsed(runner, index, trigger)), id: `s${index}.t${steps.length}` } });
   }
   let position = 1;
   plan.stage.instructions.forEach((instr, i) => {
     const fs = FILESYSTEM_KINDS.has(instr.kind);
     if (fs) position++;
-    steps.push({ instr, info: stepInfo(plan, i + 2, total, instr, fs, { position, count, text: instr.original }) });
+    steps.push({ instr, info: stepInfo(plan, i + 2, total, instr, fs, { position, count, text: instr.original }, stagesUsed(runner, index, instr)) });
   });
 
   /** The last step when it was built and its finish (layer, commit, cache entry) has not run yet. */

@@ -48,6 +48,7 @@ function addBuildOptions(cmd: Command): void {
     .option("--secret <id=NAME,src=FILE>", "a secret for RUN --mount=type=secret (env=VAR takes it from the environment); repeatable", collect, [])
     .addOption(new Option("--progress <mode>", "progress output").choices(["auto", "tty", "plain", "json"]).default("auto"))
     .option("--report <file>", "write a JSON report of every step (cached or not, and why)")
+    .option("--report-html <file>", "write the report as one self-contained HTML page: the stage graph, cached and rebuilt steps, the chain of misses")
     .option("--no-cache", "build every step; refresh the cache")
     .option("--no-cache-filter <stages>", "build these stages (AS names, comma-separated or repeated) without the cache", collect, [])
     .option("--cache-from <spec>", "shared cache to take steps from: type=registry,ref=REG/REPO:TAG or type=local,src=DIR; repeatable", collect, [])
@@ -90,6 +91,16 @@ export function makeProgram(): Command {
       await runBuild(rootOf(cmd), context, { ...opts, plan: { format: opts.format as string | undefined } }, registryOf(cmd));
     });
   addBuildOptions(planCommand);
+
+  program
+    .command("report")
+    .description("Write the HTML page of a JSON build report saved by `build --report` (what `build --report-html` writes)")
+    .argument("<file>", "the JSON report")
+    .option("-o, --output <file>", "the HTML file to write (default: standard output)")
+    .action(async (file: string, opts: { output?: string }) => {
+      const { runReport } = await import("./commands/report.js");
+      await runReport(file, opts);
+    });
 
   program
     .command("pull")

@@ -34,6 +34,7 @@ interface BuildFlags {
   secret?: string[];
   progress: "auto" | "tty" | "plain" | "json";
   report?: string;
+  reportHtml?: string;
   cache: boolean;
   cacheFrom: string[];
   cacheTo: string[];
@@ -114,7 +115,6 @@ function keyValues(list: string[], flag: string): Record<string, string> {
   }
   return out;
 }
-
 /** `--platform linux/amd64,linux/arm64`: each once, in the order given. */
 function parsePlatforms(value: string): ReturnType<typeof parsePlatform>[] {
   const out = new Map<string, ReturnType<typeof parsePlatform>>();
@@ -124,6 +124,7 @@ function parsePlatforms(value: string): ReturnType<typeof parsePlatform>[] {
   }
   return [...out.values()];
 }
+
 
 /** What `docker buildx build --metadata-file` writes for an image export (the keys scripts read). */
 function buildMetadata(outcome: BuildOutcome, tags: string[]): Record<string, unknown> {
@@ -263,9 +264,13 @@ async function buildWith(
     process.off("SIGTERM", onSignal);
     finish(failure !== undefined);
   }
-  if (flags.report) {
+  if (flags.report || flags.reportHtml) {
     const r = report.build(dockerfile, contextDir, failure === undefined ? null : errorMessage(failure));
-    await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
+    if (flags.report) await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
+    if (flags.reportHtml) {
+      const { renderHtml } = await import("../report/html.js");
+      await writeFile(flags.reportHtml, renderHtml(r));
+    }
   }
   if (planned && failure === undefined) {
     process.stdout.write(flags.plan?.format === "json" ? planned.json() : planned.table());
