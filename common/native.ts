@@ -43,6 +43,12 @@ export interface NativeHelpers {
   sha256Digest(handle: object): string;
   /** `bytes` random bytes from getrandom(2), in hex. */
   randomHex(bytes: number): string;
+  /** A layer's root folder opened for unpackBatch (runtime/layer/fastapply.ts); not followed if a symlink. */
+  unpackOpen(root: string): object;
+  /** Performs packed unpack records in order on the thread pool (native/unpack.c says the format); the first failure stops it. One at a time per handle. */
+  unpackBatch(handle: object, ops: Uint8Array): Promise<UnpackFailure | null>;
+  /** Closes what the handle holds. */
+  unpackClose(handle: object): void;
   /** A non-blocking listening unix socket bound at `path` (runc's --console-socket); its fd. */
   listenUnix(path: string): number;
   /** A waiting connection's fd, or -1 when none is waiting (never blocks). */
@@ -59,6 +65,18 @@ export interface NativeHelpers {
   makeRaw(fd: number): Buffer;
   /** tcsetattr(2) with settings makeRaw returned. */
   restoreTerminal(fd: number, saved: Buffer): void;
+}
+
+/** Why an unpack batch stopped: a system call failed, a parent is not a real folder, a hardlink's target is missing. */
+export interface UnpackFailure {
+  /** The record that failed. */
+  index: number;
+  kind: "errno" | "notDir" | "noLinkTarget";
+  /** kind errno: the error (code, errno, syscall). */
+  error?: Error & { code?: string; errno?: number; syscall?: string };
+  /** kind notDir: bytes (UTF-8) of the path, or of the link target when inLink, up to the component that is not a folder. */
+  prefixLength: number;
+  inLink: boolean;
 }
 
 export const MNT_DETACH = 2;

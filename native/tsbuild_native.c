@@ -1130,6 +1130,9 @@ static napi_value js_restore_terminal(napi_env env, napi_callback_info info) {
 }
 
 // Batched copies and content hashes (COPY, the digest walk): their own file, in this translation unit.
+// Unpacking a layer: its own file, in this translation unit (it uses the task helpers above).
+#include "unpack.c"
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1144,6 +1147,9 @@ NAPI_MODULE_INIT() {
       {"sha256Update", NULL, js_sha256_update, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sha256Digest", NULL, js_sha256_digest, NULL, NULL, NULL, napi_enumerable, NULL},
       {"randomHex", NULL, js_random_hex, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unpackOpen", NULL, js_unpack_open, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unpackBatch", NULL, js_unpack_batch, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"unpackClose", NULL, js_unpack_close, NULL, NULL, NULL, napi_enumerable, NULL},
       {"listenUnix", NULL, js_listen_unix, NULL, NULL, NULL, napi_enumerable, NULL},
       {"acceptUnix", NULL, js_accept_unix, NULL, NULL, NULL, napi_enumerable, NULL},
       {"recvFd", NULL, js_recv_fd, NULL, NULL, NULL, napi_enumerable, NULL},

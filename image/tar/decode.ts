@@ -20,29 +20,49 @@ export interface RawHeader {
 
 type FieldRange = readonly [number, number];
 
-function field(block: Buffer, [off, len]: FieldRange): Buffer {
-  const raw = block.subarray(off, off + len);
-  const nul = raw.indexOf(0);
-  return nul < 0 ? raw : raw.subarray(0, nul);
+/** Where a NUL-terminated field ends (its length when it has no NUL). */
+function fieldEnd(block: Buffer, [off, len]: FieldRange): number {
+  let end = off;
+  while (end < off + len && block[end] !== 0) end++;
+  return end;
+}
+
+function field(block: Buffer, range: FieldRange): Buffer {
+  return block.subarray(range[0], fieldEnd(block, range));
+}
+
+function fieldText(block: Buffer, range: FieldRange): string {
+  const end = fieldEnd(block, range);
+  return end === range[0] ? "" : block.toString("utf8", range[0], end);
 }
 
 /** Octal (space/NUL padded) or GNU base-256 (high bit set) numbers. */
 export function parseNumber(block: Buffer, range: FieldRange, what: string, where: () => string): number {
   const [off, len] = range;
-  const raw = block.subarray(off, off + len);
-  if (((raw[0] as number) & 0x80) !== 0) {
-    if (((raw[0] as number) & 0x40) !== 0) throw new ArchiveError(`${where()}: negative ${what} in header`);
-    let n = (raw[0] as number) & 0x3f;
-    for (let i = 1; i < raw.length; i++) {
-      n = n * 256 + (raw[i] as number);
+  const first = block[off] as number;
+  if ((first & 0x80) !== 0) {
+    if ((first & 0x40) !== 0) throw new ArchiveError(`${where()}: negative ${what} in header`);
+    let n = first & 0x3f;
+    for (let i = off + 1; i < off + len; i++) {
+      n = n * 256 + (block[i] as number);
       if (n > Number.MAX_SAFE_INTEGER) throw new ArchiveError(`${where()}: ${what} too large`);
     }
     return n;
   }
-  const text = raw.toString("latin1").replace(/[\0 ]+$/, "").replace(/^[ \0]+/, "");
-  if (text === "") return 0;
-  if (!/^[0-7]+$/.test(text)) throw new ArchiveError(`${where()}: invalid ${what} field ${JSON.stringify(text)} in header`);
-  return Number.parseInt(text, 8);
+  // octal digits between optional leading and trailing spaces/NULs (a byte loop: this runs 7 times a header)
+  let start = off;
+  let end = off + len;
+  while (end > off && (block[end - 1] === 0 || block[end - 1] === 0x20)) end--;
+  while (start < end && (block[start] === 0 || block[start] === 0x20)) start++;
+  let n = 0;
+  for (let i = start; i < end; i++) {
+    const digit = (block[i] as number) - 0x30;
+    if (digit < 0 || digit > 7) {
+      throw new ArchiveError(`${where()}: invalid ${what} field ${JSON.stringify(block.toString("latin1", start, end))} in header`);
+    }
+    n = n * 8 + digit;
+  }
+  return n;
 }
 
 export function isZeroBlock(block: Buffer): boolean {
@@ -56,8 +76,8 @@ export function decodeHeader(block: Buffer, offset: number): RawHeader {
   if (stored !== computeChecksum(block) && stored !== signedChecksum(block)) {
     throw new ArchiveError(`${where()}: bad checksum (corrupt or not a tar archive)`);
   }
-  const magic = block.subarray(F.magic[0], F.magic[0] + 6).toString("latin1");
-  let name = Buffer.from(field(block, F.name));
+  const magic = block.toString("latin1", F.magic[0], F.magic[0] + 6);
+  let name = field(block, F.name); // views of the block: the entry's strings are made before the next read
   if (magic === "ustar\0") {
     // POSIX ustar: the name may be split into prefix + "/" + name. (GNU's "ustar " uses that room otherwise.)
     const prefix = field(block, F.prefix);
@@ -71,9 +91,9 @@ export function decodeHeader(block: Buffer, offset: number): RawHeader {
     size: parseNumber(block, F.size, "size", where),
     mtime: parseNumber(block, F.mtime, "mtime", where),
     typeflag: String.fromCharCode(block[F.typeflag[0]] as number),
-    linkname: Buffer.from(field(block, F.linkname)),
-    uname: field(block, F.uname).toString("utf8"),
-    gname: field(block, F.gname).toString("utf8"),
+    linkname: field(block, F.linkname),
+    uname: fieldText(block, F.uname),
+    gname: fieldText(block, F.gname),
     devmajor: parseNumber(block, F.devmajor, "devmajor", where),
     devminor: parseNumber(block, F.devminor, "devminor", where),
   };

@@ -1,3 +1,3 @@
 export type { TarEntry, TarEntryType } from "./types.js";
 export { TarWriter } from "./writer.js";
-export { readTar, normaliseArchivePath, type TarMember } from "./reader.js";
+export { readTar, normaliseArchivePath, type ReadOptions, type TarMember } from "./reader.js";

@@ -26,10 +26,18 @@ const ENTRY_TYPES: Record<string, TarEntryType> = {
 export interface TarMember {
   entry: TarEntry;
   body: NodeJS.ReadableStream;
+  /** A regular file's whole content, read already when it is at most ReadOptions.inlineUpTo bytes. */
+  data?: Buffer;
+}
+
+export interface ReadOptions {
+  /** Regular files of at most this many bytes come as `data` (no stream per file: unpacking many small files). */
+  inlineUpTo?: number;
 }
 
 /** Reads an archive's entries in order. A truncated or corrupt archive throws ArchiveError. */
-export async function* readTar(input: NodeJS.ReadableStream): AsyncGenerator<TarMember> {
+export async function* readTar(input: NodeJS.ReadableStream, options: ReadOptions = {}): AsyncGenerator<TarMember> {
+  const inlineUpTo = options.inlineUpTo ?? -1;
   const src = new ByteSource(input);
   let completed = false;
   try {
@@ -61,7 +69,7 @@ export async function* readTar(input: NodeJS.ReadableStream): AsyncGenerator<Tar
       if (type === undefined) {
         throw new ArchiveError(`tar header at byte ${headerOffset}: unsupported entry type ${JSON.stringify(flag)}`);
       }
-      const records = new Map([...globalPax, ...(pax ?? [])]);
+      const records = pax === undefined ? globalPax : globalPax.size === 0 ? pax : new Map([...globalPax, ...pax]);
       const entry = buildEntry(raw, type, records, longName, longLink, headerOffset);
       pax = undefined;
       longName = undefined;
@@ -70,6 +78,13 @@ export async function* readTar(input: NodeJS.ReadableStream): AsyncGenerator<Tar
       // except GNU dumpdirs, whose listing we skip.
       const dataSize = type === "file" ? entry.size : flag === "D" ? entry.size : 0;
       if (flag === "D") entry.size = 0;
+      if (type === "file" && dataSize <= inlineUpTo) {
+        const data = await src.read(dataSize);
+        if (data.length < dataSize) throw new ArchiveError(`tar archive truncated at byte ${src.offset}: inside entry ${entry.path}`);
+        yield { entry, data, get body(): NodeJS.ReadableStream { return Readable.from([data]); } };
+        await skipExactly(src, paddingFor(dataSize), entry.path);
+        continue;
+      }
       const body = new EntryBody(src, type === "file" ? dataSize : 0, entry.path);
       yield { entry, body };
       await body.abandon();
@@ -100,10 +115,15 @@ function trimNul(b: Buffer): Buffer {
 
 /** An archive path without leading "/" or "./", empty and "." components, or trailing "/". */
 export function normaliseArchivePath(p: string): string {
+  if (isNormalised(p)) return p; // the common case, without splitting
   return p
     .split("/")
     .filter((part) => part !== "" && part !== ".")
     .join("/");
+}
+
+function isNormalised(p: string): boolean {
+  return p !== "" && p !== "." && p[0] !== "/" && p[p.length - 1] !== "/" && !p.startsWith("./") && !p.endsWith("/.") && !p.includes("//") && !p.includes("/./");
 }
 
 function buildEntry(

@@ -1,15 +1,23 @@
-// An OCI layer tar (uncompressed) → an overlay-format directory: the snapshot of that layer.
+// An OCI layer tar (uncompressed) → an overlay-format directory: the snapshot of that layer. Two ways,
+// one switch: the native helper in batches (fastapply.ts), or, with TSBUILD_FAST_UNPACK=0, the plain
+// path below (a promise per file-system call; the reference fastapply.test.ts compares against).
 import { createWriteStream } from "node:fs";
 import { chmod, lchown, link, lstat, lutimes, mkdir, rm, symlink, utimes } from "node:fs/promises";
 import { pipeline } from "node:stream/promises";
 import { ArchiveError, errnoCode } from "../../common/errors.js";
 import { readTar, type TarEntry } from "../../image/tar/index.js";
+import { applyLayerTarFast } from "./fastapply.js";
 import { NodeQueue } from "./nodes.js";
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from "./write.js";
 import { writeXattrs } from "./xattrs.js";
 
 /** Unpacks the layer into targetDir (created if missing; normally a fresh, empty snapshot folder). */
-export async function applyLayerTar(input: NodeJS.ReadableStream, targetDir: string): Promise<void> {
+export function applyLayerTar(input: NodeJS.ReadableStream, targetDir: string): Promise<void> {
+  return process.env.TSBUILD_FAST_UNPACK === "0" ? applyLayerTarPlain(input, targetDir) : applyLayerTarFast(input, targetDir);
+}
+
+/** applyLayerTar without the native helper. */
+export async function applyLayerTarPlain(input: NodeJS.ReadableStream, targetDir: string): Promise<void> {
   await mkdir(targetDir, { recursive: true });
   const target = new SafeTarget(targetDir);
   const nodes = new NodeQueue(target.root);

@@ -1,2 +1,2 @@
 export { writeLayerTar, writeLayerTarToFile, WHITEOUT_PREFIX, OPAQUE_MARKER, type LayerReuse } from "./write.js";
-export { applyLayerTar } from "./apply.js";
+export { applyLayerTar, applyLayerTarPlain } from "./apply.js";
