@@ -1,4 +1,4 @@
-// The image and container lifecycle subcommands (history, tag, rmi, image prune, system df, run, ps,
+// The image and container lifecycle subcommands (history, tag, rmi, image prune, system df and prune, run, ps,
 // rm, commit, and Docker's `image ls`/`container rm` spellings). Each loads its module lazily.
 import type { Command } from "commander";
 
@@ -183,6 +183,15 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .action(async (opts: { repair?: boolean }, cmd: Command) => {
       const { runSystemCheck } = await import("./commands/check.js");
       await runSystemCheck(rootOf(cmd), opts);
+    });
+  system
+    .command("prune")
+    .description("Remove stopped containers, dangling images and unused build cache, then what nothing needs")
+    .option("-a, --all", "remove all unused images and all build cache, not just dangling ones")
+    .option("-f, --force", "do not prompt for confirmation")
+    .action(async (opts: { all?: boolean; force?: boolean }, cmd: Command) => {
+      const { runSystemPrune } = await import("./commands/systemprune.js");
+      await runSystemPrune(rootOf(cmd), opts);
     });
   system
     .command("df")

@@ -1,11 +1,11 @@
 // Content-addressed blobs under blobs/sha256/. Every write goes to a temporary file under the store's
 // tmp folder and is renamed into place, so a kill at any instant leaves only whole blobs behind.
 import { createReadStream, mkdirSync, renameSync, rmSync, statSync, writeFileSync, type ReadStream } from "node:fs";
-import { mkdir, open, readFile, rm, stat, type FileHandle } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { digestHex, hashToDigest, isDigest, newHash, randomHex, sha256, type Digest, type Hash } from "../common/digest.js";
-import { ArchiveError } from "../common/errors.js";
+import { ArchiveError, errnoCode } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { ownedName } from "../common/owner.js";
 import type { Descriptor } from "./config.js";
@@ -60,6 +60,30 @@ export class BlobStore {
 
   async readJson<T>(d: Digest): Promise<T> {
     return JSON.parse((await this.readBlob(d)).toString("utf8")) as T;
+  }
+
+  /** Every stored blob and its size in bytes (for garbage collection; temporary files live in tmp/). */
+  async listBlobs(): Promise<Array<{ digest: Digest; size: number }>> {
+    let names: string[];
+    try {
+      names = await readdir(this.paths.blobs);
+    } catch (e) {
+      if (errnoCode(e) === "ENOENT") return [];
+      throw e;
+    }
+    const out: Array<{ digest: Digest; size: number }> = [];
+    for (const name of names) {
+      const digest = `sha256:${name}`;
+      if (!isDigest(digest)) continue;
+      const st = statSync(join(this.paths.blobs, name), { throwIfNoEntry: false });
+      if (st !== undefined) out.push({ digest, size: st.size });
+    }
+    return out;
+  }
+
+  /** Removes a blob (garbage collection, under the store's GC lock). */
+  async removeBlob(d: Digest): Promise<void> {
+    await rm(this.blobPath(d), { force: true });
   }
 
   openBlob(d: Digest): ReadStream {

@@ -263,10 +263,12 @@ export class ContentStore extends BlobStore {
     return [manifest, m.config.digest, ...(m.layers ?? []).map((l) => l.digest)];
   }
 
-  /** The snapshot chains (chain IDs of every layer) of the images the index lists. */
+  /** The snapshot chains (chain IDs of every layer) of the images the index lists, every platform's. */
   async imageChains(): Promise<Set<Digest>> {
     const out = new Set<Digest>();
-    for (const rec of await this.listImages()) for (const c of chainIds(rec.config.rootfs.diff_ids)) out.add(c);
+    for (const listed of await this.listImages()) {
+      for (const rec of await this.platformRecords(listed)) for (const c of chainIds(rec.config.rootfs.diff_ids)) out.add(c);
+    }
     return out;
   }
 

@@ -6,6 +6,7 @@ import { rm } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { listDirIfExists } from "../common/fsutil.js";
 import { deadOwnerText, takeOver } from "../common/lock.js";
+import { deadPinFiles, pinsDir, removePinFile } from "../common/pins.js";
 import { deadOwned, ownerAlive, ownerOfName, parseOwnerToken } from "../common/owner.js";
 import type { CheckResult, StoreProblem } from "../common/storecheck.js";
 import type { StorePaths } from "../common/storepaths.js";
@@ -63,6 +64,12 @@ export async function checkLeftovers(paths: StorePaths): Promise<CheckResult> {
         return "removed";
       } });
     }
+  }
+  for (const name of await deadPinFiles(paths)) {
+    problems.push({ line: `${rel(join(pinsDir(paths), name))}: pins of a dead process`, repair: async () => {
+      await removePinFile(paths, name);
+      return "removed";
+    } });
   }
   // names made beside their targets (`<file>.tmp-<owner>-<hex>`, a cache mount's `<folder>.new-…`), in
   // the folders such names are made in

@@ -9,11 +9,12 @@ import { deleteContainer } from "./container.js";
 import { mountsUnder, unmount } from "./mounts.js";
 import { deadOwned, ownerAlive, ownerOfName, parseOwnerToken, type Owner } from "../common/owner.js";
 import { deadOwnerText, takeOver } from "../common/lock.js";
+import { deadPinFiles, pinsDir, removePinFile } from "../common/pins.js";
 import { activeMarkersDir, removeSnapshotDir } from "./snapshotfiles.js";
 
 // Start-up sweep, run by every command that opens the store: what a killed process left behind (runc
 // containers, overlay mounts, bundles, scratch files and folders, active snapshots, shared-lock
-// markers) is cleaned up. Ownership is read from the owner token (pid and start time, common/owner.ts)
+// markers, pins) is cleaned up. Ownership is read from the owner token (pid and start time, common/owner.ts)
 // in each name or in an active snapshot's `owner` file; anything whose owner is alive, or whose owner
 // cannot be told, is left alone. Order matters: containers first (they keep mounts busy), then mounts,
 // then folders, and a folder is only removed when nothing is mounted under it (rm would otherwise reach
@@ -61,6 +62,10 @@ export async function sweepStale(paths: StorePaths): Promise<SweepReport> {
     if (left && (await removeIfUnmounted(path))) report.removed.push(path);
   }
   await sweepLockMarkers(paths, report);
+  for (const name of await deadPinFiles(paths)) { // pins of dead processes hold nothing (common/pins.ts)
+    await removePinFile(paths, name);
+    report.removed.push(join(pinsDir(paths), name));
+  }
   // Active snapshots: those the markers name (snapshotter.ts activeMarkersDir). A store without the
   // markers folder (made by an older tsbuild) has every snapshot folder looked at, once.
   const markersDir = activeMarkersDir(paths.snapshots);

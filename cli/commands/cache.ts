@@ -1,19 +1,15 @@
 // `tsbuild cache ls|du|prune`: the build cache's entries, their size, and pruning by least recent use.
-// A prune drops index entries (cache/gc.ts), then whatever no image and no remaining entry needs:
-// snapshots (children before parents) and layer blobs.
-import { readdir, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+// A prune drops index entries (cache/gc/entries.ts), then the one collector (cache/gc/) removes
+// whatever nothing needs any more: snapshots (children before parents) and layer blobs.
 import { createInterface } from "node:readline";
 import { digestHex, type Digest } from "../../common/digest.js";
 import { UserError } from "../../common/errors.js";
-import { withExclusiveLock } from "../../common/lock.js";
+import { readPins } from "../../common/pins.js";
 import { storePaths } from "../../common/storepaths.js";
 import { CacheIndex, type CacheEntry } from "../../cache/index.js";
-import { pruneCache } from "../../cache/gc.js";
-import { chainIds } from "../../image/config.js";
-import { listContainers } from "../../runtime/containers.js";
+import { withCollector, type Collector } from "../../cache/gc/collector.js";
+import { pruneCache } from "../../cache/gc/entries.js";
 import { ContentStore } from "../../image/store.js";
-import { Snapshotter } from "../../runtime/snapshotter.js";
 import { humanSize, table, timeAgo } from "../format.js";
 import { waitingForBuilds } from "../waitnotice.js";
 
@@ -56,13 +52,6 @@ function entriesSize(entries: CacheEntry[]): number {
   return total;
 }
 
-/** The chain ids of every image in the store (tagged or dangling): what no prune may take. */
-async function imageChainIds(store: ContentStore): Promise<Set<Digest>> {
-  const ids = new Set<Digest>();
-  for (const rec of await store.listImages()) for (const c of chainIds(rec.config.rootfs.diff_ids)) ids.add(c);
-  return ids;
-}
-
 export async function runCacheLs(root: string, opts: { format?: string } = {}): Promise<void> {
   const entries = (await new CacheIndex(storePaths(root).cache).list()).sort((a, b) => b.lastUsed - a.lastUsed);
   if (opts.format === "json") {
@@ -89,7 +78,7 @@ export async function runCacheDu(root: string): Promise<void> {
   const paths = storePaths(root);
   const entries = await new CacheIndex(paths.cache).list();
   const store = await ContentStore.open(paths);
-  const protectedIds = await imageChainIds(store);
+  const protectedIds = await store.imageChains();
   const reclaimable = entriesSize(entries.filter((e) => !protectedIds.has(e.chainId)));
   process.stdout.write(
     table(["ENTRIES", "SIZE", "RECLAIMABLE"], [[String(entries.length), humanSize(entriesSize(entries)), humanSize(reclaimable)]]),
@@ -114,59 +103,24 @@ export interface StorePruneResult {
 }
 
 /**
- * Prunes the cache index, then removes the snapshots and layer blobs that neither an image in the
- * store nor a remaining cache entry needs. Holds the store's GC lock throughout.
+ * Prunes the cache index, then removes the snapshots and layer blobs that nothing needs any more (an
+ * image, a container, a remaining entry, a build's pin). Holds the store's GC lock throughout.
  */
 export async function pruneStore(root: string, opts: StorePruneOptions = {}): Promise<StorePruneResult> {
-  const paths = storePaths(root);
-  return withExclusiveLock(paths.gcLock, async () => {
-    const store = await ContentStore.open(paths);
-    const index = new CacheIndex(paths.cache);
-    const snapshotter = new Snapshotter(paths);
-    const imageChains = await imageChainIds(store);
-    const pruned = await pruneCache(index, {
-      keepStorage: opts.keepStorage,
-      keepDurationMs: opts.keepDurationMs,
-      protectedChainIds: opts.all ? new Set() : imageChains,
-      now: opts.now,
-    });
-    const remaining = await index.list();
+  return withCollector(storePaths(root), (gc) => pruneCacheEntries(gc, opts), waitingForBuilds("cache prune"));
+}
 
-    // Snapshots: live = what images, remaining entries and containers mount: their chains' folders
-    // (ancestors and the snapshots stacked ones sit on are in each chain's lowers).
-    const snapshots = await snapshotter.list();
-    const byChain = new Map(snapshots.map((s) => [s.chainId, s]));
-    // a container's writable layer sits on its image's chain, even after `rmi -f` of that image
-    const containerChains = (await listContainers(paths)).map((c) => c.parentChain);
-    const liveFolders = new Set<number>();
-    for (const top of [...imageChains, ...remaining.map((e) => e.chainId), ...containerChains]) {
-      for (const id of (top === null ? undefined : byChain.get(top))?.lowers ?? []) liveFolders.add(id);
-    }
-    // deepest first: a snapshot goes before the ones it is built or stacked on
-    const dead = snapshots.filter((s) => !liveFolders.has(s.lowers[0] as number)).sort((a, b) => b.lowers.length - a.lowers.length);
-    let reclaimedBytes = 0;
-    const removedSnapshots: Digest[] = [];
-    for (const s of dead) {
-      reclaimedBytes += (await snapshotter.usage(s.chainId)).bytes;
-      await snapshotter.removeCommitted(s.chainId);
-      removedSnapshots.push(s.chainId);
-    }
-
-    // Blobs: keep what the index's images reach and the layers of remaining entries.
-    const keepBlobs = await store.referencedBlobs();
-    for (const e of remaining) if (e.diffId !== undefined) keepBlobs.add(e.diffId);
-    const removedBlobs: Digest[] = [];
-    for (const name of await readdir(paths.blobs)) {
-      if (!/^[0-9a-f]{64}$/.test(name)) continue;
-      const digest: Digest = `sha256:${name}`;
-      if (keepBlobs.has(digest)) continue;
-      const file = join(paths.blobs, name);
-      reclaimedBytes += (await stat(file)).size;
-      await rm(file, { force: true });
-      removedBlobs.push(digest);
-    }
-    return { removedEntries: pruned.removed, removedSnapshots, removedBlobs, reclaimedBytes };
-  }, waitingForBuilds("cache prune"));
+/** The cache part of a prune, with the store held (cache prune, system prune). */
+export async function pruneCacheEntries(gc: Collector, opts: StorePruneOptions): Promise<StorePruneResult> {
+  const pruned = await pruneCache(gc.cache, {
+    keepStorage: opts.keepStorage,
+    keepDurationMs: opts.keepDurationMs,
+    protectedChainIds: opts.all ? new Set() : await gc.store.imageChains(),
+    protectedKeys: (await readPins(gc.paths)).entries,
+    now: opts.now,
+  });
+  const report = await gc.collect();
+  return { removedEntries: pruned.removed, removedSnapshots: report.snapshots, removedBlobs: report.blobs, reclaimedBytes: report.bytes };
 }
 
 export interface CachePruneFlags {

@@ -14,7 +14,7 @@ import { parseReference, shortId } from "../../image/reference.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { isRunning, listContainers, writableLayer, type ContainerRecord } from "../../runtime/containers.js";
 import { table, timeAgo } from "../format.js";
-import { LayerSizes } from "./layersize.js";
+import { LayerSizes } from "../../cache/layersizes.js";
 import { formatList } from "../listformat.js";
 import { dockerSize } from "./sizes.js";
 
@@ -136,7 +136,7 @@ function printVerbose(u: Usage, images: { total: number; reclaimable: number }):
 }
 
 /** Bytes of regular files and symlink targets under dir (a missing dir is empty). */
-async function treeSize(dir: string): Promise<number> {
+export async function treeSize(dir: string): Promise<number> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });

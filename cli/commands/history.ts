@@ -3,7 +3,7 @@
 import { storePaths } from "../../common/storepaths.js";
 import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { humanSize, table, timeAgo } from "../format.js";
-import { LayerSizes } from "./layersize.js";
+import { LayerSizes } from "../../cache/layersizes.js";
 import { formatList } from "../listformat.js";
 import { parsePlatform } from "../../image/registry/platform.js";
 

@@ -5,7 +5,7 @@ import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { parseReference } from "../../image/reference.js";
 import { humanSize, timeAgo } from "../format.js";
 import { formatList } from "../listformat.js";
-import { LayerSizes } from "./layersize.js";
+import { LayerSizes } from "../../cache/layersizes.js";
 import { dockerSize } from "./sizes.js";
 
 interface ImagesFlags {

@@ -6,7 +6,7 @@ import { ContentStore, type ImageRecord } from "../../image/store.js";
 import { parseReference } from "../../image/reference.js";
 import { renderTemplate } from "../template.js";
 import { parsePlatform } from "../../image/registry/platform.js";
-import { LayerSizes } from "./layersize.js";
+import { LayerSizes } from "../../cache/layersizes.js";
 
 /**
  * The image config as Docker's API shows it (container.Config): every field present in Go's order,

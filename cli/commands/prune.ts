@@ -1,16 +1,18 @@
 // `tsbuild image prune [-a] [-f]`: removes dangling images (with -a: every image no container uses),
-// then the blobs nothing needs any more. Asks first on a terminal, as Docker does. The space reclaimed
-// is the content size of the layers whose blobs went, as Docker counts it.
+// then what nothing needs any more (the one collector, cache/gc/: blobs, snapshots). Asks first on a
+// terminal, as Docker does. The space reclaimed is the content size of the layers whose blobs went, as
+// Docker counts it.
 import { createInterface } from "node:readline/promises";
+import type { Digest } from "../../common/digest.js";
 import { UserError } from "../../common/errors.js";
 import { storePaths } from "../../common/storepaths.js";
-import { updateIndex, refNameOf } from "../../image/layoutindex.js";
+import { withCollector, type Collector } from "../../cache/gc/collector.js";
 import { parseReference } from "../../image/reference.js";
-import { ContentStore, type ImageRecord } from "../../image/store.js";
+import { entryDescriptor, type ImageRecord } from "../../image/store.js";
 import { listContainers } from "../../runtime/containers.js";
-import { collectUnused, freedLayerLines } from "./rmi.js";
-import { LayerSizes } from "./layersize.js";
+import { freedLayerLines } from "./rmi.js";
 import { dockerSize } from "./sizes.js";
+import { waitingForBuilds } from "../waitnotice.js";
 
 const WARN_DANGLING = "WARNING! This will remove all dangling images.";
 const WARN_ALL = "WARNING! This will remove all images without at least one container associated to them.";
@@ -54,30 +56,31 @@ export function pruneFilter(filters: string[], now = Date.now()): (r: ImageRecor
 export async function runImagePrune(root: string, opts: { all?: boolean; force?: boolean; filter?: string[] }): Promise<void> {
   const matches = pruneFilter(opts.filter ?? []);
   if (!opts.force) await confirm(opts.all ? WARN_ALL : WARN_DANGLING);
-  const paths = storePaths(root);
-  const store = await ContentStore.open(paths);
-  const used = new Set((await listContainers(paths)).map((c) => c.imageId));
-  const victims = (await store.listImages()).filter((r) => !used.has(r.configDigest) && (opts.all || r.refs.length === 0) && matches(r));
-  // Content sizes (as images and system df show them), measured while the blobs are still there.
-  const sizes = new LayerSizes(store);
-  for (const r of victims) await sizes.ofImage(r);
-  const manifests = new Set(victims.map((r) => r.manifestDigest));
-  const untagged = await updateIndex(paths, (m) => ({
-    manifests: m.filter((d) => !manifests.has(d.digest)),
-    result: m.filter((d) => manifests.has(d.digest)).flatMap((d) => refNameOf(d) ?? []),
-  }));
-  const gc = await collectUnused(store, paths, "image prune");
+  const pruned = await withCollector(storePaths(root), (gc) => pruneImages(gc, opts.all === true, matches), waitingForBuilds("image prune"));
+  if (pruned.lines.length > 0) process.stdout.write(`Deleted Images:\n${pruned.lines.join("\n")}\n\n`);
+  process.stdout.write(`Total reclaimed space: ${dockerSize(pruned.reclaimed)}\n`);
+}
+
+/**
+ * Takes the images to prune out of the index and collects what nothing needs any more. Lines as
+ * Docker's (`untagged: …`, `deleted: <id>`, `deleted: <chain>` per layer that went); reclaimed: the
+ * content size of the layers whose blobs went (Docker's count). Also system prune's images part.
+ */
+export async function pruneImages(gc: Collector, all: boolean, matches: (r: ImageRecord) => boolean = () => true): Promise<{ lines: string[]; reclaimed: number; diskBytes: number }> {
+  const used = new Set((await listContainers(gc.paths)).map((c) => c.imageId));
+  const victims = (await gc.store.listImages()).filter((r) => !used.has(r.configDigest) && (all || r.refs.length === 0) && matches(r));
+  // content sizes (as images and system df show them), measured while the blobs are still there
+  const sizes = new Map<Digest, number>();
+  for (const d of new Set(victims.flatMap((r) => r.manifest.layers.map((l) => l.digest)))) sizes.set(d, await gc.sizes.of(d));
+  const untagged = await gc.store.removeManifests(new Set(victims.map((r) => entryDescriptor(r).digest)));
+  const report = await gc.collect();
   const ids = [...new Set(victims.map((r) => r.configDigest))];
-  if (ids.length > 0) {
-    const layers = [...new Set(victims.flatMap((r) => freedLayerLines(r, gc, "deleted: ")))];
-    const lines = [...untagged.map((r) => `untagged: ${parseReference(r).familiar}`), ...ids.map((id) => `deleted: ${id}`), ...layers];
-    process.stdout.write(`Deleted Images:\n${lines.join("\n")}\n\n`);
-  }
+  const layers = [...new Set(victims.flatMap((r) => freedLayerLines(r, report, "deleted: ")))];
+  const lines = ids.length === 0 ? [] : [...untagged.map((r) => `untagged: ${parseReference(r).familiar}`), ...ids.map((id) => `deleted: ${id}`), ...layers];
+  const gone = new Set(report.blobs);
   let reclaimed = 0;
-  for (const d of new Set(victims.flatMap((r) => r.manifest.layers.map((l) => l.digest)))) {
-    if (gc.removed.includes(d)) reclaimed += await sizes.of(d);
-  }
-  process.stdout.write(`Total reclaimed space: ${dockerSize(reclaimed)}\n`);
+  for (const [d, size] of sizes) if (gone.has(d)) reclaimed += size;
+  return { lines, reclaimed, diskBytes: report.bytes };
 }
 
 /** Docker's prompt; without a terminal to ask on, -f is required. */

@@ -1,15 +1,17 @@
 // `tsbuild rmi [-f] NAME|ID...`: as `docker rmi`. A tag of an image with other tags is only untagged;
 // the last tag, or an id, removes the image from the index, then its blobs that nothing else needs.
-// Every check is made before anything changes, so a refused removal leaves the store as it was.
+// Every check is made before anything changes, so a refused removal leaves the store as it was. The
+// whole command holds the store alone (cache/gc/collector.ts): a build in progress is waited for.
 // Output as Docker's: `Untagged: app:1`, `Deleted: <image id>`, then `Deleted: <chain id>` for each
 // layer (top first) whose blob really went (a layer another image or the build cache holds stays).
 import type { Digest } from "../../common/digest.js";
 import { UserError } from "../../common/errors.js";
 import { storePaths, type StorePaths } from "../../common/storepaths.js";
+import { withCollector } from "../../cache/gc/collector.js";
+import type { GcReport } from "../../cache/gc/apply.js";
 import { chainIds } from "../../image/config.js";
-import { blobsOfManifest, collectGarbage, type GcResult } from "../../image/gc.js";
 import { parseReference, shortId, tryParseReference } from "../../image/reference.js";
-import { ContentStore, entryDescriptor, type ImageRecord } from "../../image/store.js";
+import { entryDescriptor, type ContentStore, type ImageRecord } from "../../image/store.js";
 import { waitingForBuilds } from "../waitnotice.js";
 import { isRunning, listContainers, type ContainerRecord } from "../../runtime/containers.js";
 
@@ -18,24 +20,26 @@ export class ImageConflictError extends UserError {}
 
 export async function runRmi(root: string, names: string[], opts: { force?: boolean }): Promise<void> {
   const paths = storePaths(root);
-  const store = await ContentStore.open(paths);
-  const failures: string[] = [];
-  for (const name of names) {
-    try {
-      const { lines, removed } = await removeOne(store, paths, name, opts.force === true);
-      if (removed) lines.push(...freedLayerLines(removed, await collectUnused(store, paths)));
-      process.stdout.write(lines.map((l) => `${l}\n`).join(""));
-    } catch (e) {
-      if (!(e instanceof UserError)) throw e;
-      failures.push(e.message);
+  const failures = await withCollector(paths, async (gc) => {
+    const failed: string[] = [];
+    for (const name of names) {
+      try {
+        const { lines, removed } = await removeOne(gc.store, paths, name, opts.force === true);
+        if (removed) lines.push(...freedLayerLines(removed, await gc.collect()));
+        process.stdout.write(lines.map((l) => `${l}\n`).join(""));
+      } catch (e) {
+        if (!(e instanceof UserError)) throw e;
+        failed.push(e.message);
+      }
     }
-  }
+    return failed;
+  }, waitingForBuilds("rmi"));
   if (failures.length > 0) throw new UserError(failures.join("; "));
 }
 
 /** `Deleted: <chain id>` for each layer of the removed image whose blob the collection removed, top first. */
-export function freedLayerLines(rec: ImageRecord, gc: GcResult, prefix = "Deleted: "): string[] {
-  const gone = new Set(gc.removed);
+export function freedLayerLines(rec: ImageRecord, gc: GcReport, prefix = "Deleted: "): string[] {
+  const gone = new Set(gc.blobs);
   const diffIds = rec.config.rootfs.diff_ids;
   const chains = chainIds(diffIds);
   const lines: string[] = [];
@@ -43,13 +47,6 @@ export function freedLayerLines(rec: ImageRecord, gc: GcResult, prefix = "Delete
     if (gone.has(rec.manifest.layers[i]?.digest as Digest)) lines.push(`${prefix}${chains[i]}`);
   }
   return lines;
-}
-
-/** Removes unreferenced blobs, keeping what existing containers' images need. */
-export async function collectUnused(store: ContentStore, paths: StorePaths, command = "rmi"): Promise<GcResult> {
-  const keep: Digest[] = [];
-  for (const c of await listContainers(paths)) keep.push(...(await blobsOfManifest(store, c.manifestDigest)));
-  return collectGarbage(store, keep, waitingForBuilds(command));
 }
 
 async function removeOne(store: ContentStore, paths: StorePaths, name: string, force: boolean): Promise<{ lines: string[]; removed?: ImageRecord }> {

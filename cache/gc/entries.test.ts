@@ -3,10 +3,10 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { sha256 } from "../common/digest.js";
-import { CacheIndex, type CacheEntry } from "./index.js";
-import { stepKey } from "./key.js";
-import { pruneCache } from "./gc.js";
+import { sha256 } from "../../common/digest.js";
+import { CacheIndex, type CacheEntry } from "../index.js";
+import { stepKey } from "../key.js";
+import { pruneCache } from "./entries.js";
 
 const DAY = 86_400_000;
 const NOW = 1_800_000_000_000;

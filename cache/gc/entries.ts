@@ -1,5 +1,8 @@
-import type { Digest } from "../common/digest.js";
-import type { CacheEntry, CacheIndex } from "./index.js";
+// Which build cache entries a prune drops: least recently used first, by age or until the cache fits in
+// a size; entries whose snapshot an image uses are protected unless asked (cache prune --all). What the
+// dropped entries held then goes if nothing else holds it (the collector: plan.ts, apply.ts).
+import type { Digest } from "../../common/digest.js";
+import type { CacheEntry, CacheIndex } from "../index.js";
 
 export interface PruneOptions {
   /** Entries not used for longer than this are removed. */
@@ -8,6 +11,8 @@ export interface PruneOptions {
   keepStorage?: number;
   /** Entries whose chainId is here are never removed (images that are tagged, builds in progress). */
   protectedChainIds?: ReadonlySet<Digest>;
+  /** Entries with these keys are never removed (pinned by a build in progress: common/pins.ts). */
+  protectedKeys?: ReadonlySet<Digest>;
   /** Only report what would go. */
   dryRun?: boolean;
   now?: number;
@@ -55,7 +60,7 @@ export async function pruneCache(index: CacheIndex, opts: PruneOptions = {}): Pr
 
   const noLimits = opts.keepDurationMs === undefined && opts.keepStorage === undefined;
   for (const e of entries) {
-    if (protectedIds.has(e.chainId)) continue;
+    if (protectedIds.has(e.chainId) || opts.protectedKeys?.has(e.key) === true) continue;
     const tooOld = opts.keepDurationMs !== undefined && now - e.lastUsed > opts.keepDurationMs;
     const tooBig = opts.keepStorage !== undefined && total > opts.keepStorage;
     if (noLimits || tooOld || tooBig) drop(e);

@@ -2,14 +2,15 @@
 // of its tar. Docker sums each regular file's size and each symlink's target length; hardlinks count
 // once. Measuring reads the whole layer, so each result is remembered in `<root>/layersizes/<hex>`
 // (a blob never changes, so neither does its size; a missing or damaged memo is measured again).
-import { readFile } from "node:fs/promises";
+// Garbage collection (cache/gc/) drops the memo of a removed blob: `recorded` and `forget`.
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { digestHex, type Digest } from "../../common/digest.js";
-import { ArchiveError, errnoCode } from "../../common/errors.js";
-import { atomicWriteFile } from "../../common/fsutil.js";
-import type { ContentStore, ImageRecord } from "../../image/store.js";
-import { readTar } from "../../image/tar/index.js";
-import { openBlobAsTar } from "../../runtime/layerblob.js";
+import { digestHex, type Digest } from "../common/digest.js";
+import { ArchiveError, errnoCode } from "../common/errors.js";
+import { atomicWriteFile, listDirIfExists } from "../common/fsutil.js";
+import type { ContentStore, ImageRecord } from "../image/store.js";
+import { readTar } from "../image/tar/index.js";
+import { openBlobAsTar } from "../runtime/layerblob.js";
 
 export class LayerSizes {
   private readonly known = new Map<Digest, Promise<number>>();
@@ -34,6 +35,17 @@ export class LayerSizes {
     let total = 0;
     for (const l of rec.manifest.layers) total += await this.of(l.digest);
     return total;
+  }
+
+  /** The blobs a size is remembered for (the garbage collector drops those of removed blobs). */
+  async recorded(): Promise<Digest[]> {
+    return (await listDirIfExists(this.memoDir)).filter((n) => /^[a-f0-9]{64}$/.test(n)).map((n): Digest => `sha256:${n}`);
+  }
+
+  /** Drops the remembered size of a removed blob. */
+  async forget(digest: Digest): Promise<void> {
+    this.known.delete(digest);
+    await rm(join(this.memoDir, digestHex(digest)), { force: true });
   }
 
   private async remembered(digest: Digest): Promise<number> {
