@@ -172,3 +172,15 @@ test("a repository, an http tarball and a Dockerfile URL as the build context", 
   assert.match(gone.stderr, /unable to prepare context: http:\/\/127\.0\.0\.1:\d+\/missing\.tar: 404/);
   assert.deepEqual(await readdir(join(root, "tmp")), []);
 });
+
+// exclude_patterns_test.go's second half reads its files from a git repository: the patterns apply below
+// the repository's root (`*.txt` is its top level only, as in .dockerignore), and enter the step's key
+test("ADD --exclude of a repository leaves out what its patterns name below the repository's root", async () => {
+  const df = `FROM busybox:local\nADD --exclude=sub/Dockerfile --exclude=*.txt ${repo}#v1 /x\nRUN find /x | sort > /seen\n`;
+  const r = await build(df, "git:ex");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(await cat("git:ex", "cat /seen"), "/x\n/x/sub\n/x/sub/b.txt\n");
+  const other = await build(df.replace("--exclude=*.txt ", ""), "git:ex2");
+  assert.equal(other.code, 0, other.stderr);
+  assert.equal(other.steps.find((s) => s.instruction.startsWith("ADD"))?.cached, false, "other patterns, another key");
+});
