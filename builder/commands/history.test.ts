@@ -66,6 +66,8 @@ test("COPY and ADD show --chown and --chmod, never --from or --link", () => {
   assert.equal(copyCreatedBy(copy({ chown: "1:2", chmod: "640", sources: ["f.txt", "d"] })), "COPY --chown=1:2 --chmod=640 f.txt d /dst/ # buildkit");
   assert.equal(copyCreatedBy(copy({ from: "build", link: true })), "COPY f.txt /dst/ # buildkit");
   assert.equal(copyCreatedBy(copy({ sources: [], contents: [{ path: "EOT", data: "x\n", expand: true }] })), "COPY <<EOT /dst/ # buildkit");
+  // convert_copy.go writes --parents first, and never --exclude
+  assert.equal(copyCreatedBy(copy({ parents: true, excludes: ["*.md"], chown: "1:2", sources: ["./x/./y/*.txt"] })), "COPY --parents --chown=1:2 ./x/./y/*.txt /dst/ # buildkit");
 });
 
 test("EXPOSE shows this instruction's ports, sorted as a Go map prints", () => {
