@@ -37,7 +37,7 @@ function addBuildOptions(cmd: Command): void {
     .option("-f, --file <path>", "Dockerfile (default: CONTEXT/Dockerfile); - reads it from standard input")
     .option("--build-arg <key=value>", "set a build argument; repeatable", collect, [])
     .option("--target <stage>", "build this stage and what it needs")
-    .option("--build-context <name=value>", "a named context for FROM NAME / COPY --from=NAME: a folder or docker-image://REF; repeatable", collect, [])
+    .option("--build-context <name=value>", "a named context for FROM NAME / COPY --from=NAME: a folder, docker-image://REF, a git URL or an http(s) URL (one file); repeatable", collect, [])
     .addOption(new Option("--network <mode>", "network for RUN steps").choices(["host", "none", "default"]).default("host"))
     .option("--add-host <host:ip>", "add a line to /etc/hosts of RUN steps; repeatable", collect, [])
     .option("--shm-size <bytes>", "size of /dev/shm of RUN steps (e.g. 128m; default 64m)")

@@ -57,8 +57,10 @@ async function git(args: string[], cwd: string | undefined, what: string, access
   // cannot take submodules from the local filesystem (protocol.file.allow=user, as BuildKit's git).
   const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", GIT_ASKPASS: "true", ...(access.sshAuthSock ? { SSH_AUTH_SOCK: access.sshAuthSock } : {}) };
   const r = await runTool(GIT, ["-c", "protocol.file.allow=user", ...args], { ...(cwd ? { cwd } : {}), env });
-  if (r.exitCode !== 0) throw new UserError(`${what}: ${gitFailure(r.output, r.exitCode)}`);
-  return r.output;
+  if (r.exitCode === 0) return r.output;
+  // a server that cannot fetch shallowly (git's dumb http): again without --depth, as BuildKit's git does
+  if (args.includes("--depth=1") && /shallow|--depth/.test(r.output)) return git(args.filter((a) => a !== "--depth=1"), cwd, what, access);
+  throw new UserError(`${what}: ${gitFailure(r.output, r.exitCode)}`);
 }
 
 /**

@@ -10,7 +10,7 @@ import { posix } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { hashToDigest, isDigest, newHash, type Digest } from "../../common/digest.js";
-import { DockerfileError, errorMessage, type SourcePlace } from "../../common/errors.js";
+import { DockerfileError, UserError, errorMessage, type SourcePlace } from "../../common/errors.js";
 import { netFetch } from "../../common/netfetch.js";
 
 /** BuildKit's isHTTPSource. */
@@ -55,9 +55,11 @@ function shown(url: string): string {
 /**
  * GETs the URL into `file` (through a temporary name beside it), conditionally when `known` says what
  * the server sent before; a 304 means the known content is still current. With `checksum`, a body of
- * another digest fails before the file exists.
+ * another digest fails before the file exists. `file` may be chosen from the response's headers;
+ * `place` is the Dockerfile line errors name (`ADD URL: …`), or how to make an error elsewhere.
  */
-export async function fetchUrl(url: string, file: string, place: SourcePlace, opts: { known?: UrlValidators; checksum?: Digest } = {}): Promise<UrlCheck> {
+export async function fetchUrl(url: string, file: string | ((headers: Headers) => string), place: SourcePlace | ((message: string) => Error), opts: { known?: UrlValidators; checksum?: Digest } = {}): Promise<UrlCheck> {
+  const fail = typeof place === "function" ? place : (message: string): Error => new DockerfileError(place, `ADD ${shown(url)}: ${message}`);
   const headers: Record<string, string> = {};
   if (opts.known?.etag) headers["if-none-match"] = opts.known.etag;
   if (opts.known?.lastModified) headers["if-modified-since"] = opts.known.lastModified;
@@ -65,8 +67,7 @@ export async function fetchUrl(url: string, file: string, place: SourcePlace, op
   try {
     res = await netFetch(url, { headers, redirect: "follow" });
   } catch (e) {
-    const cause = e instanceof Error && e.cause instanceof Error ? e.cause.message : errorMessage(e);
-    throw new DockerfileError(place, `ADD ${shown(url)}: ${cause}`);
+    throw fail(e instanceof Error && e.cause instanceof Error ? e.cause.message : errorMessage(e));
   }
   if (res.status === 304 && opts.known) {
     await res.body?.cancel();
@@ -74,7 +75,7 @@ export async function fetchUrl(url: string, file: string, place: SourcePlace, op
   }
   if (!res.ok || res.body === null) {
     await res.body?.cancel();
-    throw new DockerfileError(place, `ADD ${shown(url)}: invalid response status ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
+    throw fail(`invalid response status ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
   }
   const hash = newHash();
   let received = 0;
@@ -85,24 +86,55 @@ export async function fetchUrl(url: string, file: string, place: SourcePlace, op
       done(null, chunk);
     },
   });
-  const partial = `${file}.part`;
+  const target = typeof file === "string" ? file : file(res.headers);
+  const partial = `${target}.part`;
   try {
     await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), tee, createWriteStream(partial, { mode: 0o600 }));
-    const digest = hashToDigest(hash);
-    if (opts.checksum !== undefined && digest !== opts.checksum) {
-      throw new DockerfileError(place, `ADD ${shown(url)}: digest mismatch: --checksum says ${opts.checksum}, the download is ${digest}`);
-    }
+  } catch (e) {
+    await rm(partial, { force: true });
+    throw fail(`download failed: ${downloadFailure(e, received, res.headers.get("content-length"))}`);
+  }
+  const digest = hashToDigest(hash);
+  try {
+    if (opts.checksum !== undefined && digest !== opts.checksum) throw fail(`digest mismatch: --checksum says ${opts.checksum}, the download is ${digest}`);
     const lastModified = res.headers.get("last-modified") ?? undefined;
     const mtime = lastModified !== undefined && !Number.isNaN(Date.parse(lastModified)) ? new Date(lastModified) : new Date(0);
     await utimes(partial, mtime, mtime);
-    await rename(partial, file);
+    await rename(partial, target);
     const etag = res.headers.get("etag") ?? undefined;
-    return { kind: "downloaded", file, validators: { digest, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) } };
+    return { kind: "downloaded", file: target, validators: { digest, ...(etag ? { etag } : {}), ...(lastModified ? { lastModified } : {}) } };
   } catch (e) {
     await rm(partial, { force: true });
-    if (e instanceof DockerfileError) throw e;
-    throw new DockerfileError(place, `ADD ${shown(url)}: download failed: ${downloadFailure(e, received, res.headers.get("content-length"))}`);
+    throw e;
   }
+}
+
+/**
+ * A `--build-context NAME=URL` that is not a repository: the download as one file in `dir`, as BuildKit's
+ * http source names it without a filename (Content-Disposition's, else the URL path's last segment,
+ * else `download`), mode 0600, the Last-Modified time; not extracted.
+ */
+export async function downloadNamedContext(url: string, dir: string, what: string): Promise<string> {
+  const got = await fetchUrl(url, (headers) => posix.join(dir, httpSourceFileName(url, headers.get("content-disposition"))), (m) => new UserError(`${what}: ${m}`));
+  return got.kind === "downloaded" ? got.file : dir;
+}
+
+/** BuildKit's source/http getFileName without a manual name. */
+export function httpSourceFileName(url: string, contentDisposition: string | null): string {
+  const param = contentDisposition !== null ? /(?:^|;)\s*filename\s*=\s*(?:"([^"]*)"|([^;\s]*))/i.exec(contentDisposition) : null;
+  const given = param ? (param[1] ?? param[2] ?? "") : "";
+  if (given !== "" && !given.endsWith("/")) {
+    const base = posix.basename(given);
+    if (base !== "" && base !== "." && base !== "/") return base;
+  }
+  let pathname = "";
+  try {
+    pathname = decodeURIComponent(new URL(url).pathname);
+  } catch {
+    return "download"; // not a URL Go's url.Parse reads either
+  }
+  const base = posix.basename(pathname);
+  return base !== "" && base !== "." && base !== "/" ? base : "download";
 }
 
 /** Why a body stopped: a connection closed short of its Content-Length says so in bytes (undici says "terminated"). */

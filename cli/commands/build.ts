@@ -16,7 +16,8 @@ import { PlanCollector } from "../plan.js";
 import { isRemoteContext, readRemoteContext, readStdinInputs, type StdinInputs } from "../stdincontext.js";
 import { parseAllow, sandboxOptions } from "../sandboxflags.js";
 import type { NamedContext } from "../../builder/namedcontexts.js";
-import { existsSync, statSync } from "node:fs";
+import type { BuildContexts } from "../buildcontexts.js";
+import { statSync } from "node:fs";
 import { storePaths } from "../../common/storepaths.js";
 import { normalizeReference } from "../../image/reference.js";
 import type { BuildOutcome } from "../../builder/build.js";
@@ -78,26 +79,6 @@ function parseSshFlags(values: string[]): Map<string, string> {
   return out;
 }
 
-/** `--build-context NAME=DIR|docker-image://REF` (buildx's named contexts). */
-function parseBuildContexts(values: string[]): Map<string, NamedContext> {
-  const out = new Map<string, NamedContext>();
-  for (const v of values) {
-    const eq = v.indexOf("=");
-    if (eq <= 0) throw new UserError(`invalid --build-context "${v.slice(0, 200)}": expected NAME=DIR or NAME=docker-image://REF`);
-    const name = v.slice(0, eq).toLowerCase();
-    const value = v.slice(eq + 1);
-    if (value.startsWith("docker-image://")) out.set(name, { kind: "image", ref: value.slice("docker-image://".length) });
-    else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
-      throw new UserError(`--build-context ${name}=${value.slice(0, 200)}: only folders and docker-image:// contexts are supported by tsbuild yet`);
-    } else {
-      const path = resolve(value);
-      if (!existsSync(path) || !statSync(path).isDirectory()) throw new UserError(`--build-context ${name}=${value.slice(0, 200)}: no such folder`);
-      out.set(name, { kind: "dir", path });
-    }
-  }
-  return out;
-}
-
 function keyValues(list: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of list) {
@@ -115,6 +96,7 @@ function keyValues(list: string[], flag: string): Record<string, string> {
   }
   return out;
 }
+
 /** `--platform linux/amd64,linux/arm64`: each once, in the order given. */
 function parsePlatforms(value: string): ReturnType<typeof parsePlatform>[] {
   const out = new Map<string, ReturnType<typeof parsePlatform>>();
@@ -124,7 +106,6 @@ function parsePlatforms(value: string): ReturnType<typeof parsePlatform>[] {
   }
   return [...out.values()];
 }
-
 
 /** What `docker buildx build --metadata-file` writes for an image export (the keys scripts read). */
 function buildMetadata(outcome: BuildOutcome, tags: string[]): Record<string, unknown> {
@@ -143,10 +124,12 @@ export async function runBuild(root: string, context: string, raw: Record<string
   const platform = platforms.length === 1 ? platforms[0] : undefined;
   if ((flags.output ?? []).length > 1) throw new UserError("only one --output is supported");
   const output = flags.output?.[0] !== undefined ? parseOutputSpec(flags.output[0]) : undefined;
+  // -o type=image,name=… names the image instead of -t (buildx sets name from -t only when it is absent)
+  if (output?.names !== undefined) flags.tag = output.names;
   if (platforms.length > 1 && output !== undefined && output.type !== "image" && output.type !== "registry") {
     throw new UserError(`--output type=${output.type} with ${platforms.length} platforms: tsbuild writes a multi-platform build only as an image index (in the store, or pushed)`);
   }
-  if (output?.push && flags.tag.length === 0) throw new UserError(`--output type=${output.type} pushes the -t names: give at least one -t NAME:TAG`);
+  if (output?.push && flags.tag.length === 0) throw new UserError(`--output type=${output.type} pushes the -t names: give at least one -t NAME:TAG (or name=NAME in --output)`);
   traceMark("build command");
   const builder = await import("../../builder/build.js");
   traceMark("builder loaded");
@@ -159,9 +142,15 @@ export async function runBuild(root: string, context: string, raw: Record<string
     : context === "-" || flags.file === "-"
       ? await readStdinInputs(storePaths(root), { contextIsStdin: context === "-", dockerfileIsStdin: flags.file === "-" })
       : undefined;
+  let named: BuildContexts | undefined;
   try {
-    await buildWith(root, stdin, context, { ...flags, push: flags.push === true || output?.push === true }, registry, secrets, platform, platforms, cacheFrom, cacheTo, builder, output);
+    if (flags.buildContext && flags.buildContext.length > 0) {
+      const { readBuildContexts } = await import("../buildcontexts.js");
+      named = await readBuildContexts(storePaths(root), flags.buildContext, flags.ssh && flags.ssh.length > 0 ? parseSshFlags(flags.ssh) : undefined);
+    }
+    await buildWith(root, stdin, context, { ...flags, push: flags.push === true || output?.push === true }, registry, secrets, platform, platforms, cacheFrom, cacheTo, builder, output, named?.contexts);
   } finally {
+    await named?.cleanup();
     await stdin?.cleanup();
   }
 }
@@ -179,6 +168,7 @@ async function buildWith(
   cacheTo: CacheSpec[],
   { build, planBuild }: typeof import("../../builder/build.js"),
   output: OutputSpec | undefined,
+  namedContexts: ReadonlyMap<string, NamedContext> | undefined,
 ): Promise<void> {
   const sandbox = sandboxOptions(flags);
   const contextDir = stdin?.contextDir ?? resolve(context);
@@ -234,7 +224,7 @@ async function buildWith(
       ...(platform ? { platform } : {}),
       ...(platforms.length > 1 ? { platforms } : {}),
       ...(sandbox ? { sandbox } : {}),
-      ...(flags.buildContext && flags.buildContext.length > 0 ? { namedContexts: parseBuildContexts(flags.buildContext) } : {}),
+      ...(namedContexts ? { namedContexts } : {}),
       allow: parseAllow(flags.allow ?? []),
       noCache: !flags.cache,
       ...(flags.cacheFilter && flags.cacheFilter.length > 0 ? { noCacheStages: flags.cacheFilter.flatMap((v) => v.split(",")).map((v) => v.trim()).filter((v) => v !== "") } : {}),

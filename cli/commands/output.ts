@@ -1,15 +1,21 @@
 // `build --output` (`-o`), BuildKit's exporters: `type=local,dest=DIR` (the image's files into a
 // folder; `-o DIR` for short), `type=tar,dest=FILE` (those files as one tar; `-o -` to standard
 // output), `type=docker|oci,dest=FILE` (the image as a docker-archive or OCI layout tar), and
-// `type=registry` / `type=image,push=true` (push the -t names). The image is also kept in the store,
-// as every build's is.
+// `type=registry` / `type=image,push=true` (push the -t names, or the `name=` ones, which replace them as
+// in buildx). The image is also kept in the store, as every build's is.
 import { createWriteStream } from "node:fs";
 import { UserError } from "../../common/errors.js";
 import { storePaths } from "../../common/storepaths.js";
 import type { Digest } from "../../common/digest.js";
 
 export type OutputType = "local" | "tar" | "docker" | "oci" | "registry" | "image";
-export interface OutputSpec { type: OutputType; dest?: string; push: boolean }
+export interface OutputSpec {
+  type: OutputType;
+  dest?: string;
+  push: boolean;
+  /** `name=` of type=image|registry: the image's names, instead of the -t ones (buildx's rule). */
+  names?: string[];
+}
 
 const TYPES: readonly OutputType[] = ["local", "tar", "docker", "oci", "registry", "image"];
 
@@ -17,7 +23,7 @@ const TYPES: readonly OutputType[] = ["local", "tar", "docker", "oci", "registry
 export function parseOutputSpec(value: string): OutputSpec {
   if (!value.includes("=")) return value === "-" ? { type: "tar", dest: "-", push: false } : { type: "local", dest: value, push: false };
   const fields = new Map<string, string>();
-  for (const part of value.split(",")) {
+  for (const part of csvFields(value)) {
     const eq = part.indexOf("=");
     if (eq <= 0) throw new UserError(`invalid --output "${value.slice(0, 200)}": expected KEY=VALUE fields, got "${part.slice(0, 60)}"`);
     fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1).trim());
@@ -27,11 +33,40 @@ export function parseOutputSpec(value: string): OutputSpec {
     throw new UserError(`invalid --output "${value.slice(0, 200)}": unknown type "${type.slice(0, 40)}" (one of ${TYPES.join(", ")})`);
   }
   const dest = fields.get("dest");
-  const spec: OutputSpec = { type: type as OutputType, push: type === "registry" || fields.get("push") === "true", ...(dest !== undefined ? { dest } : {}) };
+  const name = fields.get("name");
+  const names = name?.split(",").map((n) => n.trim()).filter((n) => n !== "");
+  const spec: OutputSpec = {
+    type: type as OutputType,
+    push: type === "registry" || fields.get("push") === "true",
+    ...(dest !== undefined ? { dest } : {}),
+    ...(names !== undefined && names.length > 0 && (type === "image" || type === "registry") ? { names } : {}),
+  };
   if ((spec.type === "local" || spec.type === "tar") && dest === undefined) {
     throw new UserError(`invalid --output "${value.slice(0, 200)}": type=${spec.type} needs dest=`);
   }
   return spec;
+}
+
+/** The fields of a CSV line as buildx reads --output: a field in double quotes may hold commas (`"name=a,b"`). */
+function csvFields(line: string): string[] {
+  const out: string[] = [];
+  let field = "";
+  let quoted = false;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i] as string;
+    if (c === '"') {
+      if (quoted && line[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else quoted = !quoted;
+    } else if (c === "," && !quoted) {
+      out.push(field);
+      field = "";
+    } else field += c;
+  }
+  if (quoted) throw new UserError(`invalid --output "${line.slice(0, 200)}": an unclosed quote`);
+  out.push(field);
+  return out;
 }
 
 export interface BuiltImage { imageId: Digest; diffIds: readonly Digest[]; /** The -t names: an archive carries them. */ tags: string[] }
