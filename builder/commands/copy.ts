@@ -53,7 +53,7 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
   const { session, state } = ctx;
   const place = { file: instr.place.file, line: instr.place.line };
   const chmod = parseChmod(instr);
-  const exclude = excludeMatcher(instr.excludes, place);
+  const exclude = excludeMatcher(instr.excludes, place, (message) => session.emit({ type: "warning", place, message }));
   const parents = instr.kind === "COPY" && instr.parents;
   const repository = instr.kind === "ADD" ? addsFromGit(instr) : undefined;
   if (instr.kind === "ADD" && repository !== undefined) return dispatchAddGit(ctx, instr, repository, chmod);

@@ -12,11 +12,21 @@ import { IgnoreMatcher, IgnorePatternError } from "../../cache/ignorepatterns.js
 import { resolveInsideRoot } from "../../common/rootpath.js";
 import type { Visibility } from "./visibility.js";
 
-/** The --exclude patterns of one COPY/ADD as a matcher; undefined when there are none. */
-export function excludeMatcher(patterns: readonly string[], place: SourcePlace): IgnoreMatcher | undefined {
-  if (patterns.length === 0) return undefined;
+/**
+ * The --exclude patterns of one COPY/ADD as a matcher; undefined when there are none. BuildKit hands
+ * them to patternmatcher as written (no .dockerignore reading, which drops a leading `/`), and paths
+ * below a source have none, so a pattern starting with `/` matches nothing: it is left out, and `warn`
+ * says so.
+ */
+export function excludeMatcher(patterns: readonly string[], place: SourcePlace, warn?: (message: string) => void): IgnoreMatcher | undefined {
+  const usable = patterns.filter((p) => {
+    const rooted = /^!?\//.test(p.trim());
+    if (rooted) warn?.(`--exclude=${p} matches nothing, as in BuildKit: patterns are matched below each source, and its paths do not start with /; write ${p.trim().replace(/^(!?)\/+/, "$1")}`);
+    return !rooted;
+  });
+  if (usable.length === 0) return undefined;
   try {
-    const matcher = new IgnoreMatcher(patterns);
+    const matcher = new IgnoreMatcher(usable);
     return matcher.empty ? undefined : matcher;
   } catch (e) {
     if (e instanceof IgnorePatternError) throw new DockerfileError(place, `invalid --exclude pattern: ${e.message}`);

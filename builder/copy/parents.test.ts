@@ -94,6 +94,13 @@ test("excludes: relative to each source, never the source itself; a folder inher
   assert.equal(v.filter("dir/b.md"), true);
   assert.equal(v.mustDescend("dir/logs"), true); // a ! pattern may re-include something below
   assert.equal(excludeMatcher([], place), undefined);
+  // BuildKit gives the patterns to patternmatcher as written: a leading / matches nothing (warned)
+  const warned: string[] = [];
+  const rooted = excludeMatcher(["/dir1", "./b.md"], place, (w) => warned.push(w));
+  assert.equal(rooted?.ignores("dir1", []), false);
+  assert.equal(rooted?.ignores("b.md", []), true);
+  assert.deepEqual(warned, ["--exclude=/dir1 matches nothing, as in BuildKit: patterns are matched below each source, and its paths do not start with /; write dir1"]);
+  assert.equal(excludeMatcher(["/x"], place), undefined);
   assert.throws(() => excludeMatcher(["[x"], place), (e: unknown) => e instanceof DockerfileError && /invalid --exclude pattern/.test(e.message));
 });
 
