@@ -73,12 +73,19 @@ test("the agent answers inside the step (default id, SSH_AUTH_SOCK set); nothing
   assert.equal((await tsbuildOk(["--root", root, "run", "--rm", "ssh:2", "cat", "/count"])).stdout, "1\n");
 });
 
-test("a required ssh mount without --ssh, and a key file as --ssh, are one-line errors", async () => {
+test("a required ssh mount without --ssh, --ssh default without an agent, and a key file as --ssh, are one-line errors", async () => {
   const missing = await build("FROM busybox:local\nRUN --mount=type=ssh,required=true true\n", []);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /Dockerfile:2: RUN --mount=type=ssh: no SSH agent socket for id default \(build with --ssh default\)/);
   const optional = await build("FROM busybox:local\nRUN --mount=type=ssh test -z \"$SSH_AUTH_SOCK\"\n", []);
   assert.equal(optional.code, 0, optional.stderr);
+  const saved = process.env.SSH_AUTH_SOCK;
+  delete process.env.SSH_AUTH_SOCK; // the CLI the test starts inherits the environment
+  const noAgent = await build("FROM busybox:local\nRUN --mount=type=ssh true\n", ["--ssh", "default"]).finally(() => {
+    if (saved !== undefined) process.env.SSH_AUTH_SOCK = saved;
+  });
+  assert.notEqual(noAgent.code, 0);
+  assert.equal(noAgent.stderr, "error: --ssh default: SSH_AUTH_SOCK is not set: start ssh-agent and add your key (ssh-add), or give --ssh default=SOCKET\n");
   const key = await build("FROM busybox:local\nRUN --mount=type=ssh true\n", ["--ssh", `default=${join(dir, "key")}`]);
   assert.equal(key.code, 1);
   assert.match(key.stderr, /--ssh default: .*key is not an agent socket: load the key into ssh-agent/);

@@ -68,9 +68,10 @@ function parseSshFlags(values: string[]): Map<string, string> {
     const eq = v.indexOf("=");
     const id = eq < 0 ? v : v.slice(0, eq);
     const path = eq < 0 ? process.env.SSH_AUTH_SOCK : v.slice(eq + 1).split(",")[0];
-    if (id === "" || path === undefined || path === "") {
-      throw new UserError(`invalid --ssh "${v.slice(0, 200)}": expected default or ID=SOCKET${eq < 0 ? " (SSH_AUTH_SOCK is not set)" : ""}`);
+    if (eq < 0 && id !== "" && (path === undefined || path === "")) {
+      throw new UserError(`--ssh ${id.slice(0, 100)}: SSH_AUTH_SOCK is not set: start ssh-agent and add your key (ssh-add), or give --ssh ${id.slice(0, 100)}=SOCKET`);
     }
+    if (id === "" || path === undefined || path === "") throw new UserError(`invalid --ssh "${v.slice(0, 200)}": expected default or ID=SOCKET`);
     const st = statSync(path, { throwIfNoEntry: false });
     if (st === undefined) throw new UserError(`--ssh ${id}: ${path.slice(0, 200)}: no such socket`);
     if (!st.isSocket()) throw new UserError(`--ssh ${id}: ${path.slice(0, 200)} is not an agent socket: load the key into ssh-agent (ssh-add) and give its socket`);
