@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { inflateSync } from "node:zlib";
 import { REPO, freshStore, removeStore, setCaseModes, tsbuild, tsbuildOk } from "./helpers.js";
 import { STATE_FILL } from "../cli/report/svg.js";
-import { isFilesystemStep } from "../cli/report/graph.js";
+import { buildGraph, isFilesystemStep } from "../cli/report/graph.js";
 import { NODE } from "../cli/report/layout.js";
 import type { BuildReport } from "../cli/report.js";
 
@@ -191,5 +191,48 @@ describe("the HTML build report in headless Chromium", { timeout: 300_000 }, () 
     assert.equal(text.code, 1);
     assert.match(text.stderr, /text\.json: not JSON/);
     assert.throws(() => statSync(join(work, "never.html")));
+  });
+});
+
+describe("the report's graph (cli/report/graph.ts)", () => {
+  type Step = BuildReport["steps"][number];
+  const step = (stage: string, line: number, instruction: string, cached: boolean, reason: string | null = null, uses?: string[]): Step =>
+    ({ stage, line, instruction, cached, reason, key: null, duration_ms: 10, layer_digest: null, layer_size: null, ...(uses ? { uses } : {}) });
+  const reportOf = (steps: Step[]): BuildReport => ({
+    version: 1, dockerfile: "/d/Dockerfile", context: "/d", success: true, error: null, image: null, steps, advice: [],
+    totals: { steps: steps.length, filesystem_steps: 0, hits: 0, misses: 0, hit_ratio: 1, duration_ms: 0, time_saved_ms: 0 },
+  });
+  const multi = [
+    step("a", 1, "FROM busybox AS a", true), step("a", 2, "COPY x .", false, "x changed"), step("a", 3, "RUN make", false, "parent step rebuilt (step 2)"),
+    step("b", 5, "FROM busybox AS b", true), step("b", 6, "COPY y .", true),
+    step("c", 8, "FROM busybox", true), step("c", 9, "COPY --from=a /out /out", false, "out changed", ["a"]),
+    step("c", 10, "COPY --from=b /y /y", false, "parent step rebuilt (step 2)", ["b"]), step("c", 11, "CMD [\"x\"]", true),
+  ];
+
+  it("follows a chain from the first changed input across stages, and not into a stage that stayed cached", () => {
+    const g = buildGraph(reportOf(multi));
+    assert.deepEqual(g.stages.map((s) => [s.name, s.uses]), [["a", []], ["b", []], ["c", ["a", "b"]]]);
+    assert.deepEqual(g.chains, [{ root: 1, forced: [2, 6, 7], last: [7], stopped: [] }]);
+    assert.deepEqual(g.steps.filter((s) => s.inChain).map((s) => s.step.line), [2, 3, 9, 10, 11]);
+    assert.ok(g.edges.some((e) => e.from === 2 && e.to === 6 && e.crossStage && e.inChain));
+    assert.ok(g.edges.some((e) => e.from === 4 && e.to === 7 && e.crossStage && !e.inChain));
+  });
+
+  it("ends a chain at a hit that reads a rebuilt stage, and says so", () => {
+    const g = buildGraph(reportOf(multi.map((s) => (s.line === 9 ? { ...s, cached: true, reason: null } : s.line === 10 ? { ...s, cached: true, reason: null } : s))));
+    assert.deepEqual(g.chains, [{ root: 1, forced: [2], last: [2], stopped: [6] }]);
+  });
+
+  it("draws a report written before steps had `uses` from the FROM and --from words", () => {
+    const g = buildGraph(reportOf(multi.map(({ uses: _uses, ...s }) => s)));
+    assert.deepEqual(g.stages.map((s) => [s.name, s.uses]), [["a", []], ["b", []], ["c", ["a", "b"]]]);
+  });
+
+  it("gives a stage run again (one run per platform) a group of its own", () => {
+    const g = buildGraph(reportOf([...multi, ...multi.map((s) => ({ ...s, cached: true, reason: null }))]));
+    assert.deepEqual(g.stages.map((s) => [s.name, s.uses]), [
+      ["a", []], ["a (2)", []], ["b", []], ["b (2)", []], ["c", ["a", "b"]], ["c (2)", ["a (2)", "b (2)"]],
+    ]);
+    assert.equal(g.chains.length, 1);
   });
 });

@@ -77,18 +77,28 @@ export function buildGraph(report: BuildReport): BuildGraph {
     inChain: false,
     root: false,
   }));
-  // Stages in Dockerfile order (their FROM lines), each one's steps in the order they ran.
+  // Stages in Dockerfile order (their FROM lines), each one's steps in the order they ran. A stage
+  // whose FROM comes again (a build of several platforms runs the stages once per platform) starts a
+  // second group, `name (2)`, and what reads the stage from then on reads that one.
   const byName = new Map<string, GraphStep[]>();
+  const current = new Map<string, string>();
+  const readsOf: string[][] = [];
+  const known = new Set(report.steps.map((s) => s.stage));
   for (const s of steps) {
-    const list = byName.get(s.step.stage) ?? [];
-    list.push(s);
-    byName.set(s.step.stage, list);
+    let group = current.get(s.step.stage) ?? s.step.stage;
+    if (/^FROM\b/i.test(s.step.instruction) && byName.has(group)) {
+      let n = 2;
+      while (byName.has(`${s.step.stage} (${n})`)) n++;
+      group = `${s.step.stage} (${n})`;
+    }
+    current.set(s.step.stage, group);
+    readsOf[s.index] = stagesRead(s.step, known).map((name) => current.get(name) ?? name);
+    byName.set(group, [...(byName.get(group) ?? []), s]);
   }
-  const names = new Set(byName.keys());
   const firstLine = (list: GraphStep[]): number => Math.min(...list.map((s) => s.step.line));
   const stages: GraphStage[] = [...byName.entries()]
     .sort((a, b) => firstLine(a[1]) - firstLine(b[1]))
-    .map(([name, list]) => ({ name, steps: list, uses: [...new Set(list.flatMap((s) => stagesRead(s.step, names)))].filter((n) => n !== name) }));
+    .map(([name, list]) => ({ name, steps: list, uses: [...new Set(list.flatMap((s) => readsOf[s.index]!))].filter((n) => n !== name && byName.has(n)) }));
 
   const edges: GraphEdge[] = [];
   const inputs = new Map<number, number[]>();
@@ -99,7 +109,7 @@ export function buildGraph(report: BuildReport): BuildGraph {
   for (const stage of stages) {
     stage.steps.forEach((s, i) => {
       if (i > 0) addEdge(stage.steps[i - 1]!.index, s.index, false);
-      for (const used of stagesRead(s.step, names)) {
+      for (const used of readsOf[s.index]!) {
         const last = byName.get(used)?.at(-1);
         if (last !== undefined && used !== stage.name) addEdge(last.index, s.index, true);
       }
