@@ -43,10 +43,25 @@ export interface StepResult {
   estimatedMs?: number;
 }
 
+/**
+ * A part of a step that takes a while, as BuildKit's vertex statuses: unpacking a base image's layer
+ * (`extracting sha256:…`, bytes of its blob read of its size), reported while it runs and once when done.
+ */
+export interface StepStatus {
+  /** What it is, as progress shows it: "extracting sha256:<hex>". */
+  id: string;
+  current: number;
+  total: number;
+  done: boolean;
+  /** When it began (ms since the epoch). */
+  started: number;
+}
+
 export type BuildEvent =
   | { type: "plan"; steps: StepInfo[] }
   | { type: "step-start"; step: StepInfo }
   | { type: "step-output"; step: StepInfo; stream: "stdout" | "stderr"; text: string }
+  | { type: "step-status"; step: StepInfo; status: StepStatus }
   | { type: "step-done"; step: StepInfo; result: StepResult }
   | { type: "step-error"; step: StepInfo; message: string }
   | { type: "warning"; message: string; place?: SourcePlace }

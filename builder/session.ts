@@ -11,13 +11,13 @@ import type { ContentStore } from "../image/store.js";
 import type { Snapshotter } from "../runtime/snapshotter.js";
 import { unpackLayer } from "../runtime/unpack.js";
 import { HeldRemovals } from "../runtime/heldremovals.js";
-import { unpackImageLayers } from "../runtime/layerblob.js";
+import { unpackImageLayers, type UnpackStatus } from "../runtime/layerblob.js";
 import type { CacheEntry, CacheIndex } from "../cache/index.js";
 import type { ImportedCache } from "../cache/remote/import.js";
 import type { UsedStep } from "../cache/remote/export.js";
 import type { FileDigestCache } from "../cache/digestcache.js";
 import type { BuildContext } from "../cache/context.js";
-import type { EventSink } from "./events.js";
+import type { EventSink, StepInfo } from "./events.js";
 
 export interface BuildSettings {
   network: "host" | "none";
@@ -78,11 +78,14 @@ export class BuildSession {
     return this.settings.noCache || (this.settings.noCacheStages?.has(stage.toLowerCase()) ?? false);
   }
 
-  ensureUnpacked(layers: Descriptor[], diffIds: readonly Digest[]): Promise<Digest | null> {
+  /** `step` (the FROM, or the COPY --from an image) hears how a long unpack goes (step-status events). */
+  ensureUnpacked(layers: Descriptor[], diffIds: readonly Digest[], step?: StepInfo): Promise<Digest | null> {
     const id = layers.map((l) => l.digest).join(",");
     let p = this.unpacking.get(id);
     if (!p) {
-      p = unpackImageLayers(this.snapshotter, this.store, layers, diffIds);
+      const onStatus = step === undefined ? undefined : (s: UnpackStatus): void =>
+        this.emit({ type: "step-status", step, status: { id: `extracting ${s.digest}`, current: s.current, total: s.total, done: s.done, started: s.started } });
+      p = unpackImageLayers(this.snapshotter, this.store, layers, diffIds, onStatus);
       this.unpacking.set(id, p);
     }
     return p;

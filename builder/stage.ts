@@ -88,7 +88,8 @@ export async function resolveBase(store: ContentStore, plan: StagePlan): Promise
   }
 }
 
-async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageState> {
+/** The stage's starting state; `from` (the FROM step) hears how unpacking the base goes. */
+async function baseState(runner: StageRunner, plan: StagePlan, from: StepInfo): Promise<StageState> {
   const { session } = runner;
   const name = plan.displayName;
   if (plan.baseStage !== undefined) {
@@ -115,7 +116,7 @@ async function baseState(runner: StageRunner, plan: StagePlan): Promise<StageSta
   const image = listed.index !== undefined ? await forPlatformAt(session.store, listed, platform, plan) : listed;
   assertBasePlatform(plan, image.config, platform);
   // a plan computes the base's chain without unpacking it (it writes no snapshot)
-  const chainId = session.settings.plan ? topChainId(image.config.rootfs.diff_ids) : await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
+  const chainId = session.settings.plan ? topChainId(image.config.rootfs.diff_ids) : await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids, from);
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, sha256(`image ${image.configDigest}`));
   return state;
 }
@@ -167,7 +168,7 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   const started = performance.now();
   let state: StageState;
   try {
-    state = await baseState(runner, plan);
+    state = await baseState(runner, plan, fromInfo);
   } catch (e) {
     session.emit({ type: "step-error", step: fromInfo, message: e instanceof Error ? e.message : String(e) });
     throw e;

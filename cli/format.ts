@@ -12,6 +12,18 @@ export function humanSize(bytes: number): string {
   return `${shown.replace(/\.0+$|(\.\d*?)0+$/, "$1")}${units[i]}`;
 }
 
+/** A size in BuildKit's progress ("12.35MB / 49.56MB"): decimal units, two decimals. */
+export function progressSize(bytes: number): string {
+  const units = ["B", "kB", "MB", "GB", "TB"];
+  let v = bytes;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return `${i === 0 ? String(v) : v.toFixed(2)}${units[i]}`;
+}
+
 /** Docker's go-units HumanDuration: "About an hour", "3 days", "Less than a second". */
 export function humanDuration(ms: number): string {
   const seconds = Math.floor(ms / 1000);

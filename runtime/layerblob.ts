@@ -40,10 +40,16 @@ class DiffIdCheck extends Transform {
 
 /** The uncompressed tar of a layer; a compressed one is checked against `diffId` as it is read. */
 export function openLayerTar(store: BlobStore, layer: Descriptor, diffId: Digest): Readable {
+  return openLayerTarCounted(store, layer, diffId).tar;
+}
+
+/** openLayerTar, with how many bytes of the blob (as stored: compressed or not) have been read so far. */
+export function openLayerTarCounted(store: BlobStore, layer: Descriptor, diffId: Digest): { tar: Readable; bytesRead: () => number } {
   const kind = layerCompression(layer.mediaType);
-  if (kind === "none") return store.openBlob(layer.digest);
-  const what = `layer ${layer.digest}`;
   const blob = store.openBlob(layer.digest);
+  const bytesRead = (): number => blob.bytesRead;
+  if (kind === "none") return { tar: blob, bytesRead };
+  const what = `layer ${layer.digest}`;
   const plain = decompressStream(kind, blob, what);
   const limit = new LayerLimitCheck(what, () => blob.bytesRead); // a decompression bomb stops here
   const check = new DiffIdCheck(diffId, what);
@@ -53,7 +59,7 @@ export function openLayerTar(store: BlobStore, layer: Descriptor, diffId: Digest
     plain.destroy();
     limit.destroy();
   });
-  return plain.pipe(limit).pipe(check);
+  return { tar: plain.pipe(limit).pipe(check), bytesRead };
 }
 
 /** The uncompressed tar of a blob known only by digest (sizes, listings): compression found by its magic. */
@@ -62,23 +68,63 @@ export async function openBlobAsTar(store: BlobStore, digest: Digest): Promise<R
   return decompressStream(kind, store.openBlob(digest), `layer ${digest}`);
 }
 
+/** How far the unpacking of one layer is: bytes of its blob read, of its size; `done` once it is a snapshot. */
+export interface UnpackStatus {
+  digest: Digest;
+  current: number;
+  total: number;
+  done: boolean;
+  /** When the layer began to unpack (ms since the epoch). */
+  started: number;
+}
+
+/**
+ * How often a layer being unpacked reports how far it is (TSBUILD_UNPACK_PROGRESS_MS lowers it in tests).
+ * A layer unpacked sooner reports nothing: a small base stays as quiet as before.
+ */
+function progressInterval(): number {
+  const ms = Number(process.env.TSBUILD_UNPACK_PROGRESS_MS);
+  return Number.isFinite(ms) && ms > 0 ? ms : 1000;
+}
+
 /**
  * Unpacks an image's layers as snapshots (existing chains are reused without reading) and returns the
  * chain id of the top one, or null for an image without layers. `diffIds` are the config's rootfs.diff_ids.
+ * `onStatus` hears, every progressInterval() while a layer unpacks, how much of its blob has been read,
+ * and, if it heard that, when the layer is done.
  */
 export async function unpackImageLayers(
   snapshotter: Snapshotter,
   store: BlobStore,
   layers: readonly Descriptor[],
   diffIds: readonly Digest[],
+  onStatus?: (status: UnpackStatus) => void,
 ): Promise<Digest | null> {
   if (diffIds.length !== layers.length) throw new ArchiveError(`image has ${layers.length} layers but its config lists ${diffIds.length} diff_ids`);
   let chain: Digest | null = null;
   for (const [i, layer] of layers.entries()) {
     const diffId = diffIds[i] as Digest;
+    let reported = false;
+    let started = 0;
+    let timer: NodeJS.Timeout | undefined;
+    // called only when the layer is not unpacked yet
+    const open = (): Readable => {
+      const { tar, bytesRead } = openLayerTarCounted(store, layer, diffId);
+      started = Date.now();
+      if (onStatus) {
+        timer = setInterval(() => {
+          reported = true;
+          onStatus({ digest: layer.digest, current: Math.min(bytesRead(), layer.size), total: layer.size, done: false, started });
+        }, progressInterval());
+      }
+      return tar;
+    };
     try {
-      chain = await unpackLayer(snapshotter, chain, diffId, () => openLayerTar(store, layer, diffId));
+      chain = await unpackLayer(snapshotter, chain, diffId, open);
+      clearInterval(timer);
+      if (reported) onStatus?.({ digest: layer.digest, current: layer.size, total: layer.size, done: true, started });
     } catch (e) {
+      clearInterval(timer);
       // the place: which layer (a stored image whose layer is corrupt fails here, at first use)
       if (e instanceof ArchiveError && !e.message.startsWith("layer ")) throw new ArchiveError(`layer ${i + 1} of ${layers.length} (${layer.digest}): ${e.message}`, { cause: e });
       throw e;

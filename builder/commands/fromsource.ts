@@ -47,7 +47,7 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
     if (session.settings.plan && top !== null && !(await session.snapshotter.has(top))) {
       throw new PlanDepends(`image ${imageRef}, which is not unpacked yet`); // a plan writes no snapshot
     }
-    const chain = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids);
+    const chain = await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids, ctx.info);
     mounted = await mountSpec(await session.snapshotter.view(chain), session.paths.tmp);
     kind = image.configDigest;
     identity = image.configDigest;

@@ -1,12 +1,15 @@
 // Plain progress in BuildKit's `--progress plain` shape: "#N [stage i/n] INSTR", "#N CACHED" or the miss
 // reason, output lines prefixed with "#N <seconds>", and "#N DONE 0.1s".
 import type { BuildEvent, StepInfo } from "../../builder/events.js";
+import { progressSize } from "../format.js";
 import { stepLabel } from "./label.js";
 
 export class PlainProgress {
   private readonly numbers = new Map<string, number>();
   private readonly started = new Map<string, number>();
   private next = 1;
+  /** The bytes each status last printed, so that a status that did not move prints no line. */
+  private readonly shownBytes = new Map<string, number>();
 
   constructor(private readonly write: (line: string) => void) {}
 
@@ -24,6 +27,16 @@ export class PlainProgress {
         const n = this.number(e.step);
         const t = ((Date.now() - (this.started.get(e.step.id) ?? Date.now())) / 1000).toFixed(3);
         for (const line of e.text.replace(/\n$/, "").split("\n")) this.write(`#${n} ${t} ${line}`);
+        return;
+      }
+      case "step-status": {
+        // BuildKit's status lines: "#5 extracting sha256:… 12.35MB / 49.56MB 1.0s", the last one "… done"
+        const { id, current, total, done, started } = e.status;
+        const key = `${e.step.id} ${id}`;
+        if (!done && this.shownBytes.get(key) === current) return; // a line only when it moved
+        this.shownBytes.set(key, current);
+        const t = ((Date.now() - started) / 1000).toFixed(1);
+        this.write(`#${this.number(e.step)} ${id} ${progressSize(current)} / ${progressSize(total)} ${t}s${done ? " done" : ""}`);
         return;
       }
       case "step-done": {

@@ -1,9 +1,12 @@
 // --progress tty: BuildKit's live screen, redrawn in place (log-update). A header
 // `[+] Building 3.2s (5/8)` (FINISHED at the end), one row per FROM and filesystem step in stage and
 // step order with its time at the right edge, the last lines of a running step's output under it, the
-// cache verdict of each finished step (CACHED, or why it was rebuilt: what only tsbuild says), and
+// cache verdict of each finished step (CACHED, or why it was rebuilt: what only tsbuild says), the
+// statuses of a long part of a step under it (`=> => extracting sha256:… 12.35MB / 49.56MB`), and
 // the image lines. Every line is cut to the terminal's width: a wrapped line would break the redraw.
 import type { BuildEvent, StepInfo } from "../../builder/events.js";
+import type { StepStatus } from "../../builder/events.js";
+import { progressSize } from "../format.js";
 import { stepLabel } from "./label.js";
 
 interface Row {
@@ -15,6 +18,8 @@ interface Row {
   reason?: string;
   error?: string;
   tail: string[];
+  /** The step's statuses by id, as last reported, with when each ended. */
+  statuses: Map<string, StepStatus & { ended?: number }>;
 }
 
 type Render = ((text: string) => void) & { done(): void };
@@ -50,12 +55,17 @@ export class TtyProgress {
     switch (e.type) {
       case "step-start":
         if (!isShown(e.step)) return;
-        this.rows.set(e.step.id, { step: e.step, state: "running", started: Date.now(), tail: [] });
+        this.rows.set(e.step.id, { step: e.step, state: "running", started: Date.now(), tail: [], statuses: new Map() });
         this.timer ??= setInterval(() => this.draw(), 100).unref();
         break;
       case "step-output": {
         const row = this.rows.get(e.step.id);
         if (row) row.tail = [...row.tail, ...e.text.replace(/\n$/, "").split("\n")].slice(-TAIL_LINES);
+        break;
+      }
+      case "step-status": {
+        const row = this.rows.get(e.step.id);
+        if (row) row.statuses.set(e.status.id, { ...e.status, ...(e.status.done ? { ended: Date.now() } : {}) });
         break;
       }
       case "step-done": {
@@ -109,6 +119,10 @@ export class TtyProgress {
       const mark = row.state === "cached" ? "CACHED " : row.state === "error" ? "ERROR " : "";
       const why = row.reason ? ` (rebuilt: ${row.reason})` : "";
       lines.push(fitLine(` => ${mark}${stepLabel(row.step)}${why}`, secs, width));
+      for (const s of row.statuses.values()) {
+        const took = `${(((s.ended ?? Date.now()) - s.started) / 1000).toFixed(1)}s`;
+        lines.push(fitLine(` => => ${s.id}`, `${progressSize(s.current)} / ${progressSize(s.total)} ${took}`, width));
+      }
       for (const t of row.tail) lines.push(fitLine(` => => # ${t}`, "", width));
       if (row.error) lines.push(fitLine(` => => ERROR: ${row.error}`, "", width));
     }
