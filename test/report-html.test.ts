@@ -180,7 +180,7 @@ describe("the HTML build report in headless Chromium", { timeout: 300_000 }, () 
     }
   });
 
-  it("a file that is not a report is one line naming it and the field", async () => {
+  it("a file that is not a report is one line naming it and the field; so is a page that cannot be written", async () => {
     await writeFile(join(work, "bad.json"), JSON.stringify({ ...report, steps: [{ ...report.steps[0], cached: "yes" }] }));
     const bad = await tsbuild(["report", join(work, "bad.json")]);
     assert.equal(bad.code, 1);
@@ -191,6 +191,9 @@ describe("the HTML build report in headless Chromium", { timeout: 300_000 }, () 
     assert.equal(text.code, 1);
     assert.match(text.stderr, /text\.json: not JSON/);
     assert.throws(() => statSync(join(work, "never.html")));
+    const nowhere = await tsbuild(["report", join(work, "build.json"), "-o", join(work, "no-folder", "page.html")]);
+    assert.equal(nowhere.code, 1);
+    assert.match(nowhere.stderr, /^error: \S+no-folder\/page\.html: cannot write the HTML report: no such folder\n$/);
   });
 });
 

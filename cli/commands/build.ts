@@ -259,8 +259,8 @@ async function buildWith(
     const r = report.build(dockerfile, contextDir, failure === undefined ? null : errorMessage(failure));
     if (flags.report) await writeFile(flags.report, JSON.stringify(r, null, 2) + "\n");
     if (flags.reportHtml) {
-      const { renderHtml } = await import("../report/html.js");
-      await writeFile(flags.reportHtml, renderHtml(r));
+      const { writeReportPage } = await import("./report.js");
+      await writeReportPage(flags.reportHtml, r);
     }
   }
   if (planned && failure === undefined) {
