@@ -107,9 +107,10 @@ export function makeProgram(): Command {
     .description("Download an image from a registry (only the layers the store lacks)")
     .argument("<name>", "NAME[:TAG|@DIGEST]")
     .option("--platform <os/arch>", "platform to pull from a multi-platform image (default linux/amd64)")
+    .option("--all-platforms", "download every platform's image of a multi-platform image, kept as its index")
     .option("-a, --all-tags", "download every tagged image of the repository")
     .option("-q, --quiet", "print only the image name")
-    .action(async (name: string, opts: { platform?: string; quiet?: boolean; allTags?: boolean }, cmd: Command) => {
+    .action(async (name: string, opts: { platform?: string; quiet?: boolean; allTags?: boolean; allPlatforms?: boolean }, cmd: Command) => {
       const { runPull } = await import("./commands/pull.js");
       await runPull(rootOf(cmd), name, opts, registryOf(cmd));
     });
@@ -156,7 +157,8 @@ export function makeProgram(): Command {
     .argument("<names...>", "images to save")
     .option("-o, --output <file>", "file to write (default: standard output, unless it is a terminal)")
     .addOption(new Option("--format <format>", "archive format").choices(["docker", "oci"]).default("docker"))
-    .action(async (names: string[], opts: { output?: string; format: "docker" | "oci" }, cmd: Command) => {
+    .option("--platform <os/arch>", "one platform's image of a multi-platform one (docker format: this machine's by default; oci: the whole index by default)")
+    .action(async (names: string[], opts: { output?: string; format: "docker" | "oci"; platform?: string }, cmd: Command) => {
       const { runSave } = await import("./commands/archive.js");
       await runSave(rootOf(cmd), names, opts);
     });

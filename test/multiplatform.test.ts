@@ -111,3 +111,57 @@ test("a platform that cannot run is refused before any step; other platforms' bl
   await tsbuildOk(["--root", root, "image", "prune", "-f"]);
   assert.equal(await out(["run", "--rm", "--platform", "linux/arm64", "app:multi", "cat", "/arch"]), "aarch64\n");
 });
+
+test("save --format oci keeps the index and load keeps it; a docker-archive holds one platform", async () => {
+  const oci = join(dir, "multi-oci.tar");
+  await tsbuildOk(["--root", root, "save", "--format", "oci", "-o", oci, "app:multi"]);
+  const other = await freshStore();
+  try {
+    await tsbuildOk(["--root", other, "load", "-i", oci]);
+    assert.deepEqual(platformsOf(await layoutIndex(other, "docker.io/library/app:multi")), ["linux/amd64", "linux/arm64"]);
+    assert.equal((await out(["images", "--format", "{{.Repository}}:{{.Tag}}"], other)).split("\n").filter((l) => l === "app:multi").length, 1);
+    assert.equal(await out(["run", "--rm", "--platform", "linux/arm64", "app:multi", "cat", "/arch"], other), "aarch64\n");
+    assert.equal(await out(["inspect", "-f", "{{.Id}}", "--platform", "linux/arm64", "app:multi"], other), await out(["inspect", "-f", "{{.Id}}", "--platform", "linux/arm64", "app:multi"]));
+
+    const docker = join(dir, "arm64-docker.tar");
+    await tsbuildOk(["--root", root, "save", "--platform", "linux/arm64", "-o", docker, "app:multi"]);
+    const manifest = JSON.parse(execFileSync("tar", ["-xOf", docker, "manifest.json"], { encoding: "utf8" })) as unknown[];
+    assert.equal(manifest.length, 1);
+    await tsbuildOk(["--root", other, "load", "-i", docker]);
+    assert.equal((await out(["inspect", "-f", "{{.Architecture}}", "app:multi"], other)).trim(), "arm64", "a docker-archive's image: the one platform, tagged");
+  } finally {
+    await removeStore(other);
+  }
+});
+
+test("push writes the index and both manifests: skopeo reads them; pull --all-platforms and --platform; manifest inspect", async () => {
+  reg = await startRegistry();
+  const name = `${reg.host}/multi/app:1`;
+  await tsbuildOk(["--root", root, "tag", "app:multi", name]);
+  const pushed = await out(["push", name]);
+  const digest = /^1: digest: (sha256:[a-f0-9]{64}) size: \d+$/m.exec(pushed)?.[1];
+  assert.ok(digest, pushed);
+  const run = promisify(execFile);
+  const raw = JSON.parse((await run("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${name}`])).stdout) as IndexJson;
+  assert.equal(raw.mediaType, INDEX);
+  assert.deepEqual(platformsOf(raw), ["linux/amd64", "linux/arm64"]);
+  const layout = join(dir, "skopeo-arm64");
+  await run("skopeo", ["copy", "--src-tls-verify=false", "--override-arch", "arm64", `docker://${name}`, `oci:${layout}:arm64`]);
+  const config = JSON.parse((await run("skopeo", ["inspect", "--config", `oci:${layout}:arm64`])).stdout) as { architecture: string };
+  assert.equal(config.architecture, "arm64");
+  assert.match(await out(["manifest", "inspect", "--insecure", name]), /"architecture": "arm64"/);
+
+  const all = await freshStore();
+  const one = await freshStore();
+  try {
+    const pulled = await out(["pull", "--all-platforms", name], all);
+    assert.match(pulled, new RegExp(`^Digest: ${digest}$`, "m"));
+    assert.deepEqual(platformsOf(await layoutIndex(all, name)), ["linux/amd64", "linux/arm64"]);
+    assert.equal(await out(["run", "--rm", "--platform", "linux/arm64", name, "cat", "/arch"], all), "aarch64\n");
+    await out(["pull", "--platform", "linux/arm64", name], one);
+    assert.equal((await out(["inspect", "-f", "{{.Architecture}}", name], one)).trim(), "arm64");
+  } finally {
+    await removeStore(all);
+    await removeStore(one);
+  }
+});

@@ -44,17 +44,19 @@ async function loadFromStdin<T>(store: ContentStore, load: (file: string) => Pro
   }
 }
 
-export async function runSave(root: string, names: string[], opts: { output?: string; format: "docker" | "oci" }): Promise<void> {
+export async function runSave(root: string, names: string[], opts: { output?: string; format: "docker" | "oci"; platform?: string }): Promise<void> {
   const { saveArchiveToStream, saveDockerArchive, saveOciArchive } = await import("../../image/archive/index.js");
+  const { parsePlatform } = await import("../../image/registry/platform.js");
+  const platform = opts.platform !== undefined ? parsePlatform(opts.platform) : undefined;
   const store = await openStore(root);
   if (opts.output === undefined || opts.output === "-") {
     // Docker's rule: the archive goes to standard output, but never onto a terminal.
     if (process.stdout.isTTY) throw new UserError("cowardly refusing to save to a terminal: use -o FILE or redirect standard output");
-    await saveArchiveToStream(store, names, process.stdout, opts.format !== "oci");
+    await saveArchiveToStream(store, names, process.stdout, opts.format !== "oci", platform);
     return;
   }
-  if (opts.format === "oci") await saveOciArchive(store, names, opts.output);
-  else await saveDockerArchive(store, names, opts.output);
+  if (opts.format === "oci") await saveOciArchive(store, names, opts.output, platform);
+  else await saveDockerArchive(store, names, opts.output, platform);
 }
 
 export async function runImport(root: string, file: string, name: string | undefined, opts: { change: string[]; message?: string }): Promise<void> {

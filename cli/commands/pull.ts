@@ -12,6 +12,8 @@ import { withSharedLock } from "../../common/lock.js";
 
 export interface PullFlags {
   platform?: string;
+  /** Every platform of a multi-platform image, kept as its index. */
+  allPlatforms?: boolean;
   quiet?: boolean;
   allTags?: boolean;
 }
@@ -68,9 +70,11 @@ async function pullLocked(root: string, name: string, flags: PullFlags, registry
   const platform = flags.platform !== undefined ? parsePlatform(flags.platform) : undefined;
   const out = (line: string): void => void process.stdout.write(`${line}\n`);
   if (!flags.quiet) out(pullHeader(name));
+  if (flags.allPlatforms && platform) throw new UserError("--all-platforms and --platform cannot be given together");
   const r = await pullImage(store, name, {
     registry,
     ...(platform ? { platform } : {}),
+    ...(flags.allPlatforms ? { allPlatforms: true } : {}),
     ...(flags.quiet ? {} : { onEvent: layerLines(out) }),
   });
   if (!flags.quiet) for (const l of pullSummary(r)) out(l);

@@ -8,12 +8,12 @@ import { mkdir } from "node:fs/promises";
 import { ArchiveError, DiskFullError, errnoCode, isDiskFull } from "../../common/errors.js";
 import { withTempDir, pathExists } from "../../common/fsutil.js";
 import { withSharedLock } from "../../common/lock.js";
-import { MediaType } from "../config.js";
-import type { ContentStore, ImageRecord } from "../store.js";
+import { MediaType, type Descriptor } from "../config.js";
+import { entryDescriptor, type ContentStore, type ImageRecord } from "../store.js";
 import { planDockerArchive } from "./dockerformat.js";
 import { extractArchive } from "./extract.js";
 import { planOciLayout } from "./ociformat.js";
-import type { PlannedImage } from "./plan.js";
+import type { IndexGroup, PlannedImage } from "./plan.js";
 import { checkLayerTar } from "./tarcheck.js";
 import { familiarString } from "../reference.js";
 import { checkSize, compressionOf, fileHead, publishStaged, stageLayer, verifyFile, type StagedBlob } from "./stage.js";
@@ -55,19 +55,27 @@ async function loadInto(store: ContentStore, file: string, isDir: boolean, optio
     // the blobs while nothing references them yet (it waits instead; so does this for a prune).
     const records = await withSharedLock(store.paths.gcLock, async () => {
       await publishStaged(store, staged.values());
-      const written = [];
+      const written: { rec: ImageRecord; tags: string[] }[] = [];
+      const indexes = new Map<IndexGroup, Descriptor[]>();
       for (const img of plan) {
         const layers = img.layers.map((l) => {
           const b = staged.get(l.path) as StagedBlob;
           return { mediaType: MediaType.ociLayer, digest: b.digest, size: b.size };
         });
-        written.push({ rec: await store.writeImage(img.configBytes, layers), tags: img.tags });
+        const rec = await store.writeImage(img.configBytes, layers);
+        if (img.group === undefined) written.push({ rec, tags: img.tags });
+        else indexes.set(img.group.index, [...(indexes.get(img.group.index) ?? []), { ...rec.manifestDescriptor, platform: img.group.platform }]);
       }
-      await store.registerImages(written.map((r) => ({ manifest: r.rec.manifestDescriptor, tags: r.tags })));
+      // a multi-platform image: its platforms' images (as loaded) under one index of their own
+      for (const [group, manifests] of indexes) {
+        const desc = await store.writeIndexBlob(manifests);
+        written.push({ rec: await store.loadRecord(desc, []), tags: group.tags });
+      }
+      await store.registerImages(written.map((r) => ({ manifest: entryDescriptor(r.rec), tags: r.tags })));
       return written;
     });
     const listed = await store.listImages();
-    return records.map(({ rec }) => ({ ...rec, refs: listed.find((l) => l.manifestDigest === rec.manifestDigest)?.refs ?? [] }));
+    return records.map(({ rec }) => ({ ...rec, refs: listed.find((l) => entryDescriptor(l).digest === entryDescriptor(rec).digest)?.refs ?? [] }));
   });
 }
 

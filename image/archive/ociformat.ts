@@ -4,11 +4,12 @@ import type { Digest } from "../../common/digest.js";
 import { digestHex, sha256 } from "../../common/digest.js";
 import { ArchiveError } from "../../common/errors.js";
 import {
-  Annotation, isIndexMediaType, isDescriptor, manifestProblem,
-  type Descriptor, type ImageIndex, type ImageManifest,
+  Annotation, isIndexMediaType, isDescriptor, isManifestMediaType, manifestProblem,
+  type Descriptor, type ImageIndex, type ImageManifest, type Platform,
 } from "../config.js";
+import { pathExists } from "../../common/fsutil.js";
 import { isValidTag, parseReference } from "../reference.js";
-import { archiveTag, checkLayerCount, memberFile, parseJson, planConfig, readMember, type PlannedImage, type PlannedLayer } from "./plan.js";
+import { archiveTag, checkLayerCount, memberFile, memberPath, parseJson, planConfig, readMember, type IndexGroup, type PlannedImage, type PlannedLayer } from "./plan.js";
 
 export function hostPlatform(): { os: string; architecture: string } {
   const arch: Record<string, string> = { x64: "amd64", arm64: "arm64", arm: "arm", ia32: "386", ppc64: "ppc64le", s390x: "s390x", riscv64: "riscv64" };
@@ -60,14 +61,51 @@ export async function planOciLayout(dir: string, file: string, defaultName?: str
     throw new ArchiveError(`${file}: index.json is not an OCI image index`);
   }
   const byManifest = new Map<Digest, PlannedImage>();
+  const groups = new Map<Digest, IndexGroup>();
   for (const top of index.manifests) {
-    const desc = await pickManifest(dir, top, file);
     const tag = tagOf(top, file, defaultName);
-    const known = byManifest.get(desc.digest);
+    const known = groups.get(top.digest);
     if (known) {
       if (tag !== undefined && !known.tags.includes(tag)) known.tags.push(tag);
       continue;
     }
+    const children = await platformChildren(dir, top, file);
+    if (children.length >= 2) {
+      // a multi-platform image whose platforms are all here: loaded as an index of its own
+      const group: IndexGroup = { key: top.digest, tags: tag === undefined ? [] : [tag] };
+      groups.set(top.digest, group);
+      for (const child of children) {
+        const img = await planImage(dir, child, file);
+        byManifest.set(`${top.digest}/${child.digest}` as Digest, { ...img, group: { index: group, platform: child.platform as Platform } });
+      }
+      continue;
+    }
+    const desc = await pickManifest(dir, top, file);
+    const same = byManifest.get(desc.digest);
+    if (same) {
+      if (tag !== undefined && !same.tags.includes(tag)) same.tags.push(tag);
+      continue;
+    }
+    byManifest.set(desc.digest, { ...(await planImage(dir, desc, file)), tags: tag === undefined ? [] : [tag] });
+  }
+  return [...byManifest.values()];
+}
+
+/** The platform entries of an index entry whose manifests the archive holds (none for a manifest entry). */
+async function platformChildren(dir: string, top: Descriptor, file: string): Promise<Descriptor[]> {
+  if (!isIndexMediaType(top.mediaType)) return [];
+  const index = parseJson<ImageIndex>(await readVerified(dir, top, `index ${top.digest}`, file), `index ${top.digest}`, file);
+  const entries = (Array.isArray(index.manifests) ? index.manifests : []).filter(isDescriptor)
+    .filter((d) => isManifestMediaType(d.mediaType) && d.platform !== undefined && d.platform.os !== "unknown" && d.platform.architecture !== "unknown");
+  const present: Descriptor[] = [];
+  for (const d of entries) {
+    if (await pathExists(await memberPath(dir, blobRel(d.digest)))) present.push(d);
+  }
+  return present.length === entries.length ? present : [];
+}
+
+async function planImage(dir: string, desc: Descriptor, file: string): Promise<PlannedImage> {
+  {
     const what = `manifest ${desc.digest}`;
     const manifest = parseJson<ImageManifest>(await readVerified(dir, desc, what, file), what, file);
     const problem = manifestProblem(manifest);
@@ -85,7 +123,6 @@ export async function planOciLayout(dir: string, file: string, defaultName?: str
         what: `${file}: layer ${l.digest}`,
       });
     }
-    byManifest.set(desc.digest, { configBytes, configDigest: digest, config, layers, tags: tag === undefined ? [] : [tag] });
+    return { configBytes, configDigest: digest, config, layers, tags: [] };
   }
-  return [...byManifest.values()];
 }

@@ -4,7 +4,7 @@ import { readFile, stat } from "node:fs/promises";
 import type { Digest } from "../../common/digest.js";
 import { ArchiveError, errnoCode, ImageReferenceError } from "../../common/errors.js";
 import { resolveInRoot } from "../../common/rootpath.js";
-import type { ImageConfig } from "../config.js";
+import type { ImageConfig, Platform } from "../config.js";
 import { configProblem } from "../config.js";
 import { tagReference } from "../store.js";
 import { sha256 } from "../../common/digest.js";
@@ -26,6 +26,15 @@ export interface PlannedImage {
   config: ImageConfig;
   layers: PlannedLayer[];
   /** Full normalized tag references. */
+  tags: string[];
+  /** One platform's image of a multi-platform image (an index in the archive), which is loaded as an index. */
+  group?: { index: IndexGroup; platform: Platform };
+}
+
+/** The images of one index in an archive: loaded, they get one index of their own under its tags. */
+export interface IndexGroup {
+  /** The archive's index digest. */
+  key: Digest;
   tags: string[];
 }
 

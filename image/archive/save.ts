@@ -8,29 +8,42 @@ import { errnoCode, UserError } from "../../common/errors.js";
 import { Annotation, MediaType, type Descriptor, type ImageIndex } from "../config.js";
 import { OCI_LAYOUT_CONTENT } from "../layoutindex.js";
 import { familiarName, parseReference, tryParseReference } from "../reference.js";
-import type { ContentStore, ImageRecord } from "../store.js";
+import { entryDescriptor, type ContentStore, type ImageRecord } from "../store.js";
+import type { PlatformSpec } from "../registry/platform.js";
 import { TarWriter, type TarEntry } from "../tar/index.js";
 import { ownerToken } from "../../common/owner.js";
 
 interface SavedImage {
   record: ImageRecord;
+  /** A multi-platform image saved whole (OCI format without --platform): every platform's image. */
+  platforms?: ImageRecord[];
   /** Full references the user asked for that name this image (tags only). */
   tags: string[];
 }
 
-/** Resolves each reference; references to one image are merged, in order of first mention. */
-async function collect(store: ContentStore, refs: string[]): Promise<SavedImage[]> {
+/**
+ * Resolves each reference; references to one image are merged, in order of first mention. A
+ * multi-platform image is saved whole when `whole` (an OCI layout), else as its `platform`'s image
+ * (by default this machine's): a docker-archive holds one image per name.
+ */
+async function collect(store: ContentStore, refs: string[], whole: boolean, platform?: PlatformSpec): Promise<SavedImage[]> {
   const out: SavedImage[] = [];
   for (const ref of refs) {
-    const record = await store.resolveImage(ref);
+    const record = await store.resolveImage(ref, platform);
     const parsed = record.refs.length > 0 ? tagNamed(ref) : undefined;
     const tag = parsed !== undefined && record.refs.includes(parsed) ? parsed : undefined;
-    const known = out.find((s) => s.record.manifestDigest === record.manifestDigest);
+    const all = whole && platform === undefined && record.index !== undefined;
+    const known = out.find((s) => entryOf(s).digest === (all ? entryDescriptor(record) : record.manifestDescriptor).digest);
     if (known) {
       if (tag !== undefined && !known.tags.includes(tag)) known.tags.push(tag);
-    } else out.push({ record, tags: tag === undefined ? [] : [tag] });
+    } else out.push({ record, tags: tag === undefined ? [] : [tag], ...(all ? { platforms: await store.platformRecords(record) } : {}) });
   }
   return out;
+}
+
+/** What index.json names for a saved image: its index when saved whole, else its manifest. */
+function entryOf(s: SavedImage): Descriptor {
+  return s.platforms !== undefined ? entryDescriptor(s.record) : s.record.manifestDescriptor;
 }
 
 function tagNamed(ref: string): string | undefined {
@@ -52,8 +65,9 @@ function dirEntry(path: string): TarEntry {
 /** index.json as Docker writes it: one entry per tag, ref.name = the tag, containerd's full name. */
 function layoutIndex(images: SavedImage[]): ImageIndex {
   const manifests: Descriptor[] = [];
-  for (const { record, tags } of images) {
-    const d = record.manifestDescriptor;
+  for (const saved of images) {
+    const { tags } = saved;
+    const d = entryOf(saved);
     const plain = { mediaType: d.mediaType, digest: d.digest, size: d.size };
     if (tags.length === 0) manifests.push(plain);
     for (const full of tags) {
@@ -90,8 +104,11 @@ function repositories(images: SavedImage[]): Record<string, Record<string, strin
 /** The archive's blobs, each once: manifests, configs and layers of every image. */
 function blobsOf(images: SavedImage[]): Map<Digest, number> {
   const blobs = new Map<Digest, number>();
-  for (const { record } of images) {
-    for (const d of [record.manifestDescriptor, record.manifest.config, ...record.manifest.layers]) blobs.set(d.digest, d.size);
+  for (const saved of images) {
+    blobs.set(entryOf(saved).digest, entryOf(saved).size);
+    for (const record of saved.platforms ?? [saved.record]) {
+      for (const d of [record.manifestDescriptor, record.manifest.config, ...record.manifest.layers]) blobs.set(d.digest, d.size);
+    }
   }
   return blobs;
 }
@@ -116,8 +133,8 @@ async function writeTar(store: ContentStore, images: SavedImage[], stream: NodeJ
   await tar.finish();
 }
 
-async function writeArchive(store: ContentStore, refs: string[], out: string, docker: boolean): Promise<void> {
-  const images = await collect(store, refs);
+async function writeArchive(store: ContentStore, refs: string[], out: string, docker: boolean, platform?: PlatformSpec): Promise<void> {
+  const images = await collect(store, refs, !docker, platform);
   const tmp = join(dirname(out), `.${basename(out)}.tmp-${ownerToken()}-${randomHex(4)}`);
   if (await isDirectory(out)) throw new UserError(`cannot write ${out}: it is a directory`);
   const handle = await open(tmp, "wx", 0o644).catch((e: unknown) => {
@@ -143,18 +160,18 @@ async function writeArchive(store: ContentStore, refs: string[], out: string, do
 }
 
 /** Streams a docker-archive (or, with docker=false, an OCI layout tar) to `out`, e.g. standard output. */
-export async function saveArchiveToStream(store: ContentStore, refs: string[], out: NodeJS.WritableStream, docker: boolean): Promise<void> {
-  await writeTar(store, await collect(store, refs), out, docker);
+export async function saveArchiveToStream(store: ContentStore, refs: string[], out: NodeJS.WritableStream, docker: boolean, platform?: PlatformSpec): Promise<void> {
+  await writeTar(store, await collect(store, refs, !docker, platform), out, docker);
 }
 
-/** Writes a docker-archive that `docker load` accepts (and that is also an OCI layout). */
-export function saveDockerArchive(store: ContentStore, refs: string[], out: string): Promise<void> {
-  return writeArchive(store, refs, out, true);
+/** Writes a docker-archive that `docker load` accepts (and that is also an OCI layout): one platform's image per name. */
+export function saveDockerArchive(store: ContentStore, refs: string[], out: string, platform?: PlatformSpec): Promise<void> {
+  return writeArchive(store, refs, out, true, platform);
 }
 
-/** Writes an OCI image layout as a tar (index.json annotated as Docker does). */
-export function saveOciArchive(store: ContentStore, refs: string[], out: string): Promise<void> {
-  return writeArchive(store, refs, out, false);
+/** Writes an OCI image layout as a tar (index.json annotated as Docker does); a multi-platform image whole, unless `platform`. */
+export function saveOciArchive(store: ContentStore, refs: string[], out: string, platform?: PlatformSpec): Promise<void> {
+  return writeArchive(store, refs, out, false, platform);
 }
 
 async function isDirectory(path: string): Promise<boolean> {

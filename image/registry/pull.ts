@@ -12,18 +12,21 @@ import { pipeline } from "node:stream/promises";
 import type { Digest } from "../../common/digest.js";
 import { createLimiter } from "../../common/limit.js";
 import { UserError } from "../../common/errors.js";
+import { DigestMismatchError } from "../blobs.js";
 import type { BlobIngest } from "../blobs.js";
-import { MediaType, isManifestMediaType, type Descriptor } from "../config.js";
+import { MediaType, isIndexMediaType, isManifestMediaType, type Descriptor, type ImageManifest } from "../config.js";
 import { parseReference } from "../reference.js";
 import type { ContentStore } from "../store.js";
-import type { RegistryOptions, RepositoryClient } from "./api.js";
-import { connectTo, readRemoteConfig, resolveRemoteImage, type Connect } from "./manifest.js";
-import type { PlatformSpec } from "./platform.js";
+import type { RegistryOptions, RemoteManifest, RepositoryClient } from "./api.js";
+import { connectTo, parseRemoteManifest, readRemoteConfig, resolveRemoteImage, type Connect } from "./manifest.js";
+import { formatPlatform, platformEntries, type PlatformSpec } from "./platform.js";
 import { ProgressTap, shortDigest, type TransferSink } from "./progress.js";
 import { PushMemo } from "./pushmemo.js";
 
 export interface PullOptions {
   platform?: PlatformSpec;
+  /** `--all-platforms`: every platform's image of an index, and the index under the tag. */
+  allPlatforms?: boolean;
   registry?: RegistryOptions;
   onEvent?: TransferSink;
   /** Layers downloaded at once (Docker's default: 3). */
@@ -55,35 +58,37 @@ export async function pullImage(store: ContentStore, name: string, options: Pull
   const what = `pull ${ref.familiar}`;
   const sink = options.onEvent ?? ((): void => {});
   const client = await connectTo(ref, options.registry, options.connect);
-  const resolved = await resolveRemoteImage(client, ref.digest ?? ref.tag ?? "latest", options.platform, what);
-  const manifest = resolved.parsed;
-  for (const l of manifest.layers) {
-    if (!LAYER_TYPES.has(l.mediaType)) throw new UserError(`${what}: unsupported layer media type ${l.mediaType}`);
-  }
-  const manifestDesc: Descriptor = {
-    mediaType: isManifestMediaType(resolved.manifest.mediaType) ? resolved.manifest.mediaType : (manifest.mediaType ?? MediaType.ociManifest),
-    digest: resolved.manifest.digest,
-    size: resolved.manifest.bytes.length,
-  };
   const tags = ref.digest === undefined ? [ref.full] : [];
   const before = await currentDigest(store, ref.full, tags.length > 0);
-  const hadImage = (await store.has(manifestDesc.digest)) && (await hasAll(store, [manifest.config, ...manifest.layers]));
-
-  const config = (await store.has(manifest.config.digest))
-    ? { bytes: await store.readBlob(manifest.config.digest) }
-    : await readRemoteConfig(client, manifest.config, what);
-  const diffIds = (JSON.parse(config.bytes.toString("utf8")) as { rootfs?: { diff_ids?: unknown[] } }).rootfs?.diff_ids ?? [];
-  if (diffIds.length !== manifest.layers.length) {
-    throw new UserError(`${what}: the manifest lists ${manifest.layers.length} layers but the config has ${diffIds.length} diff_ids`);
+  if (options.allPlatforms) {
+    const top = await client.getManifest(ref.digest ?? ref.tag ?? "latest");
+    const parsed = parseRemoteManifest(top, what);
+    if (parsed.kind === "index") {
+      let fetched = 0;
+      let had = true;
+      let first: { manifestDigest: Digest; imageId: Digest } | undefined;
+      for (const entry of platformEntries(parsed.index)) {
+        const m = await client.getManifest(entry.digest);
+        if (m.digest !== entry.digest) throw new DigestMismatchError(entry.digest, m.digest, `${what}: manifest`);
+        const inner = parseRemoteManifest(m, what);
+        if (inner.kind !== "manifest") throw new UserError(`${what}: the index entry for ${formatPlatform(entry.platform as PlatformSpec)} is itself an index`);
+        const one = await fetchImage(store, client, m, inner.manifest, what, sink, options.concurrency ?? 3);
+        fetched += one.fetched;
+        had &&= one.hadImage;
+        first ??= { manifestDigest: one.manifestDesc.digest, imageId: inner.manifest.config.digest };
+      }
+      if (first === undefined) throw new UserError(`${what}: the image index lists no platform's image`);
+      const indexDesc = await store.writeBlob(top.bytes, isIndexMediaType(top.mediaType) ? top.mediaType : MediaType.ociIndex);
+      const changed = !had || before !== indexDesc.digest;
+      if (changed || tags.length === 0) await store.registerImages([{ manifest: indexDesc, tags }]);
+      return { ref: ref.full, familiar: ref.familiar, digest: top.digest, ...first, changed, fetched };
+    }
   }
-
-  // an image already here says nothing per layer (as Docker's "Image is up to date")
-  const fetched = await fetchLayers(store, client, manifest.layers, options.concurrency ?? 3, hadImage ? (): void => {} : sink);
-  await store.writeBlob(config.bytes, manifest.config.mediaType);
-  await store.writeBlob(resolved.manifest.bytes, manifestDesc.mediaType);
+  const resolved = await resolveRemoteImage(client, ref.digest ?? ref.tag ?? "latest", options.platform, what);
+  const manifest = resolved.parsed;
+  const { manifestDesc, hadImage, fetched } = await fetchImage(store, client, resolved.manifest, manifest, what, sink, options.concurrency ?? 3);
   const changed = !hadImage || (tags.length > 0 && before !== manifestDesc.digest);
   if (changed || tags.length === 0) await store.registerImages([{ manifest: manifestDesc, tags }]);
-  await rememberRepos(store, client, [manifest.config, ...manifest.layers]);
   return {
     ref: ref.full,
     familiar: ref.familiar,
@@ -95,6 +100,36 @@ export async function pullImage(store: ContentStore, name: string, options: Pull
   };
 }
 
+/** One image's config, missing layers and manifest into the store (no index.json change). */
+async function fetchImage(
+  store: ContentStore, client: RepositoryClient, remote: RemoteManifest, manifest: ImageManifest, what: string, sink: TransferSink, concurrency: number,
+): Promise<{ manifestDesc: Descriptor; hadImage: boolean; fetched: number }> {
+  for (const l of manifest.layers) {
+    if (!LAYER_TYPES.has(l.mediaType)) throw new UserError(`${what}: unsupported layer media type ${l.mediaType}`);
+  }
+  const manifestDesc: Descriptor = {
+    mediaType: isManifestMediaType(remote.mediaType) ? remote.mediaType : (manifest.mediaType ?? MediaType.ociManifest),
+    digest: remote.digest,
+    size: remote.bytes.length,
+  };
+  const hadImage = (await store.has(manifestDesc.digest)) && (await hasAll(store, [manifest.config, ...manifest.layers]));
+
+  const config = (await store.has(manifest.config.digest))
+    ? { bytes: await store.readBlob(manifest.config.digest) }
+    : await readRemoteConfig(client, manifest.config, what);
+  const diffIds = (JSON.parse(config.bytes.toString("utf8")) as { rootfs?: { diff_ids?: unknown[] } }).rootfs?.diff_ids ?? [];
+  if (diffIds.length !== manifest.layers.length) {
+    throw new UserError(`${what}: the manifest lists ${manifest.layers.length} layers but the config has ${diffIds.length} diff_ids`);
+  }
+
+  // an image already here says nothing per layer (as Docker's "Image is up to date")
+  const fetched = await fetchLayers(store, client, manifest.layers, concurrency, hadImage ? (): void => {} : sink);
+  await store.writeBlob(config.bytes, manifest.config.mediaType);
+  await store.writeBlob(remote.bytes, manifestDesc.mediaType);
+  await rememberRepos(store, client, [manifest.config, ...manifest.layers]);
+  return { manifestDesc, hadImage, fetched };
+}
+
 async function hasAll(store: ContentStore, descs: Descriptor[]): Promise<boolean> {
   for (const d of descs) if (!(await store.has(d.digest))) return false;
   return true;
@@ -104,7 +139,8 @@ async function hasAll(store: ContentStore, descs: Descriptor[]): Promise<boolean
 async function currentDigest(store: ContentStore, full: string, isTag: boolean): Promise<Digest | undefined> {
   if (!isTag) return undefined;
   const images = await store.listImages();
-  return images.find((r) => r.refs.includes(full))?.manifestDigest;
+  const rec = images.find((r) => r.refs.includes(full));
+  return rec?.index?.descriptor.digest ?? rec?.manifestDigest;
 }
 
 /** Downloads the missing layers into ingests; moves them into the store only when all arrived. */

@@ -1,13 +1,13 @@
 // `tsbuild push`: the layers the registry lacks (gzipped in parallel when stored uncompressed), then
 // the config, then the manifest. An image pulled as it is goes back byte for byte (same manifest
 // digest); any other is pushed as an OCI manifest with gzip layers and the same config (same image id).
-import type { Digest } from "../../common/digest.js";
+import { sha256, type Digest } from "../../common/digest.js";
 import { ImageNotFoundError, UserError } from "../../common/errors.js";
 import { createLimiter, settleAll } from "../../common/limit.js";
-import { MediaType, type ImageManifest } from "../config.js";
+import { MediaType, type Descriptor, type ImageIndex, type ImageManifest } from "../config.js";
 import { parseReference } from "../reference.js";
-import type { ContentStore } from "../store.js";
-import type { RegistryOptions } from "./api.js";
+import type { ContentStore, ImageRecord } from "../store.js";
+import type { RegistryOptions, RepositoryClient } from "./api.js";
 import { connectTo, type Connect } from "./manifest.js";
 import { shortDigest, type TransferSink } from "./progress.js";
 import { compressedLayerType, mountSource, pushLayer } from "./pushlayer.js";
@@ -43,6 +43,44 @@ export async function pushImage(store: ContentStore, name: string, options: Push
   const sink = options.onEvent ?? ((): void => {});
   const client = await connectTo(ref, options.registry, options.connect);
   const memo = await PushMemo.load(store.paths);
+  if (rec.index !== undefined) return pushIndex(store, rec, client, memo, sink, options, ref.full, `${ref.domain}/${ref.path}`, tag);
+  const one = await pushManifest(store, rec, client, memo, sink, options, tag);
+  return { ref: ref.full, repository: `${ref.domain}/${ref.path}`, tag, ...one };
+}
+
+/**
+ * A multi-platform image: each platform's image by its digest, then the index under the tag (as
+ * stored when every manifest went as stored, else a new OCI index naming what was pushed).
+ */
+async function pushIndex(
+  store: ContentStore, rec: ImageRecord, client: RepositoryClient, memo: PushMemo, sink: TransferSink, options: PushOptions,
+  full: string, repository: string, tag: string,
+): Promise<PushResult> {
+  const index = rec.index as NonNullable<ImageRecord["index"]>;
+  const manifests: Descriptor[] = [];
+  let uploaded = 0;
+  let same = true;
+  for (const child of await store.platformRecords(rec)) {
+    const pushed = await pushManifest(store, child, client, memo, sink, options, undefined);
+    uploaded += pushed.uploaded;
+    const entry = index.index.manifests.find((d) => d.digest === child.manifestDigest);
+    if (pushed.digest !== child.manifestDigest) same = false;
+    manifests.push({ mediaType: pushed.mediaType, digest: pushed.digest, size: pushed.size, ...(entry?.platform ? { platform: entry.platform } : {}) });
+  }
+  const complete = manifests.length === index.index.manifests.length;
+  const bytes = same && complete
+    ? await store.readBlob(index.descriptor.digest)
+    : Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests } satisfies ImageIndex), "utf8");
+  const mediaType = same && complete ? index.descriptor.mediaType : MediaType.ociIndex;
+  const digest = await client.putManifest(tag, mediaType, bytes);
+  return { ref: full, repository, tag, digest, size: bytes.length, uploaded };
+}
+
+/** One image: its layers, config and manifest (under `tag`, or by its digest when undefined). */
+async function pushManifest(
+  store: ContentStore, rec: ImageRecord, client: RepositoryClient, memo: PushMemo, sink: TransferSink, options: PushOptions, tag: string | undefined,
+): Promise<{ digest: Digest; size: number; mediaType: string; uploaded: number }> {
+  const ref = { familiar: rec.refs[0] ?? rec.manifestDigest };
   const layers = rec.manifest.layers;
   const diffIds = rec.config.rootfs.diff_ids;
   if (diffIds.length !== layers.length) throw new UserError(`push ${ref.familiar}: the image's config lists ${diffIds.length} diff_ids for ${layers.length} layers`);
@@ -72,18 +110,11 @@ export async function pushImage(store: ContentStore, name: string, options: Push
     mediaType = MediaType.ociManifest;
     bytes = Buffer.from(JSON.stringify(manifest), "utf8");
   }
-  const digest = await client.putManifest(tag, mediaType, bytes);
+  const digest = await client.putManifest(tag ?? sha256(bytes), mediaType, bytes);
   const repo = `${client.host}/${client.repository}`;
   await memo.save({
     compressed: pushed.flatMap((p) => (p.learned ? [p.learned] : [])),
     repos: [...pushed.map((p): [Digest, string] => [p.blob.digest, repo]), [configDesc.digest, repo]],
   });
-  return {
-    ref: ref.full,
-    repository: `${ref.domain}/${ref.path}`,
-    tag,
-    digest,
-    size: bytes.length,
-    uploaded: pushed.filter((p) => p.result === "uploaded").length,
-  };
+  return { digest, size: bytes.length, mediaType, uploaded: pushed.filter((p) => p.result === "uploaded").length };
 }
