@@ -4,7 +4,7 @@
 // of the rightmost of them; stages of one column stack downwards in Dockerfile order.
 import type { BuildGraph } from "./graph.js";
 
-export const NODE = { width: 300, height: 44, gap: 10 };
+export const NODE = { width: 320, height: 44, gap: 10 };
 const STAGE = { pad: 12, title: 26, gap: 28 };
 const COLUMN_GAP = 70;
 const MARGIN = 16;

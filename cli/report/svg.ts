@@ -68,8 +68,8 @@ function node(s: GraphStep, box: Box): string {
   return `<g id="step-${s.index}" class="${classes}" data-stage="${escapeXml(s.step.stage)}" data-line="${s.step.line}" data-state="${s.state}">` +
     `<title>${escapeXml(tip)}</title>` +
     `<rect x="${box.x}" y="${box.y}" width="${box.width}" height="${box.height}" rx="5" fill="${STATE_FILL[s.state]}" stroke="${stroke}" stroke-width="${width}"${dash}/>` +
-    `<text class="instr" x="${box.x + 8}" y="${box.y + 17}"><tspan class="line">${s.step.line}</tspan> ${escapeXml(shortText(s.step.instruction, 36))}</text>` +
-    `<text class="status" x="${box.x + 8}" y="${box.y + 34}">${escapeXml(shortText(stepVerdict(s), 50 - cost.length))}</text>` +
+    `<text class="instr" x="${box.x + 8}" y="${box.y + 17}"><tspan class="line">${s.step.line}</tspan> ${escapeXml(shortText(s.step.instruction, 39))}</text>` +
+    `<text class="status" x="${box.x + 8}" y="${box.y + 34}">${escapeXml(shortText(stepVerdict(s), 54 - cost.length))}</text>` +
     `<text class="status cost" x="${box.x + box.width - 8}" y="${box.y + 34}" text-anchor="end">${escapeXml(cost)}</text>` +
     badge + `</g>`;
 }
