@@ -49,6 +49,24 @@ export async function extractArchive(
   shownName: string,
   chown?: Owner,
 ): Promise<void> {
+  try {
+    await extractEntries(archive, kind, destRoot, destFolder, place, shownName, chown);
+  } catch (e) {
+    // a corrupt or truncated archive, a bad link: said with the ADD line and the archive's name
+    if (e instanceof ArchiveError) throw new DockerfileError(place, e.message.startsWith(`${shownName}: `) ? e.message : `${shownName}: ${e.message}`);
+    throw e;
+  }
+}
+
+async function extractEntries(
+  archive: string,
+  kind: Compression,
+  destRoot: string,
+  destFolder: string,
+  place: SourcePlace,
+  shownName: string,
+  chown?: Owner,
+): Promise<void> {
   const folderTimes: Array<[string, number]> = [];
   const extractRoot = hostPath(destRoot, destFolder);
   const input = decompressStream(kind, createReadStream(archive), shownName);
