@@ -81,16 +81,22 @@ $(NATIVE): native/tsbuild_native.c native/unpack.c
 typecheck: $(NODE_MODULES)
 	npx tsc --noEmit -p tsconfig.json
 
-# The demo also puts tsbuild on PATH (a link in /usr/local/bin), as the README's commands expect.
-demo: build
+# The demo also puts tsbuild on PATH (a link in /usr/local/bin), as the README's commands expect. It
+# builds for linux/amd64 and linux/arm64 (RUN through the emulation above): busybox:latest is an index
+# of the two imported busyboxes, demo:1.0 one of the two demo images.
+demo: build emulation $(ARM64_BUSYBOX)
 	ln -sf $(CURDIR)/bin/tsbuild /usr/local/bin/tsbuild
 	@echo "tsbuild is on PATH: $$(command -v tsbuild)"
 	mkdir -p .tmp
 	./testdata/busybox/make-rootfs.sh .tmp/busybox-rootfs.tar
-	./bin/tsbuild --root $(ROOT) import .tmp/busybox-rootfs.tar busybox:latest --change 'CMD ["sh"]'
-	./bin/tsbuild --root $(ROOT) build -t demo:1.0 testdata/demo
+	BUSYBOX=$(CURDIR)/$(ARM64_BUSYBOX) ./testdata/busybox/make-rootfs.sh .tmp/busybox-rootfs-arm64.tar
+	./bin/tsbuild --root $(ROOT) import .tmp/busybox-rootfs.tar busybox:amd64 --change 'CMD ["sh"]'
+	./bin/tsbuild --root $(ROOT) import --platform linux/arm64 .tmp/busybox-rootfs-arm64.tar busybox:arm64 --change 'CMD ["sh"]'
+	./bin/tsbuild --root $(ROOT) build -q --platform linux/amd64,linux/arm64 -f testdata/busybox/multiplatform.Dockerfile -t busybox:latest testdata/busybox
+	./bin/tsbuild --root $(ROOT) build --platform linux/amd64,linux/arm64 -t demo:1.0 testdata/demo
 	./bin/tsbuild --root $(ROOT) images
 	./bin/tsbuild --root $(ROOT) inspect demo:1.0
+	./bin/tsbuild --root $(ROOT) run --rm --platform linux/arm64 --entrypoint uname demo:1.0 -m
 
 test: build emulation chromium $(ARM64_BUSYBOX)
 	node --import tsx --test --test-concurrency=1 $(TESTS)

@@ -170,7 +170,8 @@ export function makeProgram(): Command {
     .argument("[name]", "image name")
     .option("-c, --change <instruction>", "apply a Dockerfile instruction (CMD, ENTRYPOINT, ENV, …); repeatable", collect, [])
     .option("-m, --message <text>", "commit message for the history")
-    .action(async (file: string, name: string | undefined, opts: { change: string[]; message?: string }, cmd: Command) => {
+    .option("--platform <os/arch>", "the platform of the files (default: this machine's)")
+    .action(async (file: string, name: string | undefined, opts: { change: string[]; message?: string; platform?: string }, cmd: Command) => {
       const { runImport } = await import("./commands/archive.js");
       await runImport(rootOf(cmd), file, name, opts);
     });

@@ -59,9 +59,10 @@ export async function runSave(root: string, names: string[], opts: { output?: st
   else await saveDockerArchive(store, names, opts.output, platform);
 }
 
-export async function runImport(root: string, file: string, name: string | undefined, opts: { change: string[]; message?: string }): Promise<void> {
+export async function runImport(root: string, file: string, name: string | undefined, opts: { change: string[]; message?: string; platform?: string }): Promise<void> {
   const { importRootfs } = await import("../../image/archive/index.js");
   const { applyChanges } = await import("../../builder/changes.js");
+  const { parsePlatform } = await import("../../image/registry/platform.js");
   const changes = await applyChanges(opts.change);
   const store = await openStore(root);
   const input = file === "-" ? process.stdin : file;
@@ -69,6 +70,7 @@ export async function runImport(root: string, file: string, name: string | undef
   const image = await withSharedLock(store.paths.gcLock, () => importRootfs(store, input, name, {
     changes,
     ...(opts.message !== undefined ? { comment: opts.message } : {}),
+    ...(opts.platform !== undefined ? { platform: parsePlatform(opts.platform) } : {}),
   }));
   process.stdout.write(`${image.configDigest}\n`);
 }

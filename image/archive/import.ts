@@ -18,6 +18,8 @@ export interface ImportOptions {
   comment?: string;
   /** Creation time; defaults to now. */
   created?: Date;
+  /** `--platform`: the platform the files are for (default: this machine's), as `docker import --platform`. */
+  platform?: { os: string; architecture: string; variant?: string };
 }
 
 /** Splits the first chunk off a stream so its magic bytes can be looked at. */
@@ -67,7 +69,7 @@ export async function importRootfs(
     const created = (options.created ?? new Date()).toISOString();
     const comment = options.comment ?? "Imported from -"; // what Docker writes for a file too (its client streams it)
     const config: ImageConfig = {
-      ...hostPlatform(),
+      ...(options.platform ?? hostPlatform()),
       comment,
       created,
       config: options.changes ?? {},
