@@ -1,15 +1,18 @@
-// Fault injection: SIGKILL at random instants of build, load, pull, push and prune. After each kill the
+// Fault injection: SIGKILL at random instants of build, load, pull, push, save and prune. After each kill the
 // next command (every command sweeps what dead processes left) and `system check` find the store
-// clean (after a killed prune, once a prune has run whole), and the work done again is correct. The instants come from a seeded generator: a
+// clean (after a killed prune, once a prune has run whole), and the work done again is correct. Then
+// builds racing with the same and different tags and a prune among them, and a store on a small tmpfs
+// that a base image's unpack fills up. The instants come from a seeded generator: a
 // failure names its seed (TSBUILD_FAULT_SEED=N replays it).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freshStore, removeStore, startTsbuild, tsbuild, tsbuildOk } from "./helpers.js";
+import { freshStore, removeStore, startTsbuild, storeListing, tsbuild, tsbuildOk } from "./helpers.js";
 import { startRegistry, type TestRegistry } from "./registryserver.js";
 
 const seed = Number(process.env.TSBUILD_FAULT_SEED ?? Date.now() % 100_000);
@@ -26,6 +29,7 @@ function generator(s: number): () => number {
   };
 }
 const random = generator(seed);
+console.log(`# fault injection seed ${seed} (TSBUILD_FAULT_SEED=${seed} replays it)`);
 
 /** Runs tsbuild and SIGKILLs it after a random time in [minMs, maxMs) unless it ended first. */
 async function killedAt(args: string[], minMs: number, maxMs: number): Promise<string> {
@@ -97,6 +101,29 @@ test("loads killed at random instants: store clean after each, the load then who
   await tsbuildOk(["--root", other, "push", `${reg.host}/faults/img:1`]);
 });
 
+test("saves killed at random instants: store clean after each, the output never a partial archive; then a whole save loads", { timeout: 60_000 }, async () => {
+  const out = join(work, "saved", "image.tar");
+  await mkdir(join(work, "saved"), { recursive: true });
+  for (let i = 0; i < 3; i++) {
+    const what = await killedAt(["--root", root, "save", "-o", out, "faults:load"], 100, 700);
+    await assertClean(root, what);
+    assert.deepEqual(await readdirNoTemp(join(work, "saved")), existsSync(out) ? ["image.tar"] : [], what);
+  }
+  await tsbuildOk(["--root", root, "save", "-o", out, "faults:load"]);
+  const other = await mkdtemp(join(tmpdir(), "tsbuild-faults-save-"));
+  try {
+    await tsbuildOk(["--root", other, "load", "-i", out]);
+    await assertClean(other, "the saved archive loaded");
+  } finally {
+    await removeStore(other);
+  }
+});
+
+/** The folder's names but a killed save's temporary file (a dotted name beside the output, which the user's folder keeps). */
+async function readdirNoTemp(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => !/^\.image\.tar\.tmp-/.test(n)).sort();
+}
+
 test("pushes and pulls killed at random instants: store clean after each, then both complete", { timeout: 120_000 }, async () => {
   const name = `${reg.host}/faults/mine:1`;
   await tsbuildOk(["--root", root, "tag", "faults:load", name]);
@@ -124,5 +151,63 @@ test("prunes killed at random instants: the next prune finishes the job, and the
       await assertClean(root, what);
     }
     await tsbuildOk(["--root", root, "load", "-i", join(work, "load.tar")]);
+  }
+});
+
+test("builds racing with the same and different tags, an image prune and a cache prune among them: all succeed, each tag right, the store clean", { timeout: 120_000 }, async () => {
+  const ctx = join(work, "race");
+  await mkdir(ctx, { recursive: true });
+  const tags = ["race:same", "race:same", "race:one", "race:two", "race:same"];
+  const jobs: Array<() => Promise<{ code: number | null; stderr: string; what: string }>> = tags.map((tag, i) => async () => {
+    const file = join(ctx, `Dockerfile.${i}`);
+    await writeFile(file, `FROM busybox:local\nCOPY shared /shared\nRUN echo ${i} > /own\n`);
+    return { ...(await tsbuild(["--root", root, "build", "-q", "-t", tag, "-f", file, ctx])), what: `build ${i} -t ${tag}` };
+  });
+  jobs.push(async () => ({ ...(await tsbuild(["--root", root, "image", "prune", "-f"])), what: "image prune" }));
+  jobs.push(async () => ({ ...(await tsbuild(["--root", root, "cache", "prune", "-f"])), what: "cache prune" }));
+  await writeFile(join(ctx, "shared"), `seed ${seed}\n`);
+  // started in a seeded order, a few milliseconds apart
+  const order = jobs.map((job, i) => ({ job, key: random(), i })).sort((a, b) => a.key - b.key);
+  const results = await Promise.all(order.map(({ job }, n) => new Promise<Awaited<ReturnType<typeof job>>>((resolve, reject) => {
+    setTimeout(() => job().then(resolve, reject), n * Math.floor(random() * 40));
+  })));
+  const failed = results.filter((r) => r.code !== 0).map((r) => `${r.what}: ${r.stderr.trim()}`);
+  assert.deepEqual(failed, [], `seed ${seed}`);
+  for (const tag of ["race:one", "race:two"]) {
+    const own = await tsbuildOk(["--root", root, "run", "--rm", tag, "cat", "/own"]);
+    assert.equal(own.stdout, tag === "race:one" ? "2\n" : "3\n", `${tag} (seed ${seed})`);
+  }
+  const same = await tsbuildOk(["--root", root, "run", "--rm", "race:same", "cat", "/own"]);
+  assert.match(same.stdout, /^[014]\n$/, `race:same is one of its builds (seed ${seed})`);
+  const check = await tsbuild(["--root", root, "system", "check"]);
+  assert.equal(check.code, 0, `seed ${seed}:\n${check.stdout}`);
+});
+
+test("a store on a small tmpfs that unpacking a base image fills: one line naming the place, the store as it was", { timeout: 60_000 }, async () => {
+  const small = join(work, "small");
+  await mkdir(small, { recursive: true });
+  // an image of a 3 MB layer: stored it fits, unpacked beside its blob it does not
+  const src = join(work, "fill");
+  await mkdir(join(src, "rootfs"), { recursive: true });
+  await writeFile(join(src, "rootfs", "big"), randomBytes(3 << 20));
+  execFileSync("tar", ["-cf", join(src, "layer.tar"), "-C", join(src, "rootfs"), "big"]);
+  const other = join(src, "store");
+  await tsbuildOk(["--root", other, "import", join(src, "layer.tar"), "fill:1"]);
+  await tsbuildOk(["--root", other, "save", "-o", join(src, "fill.tar"), "fill:1"]);
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=5m", "tmpfs", small]);
+  try {
+    const store = join(small, "store");
+    await tsbuildOk(["--root", store, "load", "-i", join(src, "fill.tar")]);
+    const before = storeListing(store);
+    await writeFile(join(src, "Dockerfile"), "FROM fill:1\nCOPY Dockerfile /d\n");
+    const r = await tsbuild(["--root", store, "build", "-q", "-t", "filled:1", src]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /^error: no space left on device writing \/[^\n]+: free some \(tsbuild image prune, tsbuild cache prune\) or put the store where there is room \(--root\)\n$/);
+    assert.deepEqual(storeListing(store), before, "the store as it was");
+    const check = await tsbuild(["--root", store, "system", "check"]);
+    assert.equal(check.code, 0, check.stdout);
+  } finally {
+    execFileSync("umount", ["-l", small]);
+    await removeStore(other);
   }
 });
