@@ -42,6 +42,8 @@ test("exit codes as Docker's: unknown command 1, unknown flag 125, wrong argumen
   assert.match(typo.stderr, /did you mean "images"/);
   assert.equal(run("images", "--bogus").status, 125);
   assert.equal(run("build", "--progress", "loud", ".").status, 125);
+  assert.equal(run("run", "--bogus", "busybox").status, 125);
+  assert.equal(run("exec", "--bogus", "c", "true").status, 125);
   assert.equal(run("tag", "a").status, 1);
 });
 

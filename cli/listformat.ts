@@ -2,7 +2,7 @@
 // (the default columns), `table TEMPLATE` (a header row made from the template's fields, then a row
 // each, tab-aligned as Docker's tabwriter does), or a bare TEMPLATE (a line per row). `\t` and `\n`
 // written literally in the format become a tab and a newline, as in Docker's formatter.
-import { GoTemplate } from "./template.js";
+import { GoTemplate, goJson } from "./template.js";
 
 export interface ListFormat {
   /** The template of the default table, e.g. "{{.Repository}}\t{{.Tag}}\t…". */
@@ -37,7 +37,7 @@ function headerRow(template: GoTemplate, headers: Record<string, string>, sample
 /** What the listing prints for these rows (objects with Docker's field names), ending in a newline. */
 export function formatList(format: string | undefined, rows: Record<string, unknown>[], list: ListFormat): string {
   const f = format?.trim() ?? "table";
-  if (f === "json") return rows.map((r) => `${JSON.stringify(r)}\n`).join("");
+  if (f === "json") return rows.map((r) => `${goJson(r)}\n`).join("");
   if (f === "table" || f.startsWith("table ")) {
     const source = f === "table" ? list.table : unescape(f.slice(6).trim());
     const template = new GoTemplate(source);

@@ -35,6 +35,8 @@ test("range with variables and else, if/else if/else, with, len, eq, comparisons
 
 test("pipelines, parentheses, variables, $, functions Docker adds, trim markers and comments", () => {
   assert.equal(renderTemplate("{{.Config.Labels | json}}", image), '{"b":"2","a":"1"}');
+  // as Go's encoding/json: HTML's <, > and & escaped
+  assert.equal(renderTemplate("{{json .}}", { Cmd: "a<b && c>d" }), '{"Cmd":"a\\u003cb \\u0026\\u0026 c\\u003ed"}');
   assert.equal(renderTemplate('{{$t := index .RepoTags 0}}{{$t | upper}} {{(index .RepoTags 1) | lower}}', image), "APP:1 app:latest");
   assert.equal(renderTemplate("{{range .RepoTags}}{{$.Id}} {{end}}", image), "sha256:abc sha256:abc ");
   assert.equal(renderTemplate('{{printf "%s has %d tags" .Id (len .RepoTags)}}', image), "sha256:abc has 2 tags");

@@ -5,6 +5,14 @@
 // (json join split lower upper title truncate pad). Values print as Go's %v prints Docker's structs.
 import { TemplateError, parseTemplate, type Arg, type Command, type Node, type Pipeline } from "./templateparse.js";
 
+/**
+ * JSON as Go's encoding/json writes it (what Docker's `{{json .}}` and `--format json` print): <, > and &
+ * escaped as \u003c, \u003e, \u0026, and U+2028/U+2029 escaped too.
+ */
+export function goJson(value: unknown): string {
+  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 type Value = unknown;
 
 // ---- printing -------------------------------------------------------------------------------------
@@ -84,7 +92,7 @@ const FUNCTIONS: Record<string, (args: Value[], template: string) => Value> = {
   print: (a) => a.map((x) => goValue(x)).join(""),
   println: (a) => `${a.map((x) => goValue(x)).join(" ")}\n`,
   printf: (a) => printf(String(a[0] ?? ""), a.slice(1)),
-  json: (a) => JSON.stringify(a[0] ?? null),
+  json: (a) => goJson(a[0] ?? null),
   join: (a) => (Array.isArray(a[0]) ? a[0].map((x) => goValue(x)).join(String(a[1] ?? "")) : ""),
   split: (a) => String(a[0] ?? "").split(String(a[1] ?? "")),
   lower: (a) => String(a[0] ?? "").toLowerCase(),

@@ -6,6 +6,7 @@ import type { Stats } from "node:fs";
 import { join } from "node:path";
 import { UserError } from "../common/errors.js";
 import { lstatOrUndefined } from "../common/fsutil.js";
+import { native } from "../common/native.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { isRunning, writableLayer, type ContainerRecord } from "./containers.js";
 import { writeLayerTar } from "./layer/index.js";
@@ -21,6 +22,11 @@ function isWhiteout(st: Stats): boolean {
   return st.isCharacterDevice() && st.rdev === 0;
 }
 
+/** Whether overlayfs marked a folder of the upper dir opaque (it replaces the folder below). */
+function isOpaque(dir: string): boolean {
+  return native().getXattr(dir, "trusted.overlay.opaque")?.toString() === "y";
+}
+
 /** The writable layer's changes against the image, sorted by path as Docker lists them. */
 export async function containerChanges(paths: StorePaths, rec: ContainerRecord): Promise<Change[]> {
   const layer = writableLayer(paths, rec);
@@ -28,21 +34,33 @@ export async function containerChanges(paths: StorePaths, rec: ContainerRecord):
   const image = await mountSpec(await snap.view(rec.parentChain), paths.tmp);
   const out: Change[] = [];
   try {
-    const walk = async (rel: string): Promise<void> => {
+    // Resolves to whether anything under `rel` was reported: a folder overlayfs copied up only because
+    // something under it was touched and put back (runc's /etc/hosts stub) is no change, as in Docker,
+    // whose changes list a folder when its mode or owner differ or something under it changed.
+    const walk = async (rel: string): Promise<boolean> => {
+      let any = false;
       for (const name of (await readdir(join(layer.upper, rel))).sort()) {
         const path = `${rel}/${name}`;
         const st = await lstat(join(layer.upper, path));
         const before = await lstatOrUndefined(join(image.rootfs, path));
         if (isWhiteout(st)) {
-          if (before !== undefined) out.push({ kind: "D", path });
+          if (before !== undefined) {
+            out.push({ kind: "D", path });
+            any = true;
+          }
           continue;
         }
         // runc's mount points (/dev, /proc, /sys and the stubs under them, made for the container's own
         // mounts where the image lacks them): Docker's init layer, not a change of the container's
         if (before === undefined && RUNTIME_MOUNT_POINTS.has(path)) continue;
+        const inside = st.isDirectory() ? await walk(path) : false;
+        const sameFolder = before !== undefined && st.isDirectory() && before.isDirectory() && !inside &&
+          st.mode === before.mode && st.uid === before.uid && st.gid === before.gid && !isOpaque(join(layer.upper, path));
+        if (sameFolder) continue;
         out.push({ kind: before === undefined ? "A" : "C", path });
-        if (st.isDirectory()) await walk(path);
+        any = true;
       }
+      return any;
     };
     await walk("");
   } finally {

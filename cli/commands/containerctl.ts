@@ -6,6 +6,7 @@ import { storePaths, type StorePaths } from "../../common/storepaths.js";
 import { execInContainer, execOnTerminal, signalContainer } from "../../runtime/container.js";
 import { containerLog, findContainer, isRunning, type ContainerRecord } from "../../runtime/containers.js";
 import { attachTerminal, checkInputTerminal } from "../userterminal.js";
+import { FlagError } from "./runargs.js";
 
 /** The process could not be started in the container: Docker's exec exits 126 whatever the cause. */
 class ExecStartError extends UserError {
@@ -83,7 +84,7 @@ export async function runExec(root: string, args: string[]): Promise<void> {
     else if (a === "-it" || a === "-ti") [interactive, tty] = [true, true];
     else if (a === "-w" || a === "--workdir") workdir = args[++i];
     else if (a === "-e" || a === "--env") env.push(args[++i] ?? "");
-    else if (a.startsWith("-")) throw new UserError(`unknown flag: ${a.slice(0, 40)} (tsbuild exec takes -i, -t, -w, -e)`);
+    else if (a.startsWith("-")) throw new FlagError(`unknown flag: ${a.slice(0, 40)} (tsbuild exec takes -i, -t, -w, -e)`);
     else break;
   }
   const [name, ...command] = args.slice(i);

@@ -20,6 +20,16 @@ function goTime(iso: string | undefined): string {
   return t && !Number.isNaN(t.getTime()) ? `${t.toISOString().slice(0, 19).replace("T", " ")} +0000 UTC` : "";
 }
 
+/** The command as the daemon lists it: the path and its arguments, an argument with a space in single quotes. */
+function commandOf(c: ContainerRecord): string {
+  return [c.path, ...c.args.map((a) => (a.includes(" ") ? `'${a}'` : a))].join(" ");
+}
+
+/** A container's labels (its image's) as ps shows them: k=v, comma-separated. */
+function labelsOf(c: ContainerRecord): string {
+  return Object.entries(c.config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).sort().join(",");
+}
+
 export async function runPs(root: string, opts: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }): Promise<void> {
   const all = await listContainers(storePaths(root));
   const shown = opts.all ? all : all.filter(isRunning);
@@ -31,10 +41,10 @@ export async function runPs(root: string, opts: { all?: boolean; quiet?: boolean
   }
   if (opts.format !== undefined) {
     const objects = shown.map((c) => {
-      const command = [c.path, ...c.args].join(" ");
+      const command = commandOf(c);
       return {
         Command: JSON.stringify(noTrunc ? command : ellipsis(command, 20)), CreatedAt: goTime(c.created), ID: id(c), Image: c.image,
-        Labels: "", LocalVolumes: "0", Mounts: "", Names: c.name, Networks: "", Ports: "", RunningFor: timeAgo(c.created),
+        Labels: labelsOf(c), LocalVolumes: "0", Mounts: "", Names: c.name, Networks: c.hostConfig?.network ?? "host", Platform: null, Ports: "", RunningFor: timeAgo(c.created),
         Size: "0B", State: isRunning(c) ? "running" : c.state === "created" ? "created" : "exited", Status: statusOf(c),
       };
     });
@@ -43,7 +53,7 @@ export async function runPs(root: string, opts: { all?: boolean; quiet?: boolean
     return;
   }
   const rows = shown.map((c) => {
-    const command = [c.path, ...c.args].join(" ");
+    const command = commandOf(c);
     return [id(c), c.image, JSON.stringify(noTrunc ? command : ellipsis(command, 20)), timeAgo(c.created), statusOf(c), "", c.name];
   });
   process.stdout.write(table(["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], rows));

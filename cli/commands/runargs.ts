@@ -1,6 +1,11 @@
 // `tsbuild run`'s own options: everything before IMAGE; everything after it is the command, as Docker parses.
 import { UserError } from "../../common/errors.js";
 
+/** A flag tsbuild run does not know, or a bad flag value: Docker exits 125 for these. */
+export class FlagError extends UserError {
+  override readonly exitCode = 125;
+}
+
 export interface RunFlags {
   rm?: boolean;
   /** -i: standard input forwarded to the process. */
@@ -44,10 +49,10 @@ function parseVolume(value: string): RunFlags["volumes"][number] {
   const parts = value.split(":");
   const [source = "", target = "", mode] = parts;
   if (parts.length < 2 || parts.length > 3 || (mode !== undefined && mode !== "ro" && mode !== "rw")) {
-    throw new UserError(`invalid volume specification: '${value.slice(0, 200)}': expected /HOST/PATH:/CONTAINER/PATH[:ro]`);
+    throw new FlagError(`invalid volume specification: '${value.slice(0, 200)}': expected /HOST/PATH:/CONTAINER/PATH[:ro]`);
   }
-  if (!source.startsWith("/")) throw new UserError(`invalid volume specification: '${value.slice(0, 200)}': named volumes are not supported by tsbuild; give an absolute host path`);
-  if (!target.startsWith("/")) throw new UserError(`invalid volume specification: '${value.slice(0, 200)}': the container path must be absolute`);
+  if (!source.startsWith("/")) throw new FlagError(`invalid volume specification: '${value.slice(0, 200)}': named volumes are not supported by tsbuild; give an absolute host path`);
+  if (!target.startsWith("/")) throw new FlagError(`invalid volume specification: '${value.slice(0, 200)}': the container path must be absolute`);
   return { source, target, readOnly: mode === "ro" };
 }
 
@@ -68,18 +73,18 @@ export function parseRunArgs(args: string[]): RunArgs | "help" {
     const eq = a.startsWith("--") ? a.indexOf("=") : -1;
     const opt = eq > 0 ? a.slice(0, eq) : a;
     const key = VALUED[opt];
-    if (key === undefined) throw new UserError(`unknown flag: ${a} (see tsbuild run --help)`);
+    if (key === undefined) throw new FlagError(`unknown flag: ${a} (see tsbuild run --help)`);
     let value: string;
     if (eq > 0) value = a.slice(eq + 1);
     else {
       const next = args[++i];
-      if (next === undefined) throw new UserError(`flag needs an argument: ${a}`);
+      if (next === undefined) throw new FlagError(`flag needs an argument: ${a}`);
       value = next;
     }
     if (key === "env") flags.env.push(value);
     else if (key === "volume") flags.volumes.push(parseVolume(value));
     else if (key === "network") {
-      if (value !== "host" && value !== "none") throw new UserError(`invalid --network ${value}: host or none`);
+      if (value !== "host" && value !== "none") throw new FlagError(`invalid --network ${value}: host or none`);
       flags.network = value;
     } else flags[key] = value;
   }
