@@ -107,7 +107,7 @@ interop: build
 	node --import tsx --test --test-concurrency=1 test/interop-docker.test.ts
 
 bench: build
-	node --import tsx bench/run.ts
+	node --import tsx bench/run.ts $(if $(SCENARIOS),--only $(SCENARIOS))
 
 clean:
 	rm -rf dist .tmp native/build

@@ -1,22 +1,15 @@
 // `make bench`: times tsbuild against BuildKit (the oracle's dockerd, when it answers) on generated
-// scenarios, alternating runs after a warm-up, and prints medians, ratios and goals; writes results.json.
-// Options (after `--` under make: `node --import tsx bench/run.ts --runs 3`): --only NAME[,NAME] (scenarios), --runs N (measured runs per tool, default 5).
-import { access, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+// scenarios, and beside it buildah (the oracle's storage, when it answers), alternating runs after a warm-up;
+// prints medians, ratios and goals and writes results.json.
+// Options (`node --import tsx bench/run.ts --runs 3`): --only NAME[,NAME] or SCENARIOS=NAME,NAME (`make bench
+// SCENARIOS=a,b`), --runs N (measured runs per tool, default 5), --no-buildah, --out FILE (a subset writes
+// bench/results-partial.json, the full run bench/results.json).
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { median, runCommand, timeCommand, type RunResult } from "./measure.js";
-import { SCENARIOS, type Scenario } from "./scenarios.js";
-
-const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-// TSBUILD_BIN: time another build of tsbuild (e.g. a snapshot of one commit) with this script.
-const TSBUILD = process.env.TSBUILD_BIN ?? join(REPO, "bin", "tsbuild");
-const DOCKER = "/usr/bin/docker";
-const DOCKER_ENV = { ...process.env, DOCKER_HOST: "unix:///tmp/anchors/docker.sock", DOCKER_BUILDKIT: "1" };
-const BASE_ARCHIVE = "/tmp/anchors/busybox-docker.tar";
-// tsbuild runs in the user's environment as it is: a NODE_EXTRA_CA_CERTS there (this machine sets one) is
-// handed on by bin/tsbuild's launcher without Node loading it at start-up (common/netfetch.ts).
-const TSBUILD_ENV: NodeJS.ProcessEnv = { ...process.env };
+import { join } from "node:path";
+import { median, timeCommand } from "./measure.js";
+import { buildCommand, SCENARIOS, type RunEnv, type Scenario } from "./scenarios.js";
+import { buildahAnswers, dockerAnswers, freshRoot, holdBuildKitLock, REPO, runQuiet, bh, dk, type ToolName } from "./tools.js";
 
 interface Result {
   name: string;
@@ -24,9 +17,12 @@ interface Result {
   runs: number;
   tsbuild: number[];
   buildkit: number[] | null;
+  buildah: number[] | null;
   tsbuildMedian: number;
   buildkitMedian: number | null;
+  buildahMedian: number | null;
   ratio: number | null;
+  ratioBuildah: number | null;
   goal: Scenario["goal"];
   peakRssBytes?: number;
   met: boolean | null;
@@ -37,87 +33,77 @@ function option(name: string): string | undefined {
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
-async function dockerAnswers(): Promise<boolean> {
-  try {
-    await runCommand("timeout", ["10", DOCKER, "version"], DOCKER_ENV);
-    return true;
-  } catch (e) {
-    if (e instanceof Error) return false; // no daemon: tsbuild alone
-    throw e;
+/** One run of a tool: its untimed preparation, then its timed commands (seconds added up). */
+async function oneRun(s: Scenario, t: RunEnv, tool: ToolName, i: number, memory: boolean): Promise<{ seconds: number; peakRssBytes?: number }> {
+  if (i >= 0) await s.beforeRun?.(t.ctx, tool, i);
+  await s.prepare?.(t, tool, i);
+  const cmds = s.timed ? s.timed(t, tool, i) : [buildCommand(t, tool, s.cold === true)];
+  let seconds = 0;
+  let peak: number | undefined;
+  for (const c of cmds) {
+    const r = await timeCommand(c.cmd, c.args, { env: c.env, memory });
+    seconds += r.seconds;
+    if (r.peakRssBytes !== undefined) peak = Math.max(peak ?? 0, r.peakRssBytes);
   }
+  return peak === undefined ? { seconds } : { seconds, peakRssBytes: peak };
 }
 
-async function exists(p: string): Promise<boolean> {
+async function runScenario(s: Scenario, scratch: string, runs: number, available: ToolName[]): Promise<Result> {
+  const dir = join(scratch, s.name);
+  const t: RunEnv = { ctx: join(dir, "ctx"), root: join(dir, "root"), dir, scratch, tag: `tsbuild-bench-${s.name}:${process.pid}`, id: `${process.pid}` };
+  const tools = available.filter((tool) => (s.tools ?? available).includes(tool));
+  await mkdir(t.ctx, { recursive: true });
+  await s.generate(t.ctx);
+  await freshRoot(t.root, scratch);
+  const times = new Map<ToolName, number[]>(tools.map((tool) => [tool, []]));
+  const rss: number[] = [];
+  const release = tools.includes("buildkit") ? await holdBuildKitLock() : () => undefined;
   try {
-    await access(p);
-    return true;
-  } catch (e) {
-    if (e instanceof Error && "code" in e && e.code === "ENOENT") return false;
-    throw e;
-  }
-}
-
-/** A fresh store holding busybox:local. */
-async function freshRoot(root: string, scratch: string): Promise<void> {
-  if (await exists(BASE_ARCHIVE)) {
-    await runCommand(TSBUILD, ["--root", root, "load", "-q", "-i", BASE_ARCHIVE], TSBUILD_ENV);
-    return;
-  }
-  const tar = join(scratch, "busybox-rootfs.tar");
-  if (!(await exists(tar))) await runCommand(join(REPO, "testdata/busybox/make-rootfs.sh"), [tar]);
-  await runCommand(TSBUILD, ["--root", root, "import", tar, "busybox:local", "--change", 'CMD ["sh"]'], TSBUILD_ENV);
-}
-
-async function runScenario(s: Scenario, scratch: string, runs: number, withDocker: boolean): Promise<Result> {
-  const ctx = join(scratch, s.name, "ctx");
-  const root = join(scratch, s.name, "root");
-  await mkdir(ctx, { recursive: true });
-  await s.generate(ctx);
-  await freshRoot(root, scratch);
-  const tag = `tsbuild-bench-${s.name}:${process.pid}`;
-  const cold = s.cold ? ["--no-cache"] : [];
-  const tsArgs = ["--root", root, "build", "--progress", "plain", "--network", "none", ...cold, "-t", tag, ctx];
-  const bkArgs = ["build", "--network=none", "-q", ...cold, "-t", tag, ctx];
-  const ts: RunResult[] = [];
-  const bk: number[] = [];
-  try {
-    // Warm-up: fills both caches (and the page cache with the context).
-    await timeCommand(TSBUILD, tsArgs, { env: TSBUILD_ENV });
-    if (withDocker) await timeCommand(DOCKER, bkArgs, { env: DOCKER_ENV });
+    for (const tool of tools) await s.setup?.(t, tool);
+    // Warm-up: fills the caches (and the page cache with the context).
+    for (const tool of tools) await oneRun(s, t, tool, -1, false);
     for (let i = 0; i < runs; i++) {
-      await s.beforeRun?.(ctx, "tsbuild", i);
-      ts.push(await timeCommand(TSBUILD, tsArgs, { env: TSBUILD_ENV, memory: s.memory }));
-      if (withDocker) {
-        await s.beforeRun?.(ctx, "buildkit", i);
-        bk.push((await timeCommand(DOCKER, bkArgs, { env: DOCKER_ENV })).seconds);
+      for (const tool of tools) {
+        const r = await oneRun(s, t, tool, i, tool === "tsbuild" && s.memory === true);
+        times.get(tool)?.push(r.seconds);
+        if (tool === "tsbuild" && r.peakRssBytes !== undefined) rss.push(r.peakRssBytes);
       }
       process.stderr.write(".");
     }
   } finally {
-    if (withDocker) await runCommand(DOCKER, ["rmi", "-f", tag], DOCKER_ENV).catch((e: unknown) => process.stderr.write(`${String(e)}\n`));
-    await rm(join(scratch, s.name), { recursive: true, force: true });
+    for (const tool of tools) {
+      await s.cleanup?.(t, tool);
+      if (tool === "buildkit") await runQuiet(dk("rmi", "-f", t.tag));
+      if (tool === "buildah") await runQuiet(bh("rmi", "-f", t.tag));
+    }
+    release();
+    await rm(dir, { recursive: true, force: true });
   }
-  const tsMedian = median(ts.map((r) => r.seconds));
-  const bkMedian = withDocker ? median(bk) : null;
+  const med = (tool: ToolName): number | null => (times.has(tool) ? median(times.get(tool) ?? []) : null);
+  const tsMedian = med("tsbuild") ?? Number.NaN;
+  const bkMedian = med("buildkit");
+  const bhMedian = med("buildah");
   const ratio = bkMedian === null ? null : tsMedian / bkMedian;
-  const rss = ts.map((r) => r.peakRssBytes ?? 0);
   const peak = s.memory ? Math.max(...rss) : undefined;
   let met: boolean | null = null;
   if (s.goal?.ratio !== undefined && ratio !== null) met = ratio <= s.goal.ratio;
   if (s.goal?.peakRssBytes !== undefined && peak !== undefined) met = peak < s.goal.peakRssBytes;
   return {
-    name: s.name, description: s.description, runs, tsbuild: ts.map((r) => r.seconds), buildkit: withDocker ? bk : null,
-    tsbuildMedian: tsMedian, buildkitMedian: bkMedian, ratio, goal: s.goal, peakRssBytes: peak, met,
+    name: s.name, description: s.description, runs, tsbuild: times.get("tsbuild") ?? [], buildkit: times.get("buildkit") ?? null,
+    buildah: times.get("buildah") ?? null, tsbuildMedian: tsMedian, buildkitMedian: bkMedian, buildahMedian: bhMedian, ratio,
+    ratioBuildah: bhMedian === null ? null : tsMedian / bhMedian, goal: s.goal, peakRssBytes: peak, met,
   };
 }
 
 function formatTable(results: Result[]): string {
-  const header = ["scenario", "tsbuild s", "BuildKit s", "ratio", "goal", "peak RSS", "met"];
+  const header = ["scenario", "tsbuild s", "BuildKit s", "ratio", "buildah s", "vs buildah", "goal", "peak RSS", "met"];
   const rows = results.map((r) => [
     r.description,
     r.tsbuildMedian.toFixed(3),
     r.buildkitMedian === null ? "-" : r.buildkitMedian.toFixed(3),
     r.ratio === null ? "-" : r.ratio.toFixed(2),
+    r.buildahMedian === null ? "-" : r.buildahMedian.toFixed(3),
+    r.ratioBuildah === null ? "-" : r.ratioBuildah.toFixed(2),
     r.goal?.ratio !== undefined ? `<= ${r.goal.ratio}` : r.goal?.peakRssBytes !== undefined ? `RSS < ${r.goal.peakRssBytes / 2 ** 20} MB` : "-",
     r.peakRssBytes === undefined ? "-" : `${(r.peakRssBytes / 2 ** 20).toFixed(0)} MB`,
     r.met === null ? "?" : r.met ? "yes" : "NO",
@@ -128,25 +114,32 @@ function formatTable(results: Result[]): string {
 }
 
 async function main(): Promise<void> {
-  const only = option("--only")?.split(",");
+  const only = (option("--only") ?? process.env.SCENARIOS)?.split(",").filter((n) => n !== "");
   const runs = Number.parseInt(option("--runs") ?? "5", 10);
-  const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
-  const withDocker = await dockerAnswers();
-  if (!withDocker) process.stderr.write("BuildKit (the oracle's dockerd) does not answer: timing tsbuild alone\n");
+  const unknown = (only ?? []).filter((n) => !SCENARIOS.some((s) => s.name === n));
+  if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(", ")}; there are: ${SCENARIOS.map((s) => s.name).join(", ")}`);
+  const scenarios = only && only.length > 0 ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
+  const tools: ToolName[] = ["tsbuild"];
+  if (await dockerAnswers()) tools.push("buildkit");
+  else process.stderr.write("BuildKit (the oracle's dockerd) does not answer: timing without it\n");
+  if (!process.argv.includes("--no-buildah")) {
+    if (await buildahAnswers()) tools.push("buildah");
+    else process.stderr.write("buildah (the oracle's storage) does not answer: timing without it\n");
+  }
   const scratch = await mkdtemp(join(tmpdir(), "tsbuild-bench-"));
   const results: Result[] = [];
   try {
     for (const s of scenarios) {
       process.stderr.write(`${s.name} `);
-      results.push(await runScenario(s, scratch, runs, withDocker));
+      results.push(await runScenario(s, scratch, runs, tools));
       process.stderr.write("\n");
     }
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
   process.stdout.write(`${formatTable(results)}\n(median of ${runs} alternating runs after a warm-up; ratio = tsbuild/BuildKit)\n`);
-  const out = join(REPO, "bench", "results.json");
-  await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), runs, buildkit: withDocker, results }, null, 2)}\n`);
+  const out = option("--out") ?? join(REPO, "bench", only ? "results-partial.json" : "results.json");
+  await writeFile(out, `${JSON.stringify({ date: new Date().toISOString(), runs, tools, results }, null, 2)}\n`);
   process.stdout.write(`wrote ${out}\n`);
 }
 
