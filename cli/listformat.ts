@@ -38,12 +38,14 @@ function headerRow(template: GoTemplate, headers: Record<string, string>, sample
 export function formatList(format: string | undefined, rows: Record<string, unknown>[], list: ListFormat): string {
   const f = format?.trim() ?? "table";
   if (f === "json") return rows.map((r) => `${goJson(r)}\n`).join("");
-  if (f === "table" || f.startsWith("table ")) {
-    const source = f === "table" ? list.table : unescape(f.slice(6).trim());
-    const template = new GoTemplate(source);
-    const lines = [headerRow(template, list.headers, rows[0] ?? {}), ...rows.map((r) => template.render(r))];
+  // "table" begins a table format with or without a space after it, as in Docker's formatter
+  if (f.startsWith("table")) {
+    const source = f === "table" ? list.table : unescape(f.slice("table".length).trim());
+    // the rows are Docker's structs: a field they lack is an error; the header row is made of names only
+    const template = new GoTemplate(source, true);
+    const lines = [headerRow(new GoTemplate(source), list.headers, rows[0] ?? {}), ...rows.map((r) => template.render(r))];
     return `${tabwrite(lines.join("\n"))}\n`;
   }
-  const template = new GoTemplate(unescape(f));
+  const template = new GoTemplate(unescape(f), true);
   return rows.map((r) => `${template.render(r)}\n`).join("");
 }

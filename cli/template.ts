@@ -43,12 +43,14 @@ function truthy(v: Value): boolean {
 
 interface Scope { dot: Value; root: Value; vars: Map<string, Value> }
 
-function field(v: Value, path: string[], template: string): Value {
+/** `strict`: a field the object does not have is an error (Docker's listings run over Go structs), not `<no value>`. */
+function field(v: Value, path: string[], template: string, strict = false): Value {
   let cur = v;
   for (const part of path) {
     if (part === "") continue;
     if (cur === null || cur === undefined) return undefined;
     if (typeof cur !== "object") throw new TemplateError(template, `can't evaluate field ${part} in type ${typeof cur}`);
+    if (strict && !Array.isArray(cur) && !(part in cur)) throw new TemplateError(template, `can't evaluate field ${part}`);
     cur = (cur as Record<string, unknown>)[part];
   }
   return cur;
@@ -103,7 +105,7 @@ const FUNCTIONS: Record<string, (args: Value[], template: string) => Value> = {
 };
 
 class Executor {
-  constructor(private readonly template: string) {}
+  constructor(private readonly template: string, private readonly strict = false) {}
 
   run(nodes: Node[], scope: Scope, out: string[]): void {
     for (const n of nodes) {
@@ -184,7 +186,7 @@ class Executor {
         return { value: fn([], this.template), name: "" };
       }
       case "chain":
-        return { value: field(this.pipe(a.pipe, scope).value, a.path, this.template), name: a.path[a.path.length - 1] ?? "" };
+        return { value: field(this.pipe(a.pipe, scope).value, a.path, this.template, this.strict), name: a.path[a.path.length - 1] ?? "" };
       case "field": {
         let base: Value;
         if (a.base === "dot") base = scope.dot;
@@ -193,7 +195,7 @@ class Executor {
           if (!scope.vars.has(a.base)) throw new TemplateError(this.template, `undefined variable: ${a.base}`);
           base = scope.vars.get(a.base);
         }
-        return { value: field(base, a.path, this.template), name: a.path[a.path.length - 1] ?? "" };
+        return { value: field(base, a.path, this.template, this.strict), name: a.path[a.path.length - 1] ?? "" };
       }
     }
   }
@@ -203,13 +205,14 @@ class Executor {
 export class GoTemplate {
   private readonly nodes: Node[];
 
-  constructor(readonly source: string) {
+  /** `strict`: see field(). */
+  constructor(readonly source: string, private readonly strict = false) {
     this.nodes = parseTemplate(source);
   }
 
   render(data: Value): string {
     const out: string[] = [];
-    new Executor(this.source).run(this.nodes, { dot: data, root: data, vars: new Map([["$", data]]) }, out);
+    new Executor(this.source, this.strict).run(this.nodes, { dot: data, root: data, vars: new Map([["$", data]]) }, out);
     return out.join("");
   }
 }

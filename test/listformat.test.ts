@@ -34,6 +34,10 @@ test("tabwrite is Docker's tabwriter: the default tables print as before", () =>
   assert.equal(tabwrite(["REPOSITORY\tTAG\tIMAGE ID", ...rows.map((r) => r.join("\t"))].join("\n")) + "\n", table(["REPOSITORY", "TAG", "IMAGE ID"], rows));
   const out = formatList("table {{.Repository}}:{{.Tag}} {{.Digest}}", [{ Repository: "app", Tag: "1", Digest: "<none>" }], { table: "", headers: {} });
   assert.equal(out, "REPOSITORY:TAG DIGEST\napp:1 <none>\n");
+  // a field the rows do not have is an error, as on Docker's structs (not "<no value>")
+  assert.throws(() => formatList("{{.Nope}}", [{ Repository: "app" }], { table: "", headers: {} }), /can't evaluate field Nope/);
+  // "table" with no space after it, as Docker's formatter takes it
+  assert.equal(formatList("table{{.Repository}}\\t{{.Tag}}", [{ Repository: "app", Tag: "1" }], { table: "", headers: {} }), "REPOSITORY   TAG\napp          1\n");
 });
 
 test("images --format: table with a template, a bare template, json; filters before, since, label", async () => {
