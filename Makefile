@@ -72,7 +72,7 @@ build: deps $(NATIVE)
 
 # The Node-API addon (common/native.ts says what it is for). It needs no linking against Node: the
 # symbols resolve when Node loads it, so plain cc with Node's headers builds it, no node-gyp.
-$(NATIVE): native/tsbuild_native.c native/unpack.c
+$(NATIVE): native/tsbuild_native.c native/unpack.c native/fastfiles.c
 	@test -f $(NODE_INCLUDE)/node_api.h || { echo "Node's headers not found in $(NODE_INCLUDE)"; exit 1; }
 	mkdir -p native/build
 	cc -O2 -Wall -Wextra -Werror -shared -fPIC -I$(NODE_INCLUDE) -o $@.tmp $< -lm

@@ -5,6 +5,7 @@ import { errnoCode } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
 import { withFileLock } from "../common/lock.js";
 import { newHash } from "../common/digest.js";
+import { native } from "../common/native.js";
 
 const FILE_NAME = "digests.txt";
 /** The first line of the file; anything else is a foreign or older file, read as empty. */
@@ -138,6 +139,33 @@ export class FileDigestCache {
     } finally {
       await fh.close();
     }
+  }
+
+  /**
+   * contentHash of many regular files in one native call (common/native.ts hashFiles, on the thread
+   * pool), remembering under the same rules; undefined for a file it could not read (vanished, or not
+   * a regular file any more), which the caller then looks at the usual way. Without the native sha256
+   * (Node built without OpenSSL's exports), one contentHash per file.
+   */
+  async contentHashes(paths: string[]): Promise<Array<string | undefined>> {
+    if (!native().sha256Available()) return Promise.all(paths.map((p) => this.contentHash(p)));
+    const readStartNs = BigInt(Date.now()) * 1_000_000n;
+    const { hex, keys, status } = await native().hashFiles(paths);
+    return paths.map((_, i) => {
+      const state = status[i] as number;
+      if (state > 0) return undefined;
+      const key = keys[i] as string;
+      const hit = this.lookup(key);
+      if (hit !== undefined) return hit;
+      this.contentReads++;
+      const value = hex[i] as string;
+      const ctimeNs = BigInt(key.slice(key.lastIndexOf(":") + 1));
+      if (state === 0 && ctimeNs < readStartNs - this.racyMarginNs) {
+        this.remember(key, value);
+        this.dirty.set(key, value);
+      }
+      return value;
+    });
   }
 
   /**

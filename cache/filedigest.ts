@@ -8,7 +8,7 @@ import { FileDigestCache } from "./digestcache.js";
 import { normalizeRel } from "./context.js";
 import { native, type DirScan } from "../common/native.js";
 
-const { S_IFMT, S_IFDIR } = constants;
+const { S_IFMT, S_IFDIR, S_IFREG } = constants;
 
 export type FileType = "file" | "dir" | "symlink" | "fifo" | "socket" | "char" | "block";
 
@@ -41,6 +41,8 @@ export type PathFilter =
   | { filter: (relPath: string) => boolean; mustDescend: (relDir: string) => boolean };
 
 const PARALLEL_FILES = 32;
+/** A folder with at least this many files to read has them hashed in one native call. */
+const HASH_BATCH = 4;
 
 /**
  * Content digest of the given paths (relative to root) and everything below them. Never depends
@@ -169,6 +171,7 @@ class Walker {
     }
     const results: Array<NamedToken | undefined> = [];
     const pending: Array<Promise<void>> = [];
+    const unread: Array<{ at: number; name: string; rel: string; mode: number }> = [];
     order.forEach((i, at) => {
       const name = names[i] as string;
       const mode = modes[i] as number;
@@ -181,10 +184,29 @@ class Walker {
         results[at] = { name, token: entryToken(known) };
         return;
       }
+      if (keep && (mode & S_IFMT) === S_IFREG && !this.seen.has(childRel)) {
+        unread.push({ at, name, rel: childRel, mode });
+        return;
+      }
       pending.push(this.entry(childRel, keep).then((e) => {
         if (e !== undefined) results[at] = { name, token: entryToken(e) };
       }));
     });
+    const one = (f: (typeof unread)[number]): Promise<void> => this.entry(f.rel, true).then((e) => {
+      if (e !== undefined) results[f.at] = { name: f.name, token: entryToken(e) };
+    });
+    if (unread.length < HASH_BATCH) pending.push(...unread.map(one));
+    else {
+      // one native call reads the folder's files (a cold 20,000-file walk: a promise chain per file was most of it)
+      pending.push(this.cache.contentHashes(unread.map((f) => `${abs}/${f.name}`)).then((hexes) => Promise.all(unread.map((f, k) => {
+        const hex = hexes[k];
+        if (hex === undefined) return one(f); // vanished or changed kind since the scan: looked at again
+        const entry: FileDigestEntry = { path: f.rel, digest: `sha256:${hex}`, mode: f.mode & 0o7777, type: "file" };
+        this.seen.set(f.rel, entry);
+        results[f.at] = { name: f.name, token: entryToken(entry) };
+        return undefined;
+      }))).then(() => undefined));
+    }
     if (pending.length > 0) await Promise.all(pending);
     return results.filter((r): r is NamedToken => r !== undefined);
   }

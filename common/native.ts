@@ -27,6 +27,17 @@ export interface NativeHelpers {
    * a donor that is its target is only checked. Resolves to each file's errno (0: copied or matching).
    */
   copyFiles(sources: string[], targets: string[], meta: Float64Array, donors?: string[]): Promise<Int32Array>;
+  /**
+   * COPY's regular files into a folder it has just made (builder/copy/plainbatch.ts): each to a new file
+   * (O_EXCL) with its xattrs (overlay's aside), then owner, mode and times as builder/copy/metadata.ts
+   * sets them (meta: uid, gid, mode, atime ms, mtime ms each). Each file's errno (0: copied).
+   */
+  copyPlainFiles(sources: string[], targets: string[], meta: Float64Array): Promise<Int32Array>;
+  /**
+   * sha256 of each regular file's bytes (O_NOFOLLOW) with its stat key before the read (cache/digestcache.ts
+   * statKey). status per file: 0 the stat did not change during the read, -1 it did, else the errno.
+   */
+  hashFiles(paths: string[]): Promise<{ hex: string[]; keys: string[]; status: Int32Array }>;
   /** llistxattr(2): the entry's own attribute names. */
   listXattrs(path: string): string[];
   /** lgetxattr(2); null when there is no attribute of that name. */

@@ -1133,12 +1133,17 @@ static napi_value js_restore_terminal(napi_env env, napi_callback_info info) {
 // Unpacking a layer: its own file, in this translation unit (it uses the task helpers above).
 #include "unpack.c"
 
+// Batched copies and content hashes (COPY, the digest walk): their own file, in this translation unit.
+#include "fastfiles.c"
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"mount", NULL, js_mount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"umount", NULL, js_umount, NULL, NULL, NULL, napi_enumerable, NULL},
       {"scanDir", NULL, js_scan_dir, NULL, NULL, NULL, napi_enumerable, NULL},
       {"copyFiles", NULL, js_copy_files, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"copyPlainFiles", NULL, js_copy_plain_files, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"hashFiles", NULL, js_hash_files, NULL, NULL, NULL, napi_enumerable, NULL},
       {"listXattrs", NULL, js_list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getXattr", NULL, js_get_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setXattr", NULL, js_set_xattr, NULL, NULL, NULL, napi_enumerable, NULL},

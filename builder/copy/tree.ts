@@ -11,6 +11,7 @@ import { lstatOrUndefined, removeExisting } from "./destination.js";
 import { isIncluded } from "./visibility.js";
 import { withoutNonUtf8 } from "./names.js";
 import { deferReuse } from "./reuse.js";
+import { copyPlainFiles, MIN_PLAIN_BATCH } from "./plainbatch.js";
 import type { CopyContext, Owner } from "./types.js";
 
 function ownerOf(ctx: CopyContext, st: Stats): Owner {
@@ -95,11 +96,17 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
     return { name, child, childRel, childStat, included: await isIncluded(child, childRel, childStat, ctx.req) };
   })));
   const linked = children.filter((c) => c.included && c.childStat.isFile() && c.childStat.nlink > 1);
-  await settleAll(children.filter((c) => c.included && !linked.includes(c)).map((c) => {
+  // in a folder made here, plain files go in one native call (plainbatch.ts); the reuse path has its own
+  const plain = fresh && ctx.req.reuse === undefined ? children.filter((c) => c.included && c.childStat.isFile() && c.childStat.nlink === 1) : [];
+  const batched = new Set(plain.length >= MIN_PLAIN_BATCH ? plain : []);
+  const batch = batched.size === 0 ? [] : [ctx.limit(() => copyPlainFiles([...batched].map((c) => ({
+    src: c.child, st: c.childStat, target: posix.join(target, c.name), owner: ownerOf(ctx, c.childStat), mode: modeOf(ctx, c.childStat),
+  })), (f) => copyRegularFile(ctx, f.src, f.st, f.target)))];
+  await settleAll([...batch, ...children.filter((c) => c.included && !linked.includes(c) && !batched.has(c)).map((c) => {
     const to = posix.join(target, c.name);
     if (c.childStat.isDirectory()) return copyFolder(ctx, c.child, c.childRel, c.childStat, to, false);
     return ctx.limit(() => copyEntry(ctx, c.child, c.childRel, c.childStat, to, fresh));
-  }));
+  })]);
   for (const c of linked) await copyEntry(ctx, c.child, c.childRel, c.childStat, posix.join(target, c.name));
   if (!isTop) {
     await copyMetadata(ctx, src, st, target);
