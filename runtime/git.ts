@@ -3,7 +3,7 @@
 // a checkout, submodules updated shallowly, `.git` kept only when asked (--keep-git-dir). References
 // are read as BuildKit's gitutil.ParseGitRef reads them: `https://host/repo.git#ref:subdir`,
 // `git@host:repo.git`, `git://…`, `ssh://…`.
-import { mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { UserError } from "../common/errors.js";
 import { runTool } from "./exec.js";
@@ -94,6 +94,20 @@ export async function resolveGitCommit(src: GitSource, access: GitAccess = {}): 
 }
 
 /**
+ * The `.git` that --keep-git-dir keeps, as BuildKit's leaves it: the fetched branch or tag under its own
+ * name (BuildKit fetches `ref:ref`), the remote's URL without credentials, no reflog, no FETCH_HEAD.
+ */
+async function keepGitDir(work: string, src: GitSource, what: string): Promise<void> {
+  const fetched = await readFile(join(work, ".git", "FETCH_HEAD"), "utf8").catch(() => "");
+  // "<sha>\t\tbranch 'main' of <remote>" or "<sha>\t\ttag 'v1' of <remote>" (a commit id fetched: no name)
+  const named = /^([0-9a-f]{40,64})\t[^\t]*\t(branch|tag) '([^']+)' of /.exec(fetched);
+  if (named) await git(["update-ref", `refs/${named[2] === "branch" ? "heads" : "tags"}/${named[3]}`, named[1] as string], work, what);
+  await git(["remote", "set-url", "origin", shown(src.remote)], work, what);
+  await git(["reflog", "expire", "--all", "--expire=now"], work, what);
+  await rm(join(work, ".git", "FETCH_HEAD"), { force: true });
+}
+
+/**
  * Checks `commit` of the repository out into `dest` (created; must not exist): the subdir's contents
  * when one is given, `.git` only with keepGitDir (and no subdir), submodules updated.
  */
@@ -118,7 +132,7 @@ export async function checkoutGit(src: GitSource, commit: string, dest: string, 
     const subdir = posix.normalize(`/${src.subdir ?? ""}`).slice(1);
     if (subdir === "") {
       if (!opts.keepGitDir) await rm(join(work, ".git"), { recursive: true, force: true });
-      else await git(["remote", "set-url", "origin", shown(src.remote)], work, what);
+      else await keepGitDir(work, src, what);
       await rename(work, dest);
       return;
     }

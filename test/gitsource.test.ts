@@ -148,9 +148,12 @@ test("submodules are checked out as BuildKit does (update --init --recursive --d
   gitIn(sup, "add", ".");
   gitIn(sup, "commit", "-q", "-m", "with a submodule");
   gitIn(join(dir, "srv"), "clone", "-q", "--bare", sup, "super.git");
-  const r = await build(`FROM busybox:local\nADD ${host}/super.git#main /s\n`, "gitsub:1");
+  const r = await build(`FROM busybox:local\nADD ${host}/super.git#main /s\nADD --keep-git-dir=true ${host}/super.git#main /k\n`, "gitsub:1");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(await cat("gitsub:1", "cat /s/top.txt /s/lib/lib.txt; test -d /s/.git || echo no-git-dir; ls -A /s/lib"), "top\nfrom the submodule\nno-git-dir\n.git\nlib.txt\n");
+  // the kept .git as BuildKit leaves it: the branch under its name, no FETCH_HEAD, an empty reflog
+  assert.equal(await cat("gitsub:1", "cd /k/.git && cat refs/heads/main; test -e FETCH_HEAD || echo no-fetch-head; wc -c < logs/HEAD; cat /k/lib/lib.txt"),
+    `${gitIn(sup, "rev-parse", "HEAD")}no-fetch-head\n0\nfrom the submodule\n`);
 });
 
 test("a repository, an http tarball and a Dockerfile URL as the build context", async () => {
