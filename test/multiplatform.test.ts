@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { assertRunnable } from "../runtime/platform.js";
 import { BUSYBOX_CHANGES, REPO, freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
+import { compareSummaries, summarizeArchive, type ImageSummary } from "./imgtree.js";
 import { startRegistry, type TestRegistry } from "./registryserver.js";
 
 const ARM64_BUSYBOX = join(REPO, ".tmp", "busybox-arm64", "bin", "busybox");
@@ -163,3 +164,21 @@ test("push writes the index and both manifests: skopeo reads them; pull --all-pl
     await removeStore(one);
   }
 });
+
+// BuildKit 0.13's results for `--platform linux/arm64` (testdata/platform/record.sh: the oracle's dockerd
+// with the arm64 busybox imported as busybox-arm64:local), compared file by file with tsbuild's.
+for (const name of ["arm64-run", "arm64-cross"]) {
+  test(`matches BuildKit's recorded arm64 build: testdata/platform/${name}`, async () => {
+    const caseDir = join(REPO, "testdata", "platform", name);
+    const expected = JSON.parse(await readFile(join(caseDir, "expected.json"), "utf8")) as ImageSummary;
+    const tag = `platform-${name}:test`;
+    const r = await tsbuild(["--root", root, "build", "-q", "--platform", "linux/arm64", "-t", tag, "-f", join(caseDir, "Dockerfile"), join(caseDir, "ctx")]);
+    assert.equal(r.code, 0, r.stderr);
+    const archive = join(dir, `${name}.tar`);
+    await tsbuildOk(["--root", root, "save", "-o", archive, tag]);
+    const actual = await summarizeArchive(archive);
+    assert.equal(actual.architecture, expected.architecture);
+    const diffs = compareSummaries(expected, actual);
+    assert.deepEqual(diffs.slice(0, 25), [], `${diffs.length} differences from BuildKit`);
+  });
+}
