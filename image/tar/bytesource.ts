@@ -41,6 +41,18 @@ export class ByteSource {
     return out;
   }
 
+  /** Exactly n bytes if they are buffered already (no await: the common case of small entries), else undefined. */
+  readBuffered(n: number): Buffer | undefined {
+    const head = this.chunks[0];
+    if (head === undefined || head.length < n) return undefined;
+    const out = head.length === n ? head : head.subarray(0, n);
+    if (out.length === head.length) this.chunks.shift();
+    else this.chunks[0] = head.subarray(n);
+    this.buffered -= n;
+    this.offset += n;
+    return out;
+  }
+
   /** Exactly n bytes, or fewer if the input ends first. */
   async read(n: number): Promise<Buffer> {
     const parts: Buffer[] = [];

@@ -47,7 +47,7 @@ export async function* readTar(input: NodeJS.ReadableStream, options: ReadOption
     let longLink: Buffer | undefined;
     for (;;) {
       const headerOffset = src.offset;
-      const block = await src.read(BLOCK_SIZE);
+      const block = src.readBuffered(BLOCK_SIZE) ?? (await src.read(BLOCK_SIZE));
       if (block.length === 0) throw new ArchiveError(`tar archive truncated at byte ${headerOffset}: no end-of-archive marker`);
       if (block.length < BLOCK_SIZE) throw new ArchiveError(`tar archive truncated at byte ${headerOffset}: partial header`);
       if (isZeroBlock(block)) {
@@ -78,11 +78,16 @@ export async function* readTar(input: NodeJS.ReadableStream, options: ReadOption
       // except GNU dumpdirs, whose listing we skip.
       const dataSize = type === "file" ? entry.size : flag === "D" ? entry.size : 0;
       if (flag === "D") entry.size = 0;
+      if (type !== "file" && flag !== "D") {
+        yield { entry, get body(): NodeJS.ReadableStream { return Readable.from([]); } }; // header only: no stream made
+        continue;
+      }
       if (type === "file" && dataSize <= inlineUpTo) {
-        const data = await src.read(dataSize);
+        const data = src.readBuffered(dataSize) ?? (await src.read(dataSize));
         if (data.length < dataSize) throw new ArchiveError(`tar archive truncated at byte ${src.offset}: inside entry ${entry.path}`);
         yield { entry, data, get body(): NodeJS.ReadableStream { return Readable.from([data]); } };
-        await skipExactly(src, paddingFor(dataSize), entry.path);
+        const padding = paddingFor(dataSize);
+        if (padding > 0 && src.readBuffered(padding) === undefined) await skipExactly(src, padding, entry.path);
         continue;
       }
       const body = new EntryBody(src, type === "file" ? dataSize : 0, entry.path);
