@@ -148,6 +148,13 @@ test("push writes the index and both manifests: skopeo reads them; pull --all-pl
   await run("skopeo", ["copy", "--src-tls-verify=false", "--override-arch", "arm64", `docker://${name}`, `oci:${layout}:arm64`]);
   const config = JSON.parse((await run("skopeo", ["inspect", "--config", `oci:${layout}:arm64`])).stdout) as { architecture: string };
   assert.equal(config.architecture, "arm64");
+  // umoci unpacks the arm64 image skopeo chose: its RUN ran arm64
+  const bundle = join(dir, "umoci-bundle");
+  await run("umoci", ["unpack", "--image", `${layout}:arm64`, bundle]);
+  assert.equal(await readFile(join(bundle, "rootfs", "arch"), "utf8"), "aarch64\n");
+  // and skopeo reads the store's own index as it is
+  const local = JSON.parse((await run("skopeo", ["inspect", "--override-arch", "arm64", "--config", `oci:${root}:docker.io/library/app:multi`])).stdout) as { architecture: string };
+  assert.equal(local.architecture, "arm64");
   assert.match(await out(["manifest", "inspect", "--insecure", name]), /"architecture": "arm64"/);
 
   const all = await freshStore();
