@@ -38,6 +38,14 @@ export interface NativeHelpers {
    * statKey). status per file: 0 the stat did not change during the read, -1 it did, else the errno.
    */
   hashFiles(paths: string[]): Promise<{ hex: string[]; keys: string[]; status: Int32Array }>;
+  /**
+   * A layer writer's look at one folder (runtime/layer/write.ts), synchronously: the entries' names and
+   * LAYER_FIELDS numbers each: st_mode, uid, gid, size, mtime s (toward zero), nlink, dev, ino, rdev,
+   * flags (1: an xattr other than overlay's, 2: an opaque folder).
+   */
+  layerScanDir(path: string): { names: string[]; meta: Float64Array };
+  /** The bytes of regular files of these sizes, one after another, synchronously; throws if one cannot be read or is not its size. */
+  readFilesInto(paths: string[], sizes: Float64Array): Buffer;
   /** llistxattr(2): the entry's own attribute names. */
   listXattrs(path: string): string[];
   /** lgetxattr(2); null when there is no attribute of that name. */
@@ -91,6 +99,8 @@ export interface UnpackFailure {
 }
 
 export const MNT_DETACH = 2;
+/** Numbers per entry in layerScanDir's meta. */
+export const LAYER_FIELDS = 10;
 /** copyFiles' result for a file whose donor is not an identical earlier copy. */
 export const NOT_REUSABLE = -1;
 

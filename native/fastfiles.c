@@ -268,3 +268,174 @@ static napi_value js_hash_files(napi_env env, napi_callback_info info) {
   return task_start(env, &h->t);
 }
 
+// layerScanDir(path) -> { names: string[], meta: Float64Array }
+// A layer writer's look at one folder of an upper dir (runtime/layer/scan.ts), synchronously: every
+// entry (not . and ..) in readdir order with LAYER_FIELDS numbers each: st_mode, uid, gid, size, mtime
+// in whole seconds (truncated toward zero, as write.ts divides a BigInt of nanoseconds), nlink, dev,
+// ino, rdev, and flags: 1 the entry has an extended attribute other than overlayfs's own, 2 it is a
+// folder whose trusted.overlay.opaque is "y". An entry that vanished between readdir and lstat is left out.
+#define LAYER_FIELDS 10
+static napi_value js_layer_scan_dir(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  EXPECT(argc >= 1, "layerScanDir: a path expected");
+  int failed = 0;
+  char* path = string_arg(env, argv[0], 0, &failed);
+  if (failed) return NULL;
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  DIR* dir = fd < 0 ? NULL : fdopendir(fd);
+  if (dir == NULL) {
+    int e = errno;
+    if (fd >= 0) close(fd);
+    throw_errno(env, e, "scandir", path);
+    free(path);
+    return NULL;
+  }
+  struct strings names = {0};
+  double* meta = NULL;
+  size_t count = 0, cap = 0;
+  int e = 0;
+  const char* call = "scandir";
+  char* full = NULL;
+  size_t base = strlen(path);
+  for (;;) {
+    errno = 0;
+    struct dirent* d = readdir(dir);
+    if (d == NULL) {
+      e = errno;
+      break;
+    }
+    if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0) continue;
+    struct stat st;
+    if (fstatat(fd, d->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      if (errno == ENOENT) continue;
+      e = errno;
+      call = "lstat";
+      break;
+    }
+    char* grown = realloc(full, base + strlen(d->d_name) + 2);
+    if (grown == NULL) {
+      e = ENOMEM;
+      break;
+    }
+    full = grown;
+    sprintf(full, "%s/%s", path, d->d_name);
+    double flags = 0;
+    int x = has_xattrs(full);
+    if (x < 0) {
+      e = -x;
+      call = "llistxattr";
+      break;
+    }
+    if (x > 0) flags += 1;
+    if (S_ISDIR(st.st_mode)) {
+      char v[2];
+      ssize_t n = lgetxattr(full, "trusted.overlay.opaque", v, sizeof v);
+      if (n == 1 && v[0] == 'y') flags += 2;
+    }
+    if (count == cap) {
+      size_t ncap = cap == 0 ? 64 : cap * 2;
+      double* more = realloc(meta, ncap * LAYER_FIELDS * sizeof *more);
+      if (more == NULL) {
+        e = ENOMEM;
+        break;
+      }
+      meta = more;
+      cap = ncap;
+    }
+    long long sec = (long long)st.st_mtim.tv_sec;
+    if (sec < 0 && st.st_mtim.tv_nsec > 0) sec += 1; // toward zero, as BigInt division
+    double* m = meta + count * LAYER_FIELDS;
+    m[0] = st.st_mode;
+    m[1] = st.st_uid;
+    m[2] = st.st_gid;
+    m[3] = (double)st.st_size;
+    m[4] = (double)sec;
+    m[5] = (double)st.st_nlink;
+    m[6] = (double)st.st_dev;
+    m[7] = (double)st.st_ino;
+    m[8] = (double)st.st_rdev;
+    m[9] = flags;
+    if (strings_add(&names, d->d_name) != 0) {
+      e = ENOMEM;
+      break;
+    }
+    count++;
+  }
+  closedir(dir);
+  free(full);
+  napi_value result = NULL, buffer, array, js_names;
+  void* data = NULL;
+  if (e != 0) {
+    throw_errno(env, e, call, path);
+  } else if ((js_names = strings_to_array(env, &names, count)) == NULL ||
+             napi_create_arraybuffer(env, count * LAYER_FIELDS * sizeof(double), &data, &buffer) != napi_ok ||
+             napi_create_typedarray(env, napi_float64_array, count * LAYER_FIELDS, buffer, 0, &array) != napi_ok ||
+             napi_create_object(env, &result) != napi_ok || napi_set_named_property(env, result, "names", js_names) != napi_ok ||
+             napi_set_named_property(env, result, "meta", array) != napi_ok) {
+    result = NULL;
+    napi_throw_error(env, NULL, "layerScanDir: out of memory");
+  } else if (count > 0) {
+    memcpy(data, meta, count * LAYER_FIELDS * sizeof(double));
+  }
+  free(meta);
+  free(names.data);
+  free(path);
+  return result;
+}
+
+// readFilesInto(paths: string[], sizes: Float64Array) -> Buffer
+// The bytes of each regular file (O_NOFOLLOW), one after another, synchronously: the layer writer's
+// small files, read in one call instead of four per file. Throws if a file cannot be read or does not
+// hold exactly its size (it changed since the scan: the caller then reads it the usual way).
+static napi_value js_read_files_into(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  uint32_t n = 0;
+  bool is_typed = false;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void* sizes_data = NULL;
+  EXPECT(argc >= 2 && napi_get_array_length(env, argv[0], &n) == napi_ok && napi_is_typedarray(env, argv[1], &is_typed) == napi_ok &&
+             is_typed && napi_get_typedarray_info(env, argv[1], &type, &len, &sizes_data, NULL, NULL) == napi_ok &&
+             type == napi_float64_array && len == n,
+         "readFilesInto: paths and a Float64Array of as many sizes expected");
+  const double* sizes = sizes_data;
+  double total = 0;
+  for (uint32_t i = 0; i < n; i++) total += sizes[i];
+  EXPECT(total <= (double)(1 << 30), "readFilesInto: at most 1 GiB at once");
+  napi_value out;
+  void* bytes = NULL;
+  CHECK(napi_create_buffer(env, (size_t)total, &bytes, &out));
+  size_t at = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value item;
+    int failed = 0;
+    CHECK(napi_get_element(env, argv[0], i, &item));
+    char* path = string_arg(env, item, 0, &failed);
+    if (failed) return NULL;
+    size_t want = (size_t)sizes[i];
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int e = fd < 0 ? errno : 0;
+    size_t got = 0;
+    while (e == 0 && got < want) {
+      ssize_t r = read(fd, (char*)bytes + at + got, want - got);
+      if (r < 0) {
+        if (errno != EINTR) e = errno;
+      } else if (r == 0) {
+        e = EIO; // shorter than its size
+      } else {
+        got += (size_t)r;
+      }
+    }
+    char probe;
+    if (e == 0 && read(fd, &probe, 1) != 0) e = EIO; // longer than its size (or unreadable)
+    if (fd >= 0) close(fd);
+    if (e != 0) {
+      throw_errno(env, e, "read", path);
+      free(path);
+      return NULL;
+    }
+    free(path);
+    at += want;
+  }
+  return out;
+}

@@ -1144,6 +1144,8 @@ NAPI_MODULE_INIT() {
       {"copyFiles", NULL, js_copy_files, NULL, NULL, NULL, napi_enumerable, NULL},
       {"copyPlainFiles", NULL, js_copy_plain_files, NULL, NULL, NULL, napi_enumerable, NULL},
       {"hashFiles", NULL, js_hash_files, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"layerScanDir", NULL, js_layer_scan_dir, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"readFilesInto", NULL, js_read_files_into, NULL, NULL, NULL, napi_enumerable, NULL},
       {"listXattrs", NULL, js_list_xattrs, NULL, NULL, NULL, napi_enumerable, NULL},
       {"getXattr", NULL, js_get_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
       {"setXattr", NULL, js_set_xattr, NULL, NULL, NULL, napi_enumerable, NULL},
