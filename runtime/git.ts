@@ -5,7 +5,7 @@
 // `git@host:repo.git`, `git://…`, `ssh://…`.
 import { mkdir, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { join, posix } from "node:path";
-import { UserError } from "../common/errors.js";
+import { UserError, errnoCode } from "../common/errors.js";
 import { runTool } from "./exec.js";
 
 export interface GitSource {
@@ -98,7 +98,10 @@ export async function resolveGitCommit(src: GitSource, access: GitAccess = {}): 
  * name (BuildKit fetches `ref:ref`), the remote's URL without credentials, no reflog, no FETCH_HEAD.
  */
 async function keepGitDir(work: string, src: GitSource, what: string): Promise<void> {
-  const fetched = await readFile(join(work, ".git", "FETCH_HEAD"), "utf8").catch(() => "");
+  const fetched = await readFile(join(work, ".git", "FETCH_HEAD"), "utf8").catch((e: unknown) => {
+    if (errnoCode(e) === "ENOENT") return ""; // nothing was fetched by name
+    throw e;
+  });
   // "<sha>\t\tbranch 'main' of <remote>" or "<sha>\t\ttag 'v1' of <remote>" (a commit id fetched: no name)
   const named = /^([0-9a-f]{40,64})\t[^\t]*\t(branch|tag) '([^']+)' of /.exec(fetched);
   if (named) await git(["update-ref", `refs/${named[2] === "branch" ? "heads" : "tags"}/${named[3]}`, named[1] as string], work, what);
