@@ -79,9 +79,10 @@ test("two platforms: an index with both; RUN ran each architecture; the $BUILDPL
   assert.equal(await out(["run", "--rm", "--platform", "linux/arm64", "app:multi", "cat", "/arch", "/built"]), "aarch64\nbuilt-on-x86_64\n");
   assert.equal(await out(["run", "--rm", "--platform", "linux/amd64", "app:multi", "cat", "/arch", "/built"]), "x86_64\nbuilt-on-x86_64\n");
   assert.equal(await out(["run", "--rm", "app:multi", "cat", "/arch"]), "x86_64\n", "without --platform: this machine's");
-  const steps = (JSON.parse(await readFile(report, "utf8")) as { steps: { instruction: string; cached: boolean }[] }).steps;
+  const steps = (JSON.parse(await readFile(report, "utf8")) as { steps: { stage: string; instruction: string; cached: boolean }[] }).steps;
   const buildRun = steps.filter((s) => s.instruction.startsWith("RUN echo built-on"));
   assert.deepEqual(buildRun.map((s) => s.cached), [false, true], "the native stage: built for the first platform, a cache hit for the second");
+  assert.deepEqual(buildRun.map((s) => s.stage), ["linux/amd64 build", "linux/arm64 build"], "stages named with their platform, as BuildKit's progress");
   assert.deepEqual(steps.filter((s) => s.instruction === "RUN uname -m > /arch").map((s) => s.cached), [false, false], "the target stage: once per platform");
 
   // images: one row; inspect and history take --platform
