@@ -190,3 +190,23 @@ for (const name of ["arm64-run", "arm64-cross"]) {
     assert.deepEqual(diffs.slice(0, 25), [], `${diffs.length} differences from BuildKit`);
   });
 }
+
+test("--cache-to of a two-platform build keeps both platforms' records: another store takes every step from it", async () => {
+  const cacheDir = join(dir, "cache");
+  await build(["--platform", "linux/amd64,linux/arm64", "-t", "app:multi", "--cache-to", `type=local,dest=${cacheDir},mode=max`], APP);
+  const bases = join(dir, "bases.tar");
+  await tsbuildOk(["--root", root, "save", "--format", "oci", "-o", bases, "bb:multi"]);
+  const other = await freshStore();
+  try {
+    await tsbuildOk(["--root", other, "load", "-i", bases]);
+    const report = join(dir, "cache-report.json");
+    await build(["--platform", "linux/amd64,linux/arm64", "-t", "app:multi", "--cache-from", `type=local,src=${cacheDir}`, "--report", report], APP, other);
+    const steps = (JSON.parse(await readFile(report, "utf8")) as { steps: { stage: string; instruction: string; cached: boolean }[] }).steps;
+    const runs = steps.filter((s) => s.instruction.startsWith("RUN"));
+    assert.equal(runs.length, 4);
+    assert.deepEqual(runs.filter((s) => !s.cached).map((s) => `${s.stage}: ${s.instruction}`), []);
+    assert.equal(await out(["run", "--rm", "--platform", "linux/arm64", "app:multi", "cat", "/arch"], other), "aarch64\n");
+  } finally {
+    await removeStore(other);
+  }
+});
