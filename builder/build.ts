@@ -15,21 +15,23 @@ import { parseStages } from "./instructions/index.js";
 import { makePlan } from "./plan.js";
 import { withoutEmptyFields } from "./state.js";
 import { BuildSession } from "./session.js";
-import { runStage, type StageRunner } from "./stage.js";
+import { resolveBase, runStage, type StageRunner } from "./stage.js";
 import { ensureBaseImages, type BasePullSettings } from "./basepull.js";
 import type { StageResult } from "./stageresult.js";
-import type { EventSink, StepInfo } from "./events.js";
+import type { EventSink } from "./events.js";
 import type { CacheSpec } from "../cache/remote/spec.js";
 import type { UsedStep } from "../cache/remote/export.js";
 import type { Descriptor } from "../image/config.js";
 import type { SandboxOptions } from "../runtime/ocispec.js";
 import { isProxyArg } from "./commands/proxyargs.js";
 import { applyNamedContexts, type NamedContext } from "./namedcontexts.js";
-import { assertRunnable, formatPlatform, hostPlatform, platformArgs, type Platform } from "../runtime/platform.js";
+import { assertRunnable, hostPlatform, platformArgs, type Platform } from "../runtime/platform.js";
 import { stagePlatform } from "./stageplatform.js";
 import type { Digest } from "../common/digest.js";
 import { traced, traceMark } from "../common/trace.js";
 import { withSharedLock } from "../common/lock.js";
+import { withLease } from "../common/pins.js";
+import { testPause } from "../common/testpause.js";
 
 export interface BuildRequest {
   root: string;
@@ -112,12 +114,13 @@ async function checkContext(dir: string): Promise<void> {
 }
 
 export async function build(req: BuildRequest): Promise<BuildOutcome> {
-  // GC (prune, rmi) takes this lock exclusively: nothing it removes can be something a running build
-  // is about to use, and builds still run side by side
+  // What the build uses and makes is pinned (common/pins.ts) as it goes, each pin taken while the store
+  // is held shared for a moment: a prune (which holds the store alone) runs beside the build and keeps
+  // all of it; builds still run side by side
   const platforms = req.platforms ?? [];
-  if (platforms.length > 1) return withSharedLock(storePaths(req.root).gcLock, () => buildIndex(req, platforms));
+  if (platforms.length > 1) return withLease(storePaths(req.root), () => buildIndex(req, platforms));
   const one = platforms[0] !== undefined ? { ...req, platform: platforms[0] } : req;
-  const outcome = await withSharedLock(storePaths(req.root).gcLock, () => buildLocked(one, false));
+  const outcome = await withLease(storePaths(req.root), () => buildLocked(one, false));
   if (outcome === undefined) throw new Error("unreachable: a build gives an image");
   return outcome;
 }
@@ -134,8 +137,7 @@ async function buildIndex(req: BuildRequest, platforms: Platform[]): Promise<Bui
   for (const p of platforms) await planFor(req, p); // every platform is checked before any step
   const parts: Built[] = [];
   for (const platform of platforms) {
-    const onEvent = platformEvents(req.onEvent, formatPlatform(platform));
-    const built = await buildLocked({ ...req, platform, platforms: [platform], cacheTo: [], onEvent }, false, true);
+    const built = await buildLocked({ ...req, platform, platforms: [platform], cacheTo: [] }, false, true);
     if (built === undefined) throw new Error("unreachable: a build gives an image");
     parts.push(built);
   }
@@ -145,8 +147,12 @@ async function buildIndex(req: BuildRequest, platforms: Platform[]): Promise<Bui
     const p = platforms[i] as Platform;
     return { ...b.manifestDescriptor, platform: { architecture: p.architecture, os: p.os, ...(p.variant ? { variant: p.variant } : {}) } };
   });
-  const index = await store.writeIndexBlob(manifests);
-  await store.registerImages([{ manifest: index, tags }]);
+  // the index blob is written and listed in one shared hold (until listed, nothing else holds it)
+  const index = await withLease(paths, (lease) => lease.hold(async () => {
+    const written = await store.writeIndexBlob(manifests);
+    await store.registerImages([{ manifest: written, tags }]);
+    return written;
+  }));
   req.onEvent({ type: "image", id: index.digest, manifestDigest: index.digest, refs: tags });
   if ((req.cacheTo ?? []).length > 0) {
     const { exportCaches } = await import("../cache/remote/session.js");
@@ -155,19 +161,6 @@ async function buildIndex(req: BuildRequest, platforms: Platform[]): Promise<Bui
   }
   const first = parts[0] as Built;
   return { imageId: first.imageId, manifestDigest: first.manifestDigest, manifestDescriptor: first.manifestDescriptor, diffIds: first.diffIds, refs: tags, index };
-}
-
-/**
- * One platform's events of a multi-platform build: its stages named `linux/arm64 build` (BuildKit's
- * `[linux/arm64 build 2/3]`) and its step ids apart from the other platforms'.
- */
-function platformEvents(sink: EventSink, label: string): EventSink {
-  const mark = (s: StepInfo): StepInfo => ({ ...s, id: `${label} ${s.id}`, stage: `${label} ${s.stage}`, ...(s.uses ? { uses: s.uses.map((u) => `${label} ${u}`) } : {}) });
-  return (e) => {
-    if (e.type === "plan") sink({ ...e, steps: e.steps.map(mark) });
-    else if ("step" in e) sink({ ...e, step: mark(e.step) });
-    else sink(e);
-  };
 }
 
 /** The Dockerfile read, parsed and planned for `target`; a stage with RUN steps for a platform this machine cannot run fails here. */
@@ -232,7 +225,20 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
 
   // an unknown base image is pulled, or fails, before any stage runs, so the store is left as it was
   const bases = [...plan.needed].map((i) => plan.stages[i]!).filter((s) => s.baseStage === undefined && s.baseName.toLowerCase() !== "scratch");
-  if (!planOnly) await traced("resolve base", () => ensureBaseImages(store, bases, req.basePull)); // a plan pulls nothing
+  if (!planOnly) {
+    // a plan pulls nothing; a build resolves (or pulls) and pins its bases in one shared hold of the
+    // store, and its stages use these records: a base untagged or pruned afterwards is still this one
+    await traced("resolve base", () => session.hold(async () => {
+      await ensureBaseImages(store, bases, req.basePull);
+      for (const s of bases) {
+        if (session.bases.has(s.baseName)) continue;
+        const rec = await resolveBase(store, s);
+        await session.pinImage(rec);
+        session.bases.set(s.baseName, rec);
+      }
+    }));
+    await testPause("bases-pinned");
+  }
   await sweep;
 
   // a corrupt or foreign --cache-from cache is refused here, before any stage runs
@@ -277,7 +283,11 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
     const config = { ...final.config, created: final.config.history?.at(-1)?.created ?? new Date().toISOString() };
     const labels = { ...(config.config?.Labels ?? {}), ...req.labels };
     config.config = withoutEmptyFields({ ...config.config, Labels: labels });
-    const image = await traced("image write", () => (part ? store.writeImage(config, final.layers) : store.putImage(config, final.layers, tags)));
+    const image = await traced("image write", () => session.hold(async () => {
+      const written = await (part ? store.writeImage(config, final.layers) : store.putImage(config, final.layers, tags));
+      await session.pin("manifest", [written.manifestDigest]); // an untagged platform image waits for its index
+      return written;
+    }));
     // The names this build was asked for, in -t order (BuildKit's `naming to`), not every tag the image has.
     if (!part) req.onEvent({ type: "image", id: image.configDigest, manifestDigest: image.manifestDigest, refs: tags });
     if ((req.cacheTo ?? []).length > 0) {

@@ -63,6 +63,7 @@ async function donorOf(session: BuildSession, inputs: CopyInputs): Promise<{ dir
   if (JSON.stringify(previous.definition) !== JSON.stringify(record.definition)) return undefined;
   const unchanged = unchangedInputs(previous.inputs, record.inputs);
   if (unchanged.size < MIN_REUSED_FILES) return undefined;
+  await session.pin("entry", [stepKey(previous)]); // its snapshot and layer are read below
   const entry = await session.cache.get(stepKey(previous));
   const diffId: Digest | undefined = entry?.diffId;
   if (entry === undefined || diffId === undefined) return undefined;

@@ -218,6 +218,7 @@ async function commitLayer(
     throw e;
   }
   const chainId = chainIdOf(parent, layer.diffId);
+  await session.pin("chain", [chainId]); // before it is published: a prune meanwhile keeps it
   const published = await traced("step snapshot commit", () => session.snapshotter.commit(snapshot, chainId, { parent }));
   if (!published) session.removals.later(snapshot.id, () => session.snapshotter.remove(snapshot));
   return { ...layer, chainId };
@@ -234,7 +235,12 @@ async function writeLayer(session: BuildSession, dir: string, reuse: LayerReuse 
   const ingest = session.store.ingest();
   try {
     await traced("step layer tar", () => writeLayerTar(dir, ingest, reuse));
-    const { digest, size } = await traced("step layer commit", () => ingest.commit());
+    // stored and pinned in one shared hold of the store: no prune sees the blob unpinned
+    const { digest, size } = await traced("step layer commit", () => session.hold(async () => {
+      const stored = await ingest.commit();
+      await session.pin("blob", [stored.digest]);
+      return stored;
+    }));
     return { diffId: digest, size };
   } catch (e) {
     await ingest.abort();
@@ -244,6 +250,7 @@ async function writeLayer(session: BuildSession, dir: string, reuse: LayerReuse 
 
 /** A cache entry whose snapshot and layer blob are both still there (pruning may have removed either). */
 async function usableEntry(session: BuildSession, key: Digest): Promise<(CacheEntry & { diffId: Digest; layerSize: number }) | undefined> {
+  await session.pin("entry", [key]); // pin, then look: a prune from now on keeps the entry, its snapshot and layer
   const entry = await session.cache.get(key);
   if (!entry || !hasLayer(entry)) return undefined;
   if (!(await session.snapshotter.has(entry.chainId))) return undefined;

@@ -7,9 +7,11 @@ import type { NamedContext } from "./namedcontexts.js";
 import type { Platform } from "../runtime/platform.js";
 import type { StorePaths } from "../common/storepaths.js";
 import type { Descriptor } from "../image/config.js";
-import type { ContentStore } from "../image/store.js";
+import type { ContentStore, ImageRecord } from "../image/store.js";
 import type { Snapshotter } from "../runtime/snapshotter.js";
 import { unpackLayer } from "../runtime/unpack.js";
+import { currentLease, type PinKind } from "../common/pins.js";
+import { chainIdOf } from "../image/config.js";
 import { HeldRemovals } from "../runtime/heldremovals.js";
 import { unpackImageLayers, type UnpackStatus } from "../runtime/layerblob.js";
 import type { CacheEntry, CacheIndex } from "../cache/index.js";
@@ -56,6 +58,8 @@ export class BuildSession {
   readonly removals = new HeldRemovals();
   /** Every cache entry this build used or made, by key (what --cache-to exports). */
   readonly usedSteps = new Map<Digest, UsedStep>();
+  /** The base images resolved and pinned before any stage ran, by FROM name: the stages use these. */
+  readonly bases = new Map<string, ImageRecord>();
 
   constructor(
     readonly paths: StorePaths,
@@ -73,6 +77,26 @@ export class BuildSession {
    * (null for an image without layers). Built layers are stored uncompressed (digest = diffID), pulled
    * ones as the registry sent them: `diffIds` (the config's rootfs.diff_ids) name the snapshots.
    */
+  /**
+   * Pins what the build is about to use or has just made (common/pins.ts), so that a prune meanwhile
+   * keeps it: pin, then look. A no-op without a lease (`tsbuild plan`, which holds the store throughout).
+   */
+  async pin(kind: PinKind, digests: Iterable<Digest>): Promise<void> {
+    await currentLease(this.paths)?.pin(kind, digests);
+  }
+
+  /** Runs fn holding the store shared (lease's hold): around making something, then pinning it. */
+  hold<T>(fn: () => Promise<T>): Promise<T> {
+    const lease = currentLease(this.paths);
+    return lease === undefined ? fn() : lease.hold(fn);
+  }
+
+  /** Pins an image: its index (if it is one) and every platform's manifest, config, layers and chains. */
+  async pinImage(rec: ImageRecord): Promise<void> {
+    const manifests = (await this.store.platformRecords(rec)).map((r) => r.manifestDigest);
+    await this.pin("manifest", rec.index === undefined ? manifests : [rec.index.descriptor.digest, ...manifests]);
+  }
+
   /** Whether the stage's steps ignore the cache (--no-cache, or the stage named in --no-cache-filter). */
   noCacheFor(stage: string): boolean {
     return this.settings.noCache || (this.settings.noCacheStages?.has(stage.toLowerCase()) ?? false);
@@ -110,6 +134,8 @@ export class BuildSession {
         problem = `cache ${cache.where} has this step on other parent layers`;
         continue;
       }
+      await this.pin("blob", [rec.layer.digest, rec.diffId]); // before they are fetched and unpacked
+      await this.pin("chain", [chainIdOf(parentChain, rec.diffId)]);
       try {
         await cache.fetchLayer(rec, this.store);
       } catch (e) {

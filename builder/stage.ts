@@ -1,6 +1,6 @@
 // Builds one stage: resolves its base (an image, scratch or an earlier stage), runs the base's
 // ONBUILD triggers, then dispatches each instruction to its module, in order.
-import { sha256 } from "../common/digest.js";
+import { sha256, type Digest } from "../common/digest.js";
 import { DockerfileError, ImageNotFoundError, ImageReferenceError, UserError } from "../common/errors.js";
 import { tryParseReference } from "../image/reference.js";
 import type { ContentStore, ImageRecord } from "../image/store.js";
@@ -16,7 +16,7 @@ import type { StepContext } from "./commands/context.js";
 import { dispatch } from "./commands/dispatch.js";
 import { assertBasePlatform, stagePlatform } from "./stageplatform.js";
 import { PlanDepends } from "./planmode.js";
-import { topChainId } from "../image/config.js";
+import { chainIds, topChainId } from "../image/config.js";
 import { formatPlatform, hostPlatform, type Platform } from "../runtime/platform.js";
 import type { BuiltStep } from "./fsstep.js";
 
@@ -111,14 +111,30 @@ async function baseState(runner: StageRunner, plan: StagePlan, from: StepInfo): 
     state.planned = "depends";
     return state;
   }
-  const listed = await resolveBase(session.store, plan);
+  // the record resolved and pinned before any stage ran (build.ts): a tag moved or removed since does not change it
+  const listed = session.bases.get(plan.baseName) ?? (await resolveBase(session.store, plan));
   // a multi-platform base gives the stage's platform's image; a single-platform one must be of it
   const image = listed.index !== undefined ? await forPlatformAt(session.store, listed, platform, plan) : listed;
   assertBasePlatform(plan, image.config, platform);
   // a plan computes the base's chain without unpacking it (it writes no snapshot)
-  const chainId = session.settings.plan ? topChainId(image.config.rootfs.diff_ids) : await session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids, from);
+  const chainId = session.settings.plan ? topChainId(image.config.rootfs.diff_ids) : await baseUnpacked(session, image, plan, from);
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, sha256(`image ${image.configDigest}`));
   return state;
+}
+
+/**
+ * The base's layers as snapshots. A layer to unpack whose blob is gone (removed by hand: a pinned one
+ * is never collected) fails naming the image, before anything is opened.
+ */
+async function baseUnpacked(session: BuildSession, image: ImageRecord, plan: StagePlan, from: StepInfo): Promise<Digest | null> {
+  const chains = chainIds(image.config.rootfs.diff_ids);
+  for (const [i, layer] of image.manifest.layers.entries()) {
+    if (await session.snapshotter.has(chains[i] as Digest)) continue;
+    if (!(await session.store.has(layer.digest))) {
+      throw new DockerfileError(plan.stage.from.place, `base image ${plan.baseName}: its layer ${layer.digest} was removed from the store while the build used it; build again`);
+    }
+  }
+  return session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids, from);
 }
 
 async function forPlatformAt(store: ContentStore, rec: ImageRecord, platform: Platform, plan: StagePlan): Promise<ImageRecord> {

@@ -40,28 +40,89 @@ let leases = 0;
 export class Lease {
   private readonly file: string;
   private readonly pinned = new Set<string>();
+  /** Shared holds of the GC lock in progress (hold() is re-entrant: one marker for all of them). */
+  private holders = 0;
+  private held: Promise<void> | undefined;
+  private release: (() => void) | undefined;
 
-  /** lockHeld: the caller holds the GC lock shared for the lease's whole life (a build does). */
+  /** lockHeld: the caller holds the GC lock shared for the lease's whole life. */
   constructor(private readonly paths: StorePaths, private readonly options: { lockHeld?: boolean } = {}) {
     this.file = join(pinsDir(paths), `${ownerToken()}-${++leases}`);
+  }
+
+  /**
+   * Runs fn holding the GC lock shared (a collection running now finishes first; one that starts
+   * waits for fn): around making something a collection could take before it is pinned (a blob
+   * written, then pinned) or resolving a name and pinning what it names. Re-entrant, and concurrent
+   * holds of this process share one marker.
+   */
+  async hold<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.options.lockHeld === true) return fn();
+    if (this.holders++ === 0) this.held = this.takeShared();
+    try {
+      await this.held;
+      return await fn();
+    } finally {
+      if (--this.holders === 0) {
+        this.release?.();
+        this.release = undefined;
+      }
+    }
   }
 
   /** Pins digests: a collection running now finishes first; none after it removes them until end(). */
   async pin(kind: PinKind, digests: Iterable<Digest>): Promise<void> {
     const lines = [...digests].map((d) => `${kind} ${d}`).filter((l) => !this.pinned.has(l));
     if (lines.length === 0) return;
-    const write = async (): Promise<void> => {
+    await this.hold(async () => {
       mkdirSync(pinsDir(this.paths), { recursive: true });
       appendFileSync(this.file, lines.map((l) => `${l}\n`).join(""));
       for (const l of lines) this.pinned.add(l);
-    };
-    if (this.options.lockHeld === true) await write();
-    else await withSharedLock(this.paths.gcLock, write);
+    });
   }
 
   end(): void {
     rmSync(this.file, { force: true });
   }
+
+  /** Takes the lock shared and keeps it until `release` is called. */
+  private takeShared(): Promise<void> {
+    return new Promise<void>((ready, fail) => {
+      withSharedLock(this.paths.gcLock, () => new Promise<void>((done) => {
+        this.release = done;
+        ready();
+      })).catch(fail);
+    });
+  }
+}
+
+const open = new Map<string, { lease: Lease; users: number }>();
+
+/**
+ * Runs fn with this process's lease on the store (one per store, shared by concurrent users of this
+ * process, ended after the last): what fn's callees pin through `currentLease` is kept by any
+ * collection until then.
+ */
+export async function withLease<T>(paths: StorePaths, fn: (lease: Lease) => Promise<T>): Promise<T> {
+  let entry = open.get(paths.root);
+  if (entry === undefined) {
+    entry = { lease: new Lease(paths), users: 0 };
+    open.set(paths.root, entry);
+  }
+  entry.users++;
+  try {
+    return await fn(entry.lease);
+  } finally {
+    if (--entry.users === 0) {
+      open.delete(paths.root);
+      entry.lease.end();
+    }
+  }
+}
+
+/** The lease withLease opened for this store, if one is open. */
+export function currentLease(paths: StorePaths): Lease | undefined {
+  return open.get(paths.root)?.lease;
 }
 
 /** The pins of live processes, and the files of dead ones. */

@@ -17,7 +17,7 @@ import { ContentStore } from "../image/store.js";
 import { Snapshotter } from "../runtime/snapshotter.js";
 import { pruneStore } from "../cli/commands/cache.js";
 import { dockerSize } from "../cli/commands/sizes.js";
-import { freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
+import { collect, freshStore, removeStore, TSBUILD, tsbuild, tsbuildOk, type RunResult } from "./helpers.js";
 
 /** `system check` exit 0 and its summary line. */
 async function assertClean(root: string, after: string): Promise<void> {
@@ -167,6 +167,92 @@ test("rmi of an image nothing else holds takes its snapshots too (rmi collected 
     assert.deepEqual(await new Snapshotter(storePaths(root)).list(), []);
     await assertClean(root, "rmi");
   } finally {
+    await removeStore(root);
+  }
+});
+
+/** Starts a build that pauses once it has pinned its bases (common/testpause.ts); go() lets it finish. */
+async function pausedBuild(root: string, args: string[]): Promise<{ result: Promise<RunResult>; go: () => Promise<void> }> {
+  const dir = await mkdtemp(join(tmpdir(), "tsbuild-gc-pause-"));
+  const file = join(dir, "pause");
+  const child = spawn(TSBUILD, ["--root", root, ...args], { env: { ...process.env, TSBUILD_TEST_PAUSE: `bases-pinned:${file}` }, stdio: ["ignore", "pipe", "pipe"] });
+  const result = collect(child).finally(() => rm(dir, { recursive: true, force: true }));
+  for (let i = 0; !existsSync(`${file}.reached`); i++) {
+    if (child.exitCode !== null || i > 1500) throw new Error(`the build did not reach its pause: ${(await result).stderr}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return { result, go: () => writeFile(`${file}.go`, "") };
+}
+
+test("a prune during a build (paused once its bases are pinned) does not wait for it and takes nothing it uses", { timeout: 120_000 }, async () => {
+  const root = await freshStore();
+  const ctx = await context({ f: "from the context\n", Dockerfile: "FROM busybox:local\nRUN echo ran > /r\nCOPY f /f\n" });
+  try {
+    await tsbuildOk(["--root", root, "build", "-q", "-t", "app:1", ctx]); // its cache entries: the next build hits them
+    const build = await pausedBuild(root, ["build", "-q", "-t", "app:2", ctx]);
+    // while the build waits, the base loses its tag and every prune runs to its end (none waits for the build)
+    for (const args of [["rmi", "app:1", "busybox:local"], ["system", "prune", "-a", "-f"], ["cache", "prune", "--all", "-f"]]) {
+      const started = Date.now();
+      const r = await tsbuild(["--root", root, ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /waiting/, `${args.join(" ")} waited for the paused build`);
+      assert.ok(Date.now() - started < 20_000);
+    }
+    await build.go();
+    const built = await build.result;
+    assert.equal(built.code, 0, built.stderr);
+    assert.equal((await tsbuildOk(["--root", root, "run", "--rm", "app:2", "cat", "/r", "/f"])).stdout, "ran\nfrom the context\n");
+    await assertClean(root, "the build");
+    await tsbuildOk(["--root", root, "system", "prune", "-a", "-f"]);
+    await assertClean(root, "a prune after the build");
+  } finally {
+    await rm(ctx, { recursive: true, force: true });
+    await removeStore(root);
+  }
+});
+
+test("a base removed between its resolution and its use (by hand: a pinned one is never collected) fails the build in one line naming it", { timeout: 60_000 }, async () => {
+  const root = await freshStore();
+  const ctx = await context({ Dockerfile: "FROM busybox:local\nRUN true\n" });
+  try {
+    const store = await ContentStore.open(storePaths(root));
+    const layer = (await store.resolveImage("busybox:local")).manifest.layers[0]!.digest;
+    const build = await pausedBuild(root, ["build", "-q", "-t", "app:1", ctx]);
+    await rm(store.blobPath(layer));
+    await build.go();
+    const r = await build.result;
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`Dockerfile:1.*base image busybox:local: its layer ${layer} was removed from the store while the build used it`));
+  } finally {
+    await rm(ctx, { recursive: true, force: true });
+    await removeStore(root);
+  }
+});
+
+test("builds and prunes in a loop: every build succeeds with a whole image, and the store checks clean", { timeout: 180_000 }, async () => {
+  const root = await freshStore();
+  const ctx = await context({ Dockerfile: "FROM busybox:local\n" });
+  try {
+    for (let round = 0; round < 2; round++) {
+      const files: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        await writeFile(join(ctx, `f${i}`), `round ${round} build ${i}\n`);
+        const file = join(ctx, `Dockerfile.${i}`);
+        await writeFile(file, `FROM busybox:local\nRUN echo ${i} > /i\nCOPY f${i} /f\n`);
+        files.push(file);
+      }
+      const builds = files.map((f, i) => tsbuild(["--root", root, "build", "-q", "-t", `loop:${i}`, "-f", f, ctx]));
+      const prunes = [["system", "prune", "-f"], ["cache", "prune", "--all", "-f"], ["image", "prune", "-f"]].map((a) => tsbuild(["--root", root, ...a]));
+      const results = await Promise.all([...builds, ...prunes]);
+      assert.deepEqual(results.filter((r) => r.code !== 0).map((r) => r.stderr.trim()), [], `round ${round}`);
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await tsbuildOk(["--root", root, "run", "--rm", `loop:${i}`, "cat", "/i", "/f"])).stdout, `${i}\nround ${round} build ${i}\n`);
+      }
+      await assertClean(root, `round ${round}`);
+    }
+  } finally {
+    await rm(ctx, { recursive: true, force: true });
     await removeStore(root);
   }
 });

@@ -36,7 +36,11 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
   } else {
     let image;
     try {
-      image = await session.store.resolveImage(imageRef);
+      image = await session.hold(async () => { // resolved and pinned before a prune can take it
+        const found = await session.store.resolveImage(imageRef);
+        await session.pinImage(found);
+        return found;
+      });
     } catch (e) {
       if (e instanceof ImageNotFoundError || e instanceof ImageReferenceError) {
         throw new DockerfileError(place, `${what}: no stage or image named ${from} (${e.message})`);
