@@ -18,14 +18,14 @@ import { BuildSession } from "./session.js";
 import { resolveBase, runStage, type StageRunner } from "./stage.js";
 import { ensureBaseImages, type BasePullSettings } from "./basepull.js";
 import type { StageResult } from "./stageresult.js";
-import type { EventSink } from "./events.js";
+import type { EventSink, StepInfo } from "./events.js";
 import type { CacheSpec } from "../cache/remote/spec.js";
 import type { UsedStep } from "../cache/remote/export.js";
 import type { Descriptor } from "../image/config.js";
 import type { SandboxOptions } from "../runtime/ocispec.js";
 import { isProxyArg } from "./commands/proxyargs.js";
 import { applyNamedContexts, type NamedContext } from "./namedcontexts.js";
-import { assertRunnable, hostPlatform, platformArgs, type Platform } from "../runtime/platform.js";
+import { assertRunnable, formatPlatform, hostPlatform, platformArgs, type Platform } from "../runtime/platform.js";
 import { stagePlatform } from "./stageplatform.js";
 import type { Digest } from "../common/digest.js";
 import { traced, traceMark } from "../common/trace.js";
@@ -137,7 +137,8 @@ async function buildIndex(req: BuildRequest, platforms: Platform[]): Promise<Bui
   for (const p of platforms) await planFor(req, p); // every platform is checked before any step
   const parts: Built[] = [];
   for (const platform of platforms) {
-    const built = await buildLocked({ ...req, platform, platforms: [platform], cacheTo: [] }, false, true);
+    const onEvent = platformEvents(req.onEvent, formatPlatform(platform));
+    const built = await buildLocked({ ...req, platform, platforms: [platform], cacheTo: [], onEvent }, false, true);
     if (built === undefined) throw new Error("unreachable: a build gives an image");
     parts.push(built);
   }
@@ -161,6 +162,19 @@ async function buildIndex(req: BuildRequest, platforms: Platform[]): Promise<Bui
   }
   const first = parts[0] as Built;
   return { imageId: first.imageId, manifestDigest: first.manifestDigest, manifestDescriptor: first.manifestDescriptor, diffIds: first.diffIds, refs: tags, index };
+}
+
+/**
+ * One platform's events of a multi-platform build: its stages named `linux/arm64 build` (BuildKit's
+ * `[linux/arm64 build 2/3]`) and its step ids apart from the other platforms'.
+ */
+function platformEvents(sink: EventSink, label: string): EventSink {
+  const mark = (s: StepInfo): StepInfo => ({ ...s, id: `${label} ${s.id}`, stage: `${label} ${s.stage}`, ...(s.uses ? { uses: s.uses.map((u) => `${label} ${u}`) } : {}) });
+  return (e) => {
+    if (e.type === "plan") sink({ ...e, steps: e.steps.map(mark) });
+    else if ("step" in e) sink({ ...e, step: mark(e.step) });
+    else sink(e);
+  };
 }
 
 /** The Dockerfile read, parsed and planned for `target`; a stage with RUN steps for a platform this machine cannot run fails here. */
