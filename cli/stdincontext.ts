@@ -75,8 +75,11 @@ export function isRemoteContext(context: string): boolean {
   return /^https?:\/\//.test(context) || /^git@[^:/]+:/.test(context) || /^(git|ssh):\/\//.test(context);
 }
 
-/** A git repository checked out, or an http(s) tarball (or Dockerfile) downloaded, as the build context. */
-export async function readRemoteContext(paths: StorePaths, context: string): Promise<StdinInputs> {
+/**
+ * A git repository checked out, or an http(s) tarball (or Dockerfile) downloaded, as the build context;
+ * an ssh remote takes the agent of `--ssh default` when given (`access`), else the user's own ssh.
+ */
+export async function readRemoteContext(paths: StorePaths, context: string, access: import("../runtime/git.js").GitAccess = {}): Promise<StdinInputs> {
   const { parseGitSource, resolveGitCommit, checkoutGit } = await import("../runtime/git.js");
   const repository = parseGitSource(context);
   if (repository !== undefined) {
@@ -85,7 +88,7 @@ export async function readRemoteContext(paths: StorePaths, context: string): Pro
     try {
       await mkdir(scratch, { recursive: true });
       const contextDir = join(scratch, "context");
-      await checkoutGit(repository, await resolveGitCommit(repository), contextDir);
+      await checkoutGit(repository, await resolveGitCommit(repository, access), contextDir, access);
       return { contextDir, cleanup };
     } catch (e) {
       await cleanup();

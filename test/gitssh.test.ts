@@ -42,6 +42,7 @@ before(async () => {
   await mkdir(join(work, "sub"), { recursive: true });
   await writeFile(join(work, "a.txt"), "over ssh\n");
   await writeFile(join(work, "sub", "b.txt"), "b\n");
+  await writeFile(join(work, "sub", "Dockerfile"), "FROM busybox:local\nCOPY b.txt /from-ssh-context\n");
   gitIn(dir, "init", "-q", work);
   gitIn(work, "add", ".");
   gitIn(work, "commit", "-q", "-m", "one");
@@ -117,12 +118,17 @@ test("ADD git@127.0.0.1:repo.git with the user's ssh command and key; a subfolde
   assert.equal(await cat("gitssh:1", "cat /src/a.txt /sub/b.txt; test -e /src/.git || echo no-git-dir"), "over ssh\nb\nno-git-dir\n");
 });
 
-test("--ssh default=SOCKET is the agent git uses for ssh remotes; without an agent or key, one line naming the line", async () => {
+test("--ssh default=SOCKET is the agent git uses for ssh remotes (ADD, the build context); without an agent or key, one line naming the line", async () => {
   const env = { GIT_SSH_COMMAND: sshBase }; // no key of its own: only an agent can answer
   const df = "FROM busybox:local\nADD --keep-git-dir=true git@127.0.0.1:repo.git /kept\n";
   const withAgent = await build(df, "gitssh:2", env, ["--ssh", `default=${agentSocket}`]);
   assert.equal(withAgent.code, 0, withAgent.stderr);
   assert.equal(await cat("gitssh:2", "cat /kept/a.txt; test -d /kept/.git && echo kept"), "over ssh\nkept\n");
+
+  // the repository as the build context takes the same agent
+  const context = await tsbuildWith(["--root", root, "build", "-q", "-t", "gitssh:ctx", "--ssh", `default=${agentSocket}`, "git@127.0.0.1:repo.git#main:sub"], env);
+  assert.equal(context.code, 0, context.stderr);
+  assert.equal(await cat("gitssh:ctx", "cat /from-ssh-context"), "b\n");
 
   const none = await build(df.replace("/kept", "/other"), "gitssh:3", env);
   assert.equal(none.code, 1);

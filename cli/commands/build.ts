@@ -80,6 +80,12 @@ function parseSshFlags(values: string[]): Map<string, string> {
   return out;
 }
 
+/** The agent of `--ssh default`, for git's ssh remotes (the build context, named contexts). */
+function sshAccess(values: string[] | undefined): { sshAuthSock?: string } {
+  const sock = values && values.length > 0 ? parseSshFlags(values).get("default") : undefined;
+  return sock !== undefined ? { sshAuthSock: sock } : {};
+}
+
 function keyValues(list: string[], flag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const item of list) {
@@ -139,7 +145,7 @@ export async function runBuild(root: string, context: string, raw: Record<string
   const cacheTo = (flags.cacheTo ?? []).map((s) => parseCacheSpec(s, "to"));
   const secrets = await readSecrets(flags.secret ?? []);
   const stdin = isRemoteContext(context)
-    ? await readRemoteContext(storePaths(root), context)
+    ? await readRemoteContext(storePaths(root), context, sshAccess(flags.ssh))
     : context === "-" || flags.file === "-"
       ? await readStdinInputs(storePaths(root), { contextIsStdin: context === "-", dockerfileIsStdin: flags.file === "-" })
       : undefined;
