@@ -14,6 +14,13 @@ export const OWN_CASES = join(REPO, "testdata", "cases");
 export const PUBLIC_CASES = resolve(REPO, "..", "shared", "cases");
 export const PUBLIC_EXPECTED = join(OWN_CASES, "public-expected");
 
+// The servers tests start are on loopback: a proxy the machine sets (CI's HTTP(S)_PROXY) must not carry
+// their traffic, for tsbuild's fetches nor for the git and curl they run. Tests of proxies set their own.
+for (const k of ["NO_PROXY", "no_proxy"]) {
+  const v = process.env[k] ?? "";
+  if (!/(^|,)\s*127\.0\.0\.1\s*(,|$)/.test(v)) process.env[k] = [v, "127.0.0.1", "localhost"].filter((x) => x !== "").join(",");
+}
+
 export interface RunResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 /** Starts bin/tsbuild (node, no shell); the caller owns the process. */
