@@ -7,7 +7,7 @@ import { digestPaths, type PathFilter } from "../../cache/filedigest.js";
 import { assertLocalSource, copyIntoRootfs } from "../copy/copy.js";
 import { matchSources } from "../copy/match.js";
 import { excludeMatcher, sourceBases, withExcludes } from "../copy/exclude.js";
-import { matchParents, parentsPaths } from "../copy/parents.js";
+import { matchParents, parentsInputs } from "../copy/parents.js";
 import type { AddInstruction, CopyInstruction } from "../instructions/index.js";
 import { copyWithFastPath } from "../fastcopy.js";
 import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
@@ -67,12 +67,14 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
     const visibility = { ...(source.filter ? { filter: source.filter } : {}), ...(source.mustDescend ? { mustDescend: source.mustDescend } : {}) };
     const parentSources = parents ? await matchParents(source.root, instr.sources, visibility, exclude, place) : undefined;
     const matched = parents || instr.sources.length === 0 ? [] : await matchSources(source.root, instr.sources, source.filter, place, instr.kind, source.mustDescend);
-    const copied = parentSources ? parentsPaths(parentSources) : matched;
     // --exclude: what the copy leaves out below each source is no input either (BuildKit's checksum
-    // takes the same patterns), so a change there keeps the step cached
-    const digestFilter = exclude === undefined ? source.digestFilter
+    // takes the same patterns), so a change there keeps the step cached; nor, with --parents, what the
+    // patterns do not name
+    const excluded = exclude === undefined ? undefined
       : withExcludes(visibility, exclude, parentSources ? parentSources.map((p) => p.base) : await sourceBases(source.root, matched));
-    const inputs = await digestPaths(source.root, copied, digestFilter, session.digests);
+    const parentInputs = parentSources ? parentsInputs(parentSources, excluded ?? visibility) : undefined;
+    const digestFilter = parentInputs?.visibility ?? excluded ?? source.digestFilter;
+    const inputs = await digestPaths(source.root, parentInputs?.paths ?? matched, digestFilter, session.digests);
     const args = state.argsWithValues();
     const buildArgs: Record<string, string> = {};
     for (const name of used) if (Object.hasOwn(args, name) && state.envValue(name) === undefined) buildArgs[name] = args[name]!;

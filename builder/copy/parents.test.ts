@@ -9,7 +9,8 @@ import { posix } from "node:path";
 import { DockerfileError } from "../../common/errors.js";
 import { copyIntoRootfs } from "./copy.js";
 import { below, excludedBelow, excludeMatcher, withExcludes } from "./exclude.js";
-import { matchBelow, matchParents, mayHoldMatch, parentsPaths, splitParentsSource } from "./parents.js";
+import { digestPaths } from "../../cache/filedigest.js";
+import { matchBelow, matchParents, mayHoldMatch, parentsInputs, parentsPaths, splitParentsSource } from "./parents.js";
 import { listTree, place, withRoots } from "./testkit.js";
 import type { CopyRequest } from "./types.js";
 
@@ -69,6 +70,13 @@ test("matchParents: bases' wildcards expanded, a source without wildcards must e
       { base: ".", isDir: true, matches: ["a/b/c/d/foo"] },
     ]);
     assert.deepEqual(parentsPaths(got), ["a/b/c/d/e", "a/b2/c/d/e", "a/b/c/d/foo"]);
+    // the inputs: each base walked, keeping the folders on the way to a match and what is below one
+    const inputs = parentsInputs(got, { filter: (rel) => rel !== "a/b/c/d/e/bay" });
+    assert.deepEqual(inputs.paths, ["a/b", "a/b2", "."]);
+    const digest = await digestPaths(root, inputs.paths, inputs.visibility);
+    assert.deepEqual(digest.files.map((f) => f.path).sort(), [
+      "", "a", "a/b", "a/b/c", "a/b/c/d", "a/b/c/d/e", "a/b/c/d/foo", "a/b2", "a/b2/c", "a/b2/c/d", "a/b2/c/d/e", "a/b2/c/d/e/bar",
+    ]);
     await assert.rejects(matchParents(root, ["/test/nonexistent-file"], {}, undefined, place), /test\/nonexistent-file/);
     assert.deepEqual(await matchParents(root, ["/nope*/./x"], {}, undefined, place), []);
     const ex = excludeMatcher(["b2"], place);
