@@ -146,6 +146,7 @@ test("pins: what a live process pinned survives rmi and every prune; a dead proc
     for (const c of chains) assert.ok(await snapshotter.has(c), `pinned chain ${c} kept`);
     assert.deepEqual(await readdir(pinsDir(paths)), (await readdir(pinsDir(paths))).filter((n) => !n.startsWith(`${dead}-`)), "the dead pin went");
     assert.ok(!existsSync(join(pinsDir(paths), `${dead}-1`)), "the dead process's pin file was removed");
+    await assertClean(root, "prunes beside a live pin"); // a snapshot only a pin holds is referenced
 
     lease.end();
     await tsbuildOk(["--root", root, "system", "prune", "-a", "-f"]);

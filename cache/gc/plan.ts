@@ -54,18 +54,26 @@ export async function gcRoots(rooms: GcRooms, pins: Pins): Promise<GcRoots> {
     chains.add(e.chainId);
     if (e.diffId !== undefined) blobs.add(e.diffId);
   }
-  for (const c of pins.chains) chains.add(c);
-  for (const d of pins.blobs) blobs.add(d);
+  const pinned = await pinnedRoots(rooms.store, rooms.cache, pins);
+  for (const c of pinned.chains) chains.add(c);
+  for (const d of pinned.blobs) blobs.add(d);
+  return { chains, blobs };
+}
+
+/** What live processes' pins hold (also what `system check` counts as referenced beside its own roots). */
+export async function pinnedRoots(store: ContentStore, cache: CacheIndex, pins: Pins): Promise<GcRoots> {
+  const chains = new Set(pins.chains);
+  const blobs = new Set(pins.blobs);
   for (const key of pins.entries) {
     // a pinned entry is one a build found before a prune dropped it: its snapshot and layer stay
-    const e = await rooms.cache.get(key);
+    const e = await cache.get(key);
     if (e === undefined) continue;
     chains.add(e.chainId);
     if (e.diffId !== undefined) blobs.add(e.diffId);
   }
   for (const m of pins.manifests) {
-    for (const d of await rooms.store.manifestBlobs(m)) blobs.add(d);
-    for (const c of await manifestChains(rooms.store, m)) chains.add(c);
+    for (const d of await store.manifestBlobs(m)) blobs.add(d);
+    for (const c of await manifestChains(store, m)) chains.add(c);
   }
   return { chains, blobs };
 }

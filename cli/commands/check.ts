@@ -10,6 +10,9 @@ import { withExclusiveLock } from "../../common/lock.js";
 import type { CheckCounts, StoreProblem } from "../../common/storecheck.js";
 import { storePaths, type StorePaths } from "../../common/storepaths.js";
 import { checkCache, entriesWithoutSnapshot } from "../../cache/check.js";
+import { pinnedRoots } from "../../cache/gc/plan.js";
+import { CacheIndex } from "../../cache/index.js";
+import { readPins } from "../../common/pins.js";
 import { blobNames, checkBlobs, checkIndex } from "../../image/check.js";
 import { chainIds, configProblem, isDescriptor, isIndexMediaType, type Descriptor, type ImageConfig, type ImageIndex } from "../../image/config.js";
 import { platformEntries } from "../../image/registry/platform.js";
@@ -49,6 +52,8 @@ async function checkStore(paths: StorePaths): Promise<{ problems: StoreProblem[]
   const referenced = new Set<Digest>(cache.chains.values());
   for (const chain of await imageChains(store)) referenced.add(chain);
   for (const c of await listContainers(paths)) if (c.parentChain !== null) referenced.add(c.parentChain);
+  // what a build in progress has pinned (common/pins.ts) but not yet recorded in a cache entry or an image
+  for (const c of (await pinnedRoots(store, new CacheIndex(paths.cache), await readPins(paths))).chains) referenced.add(c);
   const snapshots = await checkSnapshots(paths, referenced);
   const containers = await checkContainers(paths, snapshots.published);
   const leftovers = await checkLeftovers(paths);
