@@ -217,7 +217,8 @@ export class ContentStore extends BlobStore {
       if (tryParseReference(s) === undefined) parseReference(s); // neither an id nor a reference: say why
       throw notFound();
     }
-    const matches = images.filter((r) => r.configDigest.slice("sha256:".length).startsWith(prefix));
+    // a multi-platform image is also known by its index digest (the id `images` shows for it)
+    const matches = images.filter((r) => r.configDigest.slice("sha256:".length).startsWith(prefix) || (r.index?.descriptor.digest.slice("sha256:".length).startsWith(prefix) ?? false));
     const ids = new Set(matches.map((r) => r.configDigest));
     if (ids.size > 1) throw new ImageNotFoundError(s, `image id prefix ${s} is ambiguous (${ids.size} images match)`);
     const tagged = matches.find((r) => r.refs.length > 0);

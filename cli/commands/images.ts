@@ -30,7 +30,9 @@ interface Row {
 }
 
 function rowsOf(rec: ImageRecord, size: number): Row[] {
-  const base = { id: rec.configDigest, digest: rec.manifestDigest, created: rec.config.created, size, labels: rec.config.config?.Labels ?? {} };
+  // a multi-platform image is one row, known by its index digest (Docker's containerd image store)
+  const entry = rec.index?.descriptor.digest;
+  const base = { id: entry ?? rec.configDigest, digest: entry ?? rec.manifestDigest, created: rec.config.created, size, labels: rec.config.config?.Labels ?? {} };
   if (rec.refs.length === 0) return [{ ...base, repository: "<none>", tag: "<none>", dangling: true }];
   return rec.refs.map((full) => {
     const r = parseReference(full);
@@ -68,7 +70,7 @@ async function applyFilters(store: ContentStore, rows: Row[], filters: string[],
       // Docker compares creation times with the named image's (which is itself left out)
       const other = await store.resolveImage(v);
       const at = other.config.created ?? "";
-      out = out.filter((r) => r.id !== other.configDigest && (k === "before" ? (r.created ?? "") < at : (r.created ?? "") > at));
+      out = out.filter((r) => r.id !== (other.index?.descriptor.digest ?? other.configDigest) && (k === "before" ? (r.created ?? "") < at : (r.created ?? "") > at));
     } else if (k === "label") {
       out = out.filter((r) => hasLabel(r, v));
     } else if (k !== "reference") throw new UserError(`invalid filter '${f.slice(0, 80)}' (supported: ${FILTERS})`);
