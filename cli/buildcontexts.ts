@@ -1,6 +1,6 @@
 // `--build-context NAME=VALUE` (buildx's named contexts), read as BuildKit 0.13's dockerui reads them:
 // `docker-image://REF` (that image), a git repository (`https://host/repo.git#ref:subdir`, `git@…`,
-// `git://…`: checked out), any other http(s) URL (its download as one file, not extracted: BuildKit's
+// `git://…`: checked out with its .git, as dockerui's DetectGitContext(v, true) keeps it), any other http(s) URL (its download as one file, not extracted: BuildKit's
 // llb.HTTP, named from Content-Disposition or the URL's path, else `download`), or a folder. Remote
 // ones are fetched into a scratch folder of the store named for this process, removed by `cleanup()`
 // (a killed build's is swept by the next command).
@@ -54,7 +54,8 @@ export async function readBuildContexts(paths: StorePaths, values: string[], ssh
         const sock = ssh?.get("default");
         const access = sock !== undefined ? { sshAuthSock: sock } : {};
         try {
-          await checkoutGit(repository, await resolveGitCommit(repository, access), dest, access);
+          // dockerui's DetectGitContext(v, true): a named context keeps .git (the build context does not)
+          await checkoutGit(repository, await resolveGitCommit(repository, access), dest, { keepGitDir: true, ...access });
         } catch (e) {
           if (e instanceof UserError) throw new UserError(`${shown}: ${e.message}`);
           throw e;

@@ -94,8 +94,9 @@ export async function resolveGitCommit(src: GitSource, access: GitAccess = {}): 
 }
 
 /**
- * The `.git` that --keep-git-dir keeps, as BuildKit's leaves it: the fetched branch or tag under its own
- * name (BuildKit fetches `ref:ref`), the remote's URL without credentials, no reflog, no FETCH_HEAD.
+ * The `.git` that --keep-git-dir keeps, as BuildKit 0.13's leaves it (compared through the oracle): the
+ * fetched branch or tag under its own name (BuildKit fetches `ref:ref`), no remote-tracking refs, the
+ * remote's URL without credentials, no reflog, no FETCH_HEAD.
  */
 async function keepGitDir(work: string, src: GitSource, what: string): Promise<void> {
   const fetched = await readFile(join(work, ".git", "FETCH_HEAD"), "utf8").catch((e: unknown) => {
@@ -104,7 +105,18 @@ async function keepGitDir(work: string, src: GitSource, what: string): Promise<v
   });
   // "<sha>\t\tbranch 'main' of <remote>" or "<sha>\t\ttag 'v1' of <remote>" (a commit id fetched: no name)
   const named = /^([0-9a-f]{40,64})\t[^\t]*\t(branch|tag) '([^']+)' of /.exec(fetched);
-  if (named) await git(["update-ref", `refs/${named[2] === "branch" ? "heads" : "tags"}/${named[3]}`, named[1] as string], work, what);
+  if (named) {
+    const [, sha, kind, name] = named as unknown as [string, string, string, string];
+    await git(["update-ref", `refs/${kind === "branch" ? "heads" : "tags"}/${name}`, sha], work, what);
+    // BuildKit keeps every fetched ref as tags/REF in its bare repository, and its checkout's fetch of
+    // REF:REF brings that along: a branch is under refs/tags too
+    if (kind === "branch") await git(["update-ref", `refs/tags/${name}`, sha], work, what);
+  }
+  // the remote-tracking refs git updates while fetching by name: BuildKit's checkout has none
+  for (const ref of (await git(["for-each-ref", "--format=%(refname)", "refs/remotes/"], work, what)).split("\n")) {
+    if (ref.startsWith("refs/remotes/")) await git(["update-ref", "-d", ref], work, what);
+  }
+  for (const dir of [["refs", "remotes"], ["logs", "refs", "remotes"]]) await rm(join(work, ".git", ...dir), { recursive: true, force: true });
   await git(["remote", "set-url", "origin", shown(src.remote)], work, what);
   await git(["reflog", "expire", "--all", "--expire=now"], work, what);
   await rm(join(work, ".git", "FETCH_HEAD"), { force: true });

@@ -95,11 +95,12 @@ test("--build-context NAME=URL: a repository (git's dumb http) and downloads, fo
   const a = server.address();
   base = `http://127.0.0.1:${typeof a === "object" && a ? a.port : 0}`;
 
-  const df = "FROM busybox:local\nCOPY --from=src a.txt /src-a\nCOPY --from=tarball data.tar.gz /t/\nCOPY --from=cd named.bin /n\n";
-  const args = ["--build-context", `src=${base}/repo.git#main:sub`, "--build-context", `tarball=${base}/files/data.tar.gz`, "--build-context", `cd=${base}/get?id=3`];
+  const df = "FROM busybox:local\nCOPY --from=src a.txt /src-a\nCOPY --from=tarball data.tar.gz /t/\nCOPY --from=cd named.bin /n\nCOPY --from=whole .git/HEAD /whole-head\n";
+  const args = ["--build-context", `src=${base}/repo.git#main:sub`, "--build-context", `whole=${base}/repo.git#main`, "--build-context", `tarball=${base}/files/data.tar.gz`, "--build-context", `cd=${base}/get?id=3`];
   await build([...args, "-o", "type=image,name=fromurls:1"], df);
-  const out = (await tsbuildOk(["--root", root, "run", "--rm", "fromurls:1", "sh", "-c", "cat /src-a /n; stat -c '%a %Y' /t/data.tar.gz; ls /t"])).stdout;
-  assert.equal(out, `from the repository\nby disposition\n600 ${Date.parse("2024-10-01T10:20:30Z") / 1000}\ndata.tar.gz\n`);
+  const out = (await tsbuildOk(["--root", root, "run", "--rm", "fromurls:1", "sh", "-c", "cat /src-a /n /whole-head; stat -c '%a %Y' /t/data.tar.gz; ls /t"])).stdout;
+  // a repository without a subdir keeps its .git, as dockerui's DetectGitContext(v, true) does
+  assert.equal(out, `from the repository\nby disposition\n${git(work, "rev-parse", "HEAD")}600 ${Date.parse("2024-10-01T10:20:30Z") / 1000}\ndata.tar.gz\n`);
   const again = await build([...args, "-t", "fromurls:2"], df);
   assert.ok(again.filter((s) => s.instruction.startsWith("COPY")).every((s) => s.cached), "the same content is a cache hit, whatever the scratch folder");
 

@@ -151,9 +151,10 @@ test("submodules are checked out as BuildKit does (update --init --recursive --d
   const r = await build(`FROM busybox:local\nADD ${host}/super.git#main /s\nADD --keep-git-dir=true ${host}/super.git#main /k\n`, "gitsub:1");
   assert.equal(r.code, 0, r.stderr);
   assert.equal(await cat("gitsub:1", "cat /s/top.txt /s/lib/lib.txt; test -d /s/.git || echo no-git-dir; ls -A /s/lib"), "top\nfrom the submodule\nno-git-dir\n.git\nlib.txt\n");
-  // the kept .git as BuildKit leaves it: the branch under its name, no FETCH_HEAD, an empty reflog
-  assert.equal(await cat("gitsub:1", "cd /k/.git && cat refs/heads/main; test -e FETCH_HEAD || echo no-fetch-head; wc -c < logs/HEAD; cat /k/lib/lib.txt"),
-    `${gitIn(sup, "rev-parse", "HEAD")}no-fetch-head\n0\nfrom the submodule\n`);
+  // the kept .git as BuildKit 0.13 leaves it: the branch under its name (and under refs/tags, as its bare
+  // repository's tags/REF brings along), no remote-tracking refs, no FETCH_HEAD, an empty reflog
+  assert.equal(await cat("gitsub:1", "cd /k/.git && cat refs/heads/main refs/tags/main; test -e FETCH_HEAD || echo no-fetch-head; test -e refs/remotes || echo no-remotes; wc -c < logs/HEAD; cat /k/lib/lib.txt"),
+    `${gitIn(sup, "rev-parse", "HEAD").repeat(2)}no-fetch-head\nno-remotes\n0\nfrom the submodule\n`);
 });
 
 test("a repository, an http tarball and a Dockerfile URL as the build context", async () => {
