@@ -159,6 +159,11 @@ test("push writes the index and both manifests: skopeo reads them; pull --all-pl
   const local = JSON.parse((await run("skopeo", ["inspect", "--override-arch", "arm64", "--config", `oci:${root}:docker.io/library/app:multi`])).stdout) as { architecture: string };
   assert.equal(local.architecture, "arm64");
   assert.match(await out(["manifest", "inspect", "--insecure", name]), /"architecture": "arm64"/);
+  // build --push of a two-platform build pushes its index (every step from the cache here)
+  const built = `${reg.host}/multi/app:2`;
+  await build(["--platform", "linux/amd64,linux/arm64", "--push", "-t", built], APP);
+  const again = JSON.parse((await run("skopeo", ["inspect", "--raw", "--tls-verify=false", `docker://${built}`])).stdout) as IndexJson;
+  assert.deepEqual(platformsOf(again), ["linux/amd64", "linux/arm64"]);
 
   const all = await freshStore();
   const one = await freshStore();
