@@ -50,7 +50,7 @@ async function oneRun(s: Scenario, t: RunEnv, tool: ToolName, i: number, memory:
 
 async function runScenario(s: Scenario, scratch: string, runs: number, available: ToolName[]): Promise<Result> {
   const dir = join(scratch, s.name);
-  const t: RunEnv = { ctx: join(dir, "ctx"), root: join(dir, "root"), dir, scratch, tag: `tsbuild-bench-${s.name}:${process.pid}`, id: `${process.pid}` };
+  const t: RunEnv = { ctx: join(dir, "ctx"), root: join(dir, "root"), dir, scratch, tag: `tsbuild-bench-${s.name}:${process.pid}`, id: `${process.pid}`, runs };
   const tools = available.filter((tool) => (s.tools ?? available).includes(tool));
   await mkdir(t.ctx, { recursive: true });
   await s.generate(t.ctx);

@@ -19,6 +19,8 @@ export interface RunEnv {
   tag: string;
   /** Unique to this benchmark run: for registry repositories. */
   id: string;
+  /** Measured runs per tool (the warm-up is run -1). */
+  runs: number;
 }
 
 export interface Scenario {
@@ -126,10 +128,16 @@ async function buildOnce(t: RunEnv, tool: ToolName): Promise<void> {
   await run(buildCommand(t, tool, false));
 }
 
-/** A fresh place for each run: tsbuild's store emptied, the image gone from the others. */
+/**
+ * A fresh place for each run: tsbuild's store emptied, the image gone from the others, with the layers
+ * their build caches still held (BuildKit's cache, buildah's intermediate images), else a load or pull
+ * finds the layers there and writes nothing.
+ */
 async function emptied(t: RunEnv, tool: ToolName, ref: string): Promise<void> {
-  if (tool === "tsbuild") await freshRoot(t.root, t.scratch, false);
-  else await removeImage(t, tool, ref);
+  if (tool === "tsbuild") return freshRoot(t.root, t.scratch, false);
+  await removeImage(t, tool, ref);
+  if (tool === "buildkit") await runQuiet(dk("builder", "prune", "-af"));
+  if (tool === "buildah") await runQuiet(bh("rmi", "--prune"));
 }
 
 /** Three RUN steps and a COPY: a cache worth exporting (32 MiB of layers). */
@@ -142,7 +150,10 @@ async function cacheProject(ctx: string): Promise<void> {
   );
 }
 
-const cacheRef = (t: RunEnv, tool: ToolName, run: number | string): string => `${REGISTRY}/bench-cache-${tool}-${t.id}:${run}`;
+/** A tag per run (the warm-up is run -1, and a tag cannot start with "-"). */
+const runTag = (run: number): string => `run${run + 1}`;
+const cacheRef = (t: RunEnv, tool: ToolName, run: number | "import"): string => `${REGISTRY}/bench-cache-${tool}-${t.id}:${typeof run === "number" ? runTag(run) : run}`;
+const pushRef = (t: RunEnv, tool: ToolName, run: number): string => `${REGISTRY}/bench-push-${tool}-${t.id}:${runTag(run)}`;
 const DEBIAN = "bench-debian:bookworm";
 
 const editFile = (rel: string) => async (ctx: string, tool: string, run: number): Promise<void> => {
@@ -239,10 +250,7 @@ export const SCENARIOS: Scenario[] = [
     setup: async () => {
       await ensureDebianArchive();
     },
-    prepare: async (t, tool) => {
-      await emptied(t, tool, DEBIAN);
-      if (tool === "buildkit") await runQuiet(dk("builder", "prune", "-af"));
-    },
+    prepare: async (t, tool) => emptied(t, tool, DEBIAN),
     timed: (t, tool) => {
       const archive = debianArchive();
       const load = tool === "tsbuild" ? ts("--root", t.root, "load", "-q", "-i", archive) : tool === "buildkit" ? dk("load", "-q", "-i", archive) : bh("pull", "-q", `docker-archive:${archive}`);
@@ -257,18 +265,18 @@ export const SCENARIOS: Scenario[] = [
     generate: randomImage(64),
     setup: buildOnce,
     prepare: async (t, tool, i) => {
-      const ref = `${REGISTRY}/bench-push-${tool}-${t.id}:${i}`;
+      const ref = pushRef(t, tool, i);
       if (tool === "tsbuild") await run(ts("--root", t.root, "tag", t.tag, ref));
       if (tool === "buildkit") await run(dk("tag", t.tag, ref));
     },
     timed: (t, tool, i) => {
-      const ref = `${REGISTRY}/bench-push-${tool}-${t.id}:${i}`;
+      const ref = pushRef(t, tool, i);
       if (tool === "tsbuild") return [ts("--root", t.root, "push", "-q", ref)];
       if (tool === "buildkit") return [dk("push", "-q", ref)];
       return [bh("push", "-q", "--tls-verify=false", t.tag, `docker://${ref}`)];
     },
     cleanup: async (t, tool) => {
-      if (tool === "buildkit") for (let i = -1; i < 10; i++) await runQuiet(dk("rmi", `${REGISTRY}/bench-push-${tool}-${t.id}:${i}`));
+      if (tool === "buildkit") for (let i = -1; i < t.runs; i++) await runQuiet(dk("rmi", pushRef(t, tool, i)));
     },
   },
   {
@@ -304,7 +312,7 @@ export const SCENARIOS: Scenario[] = [
       return [buildCommand(t, tool, true, ["--cache-to", `type=registry,ref=${ref}`])];
     },
     cleanup: async (t, tool) => {
-      if (tool === "buildkit") for (let i = -1; i < 10; i++) await runQuiet(dk("rmi", cacheRef(t, tool, i)));
+      if (tool === "buildkit") for (let i = -1; i < t.runs; i++) await runQuiet(dk("rmi", cacheRef(t, tool, i)));
     },
   },
   {
