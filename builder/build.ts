@@ -197,7 +197,14 @@ async function planFor(req: BuildRequest, target: Platform) {
  * step's decision is reported as a step-done event with `planned` set. Nothing is written.
  */
 export async function planBuild(req: BuildRequest): Promise<void> {
-  await withSharedLock(storePaths(req.root).gcLock, () => buildLocked(req, true));
+  const platforms = req.platforms ?? [];
+  await withSharedLock(storePaths(req.root).gcLock, async () => {
+    if (platforms.length <= 1) return void (await buildLocked(req, true));
+    // several platforms: each planned in turn, its steps named with its platform as a build names them
+    for (const platform of platforms) {
+      await buildLocked({ ...req, platform, platforms: [platform], onEvent: platformEvents(req.onEvent, formatPlatform(platform)) }, true);
+    }
+  });
 }
 
 /** One platform's build; `part` (one platform of several): the image is written untagged and no cache is exported. */
