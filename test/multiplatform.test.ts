@@ -112,6 +112,8 @@ test("a platform that cannot run is refused before any step; other platforms' bl
   assert.match(r.stderr, /platform linux\/mips64le cannot run/);
   await tsbuildOk(["--root", root, "image", "prune", "-f"]);
   assert.equal(await out(["run", "--rm", "--platform", "linux/arm64", "app:multi", "cat", "/arch"]), "aarch64\n");
+  const check = await tsbuild(["--root", root, "system", "check"]);
+  assert.equal(check.code, 0, `system check reads the indexes and each platform's image:\n${check.stdout}${check.stderr}`);
 });
 
 test("save --format oci keeps the index and load keeps it; a docker-archive holds one platform", async () => {
