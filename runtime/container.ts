@@ -38,6 +38,11 @@ export interface ContainerSpec {
   terminal?: TerminalIO;
   /** runc's name for the container (a fresh owned name when absent): `tsbuild run` records it for stop, kill, exec. */
   runcId?: string;
+  /**
+   * The caller reports `startError` itself (`tsbuild run`): runc's own copy of it on stderr is left out
+   * of the output. (A build keeps it: the step's output is where its reason shows.)
+   */
+  reportsStartError?: boolean;
   /** Called once runc has been started (the caller may do other work while the container runs). */
   onStarted?: () => void;
   signal?: AbortSignal;
@@ -141,6 +146,8 @@ async function readHostResolvConf(): Promise<string | undefined> {
   }
 }
 
+const RUNC_FATAL = Buffer.from("runc run failed: ");
+
 function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerSpec): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     // runc's own messages go to a log file, so the step's stderr holds only what the process printed.
@@ -159,7 +166,14 @@ function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerS
     let exited = false;
     child.once("spawn", () => spec.onStarted?.());
     child.stdout?.on("data", (chunk: Buffer) => spec.onOutput?.("stdout", chunk));
-    child.stderr?.on("data", (chunk: Buffer) => spec.onOutput?.("stderr", chunk));
+    // runc prints its own fatal error on stderr too (the process never started, so nothing else is
+    // there): it is held, and dropped when runc's log has it, since the caller reports it from there
+    let runcFatal: Buffer | undefined;
+    child.stderr?.on("data", (chunk: Buffer) => {
+      if (spec.reportsStartError && runcFatal === undefined && chunk.subarray(0, RUNC_FATAL.length).equals(RUNC_FATAL)) runcFatal = chunk;
+      else if (runcFatal !== undefined) runcFatal = Buffer.concat([runcFatal, chunk]);
+      else spec.onOutput?.("stderr", chunk);
+    });
     // runc may not have created the container yet when the abort comes: keep killing until runc exits.
     const onAbort = () => {
       const tryKill = async () => {
@@ -180,7 +194,13 @@ function runRunc(paths: StorePaths, bundle: string, id: string, spec: ContainerS
     child.on("close", (code, signal) => {
       exited = true;
       spec.signal?.removeEventListener("abort", onAbort);
-      resolve(code ?? 128 + signalNumber(signal));
+      const exitCode = code ?? 128 + signalNumber(signal);
+      if (runcFatal === undefined) return resolve(exitCode);
+      const held = runcFatal;
+      readStartError(join(bundle, "runc.log")).then((logged) => {
+        if (logged === undefined || exitCode === 0) spec.onOutput?.("stderr", held);
+        resolve(exitCode);
+      }, reject);
     });
   });
 }

@@ -47,6 +47,10 @@ test("run -i forwards standard input; -v binds a host folder (read-only with :ro
   const ro = await tsbuild(["--root", root, "run", "--rm", "-v", `${host}:/mnt/h:ro`, "busybox:local", "sh", "-c", "echo x > /mnt/h/no.txt"]);
   assert.notEqual(ro.code, 0);
   assert.match(ro.stderr, /Read-only file system/);
+  // a command that cannot start: one line (not runc's copy of it as well), Docker's 127
+  const cannot = await tsbuild(["--root", root, "run", "--rm", "busybox:local", "no-such-command"]);
+  assert.equal(cannot.code, 127);
+  assert.equal(cannot.stderr, 'error: unable to start container process: exec: "no-such-command": executable file not found in $PATH\n');
   const missing = await tsbuild(["--root", root, "run", "--rm", "-v", "/nonexistent/dir:/x", "busybox:local", "true"]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /bind source path does not exist: \/nonexistent\/dir/);

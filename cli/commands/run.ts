@@ -227,6 +227,7 @@ async function start(
       hostname: record.id.slice(0, 12),
       runcId,
       onOutput: io.output,
+      reportsStartError: true,
       ...(io.stdin ? { stdin: io.stdin } : {}),
       ...(io.terminal ? { terminal: io.terminal } : {}),
       ...(host.volumes.length > 0 ? { mounts: host.volumes.map((v) => ({ destination: v.target, type: "bind", source: v.source, options: ["rbind", v.readOnly ? "ro" : "rw"] })) } : {}),
