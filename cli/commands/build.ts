@@ -155,7 +155,11 @@ export async function runBuild(root: string, context: string, raw: Record<string
       const { readBuildContexts } = await import("../buildcontexts.js");
       named = await readBuildContexts(storePaths(root), flags.buildContext, flags.ssh && flags.ssh.length > 0 ? parseSshFlags(flags.ssh) : undefined);
     }
-    await buildWith(root, stdin, context, { ...flags, push: flags.push === true || output?.push === true }, registry, secrets, platform, platforms, cacheFrom, cacheTo, builder, output, named?.contexts);
+    const run = (): Promise<void> => buildWith(root, stdin, context, { ...flags, push: flags.push === true || output?.push === true }, registry, secrets, platform, platforms, cacheFrom, cacheTo, builder, output, named?.contexts);
+    // one lease (common/pins.ts) from the build to the end of its output: what the build pinned (an
+    // untagged image among it) stays until --output has written it; a plan pins nothing (it holds the store)
+    const { withLease } = await import("../../common/pins.js");
+    await (flags.plan ? run() : withLease(storePaths(root), run));
   } finally {
     await named?.cleanup();
     await stdin?.cleanup();
