@@ -5,7 +5,9 @@
 // set), the CAs are loaded once: Node's roots, the system store (Debian's bundle, as Docker and
 // BuildKit trust it) and that extra file; undici (Node's own fetch engine, from npm: Node 20 exposes no
 // agent for its built-in fetch) sends such requests, its EnvHttpProxyAgent honouring HTTP(S)_PROXY and
-// NO_PROXY. A plain http request without a proxy (a registry on localhost) loads none of this.
+// NO_PROXY. Loopback (localhost, 127.0.0.0/8, ::1) is never sent through a proxy, as Go's httpproxy
+// (BuildKit's, Docker's) never does: a proxy cannot reach the machine's own loopback. A plain http
+// request to loopback loads none of this.
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import type { Dispatcher } from "undici";
@@ -16,7 +18,8 @@ const SYSTEM_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/cert
 const PROXY_VARIABLES = ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"];
 
 
-interface Engine { fetch: typeof import("undici").fetch; dispatcher: Dispatcher }
+/** `proxied` honours the proxy variables; `direct` only carries the CAs (loopback targets). */
+interface Engine { fetch: typeof import("undici").fetch; proxied: Dispatcher; direct: Dispatcher }
 
 let engine: Promise<Engine> | undefined;
 
@@ -42,19 +45,26 @@ export function caCertificates(env: NodeJS.ProcessEnv = process.env): string[] {
   return [...all];
 }
 
+/** localhost, 127.0.0.0/8 and ::1 (as Go's httpproxy tells a loopback host: by name or address, not by DNS). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
+  return h === "localhost" || h.endsWith(".localhost") || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
 function needsAgent(url: URL, env: NodeJS.ProcessEnv): boolean {
-  return url.protocol === "https:" || PROXY_VARIABLES.some((v) => (env[v] ?? "") !== "");
+  if (url.protocol === "https:") return true;
+  return !isLoopbackHost(url.hostname) && PROXY_VARIABLES.some((v) => (env[v] ?? "") !== "");
 }
 
 async function makeEngine(): Promise<Engine> {
-  const { EnvHttpProxyAgent, fetch: undiciFetch } = await import("undici");
+  const { Agent, EnvHttpProxyAgent, fetch: undiciFetch } = await import("undici");
   const ca = caCertificates();
   // connect: direct connections; requestTls: the target through a proxy's tunnel; proxyTls: an https proxy.
   // (EnvHttpProxyAgent hands its options on to the ProxyAgents it makes: their TLS options are typed there.)
   const options: import("undici").EnvHttpProxyAgent.Options & Pick<import("undici").ProxyAgent.Options, "requestTls" | "proxyTls"> = {
     connect: { ca }, requestTls: { ca }, proxyTls: { ca },
   };
-  return { fetch: undiciFetch, dispatcher: new EnvHttpProxyAgent(options) };
+  return { fetch: undiciFetch, proxied: new EnvHttpProxyAgent(options), direct: new Agent({ connect: { ca } }) };
 }
 
 /** fetch, with the CAs and proxies above for https (and for anything while a proxy is set). */
@@ -62,7 +72,8 @@ export async function netFetch(url: string | URL, init: RequestInit = {}, env: N
   const target = typeof url === "string" ? new URL(url) : url;
   if (!needsAgent(target, env)) return fetch(target, init);
   engine ??= makeEngine();
-  const { fetch: withAgent, dispatcher } = await engine;
+  const { fetch: withAgent, proxied, direct } = await engine;
+  const dispatcher = isLoopbackHost(target.hostname) ? direct : proxied;
   // undici's own fetch with its agent (Node 20's built-in fetch is an older undici that cannot drive
   // this one's agent with a streamed body); its Response is the same API as the global one.
   const res = await withAgent(target, { ...(init as Parameters<typeof withAgent>[1]), dispatcher });

@@ -1,7 +1,9 @@
 // TLS and proxies as a user's machine has them: a registry on https with a private CA, trusted through
 // NODE_EXTRA_CA_CERTS (which bin/tsbuild hands on instead of letting Node load it at every start), and
 // HTTPS_PROXY / NO_PROXY honoured. Everything on loopback: the registry on 127.0.0.2 (tsbuild speaks
-// plain http to 127.0.0.1 and localhost), a CONNECT proxy on 127.0.0.1.
+// plain http to 127.0.0.1 and localhost), a CONNECT proxy on 127.0.0.1. Loopback is never proxied (as
+// Go's httpproxy), so the proxied requests name the registry as registry.test, a name only the proxy
+// knows (it connects it to 127.0.0.2).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, execFileSync } from "node:child_process";
@@ -28,7 +30,7 @@ before(async () => {
   dir = await mkdtemp(join(tmpdir(), "tsbuild-tls-"));
   openssl(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=tsbuild test CA"]);
   openssl(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.2"]);
-  await writeFile(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.2\n");
+  await writeFile(join(dir, "san.ext"), "subjectAltName=IP:127.0.0.2,DNS:registry.test\n");
   openssl(["x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext"]);
   caPath = join(dir, "ca.pem");
   reg = await startRegistry({ tls: { certPath: join(dir, "server.pem"), keyPath: join(dir, "server.key") } });
@@ -97,7 +99,7 @@ async function startProxy(): Promise<{ url: string; seen: string[]; server: Serv
   server.on("connect", (req, client, head) => {
     seen.push(`CONNECT ${req.url ?? ""}`);
     const [host, port] = (req.url ?? "").split(":");
-    const upstream = connect({ host: host ?? "", port: Number(port) }, () => {
+    const upstream = connect({ host: host === "registry.test" ? "127.0.0.2" : host ?? "", port: Number(port) }, () => {
       client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
       upstream.write(head);
       upstream.pipe(client);
@@ -111,17 +113,24 @@ async function startProxy(): Promise<{ url: string; seen: string[]; server: Serv
   return { url: `http://127.0.0.1:${typeof addr === "object" && addr ? addr.port : 0}`, seen, server };
 }
 
-test("HTTPS_PROXY carries registry traffic through the proxy; NO_PROXY bypasses it", async () => {
+test("HTTPS_PROXY carries registry traffic through the proxy; NO_PROXY and loopback bypass it", async () => {
   const proxy = await startProxy();
   const other = await mkdtemp(join(tmpdir(), "tsbuild-tls-proxy-"));
   try {
-    const ref = `${reg.host}/tls/busybox:1`;
-    const viaProxy = await tsbuildEnv(["--root", other, "pull", "-q", ref], { NODE_EXTRA_CA_CERTS: caPath, HTTPS_PROXY: proxy.url });
+    const named = `registry.test:${reg.host.split(":")[1]}`;
+    const viaProxy = await tsbuildEnv(["--root", other, "pull", "-q", `${named}/tls/busybox:1`], { NODE_EXTRA_CA_CERTS: caPath, HTTPS_PROXY: proxy.url });
     assert.equal(viaProxy.code, 0, viaProxy.stderr);
-    assert.ok(proxy.seen.includes(`CONNECT ${reg.host}`), proxy.seen.join(", "));
+    assert.ok(proxy.seen.includes(`CONNECT ${named}`), proxy.seen.join(", "));
     proxy.seen.length = 0;
-    const bypass = await tsbuildEnv(["--root", other, "pull", "-q", ref], { NODE_EXTRA_CA_CERTS: caPath, HTTPS_PROXY: proxy.url, NO_PROXY: "127.0.0.2" });
-    assert.equal(bypass.code, 0, bypass.stderr);
+    // NO_PROXY names it: tsbuild goes direct, where registry.test does not resolve
+    const bypass = await tsbuildEnv(["--root", other, "pull", "-q", `${named}/tls/busybox:1`], { NODE_EXTRA_CA_CERTS: caPath, HTTPS_PROXY: proxy.url, NO_PROXY: "registry.test" });
+    assert.notEqual(bypass.code, 0);
+    assert.equal(bypass.stderr.trim().split("\n").length, 1, bypass.stderr);
+    assert.match(bypass.stderr, /registry\.test/);
+    assert.deepEqual(proxy.seen, []);
+    // a loopback address is reached directly whatever the proxy variables say
+    const loopback = await tsbuildEnv(["--root", other, "pull", "-q", `${reg.host}/tls/busybox:1`], { NODE_EXTRA_CA_CERTS: caPath, HTTPS_PROXY: proxy.url, HTTP_PROXY: proxy.url });
+    assert.equal(loopback.code, 0, loopback.stderr);
     assert.deepEqual(proxy.seen, []);
   } finally {
     proxy.server.closeAllConnections();
