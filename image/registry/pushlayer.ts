@@ -1,6 +1,8 @@
 // One layer of a push: a compressed blob goes as it is; an uncompressed one (local layers are plain
 // tar) is gzipped into a temporary file first, to learn the digest and size the upload needs. The
-// memo remembers what each layer became, so the next push asks the registry (HEAD) before compressing.
+// memo remembers what each layer became, so the next push asks the registry (HEAD) before compressing,
+// and mounts it from another repository of the same host that holds it (a push of the same image under
+// a new name took as long as the first: it compressed the layers again only to mount them).
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
@@ -51,6 +53,11 @@ export async function pushLayer(
     sink({ type: "layer", id, status: "Layer already exists" });
     return { blob: known, result: "exists" };
   }
+  // in another repository of this host: mounted from there as it is, not compressed again first
+  if (known && mountSource(memo, client, known.digest) !== undefined) {
+    const result = await mountOnly(client, memo, known, id, sink);
+    if (result !== undefined) return { blob: known, result };
+  }
   // `<kind>-<owner>-<8 hex>`: the sweep removes it if this process is killed (common/owner.ts)
   const temp = join(store.paths.tmp, ownedName("push"));
   try {
@@ -59,6 +66,21 @@ export async function pushLayer(
     return { blob, result, learned: [diffId, blob] };
   } finally {
     await rm(temp, { force: true });
+  }
+}
+
+/** The registry would not mount: the caller compresses and uploads instead. */
+class NotMounted extends Error {}
+
+/** A cross-repository mount of a blob whose bytes are not at hand; undefined if the registry wants an upload. */
+async function mountOnly(client: RepositoryClient, memo: PushMemo, blob: CompressedBlob, id: string, sink: TransferSink): Promise<BlobPushResult | undefined> {
+  try {
+    return await upload(client, memo, blob, id, () => {
+      throw new NotMounted(`${blob.digest} was not mounted`);
+    }, sink);
+  } catch (e) {
+    if (e instanceof NotMounted) return undefined; // the abandoned upload session expires at the registry
+    throw e;
   }
 }
 
