@@ -1,7 +1,7 @@
 // Copying one source entry (a file, or a folder with everything in it) to a host path inside the rootfs.
 // Symlinks inside a copied folder stay symlinks; files sharing an inode stay hardlinked (BuildKit keeps
 // both); modes incl. setuid are kept unless --chmod; owners are 0:0 for context files, kept for --from.
-import { constants, lstatSync, type Stats } from "node:fs";
+import { constants, lstatSync, readdirSync, type Stats } from "node:fs";
 import { copyFile, link, lstat, lutimes, mkdir, readdir, readlink, symlink, writeFile } from "node:fs/promises";
 import { posix } from "node:path";
 import { DockerfileError } from "../../common/errors.js";
@@ -84,6 +84,9 @@ export async function copyFolder(ctx: CopyContext, src: string, rel: string, st:
       await mkdir(target);
       fresh = true;
     }
+  } else {
+    // the destination is usually made for this COPY: empty, nothing can be in the way of its entries either
+    fresh = readdirSync(target).length === 0;
   }
   // Entries are looked at and copied concurrently (a global limit bounds the syscalls in flight);
   // folders recurse without taking a slot, so a deep tree cannot starve itself. Files with other
