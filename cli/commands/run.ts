@@ -26,6 +26,7 @@ import type { TerminalIO } from "../../runtime/console.js";
 import { attachTerminal, checkInputTerminal } from "../userterminal.js";
 import type { RunFlags } from "./runargs.js";
 import { parsePlatform } from "../../image/registry/platform.js";
+import { Lease } from "../../common/pins.js";
 
 
 /** The process never started (no such executable, …): Docker exits 127 (not found) or 126. */
@@ -87,7 +88,15 @@ async function pickName(paths: StorePaths, wanted: string | undefined): Promise<
 export async function runRun(root: string, image: string, command: string[], flags: RunFlags): Promise<void> {
   const paths = storePaths(root);
   const store = await ContentStore.open(paths);
-  const rec = await store.resolveImage(image, flags.platform !== undefined ? parsePlatform(flags.platform) : undefined);
+  // the image is pinned (common/pins.ts) until the container's record holds it: a prune meanwhile keeps
+  // its blobs and snapshots (a failure before that drops the pin as the process exits)
+  const lease = new Lease(paths);
+  process.once("exit", () => lease.end());
+  const rec = await lease.hold(async () => {
+    const found = await store.resolveImage(image, flags.platform !== undefined ? parsePlatform(flags.platform) : undefined);
+    await lease.pin("manifest", [...(found.index !== undefined ? [found.index.descriptor.digest] : []), found.manifestDigest]);
+    return found;
+  });
   const name = await pickName(paths, flags.name);
   for (const v of flags.volumes) {
     if (!existsSync(v.source)) throw new UserError(`invalid mount config: bind source path does not exist: ${v.source.slice(0, 200)}`);
@@ -110,6 +119,8 @@ export async function runRun(root: string, image: string, command: string[], fla
   } catch (e) {
     await snap.remove(active);
     throw e;
+  } finally {
+    lease.end();
   }
   // From here the record owns the writable layer: without an owner file (nor the marker that lists
   // active snapshots for the sweep) the start-up sweep keeps it.
