@@ -15,6 +15,9 @@ function hex(n: number, width: number): string {
 function escapeRune(cp: number, quote: string): string {
   const ch = String.fromCodePoint(cp);
   if (ch === quote || ch === "\\") return `\\${ch}`;
+  // printable ASCII is all letters, digits, punctuation and symbols: no Unicode-property regex needed (its
+  // compilation was a millisecond of every build that writes history)
+  if (cp >= 0x20 && cp < 0x7f) return ch;
   if (PRINTABLE.test(ch)) return ch;
   const short = SHORT_ESCAPES[cp];
   if (short !== undefined) return short;

@@ -13,11 +13,15 @@ export function isSpace(ch: string): boolean {
 
 /** Go's unicode.IsLetter. */
 export function isLetter(ch: string): boolean {
+  const code = ch.codePointAt(0) ?? 0;
+  if (code < 0x80) return (code >= 0x41 && code <= 0x5a) || (code >= 0x61 && code <= 0x7a); // ASCII: no property regex
   return /^\p{L}$/u.test(ch);
 }
 
 /** Go's unicode.IsDigit (any decimal digit, Nd). */
 export function isDigit(ch: string): boolean {
+  const code = ch.codePointAt(0) ?? 0;
+  if (code < 0x80) return code >= 0x30 && code <= 0x39;
   return /^\p{Nd}$/u.test(ch);
 }
 
@@ -58,7 +62,7 @@ export function goQuote(s: string): string {
       case "\t": out += "\\t"; continue;
       case "\v": out += "\\v"; continue;
     }
-    if (PRINTABLE.test(ch)) out += ch;
+    if ((code >= 0x20 && code < 0x7f) || PRINTABLE.test(ch)) out += ch; // printable ASCII without the regex
     else if (code < 0x80) out += "\\x" + code.toString(16).padStart(2, "0");
     else if (code < 0x10000) out += "\\u" + code.toString(16).padStart(4, "0");
     else out += "\\U" + code.toString(16).padStart(8, "0");
