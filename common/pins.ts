@@ -1,9 +1,10 @@
-// Pins, as containerd's leases: a process that uses things of the store (a build: its base images and
-// the cache entries it hits; save, push, run: their image) records them first in a file of its own,
-// `pins/<owner token>-<n>`, one `<kind> <digest>` line each, and the garbage collector's plan
-// (cache/gc/plan.ts) counts them as reachable. A pin is added under the store's GC lock taken shared
-// (unless the caller holds it already): a collection running then finishes first, and every later one
-// sees the pin; the caller looks at what it pinned afterwards (pin, then look). The file names its
+// Pins, as containerd's leases: a process that uses things of the store (a build: its bases, the cache
+// entries it hits, the layers and snapshots it makes, the image it writes; run: its image until the
+// container's record holds it) records them first in a file of its own, `pins/<owner token>-<n>`, one
+// `<kind> <digest>` line each, and the garbage collector's plan (cache/gc/plan.ts) counts them as
+// reachable. A pin is added under the store's GC lock taken shared: a collection running then
+// finishes first, and every later one sees the pin; the caller looks at what it pinned afterwards
+// (pin, then look). The file names its
 // owner (pid and start time, owner.ts): once that process is gone, its pins hold nothing, and the next
 // collection or sweep removes the file. The file is this module's; the rooms pin by digest.
 import { appendFileSync, mkdirSync, rmSync } from "node:fs";
@@ -45,8 +46,7 @@ export class Lease {
   private held: Promise<void> | undefined;
   private release: (() => void) | undefined;
 
-  /** lockHeld: the caller holds the GC lock shared for the lease's whole life. */
-  constructor(private readonly paths: StorePaths, private readonly options: { lockHeld?: boolean } = {}) {
+  constructor(private readonly paths: StorePaths) {
     this.file = join(pinsDir(paths), `${ownerToken()}-${++leases}`);
   }
 
@@ -57,7 +57,6 @@ export class Lease {
    * holds of this process share one marker.
    */
   async hold<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.options.lockHeld === true) return fn();
     if (this.holders++ === 0) this.held = this.takeShared();
     try {
       await this.held;
