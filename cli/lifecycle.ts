@@ -230,7 +230,8 @@ export function registerLifecycle(program: Command, rootOf: RootOf): void {
     .option("-q, --quiet", "only display container ids")
     .option("--no-trunc", "do not truncate output")
     .option("--format <format>", "json, table, 'table TEMPLATE' or a Go template, e.g. '{{.Names}} {{.Status}}'")
-    .action(async (opts: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }, cmd: Command) => {
+    .option("-f, --filter <filter>", "id=, name=REGEX, status=running|exited|created, exited=CODE, label=KEY[=VALUE], ancestor=IMAGE; repeatable", (v: string, p: string[]) => [...p, v], [])
+    .action(async (opts: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string; filter?: string[] }, cmd: Command) => {
       const { runPs } = await import("./commands/ps.js");
       await runPs(rootOf(cmd), opts);
     });

@@ -78,3 +78,30 @@ test("diff shows A, C and D against the image; export writes the root filesystem
   assert.equal(await ts("diff", "idle"), "");
   await ts("rm", "idle");
 });
+
+test("ps --filter as Docker's: name (a regex, with or without the slash), status (lists stopped ones without -a), exited, id, label, ancestor; keys all apply, values of one key are alternatives", async () => {
+  assert.equal((await tsbuild(["--root", root, "run", "--name", "pf-one", "busybox:local", "sh", "-c", "exit 4"])).code, 4);
+  await ts("commit", "-c", "LABEL team=x", "pf-one", "pf-labelled:1");
+  await ts("run", "--name", "pf-two", "pf-labelled:1", "true");
+  try {
+    const names = async (...filters: string[]) => (await ts("ps", "-a", "--format", "{{.Names}}", ...filters.flatMap((f) => ["--filter", f]))).trim().split("\n").filter(Boolean).sort();
+    assert.deepEqual(await names("name=^pf-"), ["pf-one", "pf-two"]);
+    assert.deepEqual(await names("name=^/pf-o"), ["pf-one"]);
+    assert.deepEqual(await names("name=pf-", "exited=4"), ["pf-one"]);
+    assert.deepEqual(await names("name=pf-", "label=team"), ["pf-two"]);
+    assert.deepEqual(await names("label=team=y"), []);
+    assert.deepEqual(await names("ancestor=pf-labelled:1"), ["pf-two"]);
+    assert.deepEqual(await names("name=pf-one", "name=pf-two"), ["pf-one", "pf-two"]);
+    const id = (await ts("container", "inspect", "-f", "{{.Id}}", "pf-two")).trim();
+    assert.deepEqual(await names(`id=${id.slice(0, 6)}`), ["pf-two"]);
+    // a status filter lists stopped containers without -a
+    assert.deepEqual((await ts("ps", "--filter", "status=exited", "--filter", "name=pf-", "--format", "{{.Names}}")).trim().split("\n").sort(), ["pf-one", "pf-two"]);
+    assert.equal(await ts("ps", "--filter", "status=running", "--filter", "name=pf-", "-q"), "");
+    const bad = await tsbuild(["--root", root, "ps", "--filter", "bogus=1"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid filter 'bogus=1'/);
+  } finally {
+    await ts("rm", "pf-one", "pf-two");
+    await ts("rmi", "pf-labelled:1");
+  }
+});

@@ -4,6 +4,7 @@ import { isRunning, listContainers, type ContainerRecord } from "../../runtime/c
 import { table, timeAgo } from "../format.js";
 import { ellipsis } from "./history.js";
 import { formatList } from "../listformat.js";
+import { parsePsFilters } from "./psfilter.js";
 
 export function statusOf(c: ContainerRecord, now = Date.now()): string {
   if (isRunning(c)) return `Up ${timeAgo(c.startedAt, now).replace(/ ago$/, "")}`;
@@ -30,9 +31,10 @@ function labelsOf(c: ContainerRecord): string {
   return Object.entries(c.config.Labels ?? {}).map(([k, v]) => `${k}=${v}`).sort().join(",");
 }
 
-export async function runPs(root: string, opts: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }): Promise<void> {
+export async function runPs(root: string, opts: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string; filter?: string[] }): Promise<void> {
+  const filter = parsePsFilters(opts.filter ?? []);
   const all = await listContainers(storePaths(root));
-  const shown = opts.all ? all : all.filter(isRunning);
+  const shown = (opts.all || filter.impliesAll ? all : all.filter(isRunning)).filter((c) => filter.matches(c));
   const noTrunc = opts.trunc === false;
   const id = (c: ContainerRecord): string => (noTrunc ? c.id : c.id.slice(0, 12));
   if (opts.quiet) {
