@@ -279,7 +279,7 @@ test("side by side: inspect --format templates give the same text; inspect's fie
   assert.equal(missing.ts.stdout, missing.docker.stdout); // "[]"
 });
 
-test("side by side: run (output, exit codes), ps (table, table TEMPLATE, json), diff", async () => {
+test("side by side: run (output, exit codes), ps (table, table TEMPLATE, json, --filter), diff", async () => {
   assert.equal(modernMissing(), undefined, modernMissing());
   await shapeImage();
   try {
@@ -305,6 +305,13 @@ test("side by side: run (output, exit codes), ps (table, table TEMPLATE, json), 
     const ofMine = (t: string) => jsonKeys(t.split("\n").filter((l) => l.includes(CONTAINER)).join("\n"));
     assert.deepEqual(ofMine(json.ts.stdout), ofMine(json.docker.stdout));
     assert.match(mine((await both(["ps", "-a"])).ts.stdout), /Exited \(3\)/);
+    for (const filters of [[`name=^${CONTAINER}$`], [`name=^/${CONTAINER}`, "exited=3"], ["status=exited", `name=${CONTAINER}`], [`label=tsbuild-interop=${PREFIX}`, `ancestor=${SHAPE}`]]) {
+      const f = await both(["ps", ...(filters[0] === "status=exited" ? [] : ["-a"]), "--format", "{{.Names}} {{.State}} {{.Image}}", ...filters.flatMap((x) => ["--filter", x])]);
+      assert.equal(f.ts.stdout, f.docker.stdout, filters.join(" "));
+      assert.equal(f.ts.stdout, `${CONTAINER} exited ${SHAPE}\n`);
+    }
+    const badFilter = await both(["ps", "--filter", "bogus=1"]);
+    assert.equal(badFilter.ts.code, badFilter.docker.code);
   } finally {
     await ran(MODERN ?? "docker", ["rm", "-f", CONTAINER], DOCKER_ENV);
     await ran(process.execPath, [TSBUILD, "--root", root, "rm", "-f", CONTAINER]);
