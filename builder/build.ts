@@ -25,6 +25,7 @@ import type { Descriptor } from "../image/config.js";
 import type { SandboxOptions } from "../runtime/ocispec.js";
 import { isProxyArg } from "./commands/proxyargs.js";
 import { applyNamedContexts, type NamedContext } from "./namedcontexts.js";
+import { appendMissingHistory } from "./namedbase.js";
 import { assertRunnable, formatPlatform, hostPlatform, platformArgs, type Platform } from "../runtime/platform.js";
 import { stagePlatform } from "./stageplatform.js";
 import type { Digest } from "../common/digest.js";
@@ -245,7 +246,7 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
   }, req.onEvent);
 
   // an unknown base image is pulled, or fails, before any stage runs, so the store is left as it was
-  const bases = [...plan.needed].map((i) => plan.stages[i]!).filter((s) => s.baseStage === undefined && s.baseName.toLowerCase() !== "scratch");
+  const bases = [...plan.needed].map((i) => plan.stages[i]!).filter((s) => s.baseStage === undefined && s.namedFolder === undefined && s.baseName.toLowerCase() !== "scratch");
   if (!planOnly) {
     // a plan pulls nothing; a build resolves (or pulls) and pins its bases in one shared hold of the
     // store, and its stages use these records: a base untagged or pruned afterwards is still this one
@@ -301,7 +302,9 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
     if (unused.length > 0) req.onEvent({ type: "warning", message: `one or more build args were not consumed: [${unused.sort().join(" ")}]` });
 
     // Dated by its last history entry (BuildKit's exporter): an all-cached rebuild keeps the image ID.
-    const config = { ...final.config, created: final.config.history?.at(-1)?.created ?? new Date().toISOString() };
+    // A named folder's layer has no entry of its own: the exporter's is appended first.
+    const exported = appendMissingHistory(final.config, final.lastLayer);
+    const config = { ...exported, created: exported.history?.at(-1)?.created ?? new Date().toISOString() };
     const labels = { ...(config.config?.Labels ?? {}), ...req.labels };
     config.config = withoutEmptyFields({ ...config.config, Labels: labels });
     const image = await traced("image write", () => session.hold(async () => {

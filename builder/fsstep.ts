@@ -19,8 +19,10 @@ export interface FilesystemStep {
   info: StepInfo;
   /** The record behind the key, without the parent key (the stage's current key is used). */
   record: Omit<StepRecord, "parentKey">;
-  /** The history line (`RUN /bin/sh -c make # buildkit`). */
-  createdBy: string;
+  /** The history line (`RUN /bin/sh -c make # buildkit`); none for a named folder's layer (builder/namedbase.ts). */
+  createdBy?: string;
+  /** The layer's name where the exporter writes a missing history entry; the step's progress name if not given. */
+  description?: string;
   /** Does the step's work in the mounted rootfs (its writes land in the snapshot's upper dir). */
   work(rootfs: string, context: WorkContext): Promise<WorkDone | void>;
 }
@@ -90,7 +92,7 @@ export async function runFilesystemStep(
   if (hit) {
     await after?.finish(); // the hit goes on the chain the step before becomes
     session.noteUsed(hit, state.chainId);
-    applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step.createdBy, new Date(hit.createdAt));
+    applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step, new Date(hit.createdAt));
     state.key = key;
     await session.cache.touch(key);
     if ((await session.cache.previousStepKey(stepId)) !== key) await session.cache.rememberStep(stepId, record);
@@ -135,7 +137,7 @@ export async function runFilesystemStep(
     await session.cache.put(key, entry);
     await session.cache.rememberStep(stepId, record);
     session.noteUsed({ ...entry, diffId, layerSize: size }, parent);
-    applyLayer(state, chainId, diffId, size, step.createdBy, new Date(now));
+    applyLayer(state, chainId, diffId, size, step, new Date(now));
     session.emit({
       type: "step-done",
       step: step.info,
@@ -168,7 +170,7 @@ async function planStep(
   if (state.planned === "depends") return done({ cached: false, planned: "depends", reason: "depends on the step before it" });
   const hit = noCache ? undefined : await usableEntry(session, key);
   if (hit) {
-    applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step.createdBy, new Date(hit.createdAt));
+    applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step, new Date(hit.createdAt));
     state.key = key;
     return done({ cached: true, planned: "cached", key, savedMs: hit.durationMs, layerDigest: hit.diffId, layerSize: hit.layerSize });
   }
@@ -262,9 +264,17 @@ function hasLayer(entry: CacheEntry): entry is CacheEntry & { diffId: Digest; la
   return entry.diffId !== undefined && entry.layerSize !== undefined;
 }
 
-function applyLayer(state: StageState, chainId: Digest, diffId: Digest, size: number, createdBy: string, created: Date): void {
+function applyLayer(state: StageState, chainId: Digest, diffId: Digest, size: number, step: FilesystemStep, created: Date): void {
   state.chainId = chainId;
   state.layers = [...state.layers, { mediaType: MediaType.ociLayer, digest: diffId, size }];
   state.config.rootfs = { type: "layers", diff_ids: [...state.config.rootfs.diff_ids, diffId] };
-  state.addHistory(createdBy, false, created);
+  if (step.createdBy !== undefined) state.addHistory(step.createdBy, false, created);
+  state.lastLayer = { name: step.description ?? progressName(state.labelPrefix, step.info), created: created.toISOString() };
+}
+
+/** BuildKit's prefixCommand: `[stage 2/13]`, the position padded to the width of the count (`[ 2/13]`). */
+export function progressName(stagePrefix: string, info: StepInfo): string {
+  const { position, count, text } = info.shown;
+  const width = Math.floor(1 + Math.log10(count));
+  return `[${stagePrefix}${String(position).padStart(width)}/${count}] ${text}`;
 }

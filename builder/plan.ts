@@ -7,6 +7,7 @@ import { InstructionError } from "./instructions/request.js";
 import { parseRunMount } from "./instructions/runmount.js";
 import type { EnvLookup } from "./shell/index.js";
 import { platformArgs } from "../runtime/platform.js";
+import type { NamedFolderBase } from "./namedbase.js";
 
 /** Build args every Dockerfile may use without declaring them globally (BuildKit's automatic platform args) on a linux/amd64 build for linux/amd64. */
 export const PLATFORM_ARGS: Readonly<Record<string, string>> = platformArgs({ os: "linux", architecture: "amd64" }, { os: "linux", architecture: "amd64" });
@@ -23,6 +24,8 @@ export interface StagePlan {
   deps: Set<number>;
   /** `FROM --platform=…`, expanded (the build's target platform when absent). */
   platform?: string;
+  /** FROM a folder given with --build-context (builder/namedbase.ts), set by applyNamedContexts. */
+  namedFolder?: NamedFolderBase;
 }
 
 export interface BuildPlan {

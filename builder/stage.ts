@@ -19,6 +19,7 @@ import { PlanDepends } from "./planmode.js";
 import { chainIds, topChainId } from "../image/config.js";
 import { formatPlatform, hostPlatform, type Platform } from "../runtime/platform.js";
 import type { BuiltStep } from "./fsstep.js";
+import { namedFolderNames, namedFolderState } from "./namedbase.js";
 
 const FILESYSTEM_KINDS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
 
@@ -69,6 +70,7 @@ function triggerStagesUsed(runner: StageRunner, index: number, trigger: Instruct
 
 /** FROM as BuildKit's progress shows it: the base's full reference, its variables expanded. */
 function fromText(plan: StagePlan): string {
+  if (plan.namedFolder !== undefined) return namedFolderNames(plan.namedFolder).shown;
   if (plan.baseStage !== undefined || plan.baseName.toLowerCase() === "scratch") return `FROM ${plan.baseName}`;
   return `FROM ${tryParseReference(plan.baseName)?.full ?? plan.baseName}`;
 }
@@ -95,11 +97,13 @@ async function baseState(runner: StageRunner, plan: StagePlan, from: StepInfo): 
   if (plan.baseStage !== undefined) {
     const base = await runner.result(plan.baseStage);
     const state = new StageState(name, plan.stage.index, configForNewImage(base.config), [...base.layers], base.chainId, base.key);
+    state.lastLayer = base.lastLayer;
     state.planned = base.planned ?? "cached";
     state.inheritArgs(base.args);
     return state;
   }
   const platform = stagePlatform(plan, session.settings.targetPlatform);
+  if (plan.namedFolder !== undefined) return (await namedFolderState(session, name, plan.stage.index, platform, plan.namedFolder, from)).state;
   if (plan.baseName.toLowerCase() === "scratch") {
     // a RUN on scratch runs the platform's binaries: another platform's scratch is another cache root
     const root = formatPlatform(platform) === formatPlatform(hostPlatform()) ? "scratch" : `scratch ${formatPlatform(platform)}`;
@@ -179,7 +183,9 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   // number of the step before them.
   const count = 1 + plan.stage.instructions.filter((i) => FILESYSTEM_KINDS.has(i.kind)).length;
   const fromUses = plan.baseStage !== undefined ? [runner.plan.stages[plan.baseStage]!.displayName] : [];
-  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, false, { position: 1, count, text: fromText(plan) }, fromUses);
+  // a named folder's FROM is BuildKit's `[context NAME] load from client`, unnumbered: the steps after it count from 1
+  const fromPosition = plan.namedFolder !== undefined ? 0 : 1;
+  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, plan.namedFolder !== undefined, { position: fromPosition, count, text: fromText(plan) }, fromUses);
   session.emit({ type: "step-start", step: fromInfo });
   const started = performance.now();
   let state: StageState;
@@ -189,7 +195,9 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
     session.emit({ type: "step-error", step: fromInfo, message: e instanceof Error ? e.message : String(e) });
     throw e;
   }
-  session.emit({ type: "step-done", step: fromInfo, result: { cached: true, durationMs: performance.now() - started } });
+  // a named folder's layer step has reported itself (namedbase.ts)
+  if (plan.namedFolder === undefined) session.emit({ type: "step-done", step: fromInfo, result: { cached: true, durationMs: performance.now() - started } });
+  if (runner.plan.stages.length > 1) state.labelPrefix = `${plan.displayName} `;
 
   const ctx = (info: StepInfo, after: BuiltStep | undefined): StepContext => ({
     session,
@@ -207,9 +215,9 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
 
   const steps: Array<{ instr: Instruction; info: StepInfo }> = [];
   for (const trigger of onbuildTriggers(state, plan)) {
-    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind), { position: 1, count, text: trigger.original }, triggerStagesUsed(runner, index, trigger)), id: `s${index}.t${steps.length}` } });
+    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind), { position: fromPosition, count, text: trigger.original }, triggerStagesUsed(runner, index, trigger)), id: `s${index}.t${steps.length}` } });
   }
-  let position = 1;
+  let position = fromPosition;
   plan.stage.instructions.forEach((instr, i) => {
     const fs = FILESYSTEM_KINDS.has(instr.kind);
     if (fs) position++;
@@ -257,6 +265,7 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   state.datedHistory(new Date());
   return {
     config: state.config, layers: state.layers, chainId: state.chainId, key: state.key, args: state.args,
+    ...(state.lastLayer !== undefined ? { lastLayer: state.lastLayer } : {}),
     ...(session.settings.plan ? { planned: state.planned } : {}),
   };
 }

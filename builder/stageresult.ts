@@ -14,6 +14,8 @@ export interface StageResult {
    * BuildKit's stage starts from its base's state.
    */
   args?: ReadonlyMap<string, string | undefined>;
+  /** The last layer's step name and time (StageState.lastLayer). */
+  lastLayer?: { name: string; created: string };
   /** `tsbuild plan`: whether the stage will be taken from the cache, rebuilt, or cannot be told yet. */
   planned?: PlannedStage;
 }

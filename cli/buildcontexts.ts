@@ -65,7 +65,7 @@ export async function readBuildContexts(paths: StorePaths, values: string[], ssh
         const { downloadNamedContext } = await import("../builder/copy/urlsource.js");
         await downloadNamedContext(value, dest, shown);
       }
-      contexts.set(name, { kind: "dir", path: dest });
+      contexts.set(name, { kind: "dir", path: dest, fetched: { kind: repository !== undefined ? "git" : "http", url: value } });
     }
     return { contexts, cleanup };
   } catch (e) {

@@ -5,11 +5,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, lutimes, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join, normalize } from "node:path";
 import { freshStore, removeStore, tsbuild, tsbuildOk } from "./helpers.js";
+import { compareSummaries, summarizeArchive, type FileEntry, type HistoryLine } from "./imgtree.js";
 
 let root: string;
 let dir: string;
@@ -54,9 +55,6 @@ test("--build-context: a folder for COPY --from, an image for FROM; its files ke
   assert.match(copy?.reason ?? "", /sub\/o\.txt changed/);
   assert.equal(await cat("named:1", "/seen"), "changed\n");
 
-  const folderBase = await tsbuild(["--root", root, "build", "-q", "--build-context", `mybase=${join(dir, "extra")}`, join(dir, "ctx")]);
-  assert.equal(folderBase.code, 1);
-  assert.match(folderBase.stderr, /Dockerfile:1: FROM mybase: the build context mybase is a folder/);
   const missing = await tsbuild(["--root", root, "build", "-q", "--build-context", "extra=/nonexistent/folder", join(dir, "ctx")]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /--build-context extra=\/nonexistent\/folder: no such folder/);
@@ -104,6 +102,20 @@ test("--build-context NAME=URL: a repository (git's dumb http) and downloads, fo
   const again = await build([...args, "-t", "fromurls:2"], df);
   assert.ok(again.filter((s) => s.instruction.startsWith("COPY")).every((s) => s.cached), "the same content is a cache hit, whatever the scratch folder");
 
+  // as a base: the download or the checkout is the one layer, named as buildx 0.13 names it against the
+  // oracle's dockerd (`http url URL`, `git snapshot for URL`; progress `[context NAME] URL`, `[internal]
+  // load git source URL`), on scratch's config
+  for (const [name, url, file] of [["tarball", `${base}/files/data.tar.gz`, "/data.tar.gz"], ["whole", `${base}/repo.git#main`, "/sub/a.txt"]] as const) {
+    await build(["--build-context", `${name}=${url}`, "-t", `urlbase:${name}`], `FROM ${name}\n`);
+    const archive = join(dir, `urlbase-${name}.tar`);
+    await tsbuildOk(["--root", root, "save", `urlbase:${name}`, "-o", archive]);
+    const s = await summarizeArchive(archive);
+    assert.deepEqual(s.history, [{ created_by: name === "whole" ? `git snapshot for ${url}` : `http url ${url}`, empty_layer: false }]);
+    assert.deepEqual(s.config, { Env: ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"], WorkingDir: "/" });
+    assert.ok(s.files[file] !== undefined, `${name}: ${file} in ${Object.keys(s.files).slice(0, 5).join(" ")}`);
+    if (name === "whole") assert.ok(s.files["/git/HEAD"] !== undefined, "a named repository keeps .git");
+  }
+
   const missing = await tsbuild(["--root", root, "build", "-q", "--build-context", `x=${base}/nothing.tar`, join(dir, "ctx")]);
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /^error: --build-context x=http:\/\/127\.0\.0\.1:\d+\/nothing\.tar: invalid response status 404/);
@@ -112,4 +124,79 @@ test("--build-context NAME=URL: a repository (git's dumb http) and downloads, fo
   assert.equal(badRef.code, 1);
   assert.match(badRef.stderr, /^error: --build-context x=\S+repo\.git#nope: git \S+repo\.git: no ref nope in the repository\n$/);
   assert.deepEqual(await readdir(join(root, "tmp")), [], "nothing fetched is left");
+});
+
+// FROM a named folder, as BuildKit 0.13 builds it. Recorded with buildx 0.13.1 (Debian trixie's
+// docker-buildx, run as a standalone binary: `docker-buildx build --build-context mybase=$PWD/named -f
+// ctx/Dockerfile.N -t x ctx`) against the oracle's dockerd 26.1.5 (unix:///tmp/anchors/docker.sock), the
+// folder made exactly as below (mtimes 2024-01-02T03:04:05Z), then `docker save` and imgtree.py. Paths
+// as imgtree.py writes them (its leading-dot quirk: /.dockerignore is "/dockerignore").
+const NAMED_FILES: Record<string, FileEntry> = {
+  "/a.txt": { gid: 0, mode: "0o644", sha256: "5891b5b522d5df086d0ff0b110fbd9d21bb4fc7163af34d08286a2e846f6be03", size: 6, type: "file", uid: 0 },
+  "/dockerignore": { gid: 0, mode: "0o644", sha256: "e9104b7bb934bb27cd63394d3e594600fc4fbcf4620b050962191376436d4ba8", size: 11, type: "file", uid: 0 },
+  "/link": { gid: 0, link: "a.txt", mode: "0o777", type: "symlink", uid: 0 },
+  "/sub": { gid: 0, mode: "0o755", type: "dir", uid: 0 },
+  "/sub/b.txt": { gid: 0, mode: "0o755", sha256: "64896f89fd11190013b70103e603a1c5826e56b7fb7d2197ab279b0690043599", size: 5, type: "file", uid: 0 },
+};
+const CTX_FILE: FileEntry = { gid: 0, mode: "0o644", sha256: "1dd2ea3b7ca26a6188f2e367b53615104ebd9e78e3d882ff29153107e48b67cc", size: 8, type: "file", uid: 0 };
+const PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+const h = (created_by: string, empty_layer = false): HistoryLine => ({ created_by, empty_layer });
+const RECORDED: Record<string, { dockerfile: string; config: Record<string, unknown>; history: HistoryLine[]; files: Record<string, FileEntry> }> = {
+  // the folder alone: scratch's config (emptyImage), one layer, the exporter's history entry for it
+  alone: { dockerfile: "FROM mybase\n", config: { Env: [PATH_ENV], WorkingDir: "/" }, history: [h("local source for mybase")], files: NAMED_FILES },
+  // the folder's layer has no entry: the exporter appends one named after the last layer's step
+  steps: {
+    dockerfile: "FROM mybase\nENV FOO=bar\nCOPY f.txt /f.txt\nLABEL l=1\nCOPY f.txt /g.txt\n",
+    config: { Env: [PATH_ENV, "FOO=bar"], Labels: { l: "1" }, WorkingDir: "/" },
+    history: [h("ENV FOO=bar", true), h("COPY f.txt /f.txt # buildkit"), h("LABEL l=1", true), h("COPY f.txt /g.txt # buildkit"), h("[2/3] COPY f.txt /g.txt")],
+    files: { ...NAMED_FILES, "/f.txt": CTX_FILE, "/g.txt": CTX_FILE },
+  },
+  stages: {
+    dockerfile: "FROM mybase AS b\nCOPY f.txt /f.txt\nFROM b\nENV X=1\n",
+    config: { Env: [PATH_ENV, "X=1"], WorkingDir: "/" },
+    history: [h("COPY f.txt /f.txt # buildkit"), h("ENV X=1", true), h("[b 1/2] COPY f.txt /f.txt")],
+    files: { ...NAMED_FILES, "/f.txt": CTX_FILE },
+  },
+};
+/** BuildKit's layer of the folder (the same bytes: mtimes, order and headers). */
+const RECORDED_DIFF_ID = "sha256:d5b4bf6913ea1b9c6a629d6988e514950e7cc08e446fa6c72359b8bb44754169";
+
+test("FROM a named folder: BuildKit's layer (its .dockerignore applied), config and history; cached by content", async () => {
+  const named = join(dir, "named");
+  await mkdir(join(named, "sub"), { recursive: true });
+  await mkdir(join(named, "skip"));
+  await writeFile(join(named, "a.txt"), "hello\n");
+  await writeFile(join(named, "sub", "b.txt"), "deep\n");
+  await writeFile(join(named, "skip", "c.txt"), "x\n");
+  await writeFile(join(named, "ignored.log"), "y\n");
+  await writeFile(join(named, ".dockerignore"), "skip\n*.log\n");
+  await symlink("a.txt", join(named, "link"));
+  for (const f of ["a.txt", ".dockerignore"]) await chmod(join(named, f), 0o644);
+  for (const f of ["sub/b.txt", "sub", "skip", "."]) await chmod(join(named, f), 0o755);
+  const t = new Date("2024-01-02T03:04:05Z");
+  for (const f of ["a.txt", "sub/b.txt", "skip/c.txt", "ignored.log", ".dockerignore", "link", "sub", "skip", "."]) await lutimes(join(named, f), t, t);
+  await writeFile(join(dir, "ctx", "f.txt"), "ctxfile\n");
+  const args = ["--build-context", `mybase=${named}`];
+  for (const [name, rec] of Object.entries(RECORDED)) {
+    const steps = await build([...args, "-t", `fromnamed:${name}`], rec.dockerfile);
+    assert.equal(steps[0]?.cached, name !== "alone", `${name}: the folder's layer is built once, then taken from the cache`);
+    const archive = join(dir, `${name}.tar`);
+    await tsbuildOk(["--root", root, "save", `fromnamed:${name}`, "-o", archive]);
+    const diffs = compareSummaries({ config: rec.config as Record<string, never>, history: rec.history, files: rec.files }, await summarizeArchive(archive));
+    assert.deepEqual(diffs, [], name);
+  }
+  const rootfs = (await tsbuildOk(["--root", root, "inspect", "--format", "{{json .RootFS.Layers}}", "fromnamed:alone"])).stdout;
+  assert.deepEqual(JSON.parse(rootfs), [RECORDED_DIFF_ID]);
+
+  // an ignored file changed: still cached; a kept one: rebuilt, saying which
+  await writeFile(join(named, "skip", "c.txt"), "changed\n");
+  assert.equal((await build([...args, "-t", "fromnamed:steps"], RECORDED.steps!.dockerfile))[0]?.cached, true);
+  await writeFile(join(named, "sub", "b.txt"), "changed\n");
+  const changed = await build([...args, "-t", "fromnamed:steps"], RECORDED.steps!.dockerfile);
+  assert.equal(changed[0]?.cached, false);
+  assert.match(changed[0]?.reason ?? "", /sub\/b\.txt changed/);
+  assert.ok(changed.filter((s) => s.instruction.startsWith("COPY")).every((s) => !s.cached));
+  // COPY --from the folder applies its .dockerignore too (buildx: /x holds .dockerignore, a.txt, link, sub)
+  await build([...args, "-t", "fromnamed:copy"], "FROM busybox:local\nCOPY --from=mybase . /x/\n");
+  assert.equal((await tsbuildOk(["--root", root, "run", "--rm", "fromnamed:copy", "ls", "-A", "/x"])).stdout, ".dockerignore\na.txt\nlink\nsub\n");
 });

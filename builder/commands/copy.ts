@@ -13,6 +13,7 @@ import { copyWithFastPath } from "../fastcopy.js";
 import { runFilesystemStep, type StepOutcome } from "../fsstep.js";
 import type { StepContext } from "./context.js";
 import { openFromSource } from "./fromsource.js";
+import { openNamedFolder } from "../namedbase.js";
 import { copyCreatedBy } from "./history.js";
 import { addsFromUrls, dispatchAddUrls } from "./addurl.js";
 import { addsFromGit, dispatchAddGit } from "./addgit.js";
@@ -36,6 +37,12 @@ async function openSource(ctx: StepContext, instr: CopyInstruction | AddInstruct
   if (from === undefined) {
     const c = session.context;
     return { root: c.dir, filter: c.filter, mustDescend: (d) => c.mustDescend(d), digestFilter: c, fromContext: true, kind: "context", release: async () => {} };
+  }
+  // a folder given with --build-context: with its own .dockerignore applied, as BuildKit's named local context (not a fetched one)
+  const named = ctx.findStage(from) === undefined ? session.settings.namedContexts?.get(from.toLowerCase()) : undefined;
+  if (named?.kind === "dir") {
+    const c = await openNamedFolder(named.path, named.fetched !== undefined);
+    return { root: c.dir, filter: c.filter, mustDescend: (d) => c.mustDescend(d), digestFilter: c, fromContext: false, kind: "named-context", release: async () => {} };
   }
   const src = await openFromSource(ctx, from, instr.place, `COPY --from=${from}`);
   return { root: src.root, fromContext: false, kind: src.kind, release: src.release };
