@@ -130,7 +130,7 @@ test("run, ps, commit, rm: exit codes, records, a committed writable layer", asy
   assert.equal(r.err, "oops\n");
   assert.match(await ok(["ps"]), /^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES\n$/);
   const ps = await ok(["ps", "-a"]);
-  assert.match(ps, /^[0-9a-f]{12}\s+busybox:latest\s+"sh -c echo hi \$FOO;…"\s+.*\sExited \(3\) .* ago\s+c1$/m);
+  assert.match(ps, /^[0-9a-f]{12}\s+busybox:latest\s+"sh -c 'echo hi \$FOO…"\s+.*\sExited \(3\) .* ago\s+c1$/m);
   const inUse = await ts(["rmi", "busybox:latest"]);
   assert.equal(inUse.code, 1);
   assert.match(inUse.err, /conflict: unable to remove repository reference "busybox:latest" \(must force\) - container [0-9a-f]{12} is using its referenced image/);
