@@ -91,3 +91,21 @@ test("plan's table names the reasons, `will rebuild (parent)` and what a step de
     await removeStore(root);
   }
 });
+
+test("plan writes no build report: --report and --report-html are one-line errors, nothing written", async () => {
+  const root = await freshStore();
+  const work = await mkdtemp(join(tmpdir(), "tsbuild-plan-report-"));
+  try {
+    await writeFile(join(work, "Dockerfile"), "FROM busybox:local\nRUN true\n");
+    for (const flag of ["--report", "--report-html"]) {
+      const r = await tsbuild(["--root", root, "plan", flag, join(work, "out"), work]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /^error: plan writes no build report/);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.deepEqual(readdirSync(work), ["Dockerfile"]);
+    }
+  } finally {
+    await rm(work, { recursive: true, force: true });
+    await removeStore(root);
+  }
+});

@@ -127,6 +127,8 @@ function buildMetadata(outcome: BuildOutcome, tags: string[]): Record<string, un
 export async function runBuild(root: string, context: string, raw: Record<string, unknown>, registry: RegistryOptions = { storeRoot: root }): Promise<void> {
   const flags = raw as unknown as BuildFlags;
   if (flags.push && flags.tag.length === 0) throw new UserError("--push needs at least one -t NAME:TAG to push");
+  // a plan runs nothing, so there is no build report to write (its own --format json has the steps' shape)
+  if (flags.plan && (flags.report || flags.reportHtml)) throw new UserError(`plan writes no build report: use plan --format json, or ${flags.reportHtml ? "build --report-html" : "build --report"} for what a build did`);
   const platforms = flags.platform !== undefined ? parsePlatforms(flags.platform) : [];
   const platform = platforms.length === 1 ? platforms[0] : undefined;
   if ((flags.output ?? []).length > 1) throw new UserError("only one --output is supported");
