@@ -170,7 +170,7 @@ async function buildIndex(req: BuildRequest, platforms: Platform[]): Promise<Bui
  * `[linux/arm64 build 2/3]`) and its step ids apart from the other platforms'.
  */
 function platformEvents(sink: EventSink, label: string): EventSink {
-  const mark = (s: StepInfo): StepInfo => ({ ...s, id: `${label} ${s.id}`, stage: `${label} ${s.stage}`, ...(s.uses ? { uses: s.uses.map((u) => `${label} ${u}`) } : {}) });
+  const mark = (s: StepInfo): StepInfo => ({ ...s, id: `${label} ${s.id}`, stage: `${label} ${s.stage}`, shown: { ...s.shown, prefix: `${label} ${s.shown.prefix}` }, ...(s.uses ? { uses: s.uses.map((u) => `${label} ${u}`) } : {}) });
   return (e) => {
     if (e.type === "plan") sink({ ...e, steps: e.steps.map(mark) });
     else if ("step" in e) sink({ ...e, step: mark(e.step) });

@@ -19,10 +19,24 @@ export interface StepInfo {
   /**
    * How progress shows the step, as BuildKit numbers its vertices: FROM and the filesystem steps count
    * (`[2/4]`), metadata instructions do not; FROM shows the resolved base (`FROM docker.io/library/x:1`).
+   * `prefix` is what BuildKit writes before the number: the stage's name and a space when the
+   * Dockerfile has several stages (`stage-N` for an unnamed one), a platform before it when several
+   * are built (`linux/arm64 build `), else nothing.
    */
-  shown: { position: number; count: number; text: string };
+  shown: { position: number; count: number; text: string; prefix: string };
   /** The earlier stages the step reads (FROM a stage, COPY --from, RUN --mount from=), by report name. */
   uses?: string[];
+}
+
+/**
+ * BuildKit's prefixCommand: `[build 2/13] RUN make`, the position padded to the width of the count
+ * (`[ 2/13]`); an unnumbered step (position 0: a named folder's `[context NAME] load from client`) by its text.
+ */
+export function stepLabel(step: StepInfo): string {
+  const { position, count, text, prefix } = step.shown;
+  if (position === 0) return text;
+  const width = Math.floor(1 + Math.log10(count));
+  return `[${prefix}${String(position).padStart(width)}/${count}] ${text}`;
 }
 
 export interface StepResult {

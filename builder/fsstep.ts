@@ -10,7 +10,7 @@ import { mountSpec } from "../runtime/mountspec.js";
 import { stepIdentity, stepKey, type StepRecord } from "../cache/key.js";
 import { explainMiss } from "../cache/explain.js";
 import type { CacheEntry } from "../cache/index.js";
-import type { StepInfo, StepResult } from "./events.js";
+import { stepLabel, type StepInfo, type StepResult } from "./events.js";
 import type { BuildSession } from "./session.js";
 import type { StageState } from "./state.js";
 import { traced } from "../common/trace.js";
@@ -269,12 +269,5 @@ function applyLayer(state: StageState, chainId: Digest, diffId: Digest, size: nu
   state.layers = [...state.layers, { mediaType: MediaType.ociLayer, digest: diffId, size }];
   state.config.rootfs = { type: "layers", diff_ids: [...state.config.rootfs.diff_ids, diffId] };
   if (step.createdBy !== undefined) state.addHistory(step.createdBy, false, created);
-  state.lastLayer = { name: step.description ?? progressName(state.labelPrefix, step.info), created: created.toISOString() };
-}
-
-/** BuildKit's prefixCommand: `[stage 2/13]`, the position padded to the width of the count (`[ 2/13]`). */
-export function progressName(stagePrefix: string, info: StepInfo): string {
-  const { position, count, text } = info.shown;
-  const width = Math.floor(1 + Math.log10(count));
-  return `[${stagePrefix}${String(position).padStart(width)}/${count}] ${text}`;
+  state.lastLayer = { name: step.description ?? stepLabel(step.info), created: created.toISOString() };
 }

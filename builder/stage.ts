@@ -185,7 +185,9 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   const fromUses = plan.baseStage !== undefined ? [runner.plan.stages[plan.baseStage]!.displayName] : [];
   // a named folder's FROM is BuildKit's `[context NAME] load from client`, unnumbered: the steps after it count from 1
   const fromPosition = plan.namedFolder !== undefined ? 0 : 1;
-  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, plan.namedFolder !== undefined, { position: fromPosition, count, text: fromText(plan) }, fromUses);
+  // BuildKit names the stage in its labels only when the Dockerfile has several (`[stage-1 2/3]`)
+  const prefix = runner.plan.stages.length > 1 ? `${plan.displayName} ` : "";
+  const fromInfo = stepInfo(plan, 1, total, plan.stage.from, plan.namedFolder !== undefined, { position: fromPosition, count, text: fromText(plan), prefix }, fromUses);
   session.emit({ type: "step-start", step: fromInfo });
   const started = performance.now();
   let state: StageState;
@@ -197,7 +199,6 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   }
   // a named folder's layer step has reported itself (namedbase.ts)
   if (plan.namedFolder === undefined) session.emit({ type: "step-done", step: fromInfo, result: { cached: true, durationMs: performance.now() - started } });
-  if (runner.plan.stages.length > 1) state.labelPrefix = `${plan.displayName} `;
 
   const ctx = (info: StepInfo, after: BuiltStep | undefined): StepContext => ({
     session,
@@ -215,13 +216,13 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
 
   const steps: Array<{ instr: Instruction; info: StepInfo }> = [];
   for (const trigger of onbuildTriggers(state, plan)) {
-    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind), { position: fromPosition, count, text: trigger.original }, triggerStagesUsed(runner, index, trigger)), id: `s${index}.t${steps.length}` } });
+    steps.push({ instr: trigger, info: { ...stepInfo(plan, 1, total, trigger, FILESYSTEM_KINDS.has(trigger.kind), { position: fromPosition, count, text: trigger.original, prefix }, triggerStagesUsed(runner, index, trigger)), id: `s${index}.t${steps.length}` } });
   }
   let position = fromPosition;
   plan.stage.instructions.forEach((instr, i) => {
     const fs = FILESYSTEM_KINDS.has(instr.kind);
     if (fs) position++;
-    steps.push({ instr, info: stepInfo(plan, i + 2, total, instr, fs, { position, count, text: instr.original }, stagesUsed(runner, index, instr)) });
+    steps.push({ instr, info: stepInfo(plan, i + 2, total, instr, fs, { position, count, text: instr.original, prefix }, stagesUsed(runner, index, instr)) });
   });
 
   /** The last step when it was built and its finish (layer, commit, cache entry) has not run yet. */

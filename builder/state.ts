@@ -26,8 +26,6 @@ export class StageState {
    * names a history entry it appends for a layer that has none (builder/namedbase.ts).
    */
   lastLayer: { name: string; created: string } | undefined;
-  /** What BuildKit's step names start with: the stage's name and a space in a Dockerfile of several stages. */
-  labelPrefix = "";
   /** `tsbuild plan`: "rebuild" once a step is predicted to miss, "depends" once one cannot be decided (keys after it are unknown). */
   planned: PlannedStage = "cached";
   /** The key the stage started from (its base's): a step on it is the stage's first filesystem step. */

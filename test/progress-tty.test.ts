@@ -14,7 +14,7 @@ import { TSBUILD, freshStore, removeStore } from "./helpers.js";
 function info(index: number, instruction: string, filesystem: boolean, position: number, stageIndex = 0): StepInfo {
   return {
     id: `s${stageIndex}.${index}`, stage: "stage-0", stageIndex, index, total: 3, instruction, place: { file: "Dockerfile", line: index }, filesystem,
-    shown: { position, count: 2, text: instruction },
+    shown: { position, count: 2, text: instruction, prefix: "" },
   };
 }
 
