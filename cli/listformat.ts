@@ -26,12 +26,16 @@ function unescape(format: string): string {
   return format.replaceAll("\\t", "\t").replaceAll("\\n", "\n");
 }
 
-/** The header row: the template run over a row whose every field is its header. */
-function headerRow(template: GoTemplate, headers: Record<string, string>, sample: Record<string, unknown>): string {
-  const fields = new Set([...Object.keys(sample), ...Object.keys(headers)]);
+/**
+ * The header row: the template run over a row whose every field is its header. The fields are the
+ * template's own (`{{.Size}}`), so that a listing with no rows still has its header, as Docker's.
+ */
+function headerRow(source: string, headers: Record<string, string>, sample: Record<string, unknown>): string {
+  const named = [...source.matchAll(/\.([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]!);
+  const fields = new Set([...named, ...Object.keys(sample), ...Object.keys(headers)]);
   const names: Record<string, string> = {};
   for (const f of fields) names[f] = headers[f] ?? f.replace(/([a-z])([A-Z])/g, "$1 $2").toUpperCase();
-  return template.render(names);
+  return new GoTemplate(source).render(names);
 }
 
 /** What the listing prints for these rows (objects with Docker's field names), ending in a newline. */
@@ -43,7 +47,7 @@ export function formatList(format: string | undefined, rows: Record<string, unkn
     const source = f === "table" ? list.table : unescape(f.slice("table".length).trim());
     // the rows are Docker's structs: a field they lack is an error; the header row is made of names only
     const template = new GoTemplate(source, true);
-    const lines = [headerRow(new GoTemplate(source), list.headers, rows[0] ?? {}), ...rows.map((r) => template.render(r))];
+    const lines = [headerRow(source, list.headers, rows[0] ?? {}), ...rows.map((r) => template.render(r))];
     return `${tabwrite(lines.join("\n"))}\n`;
   }
   const template = new GoTemplate(unescape(f), true);

@@ -69,3 +69,9 @@ test("history, ps and system df take --format", async () => {
   assert.deepEqual(df.map((d) => d.Type), ["Images", "Containers", "Local Volumes", "Build Cache"]);
   assert.equal(df[0]?.TotalCount, "4");
 });
+
+test("a listing with no rows still prints its header (an empty store's images, as Docker's)", () => {
+  const list = { table: "{{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}", headers: { ID: "IMAGE ID", CreatedSince: "CREATED" } };
+  assert.equal(formatList(undefined, [], list), "REPOSITORY   TAG       IMAGE ID   CREATED   SIZE\n");
+  assert.equal(formatList("table {{.Repository}}\\t{{.Size}}", [], list), "REPOSITORY   SIZE\n");
+});
