@@ -128,7 +128,7 @@ test("--build-context NAME=URL: a repository (git's dumb http) and downloads, fo
 
 // FROM a named folder, as BuildKit 0.13 builds it. Recorded with buildx 0.13.1 (Debian trixie's
 // docker-buildx, run as a standalone binary: `docker-buildx build --build-context mybase=$PWD/named -f
-// ctx/Dockerfile.N -t x ctx`) against the oracle's dockerd 26.1.5 (unix:///tmp/anchors/docker.sock), the
+// ctx/Dockerfile.N -t x ctx`) against the oracle's dockerd 26.1.5 (../shared/oracle/README.md), the
 // folder made exactly as below (mtimes 2024-01-02T03:04:05Z), then `docker save` and imgtree.py. Paths
 // as imgtree.py writes them (its leading-dot quirk: /.dockerignore is "/dockerignore").
 const NAMED_FILES: Record<string, FileEntry> = {
