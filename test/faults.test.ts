@@ -155,32 +155,38 @@ test("prunes killed at random instants: the next prune finishes the job, and the
 });
 
 test("builds racing with the same and different tags, an image prune and a cache prune among them: all succeed, each tag right, the store clean", { timeout: 120_000 }, async () => {
-  const ctx = join(work, "race");
-  await mkdir(ctx, { recursive: true });
-  const tags = ["race:same", "race:same", "race:one", "race:two", "race:same"];
-  const jobs: Array<() => Promise<{ code: number | null; stderr: string; what: string }>> = tags.map((tag, i) => async () => {
-    const file = join(ctx, `Dockerfile.${i}`);
-    await writeFile(file, `FROM busybox:local\nCOPY shared /shared\nRUN echo ${i} > /own\n`);
-    return { ...(await tsbuild(["--root", root, "build", "-q", "-t", tag, "-f", file, ctx])), what: `build ${i} -t ${tag}` };
-  });
-  jobs.push(async () => ({ ...(await tsbuild(["--root", root, "image", "prune", "-f"])), what: "image prune" }));
-  jobs.push(async () => ({ ...(await tsbuild(["--root", root, "cache", "prune", "-f"])), what: "cache prune" }));
-  await writeFile(join(ctx, "shared"), `seed ${seed}\n`);
-  // started in a seeded order, a few milliseconds apart
-  const order = jobs.map((job, i) => ({ job, key: random(), i })).sort((a, b) => a.key - b.key);
-  const results = await Promise.all(order.map(({ job }, n) => new Promise<Awaited<ReturnType<typeof job>>>((resolve, reject) => {
-    setTimeout(() => job().then(resolve, reject), n * Math.floor(random() * 40));
-  })));
-  const failed = results.filter((r) => r.code !== 0).map((r) => `${r.what}: ${r.stderr.trim()}`);
-  assert.deepEqual(failed, [], `seed ${seed}`);
-  for (const tag of ["race:one", "race:two"]) {
-    const own = await tsbuildOk(["--root", root, "run", "--rm", tag, "cat", "/own"]);
-    assert.equal(own.stdout, tag === "race:one" ? "2\n" : "3\n", `${tag} (seed ${seed})`);
+  // a store of its own: the prunes of the tests before leave the shared one without busybox:local
+  const root = await freshStore();
+  try {
+    const ctx = join(work, "race");
+    await mkdir(ctx, { recursive: true });
+    const tags = ["race:same", "race:same", "race:one", "race:two", "race:same"];
+    const jobs: Array<() => Promise<{ code: number | null; stderr: string; what: string }>> = tags.map((tag, i) => async () => {
+      const file = join(ctx, `Dockerfile.${i}`);
+      await writeFile(file, `FROM busybox:local\nCOPY shared /shared\nRUN echo ${i} > /own\n`);
+      return { ...(await tsbuild(["--root", root, "build", "-q", "-t", tag, "-f", file, ctx])), what: `build ${i} -t ${tag}` };
+    });
+    jobs.push(async () => ({ ...(await tsbuild(["--root", root, "image", "prune", "-f"])), what: "image prune" }));
+    jobs.push(async () => ({ ...(await tsbuild(["--root", root, "cache", "prune", "-f"])), what: "cache prune" }));
+    await writeFile(join(ctx, "shared"), `seed ${seed}\n`);
+    // started in a seeded order, a few milliseconds apart
+    const order = jobs.map((job, i) => ({ job, key: random(), i })).sort((a, b) => a.key - b.key);
+    const results = await Promise.all(order.map(({ job }, n) => new Promise<Awaited<ReturnType<typeof job>>>((resolve, reject) => {
+      setTimeout(() => job().then(resolve, reject), n * Math.floor(random() * 40));
+    })));
+    const failed = results.filter((r) => r.code !== 0).map((r) => `${r.what}: ${r.stderr.trim()}`);
+    assert.deepEqual(failed, [], `seed ${seed}`);
+    for (const tag of ["race:one", "race:two"]) {
+      const own = await tsbuildOk(["--root", root, "run", "--rm", tag, "cat", "/own"]);
+      assert.equal(own.stdout, tag === "race:one" ? "2\n" : "3\n", `${tag} (seed ${seed})`);
+    }
+    const same = await tsbuildOk(["--root", root, "run", "--rm", "race:same", "cat", "/own"]);
+    assert.match(same.stdout, /^[014]\n$/, `race:same is one of its builds (seed ${seed})`);
+    const check = await tsbuild(["--root", root, "system", "check"]);
+    assert.equal(check.code, 0, `seed ${seed}:\n${check.stdout}`);
+  } finally {
+    await removeStore(root);
   }
-  const same = await tsbuildOk(["--root", root, "run", "--rm", "race:same", "cat", "/own"]);
-  assert.match(same.stdout, /^[014]\n$/, `race:same is one of its builds (seed ${seed})`);
-  const check = await tsbuild(["--root", root, "system", "check"]);
-  assert.equal(check.code, 0, `seed ${seed}:\n${check.stdout}`);
 });
 
 test("a store on a small tmpfs that unpacking a base image fills: one line naming the place, the store as it was", { timeout: 60_000 }, async () => {
