@@ -110,6 +110,8 @@ test("saves killed at random instants: store clean after each, the output never 
     assert.deepEqual(await readdirNoTemp(join(work, "saved")), existsSync(out) ? ["image.tar"] : [], what);
   }
   await tsbuildOk(["--root", root, "save", "-o", out, "faults:load"]);
+  // the whole save removed the partial files the killed ones left beside its output
+  assert.deepEqual((await readdir(join(work, "saved"))).sort(), ["image.tar"]);
   const other = await mkdtemp(join(tmpdir(), "tsbuild-faults-save-"));
   try {
     await tsbuildOk(["--root", other, "load", "-i", out]);

@@ -1,7 +1,7 @@
 // `docker save`: a docker-archive laid out as Docker 25+ writes it, which is at the same time an OCI
 // layout (blobs/sha256/, index.json, oci-layout) plus manifest.json and repositories. Each blob is
 // written once however many images share it. The output is a temporary file renamed into place.
-import { open, rename, rm, stat } from "node:fs/promises";
+import { open, readdir, rename, rm, stat } from "node:fs/promises";
 import { dirname, join, basename } from "node:path";
 import { digestHex, randomHex, type Digest } from "../../common/digest.js";
 import { errnoCode, UserError } from "../../common/errors.js";
@@ -11,7 +11,7 @@ import { familiarName, parseReference, tryParseReference } from "../reference.js
 import { entryDescriptor, type ContentStore, type ImageRecord } from "../store.js";
 import type { PlatformSpec } from "../registry/platform.js";
 import { TarWriter, type TarEntry } from "../tar/index.js";
-import { ownerToken } from "../../common/owner.js";
+import { deadOwned, ownerToken } from "../../common/owner.js";
 
 interface SavedImage {
   record: ImageRecord;
@@ -133,10 +133,27 @@ async function writeTar(store: ContentStore, images: SavedImage[], stream: NodeJ
   await tar.finish();
 }
 
+/**
+ * The partial archives a killed save of the same output left beside it (`.<name>.tmp-<owner>-<hex>`,
+ * their owner dead): outside the store, so no store sweep finds them; the next save of that file does.
+ */
+async function removeDeadPartials(out: string): Promise<void> {
+  const prefix = `.${basename(out)}.tmp-`;
+  const names = await readdir(dirname(out)).catch((e: unknown) => {
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR" || errnoCode(e) === "EACCES") return [];
+    throw e;
+  });
+  for (const name of names) {
+    const path = join(dirname(out), name);
+    if (name.startsWith(prefix) && deadOwned(name, path)) await rm(path, { force: true });
+  }
+}
+
 async function writeArchive(store: ContentStore, refs: string[], out: string, docker: boolean, platform?: PlatformSpec): Promise<void> {
   const images = await collect(store, refs, !docker, platform);
   const tmp = join(dirname(out), `.${basename(out)}.tmp-${ownerToken()}-${randomHex(4)}`);
   if (await isDirectory(out)) throw new UserError(`cannot write ${out}: it is a directory`);
+  await removeDeadPartials(out);
   const handle = await open(tmp, "wx", 0o644).catch((e: unknown) => {
     const code = errnoCode(e);
     if (code === "ENOENT" || code === "ENOTDIR") throw new UserError(`cannot write ${out}: no such directory ${dirname(out)}`);
