@@ -11,8 +11,10 @@
 //    previous build (COPY's fast path), off the main thread: one call per batch of files;
 //  - sha256 and random bytes without node:crypto, whose load (3-4 ms, two dozen internal modules) was
 //    a share of every command's start: the hash is OpenSSL's, found in the node binary by dlsym (Node
-//    exports it for addons); where it is not found, sha256Available() says so and JS uses node:crypto.
-// Errors come back as JS Errors with `code` (the errno name, as Node's fs errors) and `errno`.
+//    exports it for addons); where it is not found, sha256Available() says so and JS uses node:crypto;
+//  - hashing a folder's files and reading many small ones for a layer tar in one call (fastfiles.c);
+//  - making a layer's entries as it is unpacked, in batches on the thread pool, each parent reached
+//    from the root with openat(O_NOFOLLOW) so that nothing is followed out of it (unpack.c);
 //  - a container's pseudo-terminal (`run -t`, `exec -t`): runc creates the pty inside the container and
 //    sends its master over a unix socket (--console-socket) as SCM_RIGHTS, which Node's net module
 //    cannot receive; TIOCSWINSZ to size it; and, since `runc run --detach` leaves the container's
@@ -1086,7 +1088,6 @@ static napi_value js_wait_pid(napi_env env, napi_callback_info info) {
   return task_start(env, &w->t);
 }
 
-// Unpacking a layer: its own file, in this translation unit (it uses the task helpers above).
 // makeRaw(fd) -> the terminal's settings before (a Buffer for restoreTerminal): cfmakeraw(3), as the
 // Docker CLI's moby/term MakeRaw (output post-processing off too, which Node's setRawMode keeps on: a
 // container's "\r\n" would reach the screen as "\r\r\n")
@@ -1129,7 +1130,6 @@ static napi_value js_restore_terminal(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-// Batched copies and content hashes (COPY, the digest walk): their own file, in this translation unit.
 // Unpacking a layer: its own file, in this translation unit (it uses the task helpers above).
 #include "unpack.c"
 
