@@ -23,7 +23,7 @@ import type { CacheSpec } from "../cache/remote/spec.js";
 import type { UsedStep } from "../cache/remote/export.js";
 import type { Descriptor } from "../image/config.js";
 import type { SandboxOptions } from "../runtime/ocispec.js";
-import { isProxyArg } from "./commands/proxyargs.js";
+import { isProxyArg } from "./dispatch/proxyargs.js";
 import { applyNamedContexts, type NamedContext } from "./namedcontexts.js";
 import { appendMissingHistory } from "./namedbase.js";
 import { assertRunnable, formatPlatform, hostPlatform, platformArgs, type Platform } from "../runtime/platform.js";

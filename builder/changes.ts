@@ -5,8 +5,8 @@ import type { ContainerConfig } from "../image/config.js";
 import { parseDockerfile } from "./parser/index.js";
 import { expandInstruction, parseInstruction } from "./instructions/index.js";
 import { StageState, configForNewImage } from "./state.js";
-import type { StepContext } from "./commands/context.js";
-import { dispatch } from "./commands/dispatch.js";
+import type { StepContext } from "./dispatch/context.js";
+import { dispatch } from "./dispatch/index.js";
 
 const ALLOWED = new Set(["CMD", "ENTRYPOINT", "ENV", "EXPOSE", "LABEL", "ONBUILD", "STOPSIGNAL", "USER", "VOLUME", "WORKDIR"]);
 
@@ -21,12 +21,12 @@ export async function applyChanges(changes: string[], base: ContainerConfig = {}
     const instr = parseInstruction(node, "--change");
     if (!ALLOWED.has(instr.kind)) throw new UserError(`--change: ${instr.kind} is not allowed (only ${[...ALLOWED].join(", ")})`);
     if (instr.kind === "WORKDIR") {
-      state.run.WorkingDir = instr.path;
+      state.containerConfig.WorkingDir = instr.path;
       continue;
     }
     const { instruction, used } = expandInstruction(instr, state.lookup);
     // metadata instructions only touch ctx.state
     await dispatch({ state } as StepContext, instruction, used);
   }
-  return state.run;
+  return state.containerConfig;
 }

@@ -12,8 +12,8 @@ import { findStage, metaLookup, stageReferences } from "./plan.js";
 import type { BuildSession } from "./session.js";
 import { StageState, configForNewImage } from "./state.js";
 import type { StageResult } from "./stageresult.js";
-import type { StepContext } from "./commands/context.js";
-import { dispatch } from "./commands/dispatch.js";
+import type { StepContext } from "./dispatch/context.js";
+import { dispatch } from "./dispatch/index.js";
 import { assertBasePlatform, stagePlatform } from "./stageplatform.js";
 import { PlanDepends } from "./planmode.js";
 import { chainIds, topChainId } from "../image/config.js";
@@ -162,9 +162,9 @@ async function hasImage(store: ContentStore, name: string): Promise<boolean> {
 
 /** The base image's ONBUILD triggers, parsed as instructions placed at the FROM line. */
 function onbuildTriggers(state: StageState, plan: StagePlan): Instruction[] {
-  const triggers = state.run.OnBuild ?? [];
+  const triggers = state.containerConfig.OnBuild ?? [];
   if (triggers.length === 0) return [];
-  state.run.OnBuild = null;
+  state.containerConfig.OnBuild = null;
   const file = plan.stage.from.place.file;
   return triggers.map((text) => {
     const parsed = parseDockerfile(text, file);

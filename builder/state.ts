@@ -46,13 +46,14 @@ export class StageState {
     this.historyFrom = config.history?.length ?? 0;
   }
 
-  get run(): ContainerConfig {
+  /** The image config's `config`: what a container of the image runs with (Env, Cmd, User, WorkingDir…). */
+  get containerConfig(): ContainerConfig {
     this.config.config ??= {};
     return this.config.config;
   }
 
   get env(): string[] {
-    return this.run.Env ?? [];
+    return this.containerConfig.Env ?? [];
   }
 
   envValue(name: string): string | undefined {
@@ -79,7 +80,7 @@ export class StageState {
     const at = env.findIndex((kv) => kv.split("=", 1)[0] === name);
     if (at === -1) env.push(`${name}=${value}`);
     else env[at] = `${name}=${value}`;
-    this.run.Env = env;
+    this.containerConfig.Env = env;
     this.argsOverEnv.delete(name);
   }
 
@@ -98,11 +99,11 @@ export class StageState {
   };
 
   get workdir(): string {
-    return this.run.WorkingDir || "/";
+    return this.containerConfig.WorkingDir || "/";
   }
 
   get shell(): string[] {
-    return this.run.Shell && this.run.Shell.length > 0 ? this.run.Shell : DEFAULT_SHELL;
+    return this.containerConfig.Shell && this.containerConfig.Shell.length > 0 ? this.containerConfig.Shell : DEFAULT_SHELL;
   }
 
   /**

@@ -3,6 +3,6 @@ import type { StepContext } from "./context.js";
 
 /** SHELL: the shell for shell-form RUN, CMD and ENTRYPOINT after it. */
 export function dispatchShell(ctx: StepContext, instr: ShellInstruction): void {
-  ctx.state.run.Shell = [...instr.shell];
+  ctx.state.containerConfig.Shell = [...instr.shell];
   ctx.state.addHistory(`SHELL [${instr.shell.join(" ")}]`, true);
 }

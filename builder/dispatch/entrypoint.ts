@@ -6,7 +6,7 @@ import { goQuotedList } from "./history.js";
 export function dispatchEntrypoint(ctx: StepContext, instr: EntrypointInstruction): void {
   const { cmdLine, prependShell } = instr.command;
   const args = prependShell ? [...ctx.state.shell, cmdLine.join(" ")] : [...cmdLine];
-  ctx.state.run.Entrypoint = args.length === 0 ? null : args;
-  if (!ctx.state.cmdSet) ctx.state.run.Cmd = null;
+  ctx.state.containerConfig.Entrypoint = args.length === 0 ? null : args;
+  if (!ctx.state.cmdSet) ctx.state.containerConfig.Cmd = null;
   ctx.state.addHistory(`ENTRYPOINT ${goQuotedList(args)}`, true);
 }

@@ -32,6 +32,6 @@ export function isValidStopSignal(raw: string): boolean {
 /** STOPSIGNAL: the signal that stops a container of this image. */
 export function dispatchStopSignal(ctx: StepContext, instr: StopSignalInstruction): void {
   if (!isValidStopSignal(instr.signal)) throw new DockerfileError(instr.place, `invalid signal: ${instr.signal}`);
-  ctx.state.run.StopSignal = instr.signal;
+  ctx.state.containerConfig.StopSignal = instr.signal;
   ctx.state.addHistory(`STOPSIGNAL ${instr.signal}`, true);
 }

@@ -27,13 +27,13 @@ export function normalizeWorkdir(current: string, path: string): string {
 /** Undefined for `/`, which has no filesystem step. */
 export async function dispatchWorkdir(ctx: StepContext, instr: WorkdirInstruction): Promise<StepOutcome | undefined> {
   const { state } = ctx;
-  const wd = normalizeWorkdir(state.run.WorkingDir ?? "/", instr.path);
-  state.run.WorkingDir = wd;
+  const wd = normalizeWorkdir(state.containerConfig.WorkingDir ?? "/", instr.path);
+  state.containerConfig.WorkingDir = wd;
   if (wd === "/") {
     state.addHistory(`WORKDIR ${wd}`, true);
     return undefined;
   }
-  const user = state.run.User ?? "";
+  const user = state.containerConfig.User ?? "";
   return runFilesystemStep(ctx.session, state, {
     info: ctx.info,
     record: {

@@ -7,7 +7,7 @@ const PORT_RE = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i;
 
 /** EXPOSE: adds ports (default protocol tcp; ranges expand) to the image config. */
 export function dispatchExpose(ctx: StepContext, instr: ExposeInstruction): void {
-  const ports = { ...(ctx.state.run.ExposedPorts ?? {}) };
+  const ports = { ...(ctx.state.containerConfig.ExposedPorts ?? {}) };
   const own: string[] = [];
   for (const given of instr.ports) {
     // `IP:HOST:CONTAINER` or `HOST:CONTAINER` publishes at run time, not in an image: BuildKit 0.13 keeps the
@@ -24,6 +24,6 @@ export function dispatchExpose(ctx: StepContext, instr: ExposeInstruction): void
     for (let p = start; p <= end; p++) own.push(`${p}/${proto}`);
   }
   for (const p of own) ports[p] = {};
-  ctx.state.run.ExposedPorts = ports;
+  ctx.state.containerConfig.ExposedPorts = ports;
   ctx.state.addHistory(exposeCreatedBy(own), true); // this instruction's ports only, as BuildKit
 }

@@ -12,6 +12,6 @@ export function dispatchHealthcheck(ctx: StepContext, instr: HealthcheckInstruct
   if (h.startPeriod) out.StartPeriod = h.startPeriod;
   if (h.startInterval) out.StartInterval = h.startInterval;
   if (h.retries) out.Retries = h.retries;
-  ctx.state.run.Healthcheck = out;
+  ctx.state.containerConfig.Healthcheck = out;
   ctx.state.addHistory(healthcheckCreatedBy(h), true);
 }

@@ -80,7 +80,7 @@ async function runStep(ctx: StepContext, instr: RunInstruction, mounts: Prepared
   }
   const sandbox: SandboxOptions = { ...session.settings.sandbox, ...(instr.security === "insecure" ? { privileged: true } : {}) };
   const buildArgs = state.argsWithValues();
-  const user = state.run.User ?? "";
+  const user = state.containerConfig.User ?? "";
   const cwd = state.workdir;
   return runFilesystemStep(session, state, {
     info: ctx.info,

@@ -4,11 +4,11 @@ import type { StepContext } from "./context.js";
 
 /** VOLUME: declares mount points in the image config. */
 export function dispatchVolume(ctx: StepContext, instr: VolumeInstruction): void {
-  const volumes = { ...(ctx.state.run.Volumes ?? {}) };
+  const volumes = { ...(ctx.state.containerConfig.Volumes ?? {}) };
   for (const v of instr.volumes) {
     if (v.trim() === "") throw new DockerfileError(instr.place, "VOLUME specified can not be an empty string");
     volumes[v] = {};
   }
-  ctx.state.run.Volumes = volumes;
+  ctx.state.containerConfig.Volumes = volumes;
   ctx.state.addHistory(`VOLUME [${instr.volumes.join(" ")}]`, true);
 }

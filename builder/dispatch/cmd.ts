@@ -6,7 +6,7 @@ import { goQuotedList } from "./history.js";
 export function dispatchCmd(ctx: StepContext, instr: CmdInstruction): void {
   const { cmdLine, prependShell } = instr.command;
   const args = prependShell ? [...ctx.state.shell, cmdLine.join(" ")] : [...cmdLine];
-  ctx.state.run.Cmd = args;
+  ctx.state.containerConfig.Cmd = args;
   ctx.state.cmdSet = true;
   ctx.state.addHistory(`CMD ${goQuotedList(args)}`, true);
 }
