@@ -11,7 +11,7 @@ NATIVE := native/build/tsbuild_native.node
 # Node's headers (node_api.h) beside the running node: <prefix>/include/node.
 NODE_INCLUDE := $(shell node -p "require('path').join(process.execPath, '..', '..', 'include', 'node')")
 
-.PHONY: all deps system-deps build demo test interop bench clean typecheck emulation chromium
+.PHONY: all deps system-deps build demo test interop bench bench-deps clean typecheck emulation chromium
 
 all: build
 
@@ -106,7 +106,12 @@ interop: build
 	../shared/oracle/anchors-up.sh
 	node --import tsx --test --test-concurrency=1 test/interop-docker.test.ts
 
-bench: build
+# The benchmark's first-build scenario makes a Debian rootfs with debootstrap (once, into .tmp/bench/).
+bench-deps:
+	@command -v debootstrap >/dev/null || { \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null; }
+
+bench: build bench-deps
 	node --import tsx bench/run.ts $(if $(SCENARIOS),--only $(SCENARIOS))
 
 clean:
