@@ -44,7 +44,7 @@ export async function writeLayerTarToFile(upperDir: string, filePath: string): P
       done(null, chunk);
     },
   });
-  const written = pipeline(tee, createWriteStream(filePath));
+  const written = pipeline(tee, createWriteStream(filePath, { highWaterMark: LARGE_READ }));
   try {
     await writeLayerTar(upperDir, tee);
   } catch (e) {
@@ -114,6 +114,8 @@ interface Prepared {
 
 /** Files up to this size are read whole; larger ones are streamed. */
 const SMALL_FILE = 1 << 20;
+/** A large file is read in 1 MiB pieces (Node's 64 KiB default made a 1 GiB layer 16,384 trips through the hash and the tar writer). */
+const LARGE_READ = 1 << 20;
 /** The walk yields to the event loop this often (it runs synchronous calls, see writeTree). */
 const YIELD_EVERY = 256;
 /** At most this many bytes of small files are read in one native call. */
@@ -273,7 +275,7 @@ async function writePlainEntry(writer: TarWriter, f: Found & { plain: PlainStat 
       await writer.add(entry, p.data);
       return;
     }
-    const body = createReadStream(host);
+    const body = createReadStream(host, { highWaterMark: LARGE_READ });
     try {
       await writer.add(entry, body);
     } finally {
@@ -306,7 +308,7 @@ async function writeEntry(writer: TarWriter, f: Found & { st: BigIntStats }, p: 
       await writer.add(entry, p.data);
       return;
     }
-    const body = createReadStream(host);
+    const body = createReadStream(host, { highWaterMark: LARGE_READ });
     try {
       await writer.add(entry, body);
     } finally {
