@@ -3,6 +3,7 @@
 import { createReadStream } from "node:fs";
 import { native } from "./native.js";
 import { lazyCrypto } from "./lazymodule.js";
+import { READ_CHUNK } from "./readchunk.js";
 
 /** A content digest as OCI writes it: `sha256:<64 hex>`. */
 export type Digest = `sha256:${string}`;
@@ -50,7 +51,7 @@ export function hashToDigest(h: Hash): Digest {
 /** Streams a file through sha256. */
 export async function sha256File(path: string): Promise<Digest> {
   const h = newHash();
-  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer);
+  for await (const chunk of createReadStream(path, { highWaterMark: READ_CHUNK })) h.update(chunk as Buffer);
   return hashToDigest(h);
 }
 

@@ -9,6 +9,7 @@ import { ArchiveError, errnoCode } from "../common/errors.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { ownedName } from "../common/owner.js";
 import type { Descriptor } from "./config.js";
+import { READ_CHUNK } from "../common/readchunk.js";
 
 /** Content that does not hash to the digest it claims. */
 export class DigestMismatchError extends ArchiveError {
@@ -87,7 +88,7 @@ export class BlobStore {
   }
 
   openBlob(d: Digest): ReadStream {
-    return createReadStream(this.blobPath(d));
+    return createReadStream(this.blobPath(d), { highWaterMark: READ_CHUNK });
   }
 
   /** Stores a small blob held in memory (configs, manifests); returns its descriptor. */

@@ -7,6 +7,7 @@ import { ArchiveError, errnoCode } from "../../common/errors.js";
 import { readTar } from "../tar/index.js";
 import { compressionOf, fileHead, isZlibError } from "./stage.js";
 import { lazyZlib } from "../../common/lazymodule.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 
 function safeRelative(path: string, file: string): string {
   const parts = path.split("/");
@@ -44,7 +45,7 @@ export async function extractArchive(file: string, dir: string): Promise<void> {
   if (head.length === 0) throw new ArchiveError(`${file}: empty file, not an image archive`);
   const compression = compressionOf(head);
   if (compression === "zstd") throw new ArchiveError(`${file}: zstd-compressed archives are not supported`);
-  const raw = createReadStream(file);
+  const raw = createReadStream(file, { highWaterMark: READ_CHUNK });
   const input = compression === "gzip" ? raw.pipe(lazyZlib().createGunzip()) : raw;
   let members = 0;
   try {

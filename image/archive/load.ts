@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { mkdir } from "node:fs/promises";
 import { ArchiveError, DiskFullError, errnoCode, isDiskFull } from "../../common/errors.js";
 import { withTempDir, pathExists } from "../../common/fsutil.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 import { withSharedLock } from "../../common/lock.js";
 import { MediaType, type Descriptor } from "../config.js";
 import { entryDescriptor, type ContentStore, type ImageRecord } from "../store.js";
@@ -106,7 +107,7 @@ async function stageLayers(plan: PlannedImage[], stagingDir: string, movable: bo
       const plainInPlace = movable && compressionOf(head) === "none" && (layer.rawDigest === undefined || layer.rawDigest === layer.diffId);
       const blob = plainInPlace
         ? await verifyFile(layer.path, layer.diffId, layer.what)
-        : await stageLayer(createReadStream(layer.path), head, stagingDir, layer);
+        : await stageLayer(createReadStream(layer.path, { highWaterMark: READ_CHUNK }), head, stagingDir, layer);
       if (plainInPlace) checkSize(blob.size, layer);
       await checkLayerTar(blob.path, `${layer.what} of ${img.tags[0] === undefined ? "an untagged image" : familiarString(img.tags[0])}`);
       staged.set(layer.path, blob);

@@ -1,6 +1,7 @@
 // Staging blobs for a load: every blob is verified in a temporary folder under the store's tmp and
 // only moved into blobs/ once the whole archive checked out, so a bad archive leaves nothing behind.
 import { readFileHead } from "../../common/fsutil.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 import { createReadStream, createWriteStream } from "node:fs";
 import { open, rename, stat } from "node:fs/promises";
 import { join } from "node:path";
@@ -86,7 +87,7 @@ export function checkSize(size: number, expect: { rawSize?: number; what: string
 /** Checks a whole (small or large) file against an expected digest without copying it. */
 export async function verifyFile(path: string, expected: Digest, what: string): Promise<StagedBlob> {
   const tap = new HashTap();
-  await pipeline(createReadStream(path), tap, devNull());
+  await pipeline(createReadStream(path, { highWaterMark: READ_CHUNK }), tap, devNull());
   if (tap.digest() !== expected) throw new ArchiveError(`${what}: digest mismatch: expected ${expected}, got ${tap.digest()}`);
   return { path, digest: expected, size: tap.size };
 }

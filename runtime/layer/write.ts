@@ -14,6 +14,7 @@ import { readLayerXattrsSync } from "./xattrs.js";
 import { DonorTar, indexPlainFiles } from "./donor.js";
 import { errnoCode } from "../../common/errors.js";
 import { LAYER_FIELDS, native } from "../../common/native.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 
 export const WHITEOUT_PREFIX = ".wh.";
 export const OPAQUE_MARKER = ".wh..wh..opq";
@@ -44,7 +45,7 @@ export async function writeLayerTarToFile(upperDir: string, filePath: string): P
       done(null, chunk);
     },
   });
-  const written = pipeline(tee, createWriteStream(filePath, { highWaterMark: LARGE_READ }));
+  const written = pipeline(tee, createWriteStream(filePath, { highWaterMark: READ_CHUNK }));
   try {
     await writeLayerTar(upperDir, tee);
   } catch (e) {
@@ -114,8 +115,6 @@ interface Prepared {
 
 /** Files up to this size are read whole; larger ones are streamed. */
 const SMALL_FILE = 1 << 20;
-/** A large file is read in 1 MiB pieces (Node's 64 KiB default made a 1 GiB layer 16,384 trips through the hash and the tar writer). */
-const LARGE_READ = 1 << 20;
 /** The walk yields to the event loop this often (it runs synchronous calls, see writeTree). */
 const YIELD_EVERY = 256;
 /** At most this many bytes of small files are read in one native call. */
@@ -275,7 +274,7 @@ async function writePlainEntry(writer: TarWriter, f: Found & { plain: PlainStat 
       await writer.add(entry, p.data);
       return;
     }
-    const body = createReadStream(host, { highWaterMark: LARGE_READ });
+    const body = createReadStream(host, { highWaterMark: READ_CHUNK });
     try {
       await writer.add(entry, body);
     } finally {
@@ -308,7 +307,7 @@ async function writeEntry(writer: TarWriter, f: Found & { st: BigIntStats }, p: 
       await writer.add(entry, p.data);
       return;
     }
-    const body = createReadStream(host, { highWaterMark: LARGE_READ });
+    const body = createReadStream(host, { highWaterMark: READ_CHUNK });
     try {
       await writer.add(entry, body);
     } finally {
