@@ -33,6 +33,7 @@ import { traced, traceMark } from "../common/trace.js";
 import { withSharedLock } from "../common/lock.js";
 import { withLease } from "../common/pins.js";
 import { testPause } from "../common/testpause.js";
+import { StepsInFlight } from "./inflight.js";
 
 export interface BuildRequest {
   root: string;
@@ -62,8 +63,10 @@ export interface BuildRequest {
   namedContexts?: ReadonlyMap<string, NamedContext>;
   /** --platform: the platform the image is for (this machine's by default). */
   platform?: Platform;
-  /** --platform a,b: several platforms, built one after the other into one image index under the tags. */
+  /** --platform a,b: several platforms, built side by side into one image index under the tags. */
   platforms?: Platform[];
+  /** The steps the platforms of one multi-platform build are making (set by the build itself). */
+  inflight?: StepsInFlight;
   /** --no-cache-filter: these stages (AS names) are built without the cache. */
   noCacheStages?: string[];
   /** Shared caches to look steps up in (--cache-from) and to export this build's steps to (--cache-to). */
@@ -127,22 +130,40 @@ export async function build(req: BuildRequest): Promise<BuildOutcome> {
 }
 
 /**
- * Several platforms: each is built in turn (a stage shared by all, `FROM --platform=$BUILDPLATFORM`,
- * has the same keys in each, so the later platforms take it from the cache: built once), written
- * untagged, then one OCI image index naming each image with its platform goes under the tags.
- * Sequential rather than concurrent: on emulation the CPU is the limit, and a shared stage built by
- * two platforms at once would run twice.
+ * Several platforms: built side by side, each written untagged, then one OCI image index naming each
+ * image with its platform goes under the tags. A stage shared by all (`FROM --platform=$BUILDPLATFORM`)
+ * has the same keys in each: one platform makes each of its steps while the others wait for that key
+ * and take it from the cache (inflight.ts), so it is built once. A failing platform fails the build
+ * once the others have stopped (none is left running with its mounts).
  */
 async function buildIndex(req: BuildRequest, platforms: Platform[]): Promise<BuildOutcome> {
   const tags = req.tags.map(tagReference);
   for (const p of platforms) await planFor(req, p); // every platform is checked before any step
-  const parts: Built[] = [];
-  for (const platform of platforms) {
-    const onEvent = platformEvents(req.onEvent, formatPlatform(platform));
-    const built = await buildLocked({ ...req, platform, platforms: [platform], cacheTo: [], onEvent }, false, true);
-    if (built === undefined) throw new Error("unreachable: a build gives an image");
-    parts.push(built);
+  const inflight = new StepsInFlight();
+  const abort = new AbortController();
+  const onAbort = (): void => abort.abort(req.signal.reason);
+  req.signal.addEventListener("abort", onAbort, { once: true });
+  let settled: PromiseSettledResult<Built | undefined>[];
+  let firstFailure: { reason: unknown } | undefined; // the cause, not the others' cancellation after it
+  try {
+    settled = await Promise.allSettled(platforms.map((platform) => {
+      const onEvent = platformEvents(req.onEvent, formatPlatform(platform));
+      const one = buildLocked({ ...req, platform, platforms: [platform], cacheTo: [], onEvent, inflight, signal: abort.signal }, false, true);
+      one.catch((e: unknown) => { // one platform failing stops the others
+        firstFailure ??= { reason: e };
+        abort.abort();
+      });
+      return one;
+    }));
+  } finally {
+    req.signal.removeEventListener("abort", onAbort);
   }
+  if (firstFailure !== undefined) throw firstFailure.reason;
+  const parts: Built[] = settled.map((s) => {
+    const built = s.status === "fulfilled" ? s.value : undefined;
+    if (built === undefined) throw new Error("unreachable: a build gives an image");
+    return built;
+  });
   const paths = storePaths(req.root);
   const store = await ContentStore.open(paths);
   const manifests = parts.map((b, i) => {
@@ -244,6 +265,7 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
     dockerfilePath: req.dockerfile,
     ...(planOnly ? { plan: true } : {}),
   }, req.onEvent);
+  session.claims = req.inflight?.claimant();
 
   // an unknown base image is pulled, or fails, before any stage runs, so the store is left as it was
   const bases = [...plan.needed].map((i) => plan.stages[i]!).filter((s) => s.baseStage === undefined && s.namedFolder === undefined && s.baseName.toLowerCase() !== "scratch");
@@ -324,6 +346,7 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
     await session.removals.waitForAll().catch(() => undefined); // the build's own failure is the one to report
     throw e;
   } finally {
+    session.claims?.endAll();
     req.signal.removeEventListener("abort", onAbort);
   }
 }

@@ -79,6 +79,10 @@ export async function runFilesystemStep(
   const noCache = session.noCacheFor(state.name);
   if (session.settings.plan) return planStep(session, state, step, record, key, stepId, noCache, started);
 
+  // Another platform of a multi-platform build making this very step is waited for (then it hits).
+  // The claim ends on a hit or once the entry is stored; a failed step's ends with its build (endAll).
+  const release = session.claims && !noCache ? await session.claims.claim(key) : undefined;
+
   // Lookup: the local cache, then a --cache-from cache (which fetches only this step's layer and
   // unpacks it on the parent chain, so the step before must be finished first).
   const local = noCache ? undefined : await usableEntry(session, key);
@@ -105,6 +109,7 @@ export async function runFilesystemStep(
         ...(imported && "source" in imported ? { source: imported.source } : {}),
       },
     });
+    release?.();
     return { kind: "hit" };
   }
 
@@ -130,6 +135,13 @@ export async function runFilesystemStep(
   state.key = key;
   state.lastRebuiltStep = step.info.index;
   const finish = async (): Promise<void> => {
+    try {
+      await commitStep();
+    } finally {
+      release?.(); // stored (or failed): a platform waiting for this key looks it up now
+    }
+  };
+  const commitStep = async (): Promise<void> => {
     const { diffId, size, chainId } = await commitLayer(session, snapshot, parent, done?.layerReuse);
     const durationMs = performance.now() - started;
     const now = Date.now();

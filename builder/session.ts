@@ -20,6 +20,7 @@ import type { UsedStep } from "../cache/remote/export.js";
 import type { FileDigestCache } from "../cache/digestcache.js";
 import type { BuildContext } from "../cache/context.js";
 import type { EventSink, StepInfo } from "./events.js";
+import type { StepClaims } from "./inflight.js";
 
 export interface BuildSettings {
   network: "host" | "none";
@@ -60,6 +61,8 @@ export class BuildSession {
   readonly usedSteps = new Map<Digest, UsedStep>();
   /** The base images resolved and pinned before any stage ran, by FROM name: the stages use these. */
   readonly bases = new Map<string, ImageRecord>();
+  /** One platform of a multi-platform build: the steps it is making, which the others wait for (inflight.ts). */
+  claims: StepClaims | undefined;
 
   constructor(
     readonly paths: StorePaths,
