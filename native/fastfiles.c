@@ -93,47 +93,7 @@ static void copy_plain_execute(struct task* t) {
 // mtime ms per file. The result holds each file's errno (0: copied); a failed copy leaves no target.
 static napi_value js_copy_plain_files(napi_env env, napi_callback_info info) {
   ARGS(3);
-  uint32_t n_sources = 0, n_targets = 0;
-  bool is_typed = false;
-  napi_typedarray_type type;
-  size_t meta_len = 0;
-  void* meta_data = NULL;
-  if (argc < 3 || napi_get_array_length(env, argv[0], &n_sources) != napi_ok ||
-      napi_get_array_length(env, argv[1], &n_targets) != napi_ok || n_sources != n_targets ||
-      napi_is_typedarray(env, argv[2], &is_typed) != napi_ok || !is_typed ||
-      napi_get_typedarray_info(env, argv[2], &type, &meta_len, &meta_data, NULL, NULL) != napi_ok ||
-      type != napi_float64_array || meta_len != 5 * (size_t)n_sources) {
-    napi_throw_type_error(env, NULL, "copyPlainFiles: sources, targets as many, and a Float64Array of 5 numbers each expected");
-    return NULL;
-  }
-  struct copy_task* c = calloc(1, sizeof *c);
-  if (c == NULL) {
-    napi_throw_error(env, NULL, "copyPlainFiles: out of memory");
-    return NULL;
-  }
-  c->t = (struct task){.execute = copy_plain_execute, .resolve = copy_resolve, .destroy = copy_destroy,
-                       .syscall = "copy", .path = NULL};
-  c->sources = string_array_arg(env, argv[0], n_sources);
-  if (c->sources != NULL) {
-    c->count = n_sources; // from here destroy frees the sources' strings
-    c->targets = string_array_arg(env, argv[1], n_sources);
-  }
-  if (c->targets == NULL) { // an error is thrown already
-    copy_destroy(&c->t);
-    return NULL;
-  }
-  c->meta = malloc(meta_len * sizeof(double) + 1);
-  c->results = calloc(n_sources == 0 ? 1 : n_sources, sizeof(int32_t));
-  c->t.path = strdup("files");
-  if (c->meta == NULL || c->results == NULL || c->t.path == NULL) {
-    free(c->t.path);
-    c->t.path = NULL;
-    copy_destroy(&c->t);
-    napi_throw_error(env, NULL, "copyPlainFiles: out of memory");
-    return NULL;
-  }
-  memcpy(c->meta, meta_data, meta_len * sizeof(double));
-  return task_start(env, &c->t);
+  return start_copy_task(env, argv, argc, 0, copy_plain_execute, "copyPlainFiles");
 }
 
 // hashFiles(paths: string[]) -> Promise<{ hex: string[], keys: string[], status: Int32Array }>

@@ -604,12 +604,11 @@ static char** string_array_arg(napi_env env, napi_value v, size_t count) {
   return out;
 }
 
-static napi_value js_copy_files(napi_env env, napi_callback_info info) {
-  ARGS(4);
+// The argument check and task of copyFiles and copyPlainFiles (fastfiles.c): sources, targets, the
+// Float64Array of 5 numbers per file, and for copyFiles the donors; `execute` is what runs per batch.
+static napi_value start_copy_task(napi_env env, napi_value* argv, size_t argc, int with_donors,
+                                  void (*execute)(struct task*), const char* name) {
   uint32_t n_sources = 0, n_targets = 0, n_donors = 0;
-  napi_valuetype donors_type = napi_undefined;
-  if (argc >= 4 && napi_typeof(env, argv[3], &donors_type) != napi_ok) donors_type = napi_undefined;
-  int with_donors = donors_type != napi_undefined && donors_type != napi_null;
   bool is_typed = false;
   napi_typedarray_type type;
   size_t meta_len = 0;
@@ -620,15 +619,18 @@ static napi_value js_copy_files(napi_env env, napi_callback_info info) {
       napi_get_typedarray_info(env, argv[2], &type, &meta_len, &meta_data, NULL, NULL) != napi_ok ||
       type != napi_float64_array || meta_len != 5 * (size_t)n_sources ||
       (with_donors && (napi_get_array_length(env, argv[3], &n_donors) != napi_ok || n_donors != n_sources))) {
-    napi_throw_type_error(env, NULL, "copyFiles: sources, targets, (donors,) as many, and a Float64Array of 5 numbers each expected");
+    char message[160];
+    snprintf(message, sizeof message, "%s: sources, targets,%s as many, and a Float64Array of 5 numbers each expected",
+             name, with_donors ? " donors," : "");
+    napi_throw_type_error(env, NULL, message);
     return NULL;
   }
   struct copy_task* c = calloc(1, sizeof *c);
   if (c == NULL) {
-    napi_throw_error(env, NULL, "copyFiles: out of memory");
+    napi_throw_error(env, NULL, "copy: out of memory");
     return NULL;
   }
-  c->t = (struct task){.execute = copy_execute, .resolve = copy_resolve, .destroy = copy_destroy,
+  c->t = (struct task){.execute = execute, .resolve = copy_resolve, .destroy = copy_destroy,
                        .syscall = "copy", .path = NULL};
   c->sources = string_array_arg(env, argv[0], n_sources);
   if (c->sources != NULL) {
@@ -651,12 +653,21 @@ static napi_value js_copy_files(napi_env env, napi_callback_info info) {
   c->t.path = strdup("files");
   if (c->meta == NULL || c->results == NULL || c->t.path == NULL) {
     free(c->t.path);
+    c->t.path = NULL; // not freed again by destroy
     copy_destroy(&c->t);
-    napi_throw_error(env, NULL, "copyFiles: out of memory");
+    napi_throw_error(env, NULL, "copy: out of memory");
     return NULL;
   }
   memcpy(c->meta, meta_data, meta_len * sizeof(double));
   return task_start(env, &c->t);
+}
+
+static napi_value js_copy_files(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  napi_valuetype donors_type = napi_undefined;
+  if (argc >= 4 && napi_typeof(env, argv[3], &donors_type) != napi_ok) donors_type = napi_undefined;
+  int with_donors = donors_type != napi_undefined && donors_type != napi_null;
+  return start_copy_task(env, argv, argc, with_donors, copy_execute, "copyFiles");
 }
 
 // listXattrs(path) -> string[]: the names of the entry's extended attributes (the link's own for a symlink).
