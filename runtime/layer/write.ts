@@ -269,17 +269,18 @@ async function writePlainEntry(writer: TarWriter, f: Found & { plain: PlainStat 
   } else if (plain.type === "symlink") {
     await writer.add({ ...base, type: "symlink", linkname: p.linkname, xattrs: p.xattrs });
   } else {
-    const entry: TarEntry = { ...base, type: "file", size: plain.size, xattrs: p.xattrs };
-    if (p.data !== undefined) {
-      await writer.add(entry, p.data);
-      return;
-    }
-    const body = createReadStream(host, { highWaterMark: READ_CHUNK });
-    try {
-      await writer.add(entry, body);
-    } finally {
-      body.destroy();
-    }
+    await addFile(writer, { ...base, type: "file", size: plain.size, xattrs: p.xattrs }, host, p.data);
+  }
+}
+
+/** A regular file's entry: its bytes read already (a small file), or streamed from the upper dir. */
+async function addFile(writer: TarWriter, entry: TarEntry, host: string, data: Buffer | undefined): Promise<void> {
+  if (data !== undefined) return writer.add(entry, data);
+  const body = createReadStream(host, { highWaterMark: READ_CHUNK });
+  try {
+    await writer.add(entry, body);
+  } finally {
+    body.destroy();
   }
 }
 
@@ -302,17 +303,7 @@ async function writeEntry(writer: TarWriter, f: Found & { st: BigIntStats }, p: 
       return;
     }
     if (st.nlink > 1n) firstLinks.set(inode, rel);
-    const entry: TarEntry = { ...base, type: "file", size: Number(st.size), xattrs: p.xattrs };
-    if (p.data !== undefined) {
-      await writer.add(entry, p.data);
-      return;
-    }
-    const body = createReadStream(host, { highWaterMark: READ_CHUNK });
-    try {
-      await writer.add(entry, body);
-    } finally {
-      body.destroy();
-    }
+    await addFile(writer, { ...base, type: "file", size: Number(st.size), xattrs: p.xattrs }, host, p.data);
   } else if (st.isSymbolicLink()) {
     await writer.add({ ...base, type: "symlink", linkname: p.linkname, xattrs: p.xattrs });
   } else if (st.isCharacterDevice() || st.isBlockDevice()) {
