@@ -85,9 +85,11 @@ async function runScenario(s: Scenario, scratch: string, runs: number, available
   const bhMedian = med("buildah");
   const ratio = bkMedian === null ? null : tsMedian / bkMedian;
   const peak = s.memory ? Math.max(...rss) : undefined;
-  let met: boolean | null = null;
-  if (s.goal?.ratio !== undefined && ratio !== null) met = ratio <= s.goal.ratio;
-  if (s.goal?.peakRssBytes !== undefined && peak !== undefined) met = peak < s.goal.peakRssBytes;
+  // every goal a scenario has must hold (the 1 GiB layer has a ratio and a peak RSS)
+  const checks: boolean[] = [];
+  if (s.goal?.ratio !== undefined && ratio !== null) checks.push(ratio <= s.goal.ratio);
+  if (s.goal?.peakRssBytes !== undefined && peak !== undefined) checks.push(peak < s.goal.peakRssBytes);
+  const met: boolean | null = checks.length === 0 ? null : checks.every(Boolean);
   return {
     name: s.name, description: s.description, runs, tsbuild: times.get("tsbuild") ?? [], buildkit: times.get("buildkit") ?? null,
     buildah: times.get("buildah") ?? null, tsbuildMedian: tsMedian, buildkitMedian: bkMedian, buildahMedian: bhMedian, ratio,
@@ -104,7 +106,7 @@ function formatTable(results: Result[]): string {
     r.ratio === null ? "-" : r.ratio.toFixed(2),
     r.buildahMedian === null ? "-" : r.buildahMedian.toFixed(3),
     r.ratioBuildah === null ? "-" : r.ratioBuildah.toFixed(2),
-    r.goal?.ratio !== undefined ? `<= ${r.goal.ratio}` : r.goal?.peakRssBytes !== undefined ? `RSS < ${r.goal.peakRssBytes / 2 ** 20} MB` : "-",
+    [r.goal?.ratio !== undefined ? `<= ${r.goal.ratio}` : "", r.goal?.peakRssBytes !== undefined ? `RSS < ${r.goal.peakRssBytes / 2 ** 20} MB` : ""].filter((g) => g !== "").join(", ") || "-",
     r.peakRssBytes === undefined ? "-" : `${(r.peakRssBytes / 2 ** 20).toFixed(0)} MB`,
     r.met === null ? "?" : r.met ? "yes" : "NO",
   ]);
