@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Runs the bundled CLI (make build: dist/tsbuild.cjs) from V8's code cache when there is one: compiling
-// a megabyte of JavaScript was a third of a no-op rebuild. A cache is written after a run that lacked a
+// a megabyte of JavaScript was a third of a no-op rebuild. A cache is written after a successful run that lacked a
 // fitting one (dist/tsbuild.cjs.<build|cli>.v8cache: a build's covers the build path); V8 rejects a
 // cache made for another bundle or Node version, which is then rewritten.
 const { readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
@@ -32,7 +32,10 @@ const cli = mod.exports;
 const argv = process.argv.slice(2);
 const kind = cli.runsBuild(argv) ? "build" : "cli";
 if (cached === undefined || script.cachedDataRejected === true || (kind === "build" && buildCache === undefined)) {
-  process.once("exit", () => {
+  // only a run that succeeded: a build failing early compiles a fraction of the build path, and its
+  // (accepted, so never rewritten) cache left every later start ~40 ms slower
+  process.once("exit", (code) => {
+    if (code !== 0) return;
     const tmp = `${cachePath(kind)}.tmp-${process.pid}`;
     try {
       writeFileSync(tmp, script.createCachedData());
