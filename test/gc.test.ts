@@ -172,11 +172,11 @@ test("rmi of an image nothing else holds takes its snapshots too (rmi collected 
   }
 });
 
-/** Starts a build that pauses once it has pinned its bases (common/testpause.ts); go() lets it finish. */
-async function pausedBuild(root: string, args: string[]): Promise<{ result: Promise<RunResult>; go: () => Promise<void> }> {
+/** Starts a command that pauses at `point` (common/testpause.ts: a build once it has pinned its bases); go() lets it finish. */
+async function pausedBuild(root: string, args: string[], point = "bases-pinned"): Promise<{ result: Promise<RunResult>; go: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), "tsbuild-gc-pause-"));
   const file = join(dir, "pause");
-  const child = spawn(TSBUILD, ["--root", root, ...args], { env: { ...process.env, TSBUILD_TEST_PAUSE: `bases-pinned:${file}` }, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(TSBUILD, ["--root", root, ...args], { env: { ...process.env, TSBUILD_TEST_PAUSE: `${point}:${file}` }, stdio: ["ignore", "pipe", "pipe"] });
   const result = collect(child).finally(() => rm(dir, { recursive: true, force: true }));
   for (let i = 0; !existsSync(`${file}.reached`); i++) {
     if (child.exitCode !== null || i > 1500) throw new Error(`the build did not reach its pause: ${(await result).stderr}`);
@@ -209,6 +209,29 @@ test("a prune during a build (paused once its bases are pinned) does not wait fo
   } finally {
     await rm(ctx, { recursive: true, force: true });
     await removeStore(root);
+  }
+});
+
+test("save pins what it reads: an rmi and a prune once it has resolved its image take none of it", { timeout: 120_000 }, async () => {
+  const root = await freshStore();
+  const other = await freshStore();
+  const ctx = await context({ f: "saved\n", Dockerfile: "FROM busybox:local\nCOPY f /f\n" });
+  const out = join(ctx, "saved.tar");
+  try {
+    await tsbuildOk(["--root", root, "build", "-q", "-t", "kept:1", ctx]);
+    const save = await pausedBuild(root, ["save", "-o", out, "kept:1"], "save-resolved");
+    for (const args of [["rmi", "kept:1", "busybox:local"], ["system", "prune", "-a", "-f"]]) await tsbuildOk(["--root", root, ...args]);
+    await save.go();
+    const saved = await save.result;
+    assert.equal(saved.code, 0, saved.stderr);
+    await tsbuildOk(["--root", other, "load", "-i", out]);
+    assert.equal((await tsbuildOk(["--root", other, "run", "--rm", "kept:1", "cat", "/f"])).stdout, "saved\n");
+    await tsbuildOk(["--root", root, "system", "prune", "-a", "-f"]);
+    await assertClean(root, "a prune after the save");
+  } finally {
+    await rm(ctx, { recursive: true, force: true });
+    await removeStore(root);
+    await removeStore(other);
   }
 });
 

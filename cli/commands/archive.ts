@@ -49,14 +49,16 @@ export async function runSave(root: string, names: string[], opts: { output?: st
   const { parsePlatform } = await import("../../image/registry/platform.js");
   const platform = opts.platform !== undefined ? parsePlatform(opts.platform) : undefined;
   const store = await openStore(root);
-  if (opts.output === undefined || opts.output === "-") {
+  const { withImagesPinned } = await import("../pinimages.js");
+  const output = opts.output;
+  if (output === undefined || output === "-") {
     // Docker's rule: the archive goes to standard output, but never onto a terminal.
     if (process.stdout.isTTY) throw new UserError("cowardly refusing to save to a terminal: use -o FILE or redirect standard output");
-    await saveArchiveToStream(store, names, process.stdout, opts.format !== "oci", platform);
+    await withImagesPinned(store, names, platform, () => saveArchiveToStream(store, names, process.stdout, opts.format !== "oci", platform));
     return;
   }
-  if (opts.format === "oci") await saveOciArchive(store, names, opts.output, platform);
-  else await saveDockerArchive(store, names, opts.output, platform);
+  await withImagesPinned(store, names, platform, () =>
+    opts.format === "oci" ? saveOciArchive(store, names, output, platform) : saveDockerArchive(store, names, output, platform));
 }
 
 export async function runImport(root: string, file: string, name: string | undefined, opts: { change: string[]; message?: string; platform?: string }): Promise<void> {

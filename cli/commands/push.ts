@@ -19,7 +19,8 @@ export async function pushWithOutput(store: ContentStore, name: string, registry
   const ref = parseReference(name);
   if (!quiet) write(`The push refers to repository [${ref.domain}/${ref.path}]`);
   const onEvent: TransferSink | undefined = quiet ? undefined : layerLines(write);
-  const r = await pushImage(store, name, { registry, ...(onEvent ? { onEvent } : {}) });
+  const { withImagesPinned } = await import("../pinimages.js");
+  const r = await withImagesPinned(store, [name], undefined, () => pushImage(store, name, { registry, ...(onEvent ? { onEvent } : {}) }));
   write(quiet ? r.ref : `${r.tag}: digest: ${r.digest} size: ${r.size}`);
 }
 

@@ -12,6 +12,7 @@ import { entryDescriptor, type ContentStore, type ImageRecord } from "../store.j
 import type { PlatformSpec } from "../registry/platform.js";
 import { TarWriter, type TarEntry } from "../tar/index.js";
 import { deadOwned, ownerToken } from "../../common/owner.js";
+import { testPause } from "../../common/testpause.js";
 
 interface SavedImage {
   record: ImageRecord;
@@ -151,6 +152,7 @@ async function removeDeadPartials(out: string): Promise<void> {
 
 async function writeArchive(store: ContentStore, refs: string[], out: string, docker: boolean, platform?: PlatformSpec): Promise<void> {
   const images = await collect(store, refs, !docker, platform);
+  await testPause("save-resolved"); // test/gc.test.ts: an rmi and a prune from here on take nothing it reads
   const tmp = join(dirname(out), `.${basename(out)}.tmp-${ownerToken()}-${randomHex(4)}`);
   if (await isDirectory(out)) throw new UserError(`cannot write ${out}: it is a directory`);
   await removeDeadPartials(out);
