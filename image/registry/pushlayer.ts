@@ -15,7 +15,7 @@ import type { ContentStore } from "../store.js";
 import type { BlobPushResult, RepositoryClient } from "./api.js";
 import { ProgressTap, shortDigest, type TransferSink } from "./progress.js";
 import type { CompressedBlob, PushMemo } from "./pushmemo.js";
-import { lazyZlib } from "../../common/lazymodule.js";
+import { createLayerGzip } from "../../common/layergzip.js";
 import { ownedName } from "../../common/owner.js";
 
 export interface PushedLayer {
@@ -129,6 +129,6 @@ async function gzipTo(src: Readable, dest: string): Promise<CompressedBlob> {
       cb(null, chunk);
     },
   });
-  await pipeline(src, lazyZlib().createGzip(), tap, createWriteStream(dest));
+  await pipeline(src, createLayerGzip(), tap, createWriteStream(dest));
   return { digest: hashToDigest(hash), size, mediaType: MediaType.ociLayerGzip };
 }
