@@ -13,6 +13,7 @@ import {
 import type { CacheTransport } from "./transport.js";
 import { VerifyingStream } from "./verify.js";
 import { lazyZlib } from "../../common/lazymodule.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 
 export class ImportedCache {
   private constructor(
@@ -55,7 +56,7 @@ export class ImportedCache {
     const ingest = store.ingest();
     try {
       const verify = new VerifyingStream(rec.layer.digest, rec.layer.size, "cache layer");
-      if (rec.layer.mediaType === MediaType.ociLayerGzip) await pipeline(source, verify, lazyZlib().createGunzip(), ingest);
+      if (rec.layer.mediaType === MediaType.ociLayerGzip) await pipeline(source, verify, lazyZlib().createGunzip({ chunkSize: READ_CHUNK }), ingest);
       else await pipeline(source, verify, ingest);
       await ingest.commit(rec.diffId);
     } catch (e) {

@@ -46,7 +46,7 @@ export async function extractArchive(file: string, dir: string): Promise<void> {
   const compression = compressionOf(head);
   if (compression === "zstd") throw new ArchiveError(`${file}: zstd-compressed archives are not supported`);
   const raw = createReadStream(file, { highWaterMark: READ_CHUNK });
-  const input = compression === "gzip" ? raw.pipe(lazyZlib().createGunzip()) : raw;
+  const input = compression === "gzip" ? raw.pipe(lazyZlib().createGunzip({ chunkSize: READ_CHUNK })) : raw;
   let members = 0;
   try {
     for await (const { entry, body } of readTar(input)) {

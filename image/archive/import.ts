@@ -10,6 +10,7 @@ import { readTar } from "../tar/index.js";
 import { hostPlatform } from "./ociformat.js";
 import { compressionOf, isZlibError } from "./stage.js";
 import { lazyZlib } from "../../common/lazymodule.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 
 export interface ImportOptions {
   /** Config changes in Docker's field names (Cmd, Env, Entrypoint, WorkingDir, User, Labels, …). */
@@ -58,7 +59,7 @@ export async function importRootfs(
   const ingest = store.ingest();
   try {
     try {
-      if (compression === "gzip") await pipeline(stream, lazyZlib().createGunzip(), ingest);
+      if (compression === "gzip") await pipeline(stream, lazyZlib().createGunzip({ chunkSize: READ_CHUNK }), ingest);
       else await pipeline(stream, ingest);
     } catch (e) {
       if (isZlibError(e)) throw new ArchiveError(`${what}: corrupt gzip data (${(e as Error).message})`);

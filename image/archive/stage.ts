@@ -61,7 +61,7 @@ export async function stageLayer(
   const plain = new HashTap();
   const limit = new LayerLimitCheck(expect.what, () => (compression === "gzip" ? raw.size : undefined));
   try {
-    if (compression === "gzip") await pipeline(src, raw, lazyZlib().createGunzip(), limit, plain, createWriteStream(dest));
+    if (compression === "gzip") await pipeline(src, raw, lazyZlib().createGunzip({ chunkSize: READ_CHUNK }), limit, plain, createWriteStream(dest));
     else await pipeline(src, raw, limit, plain, createWriteStream(dest));
   } catch (e) {
     if (isZlibError(e)) throw new ArchiveError(`${expect.what}: corrupt gzip data (${(e as Error).message})`);
