@@ -290,7 +290,7 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
   const warn = (message: string): void => req.onEvent({ type: "warning", message });
   if (!req.noCache && !planOnly && (req.cacheFrom ?? []).length > 0) {
     const { importCaches } = await import("../cache/remote/session.js");
-    session.imported = await importCaches(req.cacheFrom ?? [], registryOptions, warn);
+    session.imported = await traced("cache-from load", () => importCaches(req.cacheFrom ?? [], registryOptions, warn));
   }
 
   const results = new Map<number, Promise<StageResult>>();

@@ -1,5 +1,6 @@
 // The services one build uses, opened once: the content store, the snapshotter, the cache index, the
 // digest cache and the context; plus the build-wide options every step needs.
+import { traced } from "../common/trace.js";
 import type { Digest } from "../common/digest.js";
 import { errnoCode, errorMessage, UserError } from "../common/errors.js";
 import type { SandboxOptions } from "../runtime/ocispec.js";
@@ -140,13 +141,13 @@ export class BuildSession {
       await this.pin("blob", [rec.layer.digest, rec.diffId]); // before they are fetched and unpacked
       await this.pin("chain", [chainIdOf(parentChain, rec.diffId)]);
       try {
-        await cache.fetchLayer(rec, this.store);
+        await traced("cache-from fetch", () => cache.fetchLayer(rec, this.store));
       } catch (e) {
         if (!(e instanceof UserError) && errnoCode(e) === undefined) throw e;
         problem = `cache ${cache.where}: layer ${rec.layer.digest} could not be fetched (${errorMessage(e)})`;
         continue;
       }
-      const chainId = await unpackLayer(this.snapshotter, parentChain, rec.diffId, () => this.store.openBlob(rec.diffId));
+      const chainId = await traced("cache-from unpack", () => unpackLayer(this.snapshotter, parentChain, rec.diffId, () => this.store.openBlob(rec.diffId)));
       const now = Date.now();
       const entry: CacheEntry & UsedStep["entry"] = {
         key, chainId, diffId: rec.diffId, layerSize: await this.store.blobSize(rec.diffId),
