@@ -250,7 +250,12 @@ export const SCENARIOS: Scenario[] = [
     setup: async () => {
       await ensureDebianArchive();
     },
-    prepare: async (t, tool) => emptied(t, tool, DEBIAN),
+    // the image the last run built FROM the base goes too: while it is there, Docker and buildah keep
+    // the base's layers and their load only checks them (0.3-0.6 s for 204 MB: nothing unpacked)
+    prepare: async (t, tool) => {
+      await removeImage(t, tool, t.tag);
+      await emptied(t, tool, DEBIAN);
+    },
     timed: (t, tool) => {
       const archive = debianArchive();
       const load = tool === "tsbuild" ? ts("--root", t.root, "load", "-q", "-i", archive) : tool === "buildkit" ? dk("load", "-q", "-i", archive) : bh("pull", "-q", `docker-archive:${archive}`);
