@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the bundled CLI (make build: dist/tsbuild.cjs) from V8's code cache when there is one: compiling
 // a megabyte of JavaScript was a third of a no-op rebuild. A cache is written after a successful run that lacked a
-// fitting one (dist/tsbuild.cjs.<build|cli>.v8cache: a build's covers the build path); V8 rejects a
+// fitting one (dist/tsbuild.cjs.<build|cli>[.<node flags>].v8cache: a build's covers the build path); V8 rejects a
 // cache made for another bundle or Node version, which is then rewritten.
 const { readFileSync, renameSync, rmSync, writeFileSync } = require("node:fs");
 const { createRequire } = require("node:module");
@@ -9,7 +9,10 @@ const { dirname, join } = require("node:path");
 const { Script } = require("node:vm");
 
 const bundle = join(__dirname, "..", "dist", "tsbuild.cjs");
-const cachePath = (kind) => `${bundle}.${kind}.v8cache`;
+// V8 refuses a cache made under other flags: bin/tsbuild starts Node with --liftoff-only, tests run
+// `node bin/tsbuild` without, and each keeps its own cache instead of rewriting the other's
+const flags = process.execArgv.map((a) => `.${a.replace(/^-+/, "").replace(/[^A-Za-z0-9=_-]/g, "_")}`).join("");
+const cachePath = (kind) => `${bundle}.${kind}${flags}.v8cache`;
 
 function readCache(kind) {
   try {
