@@ -199,4 +199,17 @@ test("FROM a named folder: BuildKit's layer (its .dockerignore applied), config 
   // COPY --from the folder applies its .dockerignore too (buildx: /x holds .dockerignore, a.txt, link, sub)
   await build([...args, "-t", "fromnamed:copy"], "FROM busybox:local\nCOPY --from=mybase . /x/\n");
   assert.equal((await tsbuildOk(["--root", root, "run", "--rm", "fromnamed:copy", "ls", "-A", "/x"])).stdout, ".dockerignore\na.txt\nlink\nsub\n");
+  // and so does RUN --mount from= it, read-only or not; an ignored file's edit does not rebuild the RUN
+  const mountDf = "FROM busybox:local\nRUN --mount=from=mybase,target=/m ls -A /m > /ro\nRUN --mount=from=mybase,target=/m,rw ls -A /m > /rw\n";
+  await build([...args, "-t", "fromnamed:mount"], mountDf);
+  for (const f of ["/ro", "/rw"]) assert.equal(await cat("fromnamed:mount", f), ".dockerignore\na.txt\nlink\nsub\n", f);
+  await writeFile(join(named, "ignored.log"), "changed\n");
+  assert.ok((await build([...args, "-t", "fromnamed:mount"], mountDf)).filter((s) => s.instruction.startsWith("RUN")).every((s) => s.cached));
+  await writeFile(join(named, "a.txt"), "changed\n");
+  const remounted = (await build([...args, "-t", "fromnamed:mount"], mountDf)).find((s) => s.instruction.startsWith("RUN"));
+  assert.equal(remounted?.cached, false);
+  await writeFile(join(dir, "ctx", "Dockerfile"), "FROM busybox:local\nRUN --mount=from=mybase,source=skip,target=/m ls /m\n");
+  const ignored = await tsbuild(["--root", root, "build", "-q", ...args, join(dir, "ctx")]);
+  assert.equal(ignored.code, 1);
+  assert.match(ignored.stderr, /Dockerfile:2: RUN --mount source skip: not found in mybase/);
 });

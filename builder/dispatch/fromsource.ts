@@ -4,6 +4,8 @@ import { mountSpec, type Mounted } from "../../runtime/mountspec.js";
 import type { StepContext } from "./context.js";
 import { PlanDepends } from "../planmode.js";
 import { topChainId } from "../../image/config.js";
+import type { BuildContext } from "../../cache/context.js";
+import { openNamedFolder } from "../namedbase.js";
 
 export interface FromSource {
   /** The mounted rootfs. */
@@ -12,6 +14,8 @@ export interface FromSource {
   kind: string;
   /** Which result it is: the stage's snapshot chain, the image's config digest, or the named folder. */
   identity: string;
+  /** A folder given with --build-context: its own .dockerignore says which of its files are seen. */
+  folder?: BuildContext;
   release(): Promise<void>;
 }
 
@@ -20,8 +24,12 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
   const { session } = ctx;
   const stageIndex = ctx.findStage(from);
   const named = stageIndex === undefined ? session.settings.namedContexts?.get(from.toLowerCase()) : undefined;
-  // a folder given with --build-context: its files as they are (their content keys the step)
-  if (named?.kind === "dir") return { root: named.path, kind: "named-context", identity: `dir:${named.path}`, release: async () => {} };
+  // a folder given with --build-context: its files (their content keys the step) less what its own
+  // .dockerignore leaves out, as BuildKit's named local context (a fetched one has none)
+  if (named?.kind === "dir") {
+    const folder = await openNamedFolder(named.path, named.fetched !== undefined);
+    return { root: folder.dir, kind: "named-context", identity: `dir:${named.path}`, folder, release: async () => {} };
+  }
   const imageRef = named?.kind === "image" ? named.ref : from;
   let mounted: Mounted;
   let kind: string;

@@ -9,7 +9,7 @@ import { DockerfileError, errnoCode, type SourcePlace } from "../../common/error
 import { digestHex, sha256, type Digest } from "../../common/digest.js";
 import { withFileLock } from "../../common/lock.js";
 import { resolveInRoot } from "../../common/rootpath.js";
-import { normalizeRel } from "../../cache/context.js";
+import { normalizeRel, type BuildContext } from "../../cache/context.js";
 import { digestPaths, type InputsDigest } from "../../cache/filedigest.js";
 import type { OciMount } from "../../runtime/ocispec.js";
 import { scratchName } from "../../runtime/owner.js";
@@ -150,23 +150,9 @@ function openSsh(ctx: StepContext, m: RunMount, index: number, place: SourcePlac
 async function openBind(ctx: StepContext, m: RunMount, target: string, options: Record<string, unknown>, place: SourcePlace): Promise<Opened> {
   const rel = normalizeRel(m.source ?? "");
   const { session } = ctx;
-  if (m.from === undefined) {
-    const c = session.context;
-    const host = join(c.dir, rel);
-    if ((rel !== "" && c.isIgnored(rel)) || !(await pathExists(host))) {
-      throw new DockerfileError(place, `RUN --mount source ${m.source ?? "."}: not found in build context`);
-    }
-    const inputs = await digestPaths(c.dir, [rel], c, session.digests);
-    return {
-      inputs, keyPart: { ...options, from: "context", source: rel },
-      // Always a copy: only what .dockerignore keeps may be seen, and writes (rw) are thrown away.
-      toOci: async (scratch) => {
-        const copy = { sourceRoot: c.dir, filter: c.filter, mustDescend: (d: string) => c.mustDescend(d), fromContext: true };
-        return bindMount(target, await copyForMount(scratch, copy, rel, host, place), m.readOnly);
-      },
-    };
-  }
+  if (m.from === undefined) return bindFolder(ctx, session.context, "context", "build context", rel, target, options, m, place);
   const src = await openFromSource(ctx, m.from, place, `RUN --mount from=${m.from}`);
+  if (src.folder !== undefined) return bindFolder(ctx, src.folder, src.kind, m.from, rel, target, options, m, place);
   try {
     const host = await resolveInRoot(src.root, "/" + rel, true);
     if (!(await pathExists(host))) throw new DockerfileError(place, `RUN --mount source ${m.source ?? "/"}: not found in ${m.from}`);
@@ -182,6 +168,28 @@ async function openBind(ctx: StepContext, m: RunMount, target: string, options: 
     await src.release();
     throw e;
   }
+}
+
+/**
+ * A bind of the build context or a --build-context folder: always a copy, so that only what the
+ * folder's .dockerignore keeps may be seen, and writes (rw) are thrown away.
+ */
+async function bindFolder(
+  ctx: StepContext, c: BuildContext, from: string, shown: string, rel: string, target: string,
+  options: Record<string, unknown>, m: RunMount, place: SourcePlace,
+): Promise<Opened> {
+  const host = join(c.dir, rel);
+  if ((rel !== "" && c.isIgnored(rel)) || !(await pathExists(host))) {
+    throw new DockerfileError(place, `RUN --mount source ${m.source ?? "."}: not found in ${shown}`);
+  }
+  const inputs = await digestPaths(c.dir, [rel], c, ctx.session.digests);
+  return {
+    inputs, keyPart: { ...options, from, source: rel },
+    toOci: async (scratch) => {
+      const copy = { sourceRoot: c.dir, filter: c.filter, mustDescend: (d: string) => c.mustDescend(d), fromContext: from === "context" };
+      return bindMount(target, await copyForMount(scratch, copy, rel, host, place), m.readOnly);
+    },
+  };
 }
 
 /**
