@@ -127,6 +127,9 @@ test("two platforms: an index with both; RUN ran each architecture; the $BUILDPL
   assert.equal((await out(["inspect", "-f", "{{.Architecture}}", id.slice(7, 19)])).trim(), "amd64", "and found by it");
   assert.equal((await out(["inspect", "-f", "{{.Architecture}}", "--platform", "linux/arm64", "app:multi"])).trim(), "arm64");
   assert.equal((await out(["inspect", "-f", "{{.Architecture}}", "app:multi"])).trim(), "amd64");
+  for (const platform of [[], ["--platform", "linux/arm64"]]) {
+    assert.equal((await out(["inspect", "-f", "{{.Id}}", ...platform, "app:multi"])).trim(), id, "inspect's Id is the ID images shows");
+  }
   assert.match(await out(["history", "--platform", "linux/arm64", "app:multi"]), /uname -m/);
   const missing = await tsbuild(["--root", root, "inspect", "--platform", "linux/s390x", "app:multi"]);
   assert.equal(missing.code, 1);

@@ -50,7 +50,9 @@ export function dockerInspect(rec: ImageRecord, size: number): Record<string, un
   const digest = rec.index?.descriptor.digest ?? rec.manifestDigest;
   const repoDigests = [...new Set(rec.refs.map((r) => `${parseReference(r).familiar.replace(/:[^:/]*$/, "")}@${digest}`))];
   return {
-    Id: rec.configDigest,
+    // the ID `images` shows: the config's digest, or a multi-platform image's index digest (also with
+    // --platform, as Docker's containerd image store gives the image's target), so `rmi <Id>` finds it
+    Id: rec.index?.descriptor.digest ?? rec.configDigest,
     RepoTags: repoTags,
     RepoDigests: repoDigests,
     Parent: "",
