@@ -122,6 +122,25 @@ test("load refuses a layer that expands past the limit, naming it and the settin
     assert.equal((await tsbuild(["--root", root, "load", "-i", archive])).code, 0, "within the default limits");
   }));
 
+test("ADD of an archive that expands past a layer's limit: one line with the ADD line and the archive; within the limit it extracts", { timeout: 60_000 }, () =>
+  withDir(async (dir) => {
+    const ctx = join(dir, "ctx");
+    await mkdir(join(ctx, "rootfs"), { recursive: true });
+    await writeFile(join(ctx, "rootfs", "zeros"), Buffer.alloc(16 << 20));
+    execFileSync("tar", ["-cf", join(dir, "zeros.tar"), "-C", join(ctx, "rootfs"), "zeros"]);
+    await rm(join(ctx, "rootfs"), { recursive: true });
+    await writeFile(join(ctx, "zeros.tar.gz"), gzipSync(await readFile(join(dir, "zeros.tar"))));
+    await writeFile(join(ctx, "Dockerfile"), "FROM scratch\nADD zeros.tar.gz /d/\n");
+    const root = join(dir, "store");
+
+    const r = await tsbuildWithEnv(["--root", root, "build", "-q", ctx], { TSBUILD_MAX_LAYER_SIZE: "8M" });
+
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^error: \S*Dockerfile:2: zeros\.tar\.gz: expands past 8 MiB, the most a layer may \(TSBUILD_MAX_LAYER_SIZE raises it\)\n$/);
+    assert.deepEqual(await readdir(join(root, "tmp")), []);
+    assert.equal((await tsbuild(["--root", root, "build", "-q", ctx])).code, 0, "within the default limits");
+  }));
+
 /** tsbuild with extra environment variables. */
 function tsbuildWithEnv(args: string[], env: Record<string, string>): Promise<RunResult> {
   const child = spawn(process.execPath, [TSBUILD, ...args], { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });

@@ -7,8 +7,10 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { link, mkdir, symlink, lutimes } from "node:fs/promises";
 import { posix } from "node:path";
 import { pipeline } from "node:stream/promises";
+import type { Readable } from "node:stream";
 import { ArchiveError, DockerfileError, type SourcePlace } from "../../common/errors.js";
 import { readFileHead } from "../../common/fsutil.js";
+import { LayerLimitCheck } from "../../common/layerlimits.js";
 import { resolveInsideRoot } from "../../common/rootpath.js";
 import { readTar } from "../../image/tar/index.js";
 import { COMPRESSION_MAGIC_BYTES, decompressStream, detectCompression, isTarArchive, type Compression } from "../../runtime/decompress.js";
@@ -58,6 +60,23 @@ export async function extractArchive(
   }
 }
 
+/**
+ * The archive's decompressed bytes, failing past the limits a layer has (common/layerlimits.ts): what
+ * ADD extracts becomes part of a layer, and a small .tar.gz in a context can expand without end.
+ */
+function limitedContents(archive: string, kind: Compression, shownName: string): Readable {
+  const raw = createReadStream(archive);
+  let packed = 0;
+  raw.on("data", (chunk) => {
+    packed += chunk.length;
+  });
+  const plain = decompressStream(kind, raw, shownName);
+  const limited = new LayerLimitCheck(shownName, () => (kind === "none" ? undefined : packed));
+  plain.on("error", (e) => limited.destroy(e));
+  limited.on("close", () => plain.destroy());
+  return plain.pipe(limited);
+}
+
 async function extractEntries(
   archive: string,
   kind: Compression,
@@ -69,7 +88,7 @@ async function extractEntries(
 ): Promise<void> {
   const folderTimes: Array<[string, number]> = [];
   const extractRoot = hostPath(destRoot, destFolder);
-  const input = decompressStream(kind, createReadStream(archive), shownName);
+  const input = limitedContents(archive, kind, shownName);
   for await (const { entry, body } of readTar(input)) {
     const rel = posix.normalize("/" + entry.path).slice(1);
     if (rel === "") continue; // the archive's "./": the destination folder keeps its own metadata
