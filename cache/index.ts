@@ -1,3 +1,4 @@
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { readFile, readdir, rm, stat, utimes } from "node:fs/promises";
 import { join } from "node:path";
 import { RuntimeFailure, errnoCode } from "../common/errors.js";
@@ -26,8 +27,9 @@ export interface CacheEntry {
  *
  * Each file is two JSON lines: a small head (the entry without its record; the step's key), then the
  * record, which for a COPY of a large context lists every file (2 MB for 20,000 files). A cache hit
- * reads only the head: the record is parsed when something asks for it (an export, `cache ls`, a
- * miss explanation). A one-line file (written before this layout) is read whole.
+ * reads only the head (the file's first 16 KiB): the record is read and parsed when something asks
+ * for it (an export, `cache ls`, a miss explanation). A one-line file (written before this layout) is
+ * read whole.
  */
 export class CacheIndex {
   private readonly keysDir: string;
@@ -43,15 +45,22 @@ export class CacheIndex {
     return join(this.keysDir, `${digestHex(key)}.json`);
   }
 
+  /**
+   * The entry under key. Its record is read only when asked for: a build asks for the records of the
+   * entries it has pinned (common/pins.ts), so no prune removes the file in between.
+   */
   async get(key: Digest): Promise<CacheEntry | undefined> {
+    return this.read(key, false);
+  }
+
+  /** `whole`: the record read at once, for callers that may remove the entry before they use it. */
+  private async read(key: Digest, whole: boolean): Promise<CacheEntry | undefined> {
     const file = this.keyFile(key);
-    const text = await readIfExists(file);
-    if (text === undefined) return undefined;
-    const st = await statIfExists(file);
-    if (st === undefined) return undefined; // removed meanwhile
-    const entry = parseEntry(text, file);
+    const read = whole ? readWhole(file) : readHead(file);
+    if (read === undefined) return undefined;
+    const entry = parseEntry(read, file);
     if (entry === undefined || entry.key !== key) return undefined;
-    entry.lastUsed = Math.max(entry.lastUsed, st.mtimeMs);
+    entry.lastUsed = Math.max(entry.lastUsed, read.mtimeMs);
     return entry;
   }
 
@@ -87,7 +96,8 @@ export class CacheIndex {
     for (const name of names) {
       const m = /^([a-f0-9]{64})\.json$/.exec(name); // skips temporary files of writes in flight
       if (m === null) continue;
-      const entry = await this.get(`sha256:${m[1]}`);
+      // read whole: prune and system check remove entries they listed, then report their records
+      const entry = await this.read(`sha256:${m[1]}`, true);
       if (entry !== undefined) entries.push(entry);
     }
     return entries;
@@ -100,9 +110,7 @@ export class CacheIndex {
 
   /** The key of the step's last build, without parsing its record (undefined: none, or an old file). */
   async previousStepKey(stepId: string): Promise<Digest | undefined> {
-    const text = await readIfExists(this.stepFile(stepId));
-    const [head] = splitHead(text);
-    const o = parseJson(head);
+    const o = parseJson(readHead(this.stepFile(stepId))?.head);
     if (typeof o !== "object" || o === null) return undefined;
     const { stepId: id, key } = o as { stepId?: unknown; key?: unknown };
     return id === stepId && typeof key === "string" && isDigest(key) ? key : undefined;
@@ -183,8 +191,61 @@ function splitHead(text: string | undefined): [string | undefined, string | unde
   return [text.slice(0, newline), text.slice(newline + 1)];
 }
 
-function parseEntry(text: string, file: string): CacheEntry | undefined {
+/** How much of a file is read for its head line; a head not ended within it is read with the rest. */
+const HEAD_READ = 16 * 1024;
+
+interface HeadRead {
+  head: string;
+  /** Reads the record line when asked; undefined for a one-line file. */
+  rest: (() => string | undefined) | undefined;
+  mtimeMs: number;
+}
+
+/**
+ * The head line of a two-line file without the record behind it (synchronous: a few small calls,
+ * several times a step, cost less than thread-pool round trips). Undefined when there is no file.
+ */
+function readHead(file: string): HeadRead | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, "r");
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  }
+  try {
+    const { mtimeMs, size } = fstatSync(fd);
+    const buf = Buffer.allocUnsafe(Math.min(HEAD_READ, size));
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const newline = buf.subarray(0, n).indexOf(10);
+    if (newline >= 0) {
+      const head = buf.toString("utf8", 0, newline);
+      return { head, rest: newline + 1 < size ? () => splitHead(readFileSync(file, "utf8"))[1] : undefined, mtimeMs };
+    }
+    const [head, rest] = splitHead(readFileSync(file, "utf8"));
+    return head === undefined ? undefined : { head, rest: rest === undefined ? undefined : () => rest, mtimeMs };
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The whole file, split into its head and record lines. */
+function readWhole(file: string): HeadRead | undefined {
+  let text: string;
+  let mtimeMs: number;
+  try {
+    text = readFileSync(file, "utf8");
+    mtimeMs = statSync(file).mtimeMs;
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined; // never there, or removed meanwhile
+    throw e;
+  }
   const [head, rest] = splitHead(text);
+  return head === undefined ? undefined : { head, rest: rest === undefined ? undefined : () => rest, mtimeMs };
+}
+
+function parseEntry(read: HeadRead, file: string): CacheEntry | undefined {
+  const { head, rest } = read;
   const v = parseJson(head);
   if (typeof v !== "object" || v === null) return undefined;
   const o = v as Partial<Record<keyof CacheEntry, unknown>>;
@@ -206,7 +267,8 @@ function parseEntry(text: string, file: string): CacheEntry | undefined {
     configurable: true,
     get(): StepRecord {
       if (record !== undefined) return record;
-      const parsed = parseJson(rest);
+      // the file of a key always holds the same record (the key is its hash), whoever rewrote it since
+      const parsed = parseJson(readRest(rest, file));
       if (!isRecord(parsed)) throw new RuntimeFailure(`cache entry ${file} is damaged (its record does not parse): remove it or run \`tsbuild cache prune --all\``);
       return (record = parsed);
     },
@@ -215,6 +277,15 @@ function parseEntry(text: string, file: string): CacheEntry | undefined {
     },
   });
   return entry;
+}
+
+function readRest(rest: () => string | undefined, file: string): string | undefined {
+  try {
+    return rest();
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") throw new RuntimeFailure(`cache entry ${file} was removed while the build read it (a prune?): build again`);
+    throw e;
+  }
 }
 
 function isRecord(v: unknown): v is StepRecord {
