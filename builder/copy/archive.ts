@@ -7,7 +7,7 @@ import { createReadStream, createWriteStream } from "node:fs";
 import { link, mkdir, symlink, lutimes } from "node:fs/promises";
 import { posix } from "node:path";
 import { pipeline } from "node:stream/promises";
-import type { Readable } from "node:stream";
+import { Transform, type Readable } from "node:stream";
 import { ArchiveError, DockerfileError, type SourcePlace } from "../../common/errors.js";
 import { readFileHead } from "../../common/fsutil.js";
 import { LayerLimitCheck } from "../../common/layerlimits.js";
@@ -65,12 +65,18 @@ export async function extractArchive(
  * ADD extracts becomes part of a layer, and a small .tar.gz in a context can expand without end.
  */
 function limitedContents(archive: string, kind: Compression, shownName: string): Readable {
+  // counted by a stage of the pipe, not a 'data' listener: that would start the file flowing before
+  // an external decompressor (bzip2, xz) is attached, and its first bytes would be lost
   const raw = createReadStream(archive);
   let packed = 0;
-  raw.on("data", (chunk) => {
-    packed += chunk.length;
+  const counted = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      packed += chunk.length;
+      done(null, chunk);
+    },
   });
-  const plain = decompressStream(kind, raw, shownName);
+  raw.on("error", (e) => counted.destroy(e));
+  const plain = decompressStream(kind, raw.pipe(counted), shownName);
   const limited = new LayerLimitCheck(shownName, () => (kind === "none" ? undefined : packed));
   plain.on("error", (e) => limited.destroy(e));
   limited.on("close", () => plain.destroy());
