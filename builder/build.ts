@@ -1,7 +1,7 @@
 // One build, start to end: read the Dockerfile and context, plan the stages the target needs, build
 // them (independent stages concurrently), then write the image and its tags into the store.
 import { readFile, stat } from "node:fs/promises";
-import { isAbsolute, relative } from "node:path";
+import { isAbsolute, relative, resolve } from "node:path";
 import { ContextError, errnoCode } from "../common/errors.js";
 import { storePaths } from "../common/storepaths.js";
 import { ContentStore, tagReference } from "../image/store.js";
@@ -244,7 +244,7 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
   const sweep = traced("sweep", () => sweepStale(paths));
   sweep.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const store = await traced("store open", () => ContentStore.open(paths));
-  const digests = await traced("digest cache load", () => FileDigestCache.load(paths.cache));
+  const digests = await traced("digest cache load", () => FileDigestCache.load(paths.cache, { context: resolve(req.contextDir) }));
   const context = await traced("context open", () => openContext(req.contextDir, req.dockerfile));
   // one failing stage stops the others; the user's Ctrl-C stops all
   const abort = new AbortController();

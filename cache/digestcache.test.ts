@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, mkdtemp, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -187,5 +187,46 @@ test("a save appends the new entries; past the bound the file is rewritten, trim
     const last = await FileDigestCache.load(cacheDir, bound);
     for (let i = 0; i < 4; i++) await last.contentHash(join(dir, `f${i}`));
     assert.equal(last.contentReads, 0, "the entries in use survive the trim");
+  });
+});
+
+test("each build context keeps its own file: loading one does not read another's; the oldest files beyond 32 go", async () => {
+  await withDir(async (dir) => {
+    const cacheDir = join(dir, "cache");
+    const big = join(dir, "big");
+    const small = join(dir, "small");
+    for (const [ctx, n] of [[big, 300], [small, 3]] as const) {
+      await mkdir(ctx, { recursive: true });
+      for (let i = 0; i < n; i++) writeFileSync(join(ctx, `f${i}`), `${ctx} ${i}\n`);
+    }
+    await mkdir(cacheDir, { recursive: true });
+    await writeFile(join(cacheDir, "digests.txt"), `tsbuild file digests v2\n1:2:3:4:5 ${"a".repeat(64)}\n`);
+    await pastRacyWindow();
+    for (const ctx of [big, small]) {
+      const c = await FileDigestCache.load(cacheDir, { context: ctx });
+      await digestPaths(ctx, ["."], undefined, c);
+      await c.save();
+    }
+    assert.equal((await FileDigestCache.load(cacheDir, { context: big })).size, 300);
+    const smallCache = await FileDigestCache.load(cacheDir, { context: small });
+    assert.equal(smallCache.size, 3, "the small context's build reads its 3 entries, not the big one's 300");
+    await digestPaths(small, ["."], undefined, smallCache);
+    assert.equal(smallCache.contentReads, 0);
+    assert.equal(existsSync(join(cacheDir, "digests.txt")), false, "the one shared file of before is removed");
+
+    // 40 more contexts (as remote contexts unpacked to new folders): the folder keeps 32 files
+    const remotes = Array.from({ length: 40 }, (_, i) => join(dir, `remote-${i}`));
+    for (const [i, ctx] of remotes.entries()) {
+      await mkdir(ctx);
+      writeFileSync(join(ctx, "f"), `${i}\n`);
+    }
+    await pastRacyWindow();
+    for (const ctx of remotes) {
+      const c = await FileDigestCache.load(cacheDir, { context: ctx });
+      await c.contentHash(join(ctx, "f"));
+      await c.save();
+    }
+    const files = (await readdir(join(cacheDir, "digests"))).filter((n) => n.endsWith(".txt"));
+    assert.equal(files.length, 32);
   });
 });

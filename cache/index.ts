@@ -130,7 +130,7 @@ export class CacheIndex {
    */
   async sweepTemporaries(maxAgeMs = 3_600_000, now = Date.now()): Promise<number> {
     let removed = 0;
-    for (const dir of [this.keysDir, this.stepsDir, this.cacheDir]) {
+    for (const dir of [this.keysDir, this.stepsDir, this.cacheDir, join(this.cacheDir, "digests")]) {
       let names: string[];
       try {
         names = await readdir(dir);
