@@ -58,6 +58,8 @@ export class FileDigestCache {
   private entries = new Map<string, string>();
   /** Entry lines in the file as loaded or last written by us (superseded ones included). */
   private storedLines = 0;
+  /** The file is one build context's (contextDigestFile): a save also bounds their number. */
+  private ofContext = false;
   private readonly maxEntries: number;
   private readonly racyMarginNs: bigint;
 
@@ -81,6 +83,7 @@ export class FileDigestCache {
   static async load(cacheDir: string, opts: DigestCacheOptions & { context?: string } = {}): Promise<FileDigestCache> {
     const file = opts.context === undefined ? join(cacheDir, FILE_NAME) : contextDigestFile(cacheDir, opts.context);
     const cache = new FileDigestCache(file, opts);
+    cache.ofContext = opts.context !== undefined;
     const stored = await readStored(file);
     cache.entries = stored.entries;
     cache.storedLines = stored.lines;
@@ -220,7 +223,7 @@ export class FileDigestCache {
       this.storedLines = this.entries.size;
       await rm(join(dirname(file), OLD_FILE_NAME), { force: true });
     });
-    if (isContextFile(file)) {
+    if (this.ofContext) {
       await dropOldContextFiles(dirname(file), file);
       await rm(join(dirname(dirname(file)), FILE_NAME), { force: true }); // the one shared file of before
     }
@@ -229,13 +232,14 @@ export class FileDigestCache {
   }
 }
 
-/** Where the digests of the build context at `context` (absolute) are kept. */
-export function contextDigestFile(cacheDir: string, context: string): string {
-  return join(cacheDir, CONTEXTS_DIR, `${digestHex(sha256(context)).slice(0, 32)}.txt`);
+/** The folder of the per-context files (cache/index.ts sweeps its temporaries). */
+export function contextDigestDir(cacheDir: string): string {
+  return join(cacheDir, CONTEXTS_DIR);
 }
 
-function isContextFile(file: string): boolean {
-  return dirname(file).endsWith(`/${CONTEXTS_DIR}`);
+/** Where the digests of the build context at `context` (absolute) are kept. */
+export function contextDigestFile(cacheDir: string, context: string): string {
+  return join(contextDigestDir(cacheDir), `${digestHex(sha256(context)).slice(0, 32)}.txt`);
 }
 
 /** Keeps the MAX_CONTEXT_FILES most recently written context files (and `keep`); the rest are removed. */

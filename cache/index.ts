@@ -5,6 +5,7 @@ import { RuntimeFailure, errnoCode } from "../common/errors.js";
 import { atomicWriteFile } from "../common/fsutil.js";
 import { digestHex, isDigest, sha256, type Digest } from "../common/digest.js";
 import { stepKey, type StepRecord } from "./key.js";
+import { contextDigestDir } from "./digestcache.js";
 
 /** What a cache hit restores: the snapshot (by chain id) and the layer it committed. */
 export interface CacheEntry {
@@ -130,7 +131,7 @@ export class CacheIndex {
    */
   async sweepTemporaries(maxAgeMs = 3_600_000, now = Date.now()): Promise<number> {
     let removed = 0;
-    for (const dir of [this.keysDir, this.stepsDir, this.cacheDir, join(this.cacheDir, "digests")]) {
+    for (const dir of [this.keysDir, this.stepsDir, this.cacheDir, contextDigestDir(this.cacheDir)]) {
       let names: string[];
       try {
         names = await readdir(dir);
@@ -222,8 +223,7 @@ function readHead(file: string): HeadRead | undefined {
       const head = buf.toString("utf8", 0, newline);
       return { head, rest: newline + 1 < size ? () => splitHead(readFileSync(file, "utf8"))[1] : undefined, mtimeMs };
     }
-    const [head, rest] = splitHead(readFileSync(file, "utf8"));
-    return head === undefined ? undefined : { head, rest: rest === undefined ? undefined : () => rest, mtimeMs };
+    return headReadOf(readFileSync(file, "utf8"), mtimeMs);
   } finally {
     closeSync(fd);
   }
@@ -240,6 +240,10 @@ function readWhole(file: string): HeadRead | undefined {
     if (errnoCode(e) === "ENOENT") return undefined; // never there, or removed meanwhile
     throw e;
   }
+  return headReadOf(text, mtimeMs);
+}
+
+function headReadOf(text: string, mtimeMs: number): HeadRead | undefined {
   const [head, rest] = splitHead(text);
   return head === undefined ? undefined : { head, rest: rest === undefined ? undefined : () => rest, mtimeMs };
 }
