@@ -96,17 +96,16 @@ export async function readRemoteContext(paths: StorePaths, context: string, acce
     }
   }
   const { netFetch } = await import("../common/netfetch.js");
-  let res: Response;
+  let res: import("../common/netresponse.js").NetResponse;
   try {
     res = await netFetch(context, { redirect: "follow" });
   } catch (e) {
     throw new UserError(`unable to prepare context: ${context.slice(0, 200)}: ${e instanceof Error && e.cause instanceof Error ? e.cause.message : String(e)}`);
   }
-  if (!res.ok || res.body === null) {
-    await res.body?.cancel();
+  const body = res.ok ? res.stream() : null;
+  if (body === null) {
+    res.discard();
     throw new UserError(`unable to prepare context: ${context.slice(0, 200)}: ${res.status} ${res.statusText}`);
   }
-  const { Readable } = await import("node:stream");
-  const body = Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>);
   return readStdinInputs(paths, { contextIsStdin: true, dockerfileIsStdin: false }, body, `the context ${context.slice(0, 200)}`);
 }

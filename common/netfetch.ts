@@ -7,11 +7,13 @@
 // agent for its built-in fetch) sends such requests, its EnvHttpProxyAgent honouring HTTP(S)_PROXY and
 // NO_PROXY. Loopback (localhost, 127.0.0.0/8, ::1) is never sent through a proxy, as Go's httpproxy
 // (BuildKit's, Docker's) never does: a proxy cannot reach the machine's own loopback. A plain http
-// request to loopback loads none of this.
+// request with no proxy to go through loads none of this, nor fetch: node:http sends it.
 import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import type { Dispatcher } from "undici";
 import { UserError, errnoCode } from "./errors.js";
+import { NetResponse, type NetBody } from "./netresponse.js";
+import { plainRequest } from "./plainhttp.js";
 
 /** Where the system's CA bundle lives on Debian and its kin (Go's crypto/x509 looks here first). */
 const SYSTEM_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"];
@@ -67,15 +69,54 @@ async function makeEngine(): Promise<Engine> {
   return { fetch: undiciFetch, proxied: new EnvHttpProxyAgent(options), direct: new Agent({ connect: { ca } }) };
 }
 
-/** fetch, with the CAs and proxies above for https (and for anything while a proxy is set). */
-export async function netFetch(url: string | URL, init: RequestInit = {}, env: NodeJS.ProcessEnv = process.env): Promise<Response> {
-  const target = typeof url === "string" ? new URL(url) : url;
-  if (!needsAgent(target, env)) return fetch(target, init);
+export interface NetInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: NetBody;
+  /** "follow" (the default) follows up to 20 redirects, as fetch does; "manual" hands them back. */
+  redirect?: "follow" | "manual";
+}
+
+const MAX_REDIRECTS = 20;
+
+/**
+ * One HTTP request: plain http without a proxy over node:http (common/plainhttp.ts), anything else
+ * (https, or a proxy) over undici's fetch with the CAs and proxies above.
+ */
+export async function netFetch(url: string | URL, init: NetInit = {}, env: NodeJS.ProcessEnv = process.env): Promise<NetResponse> {
+  let target = typeof url === "string" ? new URL(url) : url;
+  let method = init.method ?? "GET";
+  let body = init.body;
+  for (let hops = 0; ; hops++) {
+    if (needsAgent(target, env)) return agentFetch(target, { ...init, method, ...(body !== undefined ? { body } : {}) });
+    const res = await plainRequest(target, method, init.headers ?? {}, body);
+    const location = res.headers.get("location");
+    if (init.redirect === "manual" || ![301, 302, 303, 307, 308].includes(res.status) || location === null) return res;
+    res.discard();
+    if (hops >= MAX_REDIRECTS) throw new TypeError(`redirect count exceeded at ${target.toString().slice(0, 200)}`);
+    // fetch's rules: 303 (and 301/302 after a POST) continue as a GET without the body
+    if (res.status === 303 || ((res.status === 301 || res.status === 302) && method === "POST")) {
+      if (method !== "HEAD") method = "GET";
+      body = undefined;
+    } else if (body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array)) {
+      throw new TypeError(`cannot follow a ${res.status} redirect with a streamed body (${target.host})`);
+    }
+    target = new URL(location, target);
+  }
+}
+
+async function agentFetch(target: URL, init: NetInit): Promise<NetResponse> {
   engine ??= makeEngine();
   const { fetch: withAgent, proxied, direct } = await engine;
   const dispatcher = isLoopbackHost(target.hostname) ? direct : proxied;
   // undici's own fetch with its agent (Node 20's built-in fetch is an older undici that cannot drive
-  // this one's agent with a streamed body); its Response is the same API as the global one.
-  const res = await withAgent(target, { ...(init as Parameters<typeof withAgent>[1]), dispatcher });
-  return res as unknown as Response;
+  // this one's agent with a streamed body); a Node stream body is an async iterable, which it sends as read.
+  const res = await withAgent(target, {
+    method: init.method ?? "GET",
+    redirect: init.redirect ?? "follow",
+    dispatcher,
+    ...(init.headers ? { headers: init.headers } : {}),
+    ...(init.body !== undefined ? { body: init.body, duplex: "half" as const } : {}),
+  });
+  return NetResponse.fromFetch(res as unknown as Response);
 }

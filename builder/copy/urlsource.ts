@@ -7,11 +7,12 @@
 import { createWriteStream } from "node:fs";
 import { rename, rm, utimes } from "node:fs/promises";
 import { posix } from "node:path";
-import { Readable, Transform } from "node:stream";
+import { Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { hashToDigest, isDigest, newHash, type Digest } from "../../common/digest.js";
 import { DockerfileError, UserError, errorMessage, type SourcePlace } from "../../common/errors.js";
 import { netFetch } from "../../common/netfetch.js";
+import type { NetHeaders, NetResponse } from "../../common/netresponse.js";
 
 /** BuildKit's isHTTPSource. */
 export function isHttpSource(source: string): boolean {
@@ -58,23 +59,24 @@ function shown(url: string): string {
  * another digest fails before the file exists. `file` may be chosen from the response's headers;
  * `place` is the Dockerfile line errors name (`ADD URL: …`), or how to make an error elsewhere.
  */
-export async function fetchUrl(url: string, file: string | ((headers: Headers) => string), place: SourcePlace | ((message: string) => Error), opts: { known?: UrlValidators; checksum?: Digest } = {}): Promise<UrlCheck> {
+export async function fetchUrl(url: string, file: string | ((headers: NetHeaders) => string), place: SourcePlace | ((message: string) => Error), opts: { known?: UrlValidators; checksum?: Digest } = {}): Promise<UrlCheck> {
   const fail = typeof place === "function" ? place : (message: string): Error => new DockerfileError(place, `ADD ${shown(url)}: ${message}`);
   const headers: Record<string, string> = {};
   if (opts.known?.etag) headers["if-none-match"] = opts.known.etag;
   if (opts.known?.lastModified) headers["if-modified-since"] = opts.known.lastModified;
-  let res: Response;
+  let res: NetResponse;
   try {
     res = await netFetch(url, { headers, redirect: "follow" });
   } catch (e) {
     throw fail(e instanceof Error && e.cause instanceof Error ? e.cause.message : errorMessage(e));
   }
   if (res.status === 304 && opts.known) {
-    await res.body?.cancel();
+    res.discard();
     return { kind: "unchanged", validators: opts.known };
   }
-  if (!res.ok || res.body === null) {
-    await res.body?.cancel();
+  const body = res.ok ? res.stream() : null;
+  if (body === null) {
+    res.discard();
     throw fail(`invalid response status ${res.status}${res.statusText ? ` ${res.statusText}` : ""}`);
   }
   const hash = newHash();
@@ -89,7 +91,7 @@ export async function fetchUrl(url: string, file: string | ((headers: Headers) =
   const target = typeof file === "string" ? file : file(res.headers);
   const partial = `${target}.part`;
   try {
-    await pipeline(Readable.fromWeb(res.body as import("node:stream/web").ReadableStream<Uint8Array>), tee, createWriteStream(partial, { mode: 0o600 }));
+    await pipeline(body, tee, createWriteStream(partial, { mode: 0o600 }));
   } catch (e) {
     await rm(partial, { force: true });
     throw fail(`download failed: ${downloadFailure(e, received, res.headers.get("content-length"))}`);

@@ -1,6 +1,8 @@
 // Registry authorization: anonymous, Basic, or the Docker token flow. A 401's
 // `WWW-Authenticate: Bearer realm=...,service=...,scope=...` sends us to the realm for a token (with
 // Basic credentials when we have them); tokens are cached per scope set for this client's lifetime.
+import type { NetInit } from "../../common/netfetch.js";
+import type { NetResponse } from "../../common/netresponse.js";
 import { RegistryError } from "./api.js";
 import type { Credentials } from "./credentials.js";
 
@@ -24,7 +26,7 @@ export function parseChallenge(header: string): Challenge | undefined {
   return { scheme: m[1]!.toLowerCase(), params };
 }
 
-export type FetchLike = (url: string, init: RequestInit) => Promise<Response>;
+export type FetchLike = (url: string, init: NetInit) => Promise<NetResponse>;
 
 interface TokenResponse {
   token?: unknown;
@@ -64,7 +66,7 @@ export class Authorizer {
    * Learns from a 401's challenge. Returns true when one retry with a fresh header may succeed
    * (the scheme was unknown, or the token sent was refused and a new one is worth asking for).
    */
-  async challenged(res: Response, scopes: readonly string[], sentHeader: string | undefined): Promise<boolean> {
+  async challenged(res: NetResponse, scopes: readonly string[], sentHeader: string | undefined): Promise<boolean> {
     const challenge = parseChallenge(res.headers.get("www-authenticate") ?? "");
     if (challenge?.scheme === "basic") {
       if (sentHeader?.startsWith("Basic ") || !(await this.hasCredentials())) return false;
@@ -103,12 +105,12 @@ export class Authorizer {
     if (basic) headers.authorization = basic;
     const res = await this.fetchToken(url.toString(), { method: "GET", headers });
     if (res.status === 401 || res.status === 403) {
-      await res.body?.cancel();
+      res.discard();
       throw new RegistryError(`authentication failed for ${this.host}`, res.status,
         creds ? `wrong credentials for user ${creds.username}` : "the token server refused anonymous access");
     }
     if (!res.ok) {
-      await res.body?.cancel();
+      res.discard();
       throw new RegistryError(`authentication failed for ${this.host}`, res.status,
         `token server ${url.host} answered ${res.status} ${res.statusText}`);
     }

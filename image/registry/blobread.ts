@@ -1,8 +1,7 @@
 // A downloading blob's bytes, checked while they stream: sha256 against the digest and the count
 // against the expected size. The stream fails (DigestMismatchError) before its end is reported when
 // the bytes are wrong or short, so a consumer never commits a bad blob.
-import { Readable, Transform, type TransformCallback } from "node:stream";
-import type { ReadableStream as WebReadableStream } from "node:stream/web";
+import { Transform, type Readable, type TransformCallback } from "node:stream";
 import { hashToDigest, newHash, type Digest } from "../../common/digest.js";
 import { DigestMismatchError } from "../blobs.js";
 import { RegistryError } from "./api.js";
@@ -42,14 +41,14 @@ class VerifyingStream extends Transform {
 }
 
 /** Opens the rest of the blob from byte `offset` (a Range request), or undefined when that is not possible. */
-export type ResumeBlob = (offset: number) => Promise<ReadableStream<Uint8Array> | undefined>;
+export type ResumeBlob = (offset: number) => Promise<Readable | undefined>;
 
 /**
- * Wraps a fetch body. A connection that breaks mid-body is resumed with `resume` (up to `retries`
+ * Wraps a response body. A connection that breaks mid-body is resumed with `resume` (up to `retries`
  * times, when the registry honours Range); otherwise the stream fails with a one-line RegistryError.
  */
 export function verifiedBlobStream(
-  body: ReadableStream<Uint8Array>,
+  body: Readable,
   digest: Digest,
   size: number | undefined,
   /** `host/repository`, for messages. */
@@ -70,8 +69,7 @@ export function verifiedBlobStream(
       `${target}: download stopped after ${passed}${of} bytes (${why})`));
   };
 
-  const attach = (web: ReadableStream<Uint8Array>): void => {
-    const src = Readable.fromWeb(web as WebReadableStream<Uint8Array>);
+  const attach = (src: Readable): void => {
     source = src;
     src.on("data", (c: Buffer) => { passed += c.length; });
     src.on("error", (e: unknown) => {
@@ -84,7 +82,7 @@ export function verifiedBlobStream(
       resumes++;
       resume.open(passed).then(
         (next) => {
-          if (verify.destroyed) void next?.cancel();
+          if (verify.destroyed) next?.destroy();
           else if (next) attach(next);
           else fail(e);
         },

@@ -2,6 +2,7 @@
 // RepositoryClient contract of api.ts over RegistryTransport (auth, retries, redirects, errors).
 import type { Readable } from "node:stream";
 import { isDigest, sha256, type Digest } from "../../common/digest.js";
+import type { NetResponse } from "../../common/netresponse.js";
 import { DigestMismatchError } from "../blobs.js";
 import {
   RegistryError,
@@ -49,10 +50,10 @@ class Repository implements RepositoryClient {
     });
     const declared = Number(res.headers.get("content-length") ?? "0");
     if (declared > MANIFEST_MAX_BYTES) {
-      await res.body?.cancel();
+      res.discard();
       throw new RegistryError("manifest too large", res.status, `${target}: ${declared} bytes`);
     }
-    const bytes = Buffer.from(await res.arrayBuffer());
+    const bytes = await res.buffer();
     if (bytes.length > MANIFEST_MAX_BYTES) throw new RegistryError("manifest too large", res.status, `${target}: ${bytes.length} bytes`);
     const digest = sha256(bytes);
     if (isDigest(reference) && digest !== reference) throw new DigestMismatchError(reference, digest, `manifest ${target}`);
@@ -84,7 +85,7 @@ class Repository implements RepositoryClient {
       method: "HEAD", url: `/v2/${this.repository}/manifests/${reference}`, scopes: [pullScope(this.repository)],
       headers: { accept: ACCEPT_MANIFESTS }, target: this.target(reference), kind: "manifest", accept: [404],
     });
-    await res.body?.cancel();
+    res.discard();
     if (res.status === 404) return undefined;
     const claimed = res.headers.get("docker-content-digest");
     const length = res.headers.get("content-length");
@@ -105,7 +106,7 @@ class Repository implements RepositoryClient {
       method: "PUT", url: `/v2/${this.repository}/manifests/${reference}`, scopes: [pushScope(this.repository)],
       headers: { "content-type": mediaType }, body: () => new Uint8Array(bytes), target: this.target(reference), kind: "manifest",
     });
-    await res.body?.cancel();
+    res.discard();
     return digest;
   }
 
@@ -115,21 +116,23 @@ class Repository implements RepositoryClient {
 
   async openBlob(digest: Digest, size?: number): Promise<Readable> {
     const target = `${this.t.host}/${this.repository}@${digest}`;
-    const get = (range?: string): Promise<Response> => this.t.request({
+    const get = (range?: string): Promise<NetResponse> => this.t.request({
       method: "GET", url: `/v2/${this.repository}/blobs/${digest}`, scopes: [pullScope(this.repository)],
       // Blob bytes are hashed as stored: no transfer compression that fetch would undo.
       headers: { "accept-encoding": "identity", ...(range ? { range } : {}) }, target, kind: "blob",
     });
     const res = await get();
-    if (!res.body) throw new RegistryError("blob unknown", res.status, `${target}: empty response`);
+    const body = res.stream();
+    if (body === null) throw new RegistryError("blob unknown", res.status, `${target}: empty response`);
     // A connection broken mid-layer resumes where it stopped, when the registry answers Range with 206.
-    const resume = async (offset: number): Promise<ReadableStream<Uint8Array> | undefined> => {
+    const resume = async (offset: number): Promise<Readable | undefined> => {
       const rest = await get(`bytes=${offset}-`);
-      if (rest.status === 206 && rest.body) return rest.body;
-      await rest.body?.cancel();
+      const restBody = rest.status === 206 ? rest.stream() : null;
+      if (restBody !== null) return restBody;
+      rest.discard();
       return undefined;
     };
-    return verifiedBlobStream(res.body, digest, size, `${this.t.host}/${this.repository}`, this.t.host,
+    return verifiedBlobStream(body, digest, size, `${this.t.host}/${this.repository}`, this.t.host,
       { open: resume, retries: this.t.retries });
   }
 
@@ -172,5 +175,5 @@ export async function verifyLogin(
 ): Promise<void> {
   const t = new RegistryTransport(host, options, () => Promise.resolve(credentials));
   const res = await t.request({ method: "GET", url: "/v2/", scopes: [], target: host, kind: "registry" });
-  await res.body?.cancel();
+  res.discard();
 }

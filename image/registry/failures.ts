@@ -1,5 +1,6 @@
 // What a failed registry exchange means to the user, as one line; and which failures are worth a retry.
 import { errnoCode } from "../../common/errors.js";
+import type { NetResponse } from "../../common/netresponse.js";
 import { RegistryError } from "./api.js";
 
 /** A failure worth retrying (5xx, a broken connection); `final` is what the user sees when retries run out. */
@@ -25,8 +26,8 @@ interface ErrorBody {
 }
 
 /** The registry's own words (`MANIFEST_UNKNOWN: manifest unknown`), when the body carries them. */
-async function registrySays(res: Response): Promise<{ code?: string; text: string }> {
-  if (!res.body) return { text: "" };
+async function registrySays(res: NetResponse): Promise<{ code?: string; text: string }> {
+  if (!res.hasBody) return { text: "" };
   let raw: string;
   try {
     raw = (await res.text()).slice(0, 4096);
@@ -48,7 +49,7 @@ async function registrySays(res: Response): Promise<{ code?: string; text: strin
 }
 
 export async function describeFailure(
-  res: Response,
+  res: NetResponse,
   ctx: FailureContext,
   host: string,
   hadCredentials: boolean,

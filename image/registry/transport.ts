@@ -1,8 +1,9 @@
-// HTTP to one registry host over Node's fetch: base URL (https, or http for localhost and insecure
+// HTTP to one registry host (common/netfetch.ts): base URL (https, or http for localhost and insecure
 // hosts), auth (one retry after a 401 challenge), retries with exponential backoff on 5xx and broken
 // connections, redirects followed by hand so credentials never go to another host, and one-line
 // RegistryErrors for what the registry refused.
-import { netFetch } from "../../common/netfetch.js";
+import { netFetch, type NetInit } from "../../common/netfetch.js";
+import type { NetBody, NetResponse } from "../../common/netresponse.js";
 import { RegistryError, type RegistryOptions } from "./api.js";
 import { Authorizer } from "./auth.js";
 import { findCredentials, type Credentials } from "./credentials.js";
@@ -14,7 +15,7 @@ export interface RegistryRequest {
   url: string;
   headers?: Record<string, string>;
   /** Called once per try; a request with a one-shot stream body sets `replayable: false`. */
-  body?: () => BodyInit;
+  body?: () => NetBody;
   replayable?: boolean;
   scopes: readonly string[];
   /** Names the thing in error messages: `127.0.0.1:5000/app:1.0`. */
@@ -56,7 +57,7 @@ export class RegistryTransport {
    * Sends the request; the response is OK (2xx, redirects followed) or one of `accept`. A request
    * with a one-shot body is tried once and may throw TransientError: call it inside withRetries.
    */
-  async request(req: RegistryRequest): Promise<Response> {
+  async request(req: RegistryRequest): Promise<NetResponse> {
     if (req.replayable === false) return this.tryOnce(req);
     return this.withRetries(() => this.tryOnce(req));
   }
@@ -74,7 +75,7 @@ export class RegistryTransport {
   }
 
   /** One try: auth (with one retry after a challenge) and redirects. Throws TransientError for retryable failures. */
-  private async tryOnce(req: RegistryRequest): Promise<Response> {
+  private async tryOnce(req: RegistryRequest): Promise<NetResponse> {
     let authRetried = false;
     for (;;) {
       const authorization = await this.auth.header(req.scopes);
@@ -88,7 +89,7 @@ export class RegistryTransport {
           throw err;
         }
         if (await this.auth.challenged(res, req.scopes, authorization)) {
-          await res.body?.cancel();
+          res.discard();
           authRetried = true;
           continue;
         }
@@ -100,7 +101,7 @@ export class RegistryTransport {
     }
   }
 
-  private async followRedirects(req: RegistryRequest, authorization: string | undefined): Promise<Response> {
+  private async followRedirects(req: RegistryRequest, authorization: string | undefined): Promise<NetResponse> {
     let url = new URL(req.url, this.baseUrl);
     const origin = new URL(this.baseUrl).origin;
     for (let hops = 0; ; hops++) {
@@ -109,17 +110,13 @@ export class RegistryTransport {
       // an upload Location on another host).
       if (authorization && url.origin === origin) headers.authorization = authorization;
       const method = hops > 0 && req.method !== "HEAD" ? "GET" : req.method;
-      const init: RequestInit & { duplex?: "half" } = { method, headers, redirect: "manual" };
-      if (hops === 0 && req.body) {
-        init.body = req.body();
-        init.duplex = "half";
-      }
+      const init: NetInit = { method, headers, redirect: "manual", ...(hops === 0 && req.body ? { body: req.body() } : {}) };
       const res = await this.fetchOnce(url.toString(), init, req.target);
       const location = res.headers.get("location");
       if (![301, 302, 303, 307, 308].includes(res.status) || !location || (req.method !== "GET" && req.method !== "HEAD")) {
         return res;
       }
-      await res.body?.cancel();
+      res.discard();
       if (hops >= MAX_REDIRECTS) {
         throw new RegistryError(`too many redirects`, res.status, `${req.target} (last: ${location})`);
       }
@@ -128,7 +125,7 @@ export class RegistryTransport {
   }
 
   /** fetch, with network failures turned into RegistryError (refused) or TransientError (reset). */
-  async fetchOnce(url: string, init: RequestInit, target: string): Promise<Response> {
+  async fetchOnce(url: string, init: NetInit, target: string): Promise<NetResponse> {
     try {
       return await netFetch(url, init);
     } catch (e) {

@@ -2,8 +2,9 @@
 // a source repository, else POST an upload session and either PUT the whole blob (monolithic) or
 // PATCH it in chunks (Content-Range, following the Location each time) and close with PUT ?digest=.
 // Bodies stream from the caller's Readable; a chunk is a slice of that stream, never a buffer.
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type { Digest } from "../../common/digest.js";
+import type { NetResponse } from "../../common/netresponse.js";
 import { RegistryError, type BlobPushResult, type RemoteDescriptor } from "./api.js";
 import { pullScope, pushScope } from "./auth.js";
 import type { RegistryTransport } from "./transport.js";
@@ -24,7 +25,7 @@ export async function blobExists(t: RegistryTransport, repository: string, diges
     method: "HEAD", url: `/v2/${repository}/blobs/${digest}`, scopes, accept: [404],
     target: `${t.host}/${repository}@${digest}`, kind: "blob",
   });
-  await res.body?.cancel();
+  res.discard();
   return res.status !== 404;
 }
 
@@ -66,12 +67,12 @@ async function startUpload(ctx: UploadContext, mountFrom: string | undefined): P
     method: "POST", url: `/v2/${repository}/blobs/uploads/${query}`, scopes, target: ctx.target, kind: "upload",
     headers: { "content-length": "0" },
   });
-  await res.body?.cancel();
+  res.discard();
   if (res.status === 201 && mountFrom) return "mounted";
   return locationOf(res, ctx);
 }
 
-function locationOf(res: Response, ctx: UploadContext): string {
+function locationOf(res: NetResponse, ctx: UploadContext): string {
   const location = res.headers.get("location");
   if (!location) {
     throw new RegistryError(`${ctx.t.host} gave no upload location`, res.status, `${ctx.target}: ${res.status} without a Location header`);
@@ -106,7 +107,7 @@ async function putWhole(ctx: UploadContext, location: string, src: Readable): Pr
     headers: { "content-type": "application/octet-stream", "content-length": String(ctx.blob.size) },
     body: () => slicer.slice(ctx.blob.size), replayable: false,
   }));
-  await res.body?.cancel();
+  res.discard();
 }
 
 async function patchChunks(ctx: UploadContext, location: string, src: Readable, chunkSize: number): Promise<void> {
@@ -123,7 +124,7 @@ async function patchChunks(ctx: UploadContext, location: string, src: Readable, 
       },
       body: () => slicer.slice(length), replayable: false,
     }));
-    await res.body?.cancel();
+    res.discard();
     url = locationOf(res, ctx);
   }
   const done = new URL(url);
@@ -132,10 +133,10 @@ async function patchChunks(ctx: UploadContext, location: string, src: Readable, 
     method: "PUT", url: done.toString(), scopes: [pushScope(ctx.repository)], target: ctx.target, kind: "upload",
     headers: { "content-length": "0" },
   });
-  await res.body?.cancel();
+  res.discard();
 }
 
-/** Cuts consecutive slices of exact lengths out of one Readable, as web streams (pull-driven). */
+/** Cuts consecutive slices of exact lengths out of one Readable, each a Readable of its own (pull-driven). */
 class StreamSlicer {
   private readonly iterator: AsyncIterator<Buffer>;
   private leftover: Buffer | undefined;
@@ -146,33 +147,29 @@ class StreamSlicer {
     this.iterator = src[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   }
 
-  slice(length: number): ReadableStream<Uint8Array> {
+  slice(length: number): Readable {
+    return Readable.from(this.pieces(length), { objectMode: false });
+  }
+
+  private async *pieces(length: number): AsyncGenerator<Buffer> {
     let remaining = length;
-    return new ReadableStream<Uint8Array>({
-      pull: async (controller) => {
-        if (remaining === 0) {
-          controller.close();
-          return;
+    while (remaining > 0) {
+      let chunk = this.leftover;
+      this.leftover = undefined;
+      if (!chunk) {
+        const next = await this.iterator.next();
+        if (next.done) {
+          this.failure = new RegistryError("blob shorter than its size", undefined, `${this.target}: ${remaining} bytes missing`);
+          throw this.failure;
         }
-        let chunk = this.leftover;
-        this.leftover = undefined;
-        if (!chunk) {
-          const next = await this.iterator.next();
-          if (next.done) {
-            this.failure = new RegistryError("blob shorter than its size", undefined, `${this.target}: ${remaining} bytes missing`);
-            controller.error(this.failure);
-            return;
-          }
-          chunk = next.value;
-        }
-        if (chunk.length > remaining) {
-          this.leftover = chunk.subarray(remaining);
-          chunk = chunk.subarray(0, remaining);
-        }
-        remaining -= chunk.length;
-        controller.enqueue(chunk);
-        if (remaining === 0) controller.close();
-      },
-    });
+        chunk = next.value;
+      }
+      if (chunk.length > remaining) {
+        this.leftover = chunk.subarray(remaining);
+        chunk = chunk.subarray(0, remaining);
+      }
+      remaining -= chunk.length;
+      yield chunk;
+    }
   }
 }
