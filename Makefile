@@ -68,11 +68,10 @@ deps: system-deps $(NODE_MODULES)
 # one file and compiles almost nothing, which was most of a no-op rebuild's time. (The bundle is written
 # before the type-check, as tsc used to emit despite type errors.) undici stays in node_modules: only a
 # TLS or proxied request loads it (common/netfetch.ts), and every start would read it in the bundle.
+# scripts/bundle.mjs runs esbuild and makes the bundle's requires of builtins few commands need lazy.
 build: deps $(NATIVE)
 	rm -rf dist/bundle dist/tsbuild.cjs*
-	npx esbuild cli/main.ts --bundle --format=cjs --platform=node --target=node20 --supported:dynamic-import=false \
-	  --external:undici --outfile=dist/tsbuild.cjs --log-level=warning \
-	  --log-override:empty-import-meta=silent
+	node scripts/bundle.mjs
 	npx tsc --noEmit -p tsconfig.json
 
 # The Node-API addon (common/native.ts says what it is for). It needs no linking against Node: the

@@ -13,6 +13,7 @@ import type { CacheEntry } from "../cache/index.js";
 import { stepLabel, type StepInfo, type StepResult } from "./events.js";
 import type { BuildSession } from "./session.js";
 import type { StageState } from "./state.js";
+import { monotonicMs } from "../common/clock.js";
 import { traced } from "../common/trace.js";
 
 export interface FilesystemStep {
@@ -71,7 +72,7 @@ export interface StepOptions {
 export async function runFilesystemStep(
   session: BuildSession, state: StageState, step: FilesystemStep, options: StepOptions = {},
 ): Promise<StepOutcome> {
-  const started = performance.now();
+  const started = monotonicMs();
   const { after } = options;
   const record: StepRecord = { ...step.record, parentKey: state.key };
   const key = stepKey(record);
@@ -104,7 +105,7 @@ export async function runFilesystemStep(
       type: "step-done",
       step: step.info,
       result: {
-        cached: true, key, durationMs: performance.now() - started, savedMs: hit.durationMs,
+        cached: true, key, durationMs: monotonicMs() - started, savedMs: hit.durationMs,
         layerDigest: hit.diffId, layerSize: hit.layerSize,
         ...(imported && "source" in imported ? { source: imported.source } : {}),
       },
@@ -143,7 +144,7 @@ export async function runFilesystemStep(
   };
   const commitStep = async (): Promise<void> => {
     const { diffId, size, chainId } = await commitLayer(session, snapshot, parent, done?.layerReuse);
-    const durationMs = performance.now() - started;
+    const durationMs = monotonicMs() - started;
     const now = Date.now();
     const entry: CacheEntry = { key, chainId, diffId, layerSize: size, createdAt: now, lastUsed: now, durationMs, record };
     await session.cache.put(key, entry);
@@ -176,7 +177,7 @@ async function planStep(
   session: BuildSession, state: StageState, step: FilesystemStep, record: StepRecord, key: Digest, stepId: string, noCache: boolean, started: number,
 ): Promise<StepOutcome> {
   const done = (result: Omit<StepResult, "durationMs">): StepOutcome => {
-    session.emit({ type: "step-done", step: step.info, result: { ...result, durationMs: performance.now() - started } });
+    session.emit({ type: "step-done", step: step.info, result: { ...result, durationMs: monotonicMs() - started } });
     return { kind: "hit" };
   };
   if (state.planned === "depends") return done({ cached: false, planned: "depends", reason: "depends on the step before it" });

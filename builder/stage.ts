@@ -20,6 +20,7 @@ import { chainIds, topChainId } from "../image/config.js";
 import { formatPlatform, hostPlatform, type Platform } from "../runtime/platform.js";
 import type { BuiltStep } from "./fsstep.js";
 import { namedFolderNames, namedFolderState } from "./namedbase.js";
+import { monotonicMs } from "../common/clock.js";
 
 const FILESYSTEM_KINDS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
 
@@ -189,7 +190,7 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   const prefix = runner.plan.stages.length > 1 ? `${plan.displayName} ` : "";
   const fromInfo = stepInfo(plan, 1, total, plan.stage.from, plan.namedFolder !== undefined, { position: fromPosition, count, text: fromText(plan), prefix }, fromUses);
   session.emit({ type: "step-start", step: fromInfo });
-  const started = performance.now();
+  const started = monotonicMs();
   let state: StageState;
   try {
     state = await baseState(runner, plan, fromInfo);
@@ -198,7 +199,7 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
     throw e;
   }
   // a named folder's layer step has reported itself (namedbase.ts)
-  if (plan.namedFolder === undefined) session.emit({ type: "step-done", step: fromInfo, result: { cached: true, durationMs: performance.now() - started } });
+  if (plan.namedFolder === undefined) session.emit({ type: "step-done", step: fromInfo, result: { cached: true, durationMs: monotonicMs() - started } });
 
   const ctx = (info: StepInfo, after: BuiltStep | undefined): StepContext => ({
     session,
@@ -237,7 +238,7 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
       // history entry comes after the layer's).
       const after = instr.kind === "RUN" ? unfinished : undefined;
       if (after === undefined) await unfinished?.finish();
-      const t0 = performance.now();
+      const t0 = monotonicMs();
       if (info.filesystem) session.emit({ type: "step-start", step: info });
       try {
         const { instruction, used } = expandInstruction(instr, state.lookup, runner.escape);
@@ -247,14 +248,14 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
         if (e instanceof PlanDepends) {
           // tsbuild plan: this step's key needs what only a build can tell; so do the keys after it
           state.planned = "depends";
-          session.emit({ type: "step-done", step: info, result: { cached: false, planned: "depends", reason: e.message, durationMs: performance.now() - t0 } });
+          session.emit({ type: "step-done", step: info, result: { cached: false, planned: "depends", reason: e.message, durationMs: monotonicMs() - t0 } });
           continue;
         }
         if (!info.filesystem) session.emit({ type: "step-start", step: info });
         session.emit({ type: "step-error", step: info, message: e instanceof Error ? e.message : String(e) });
         throw e;
       }
-      if (!info.filesystem) session.emit({ type: "step-done", step: info, result: { cached: true, durationMs: performance.now() - t0 } });
+      if (!info.filesystem) session.emit({ type: "step-done", step: info, result: { cached: true, durationMs: monotonicMs() - t0 } });
     }
     await unfinished?.finish();
   } catch (e) {
