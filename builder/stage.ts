@@ -21,6 +21,7 @@ import { formatPlatform, hostPlatform, type Platform } from "../runtime/platform
 import type { BuiltStep } from "./fsstep.js";
 import { namedFolderNames, namedFolderState } from "./namedbase.js";
 import { monotonicMs } from "../common/clock.js";
+import { traced } from "../common/trace.js";
 
 const FILESYSTEM_KINDS = new Set(["RUN", "COPY", "ADD", "WORKDIR"]);
 
@@ -122,7 +123,7 @@ async function baseState(runner: StageRunner, plan: StagePlan, from: StepInfo): 
   const image = listed.index !== undefined ? await forPlatformAt(session.store, listed, platform, plan) : listed;
   assertBasePlatform(plan, image.config, platform);
   // a plan computes the base's chain without unpacking it (it writes no snapshot)
-  const chainId = session.settings.plan ? topChainId(image.config.rootfs.diff_ids) : await baseUnpacked(session, image, plan, from);
+  const chainId = session.settings.plan ? topChainId(image.config.rootfs.diff_ids) : await traced("base unpack", () => baseUnpacked(session, image, plan, from));
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, sha256(`image ${image.configDigest}`));
   return state;
 }

@@ -11,7 +11,6 @@ import {
   ForeignCacheError, parseCacheConfig, parseCacheManifest, type CacheManifest, type CacheRecordV1,
 } from "./format.js";
 import type { CacheTransport } from "./transport.js";
-import { VerifyingStream } from "./verify.js";
 import { lazyZlib } from "../../common/lazymodule.js";
 import { READ_CHUNK } from "../../common/readchunk.js";
 
@@ -52,12 +51,12 @@ export class ImportedCache {
    */
   async fetchLayer(rec: CacheRecordV1, store: BlobStore): Promise<void> {
     if (await store.has(rec.diffId)) return;
-    const source = await this.transport.openBlob(rec.layer);
+    const source = await this.transport.openBlob(rec.layer, "cache layer");
     const ingest = store.ingest();
     try {
-      const verify = new VerifyingStream(rec.layer.digest, rec.layer.size, "cache layer");
-      if (rec.layer.mediaType === MediaType.ociLayerGzip) await pipeline(source, verify, lazyZlib().createGunzip({ chunkSize: READ_CHUNK }), ingest);
-      else await pipeline(source, verify, ingest);
+      // the transport checks the cache's digest as the bytes stream, the ingest the diffID
+      if (rec.layer.mediaType === MediaType.ociLayerGzip) await pipeline(source, lazyZlib().createGunzip({ chunkSize: READ_CHUNK }), ingest);
+      else await pipeline(source, ingest);
       await ingest.commit(rec.diffId);
     } catch (e) {
       // a stream that fails at once (bad gzip) may beat the ingest's file open: let the ingest finish
@@ -80,14 +79,13 @@ async function readConfig(transport: CacheTransport, manifest: CacheManifest): P
   });
   let source: Readable;
   try {
-    source = await transport.openBlob(manifest.config);
+    source = await transport.openBlob(manifest.config, "cache config");
   } catch (e) {
     if (errnoCode(e) === "ENOENT") throw new ForeignCacheError(transport.where, `config blob ${manifest.config.digest} is missing`);
     throw e;
   }
-  const verify = new VerifyingStream(manifest.config.digest, manifest.config.size, "cache config");
   try {
-    await pipeline(source, verify, collect);
+    await pipeline(source, collect);
   } catch (e) {
     if (e instanceof DigestMismatchError) throw new ForeignCacheError(transport.where, "config blob does not match its digest");
     throw e;

@@ -5,7 +5,7 @@
 import { createReadStream } from "node:fs";
 import { mkdir, open, readFile, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { Readable, type Writable } from "node:stream";
+import { pipeline as pipelineStream, Readable, type Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { digestHex, isDigest, randomHex, sha256, type Digest } from "../../common/digest.js";
 import { errnoCode } from "../../common/errors.js";
@@ -72,10 +72,11 @@ export class LocalCacheTransport implements CacheTransport {
     return { mediaType: entry.mediaType, bytes };
   }
 
-  async openBlob(blob: CacheLayer): Promise<Readable> {
+  async openBlob(blob: CacheLayer, what: string): Promise<Readable> {
     const path = this.blobPath(blob.digest);
     await stat(path); // a missing blob fails here, not mid-stream
-    return createReadStream(path);
+    // a failure of either stream fails the one returned (pipeline destroys it with the error)
+    return pipelineStream(createReadStream(path), new VerifyingStream(blob.digest, blob.size, what), () => undefined);
   }
 
   hasBlob(digest: Digest): Promise<boolean> {

@@ -18,8 +18,8 @@ export interface CacheTransport {
   readonly compressLayers: boolean;
   /** The cache's manifest, or undefined when there is none yet (a first build). */
   readManifest(): Promise<StoredManifest | undefined>;
-  /** A blob's bytes. The caller verifies them against the descriptor. */
-  openBlob(blob: CacheLayer): Promise<Readable>;
+  /** A blob's bytes, checked against the descriptor as they stream (the stream fails on a wrong digest or size). */
+  openBlob(blob: CacheLayer, what: "cache layer" | "cache config"): Promise<Readable>;
   hasBlob(digest: Digest): Promise<boolean>;
   /** Stores a blob unless it is there already; `open` gives its bytes (which hash to blob.digest). */
   putBlob(blob: CacheLayer, open: () => Readable): Promise<void>;
