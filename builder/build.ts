@@ -290,7 +290,9 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
   const warn = (message: string): void => req.onEvent({ type: "warning", message });
   if (!req.noCache && !planOnly && (req.cacheFrom ?? []).length > 0) {
     const { importCaches } = await import("../cache/remote/session.js");
+    const { LayerPrefetch } = await import("../cache/remote/prefetch.js");
     session.imported = await traced("cache-from load", () => importCaches(req.cacheFrom ?? [], registryOptions, warn));
+    session.prefetch = new LayerPrefetch(store);
   }
 
   const results = new Map<number, Promise<StageResult>>();
@@ -340,10 +342,13 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
       const { exportCaches } = await import("../cache/remote/session.js");
       await exportCaches(req.cacheTo ?? [], session.usedSteps.values(), [config.rootfs.diff_ids], store, paths.tmp, registryOptions);
     }
+    await session.prefetch?.discard();
     await session.removals.waitForAll();
     return { imageId: image.configDigest, manifestDigest: image.manifestDigest, manifestDescriptor: image.manifestDescriptor, diffIds: [...config.rootfs.diff_ids], refs: image.refs, used: [...session.usedSteps.values()] };
   } catch (e) {
-    await session.removals.waitForAll().catch(() => undefined); // the build's own failure is the one to report
+    // the build's own failure is the one to report
+    await session.prefetch?.discard().catch(() => undefined);
+    await session.removals.waitForAll().catch(() => undefined);
     throw e;
   } finally {
     session.claims?.endAll();

@@ -17,6 +17,7 @@ import { HeldRemovals } from "../runtime/heldremovals.js";
 import { unpackImageLayers, type UnpackStatus } from "../runtime/layerblob.js";
 import type { CacheEntry, CacheIndex } from "../cache/index.js";
 import type { ImportedCache } from "../cache/remote/import.js";
+import type { LayerPrefetch } from "../cache/remote/prefetch.js";
 import type { UsedStep } from "../cache/remote/export.js";
 import type { FileDigestCache } from "../cache/digestcache.js";
 import type { BuildContext } from "../cache/context.js";
@@ -56,6 +57,8 @@ export class BuildSession {
   private readonly unpacking = new Map<string, Promise<Digest | null>>();
   /** Shared caches given with --cache-from, looked up after a local miss. */
   imported: ImportedCache[] = [];
+  /** Their layers fetched ahead of the steps (set with `imported`). */
+  prefetch: LayerPrefetch | undefined;
   /** Snapshots dropped in the background, and the holds on those a step runs over (fsstep.ts). */
   readonly removals = new HeldRemovals();
   /** Every cache entry this build used or made, by key (what --cache-to exports). */
@@ -138,10 +141,11 @@ export class BuildSession {
         problem = `cache ${cache.where} has this step on other parent layers`;
         continue;
       }
+      this.prefetch?.after(cache, key); // the next steps' layers download while this one's is stored and unpacked
       await this.pin("blob", [rec.layer.digest, rec.diffId]); // before they are fetched and unpacked
       await this.pin("chain", [chainIdOf(parentChain, rec.diffId)]);
       try {
-        await traced("cache-from fetch", () => cache.fetchLayer(rec, this.store));
+        await traced("cache-from fetch", () => this.prefetch?.fetch(cache, rec) ?? cache.fetchLayer(rec, this.store));
       } catch (e) {
         if (!(e instanceof UserError) && errnoCode(e) === undefined) throw e;
         problem = `cache ${cache.where}: layer ${rec.layer.digest} could not be fetched (${errorMessage(e)})`;

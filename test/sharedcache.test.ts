@@ -167,6 +167,8 @@ describe("shared cache through a folder (type=local)", () => {
       const blobsB = new Set(await readdir(join(storeB, "blobs", "sha256")));
       for (const d of configA.rootfs.diff_ids.slice(-2)) assert.equal(blobsB.has(d.slice(7)), false, `${d} not fetched`);
       for (const d of configA.rootfs.diff_ids.slice(-4, -2)) assert.ok(blobsB.has(d.slice(7)), `${d} fetched`);
+      // the missed steps' layers fetched ahead (cache/remote/prefetch.ts) were dropped, not left staged
+      assert.deepEqual((await readdir(join(storeB, "tmp"))).filter((n) => n.startsWith("ingest")), []);
     } finally {
       await removeStore(storeB);
       await rm(ctxB, { recursive: true, force: true });
