@@ -127,6 +127,12 @@ export class BuildSession {
     this.usedSteps.set(entry.key, { entry, parentChainId });
   }
 
+  /** Starts fetching the layers of the --cache-from records that follow `key` (cache/remote/prefetch.ts). */
+  prefetchAfter(key: Digest): void {
+    if (this.prefetch === undefined) return;
+    for (const cache of this.imported) this.prefetch.after(cache, key);
+  }
+
   /**
    * After a local miss: a step from a --cache-from cache, its layer fetched (only this one) and
    * unpacked on the parent snapshot, and recorded in the local cache. Undefined when no cache has
