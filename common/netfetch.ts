@@ -87,9 +87,10 @@ export async function netFetch(url: string | URL, init: NetInit = {}, env: NodeJ
   let target = typeof url === "string" ? new URL(url) : url;
   let method = init.method ?? "GET";
   let body = init.body;
+  let headers = init.headers ?? {};
   for (let hops = 0; ; hops++) {
-    if (needsAgent(target, env)) return agentFetch(target, { ...init, method, ...(body !== undefined ? { body } : {}) });
-    const res = await plainRequest(target, method, init.headers ?? {}, body);
+    if (needsAgent(target, env)) return agentFetch(target, { ...init, method, headers, ...(body !== undefined ? { body } : {}) });
+    const res = await plainRequest(target, method, headers, body);
     const location = res.headers.get("location");
     if (init.redirect === "manual" || ![301, 302, 303, 307, 308].includes(res.status) || location === null) return res;
     res.discard();
@@ -101,7 +102,10 @@ export async function netFetch(url: string | URL, init: NetInit = {}, env: NodeJ
     } else if (body !== undefined && typeof body !== "string" && !(body instanceof Uint8Array)) {
       throw new TypeError(`cannot follow a ${res.status} redirect with a streamed body (${target.host})`);
     }
-    target = new URL(location, target);
+    const next = new URL(location, target);
+    // as fetch does: credentials are not sent on to another origin
+    if (next.origin !== target.origin) headers = Object.fromEntries(Object.entries(headers).filter(([k]) => !["authorization", "cookie", "proxy-authorization"].includes(k.toLowerCase())));
+    target = next;
   }
 }
 
