@@ -102,9 +102,13 @@ export class BlobStore {
     return { mediaType, digest, size: buf.length };
   }
 
-  /** A streaming write: pipe into it, then commit (verifies and renames into blobs/) or abort. */
-  ingest(): BlobIngest {
-    return new BlobIngest(this.paths.tmp, this.paths.blobs);
+  /**
+   * A streaming write: pipe into it, then commit (verifies and renames into blobs/) or abort.
+   * `verified`: the bytes come from a stream that fails unless they hash to this digest (a registry
+   * blob, image/registry/blobread.ts), so the ingest does not hash them a second time.
+   */
+  ingest(options: { verified?: Digest } = {}): BlobIngest {
+    return new BlobIngest(this.paths.tmp, this.paths.blobs, options.verified);
   }
 }
 
@@ -126,20 +130,23 @@ export class BlobIngest extends Writable {
   private opening: Promise<FileHandle> | undefined;
   private pending: Buffer[] = [];
   private pendingBytes = 0;
-  private readonly hash: Hash = newHash();
+  /** What names the blob: a hash of what is written, or the digest its (verifying) source has. */
+  private readonly digestOf: { hash: Hash } | { verified: Digest };
   private written = 0;
   private settled = false;
 
   constructor(
     private readonly tmpDir: string,
     private readonly blobsDir: string,
+    verified?: Digest,
   ) {
     super();
+    this.digestOf = verified === undefined ? { hash: newHash() } : { verified };
     this.tempPath = tempName(tmpDir, "ingest");
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
-    this.hash.update(chunk);
+    if ("hash" in this.digestOf) this.digestOf.hash.update(chunk);
     this.written += chunk.length;
     // A writer may reuse its buffer once called back: a chunk kept past the callback is a copy, and a
     // large one is written out before it (no copy).
@@ -212,7 +219,7 @@ export class BlobIngest extends Writable {
           this.end(() => resolve());
         });
       }
-      const digest = hashToDigest(this.hash);
+      const digest = "hash" in this.digestOf ? hashToDigest(this.digestOf.hash) : this.digestOf.verified;
       if (expected !== undefined && expected !== digest) throw new DigestMismatchError(expected, digest);
       mkdirSync(this.blobsDir, { recursive: true });
       renameSync(this.tempPath, join(this.blobsDir, digestHex(digest)));

@@ -159,7 +159,7 @@ async function fetchLayers(store: ContentStore, client: RepositoryClient, layers
   const limit = createLimiter(Math.max(1, concurrency));
   const ingests: BlobIngest[] = [];
   const jobs = missing.map((l) => limit(async () => {
-    const ingest = store.ingest();
+    const ingest = store.ingest({ verified: l.digest }); // openBlob's stream checks the digest as it flows
     ingests.push(ingest);
     await download(client, l, ingest, sink);
     return { layer: l, ingest };
