@@ -13,6 +13,7 @@ import { hashToDigest, isDigest, newHash, type Digest } from "../../common/diges
 import { DockerfileError, UserError, errorMessage, type SourcePlace } from "../../common/errors.js";
 import { netFetch } from "../../common/netfetch.js";
 import type { NetHeaders, NetResponse } from "../../common/netresponse.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 
 /** BuildKit's isHTTPSource. */
 export function isHttpSource(source: string): boolean {
@@ -91,7 +92,7 @@ export async function fetchUrl(url: string, file: string | ((headers: NetHeaders
   const target = typeof file === "string" ? file : file(res.headers);
   const partial = `${target}.part`;
   try {
-    await pipeline(body, tee, createWriteStream(partial, { mode: 0o600 }));
+    await pipeline(body, tee, createWriteStream(partial, { mode: 0o600, highWaterMark: READ_CHUNK }));
   } catch (e) {
     await rm(partial, { force: true });
     throw fail(`download failed: ${downloadFailure(e, received, res.headers.get("content-length"))}`);

@@ -20,6 +20,7 @@ import type { CacheTransport } from "./transport.js";
 import { HashingStream, VerifyingStream } from "./verify.js";
 import { createLayerGzip } from "../../common/layergzip.js";
 import { ownedName } from "../../common/owner.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 
 /** A cache entry this build used or made, with the snapshot chain the step ran on. */
 export interface UsedStep {
@@ -86,7 +87,7 @@ async function pushGzipped(
   const tmp = join(tmpDir, ownedName("cache-gz", 6));
   try {
     const hashing = new HashingStream();
-    await pipeline(store.openBlob(diffId), new VerifyingStream(diffId, await store.blobSize(diffId), "store layer"), createLayerGzip(), hashing, createWriteStream(tmp));
+    await pipeline(store.openBlob(diffId), new VerifyingStream(diffId, await store.blobSize(diffId), "store layer"), createLayerGzip(), hashing, createWriteStream(tmp, { highWaterMark: READ_CHUNK }));
     const desc: CacheLayer = { mediaType: MediaType.ociLayerGzip, digest: hashing.digest(), size: hashing.size };
     await transport.putBlob(desc, () => createReadStream(tmp));
     learned.push([diffId, desc]);

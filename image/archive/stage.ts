@@ -57,12 +57,15 @@ export async function stageLayer(
   const compression = compressionOf(head);
   if (compression === "zstd") throw new ArchiveError(`${expect.what}: zstd-compressed layers are not supported`);
   const dest = join(stagingDir, `layer-${expect.diffId.slice(7)}-${Math.random().toString(36).slice(2)}`);
-  const raw = new HashTap();
   const plain = new HashTap();
+  // an uncompressed layer's raw bytes are its bytes: hashed once
+  const raw = compression === "gzip" ? new HashTap() : plain;
   const limit = new LayerLimitCheck(expect.what, () => (compression === "gzip" ? raw.size : undefined));
+  // chunks gather while a write is out and go in one writev (fs.WriteStream's), not one write each
+  const out = createWriteStream(dest, { highWaterMark: READ_CHUNK });
   try {
-    if (compression === "gzip") await pipeline(src, raw, lazyZlib().createGunzip({ chunkSize: READ_CHUNK }), limit, plain, createWriteStream(dest));
-    else await pipeline(src, raw, limit, plain, createWriteStream(dest));
+    if (compression === "gzip") await pipeline(src, raw, lazyZlib().createGunzip({ chunkSize: READ_CHUNK }), limit, plain, out);
+    else await pipeline(src, limit, plain, out);
   } catch (e) {
     if (isZlibError(e)) throw new ArchiveError(`${expect.what}: corrupt gzip data (${(e as Error).message})`);
     throw e;

@@ -17,6 +17,7 @@ import { ProgressTap, shortDigest, type TransferSink } from "./progress.js";
 import type { CompressedBlob, PushMemo } from "./pushmemo.js";
 import { createLayerGzip } from "../../common/layergzip.js";
 import { ownedName } from "../../common/owner.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 
 export interface PushedLayer {
   /** The descriptor the pushed manifest lists. */
@@ -129,6 +130,6 @@ async function gzipTo(src: Readable, dest: string): Promise<CompressedBlob> {
       cb(null, chunk);
     },
   });
-  await pipeline(src, createLayerGzip(), tap, createWriteStream(dest));
+  await pipeline(src, createLayerGzip(), tap, createWriteStream(dest, { highWaterMark: READ_CHUNK }));
   return { digest: hashToDigest(hash), size, mediaType: MediaType.ociLayerGzip };
 }
