@@ -10,6 +10,8 @@ import { NetResponse, type NetBody } from "./netresponse.js";
 
 let agent: Agent | undefined;
 
+const IDLE_TIMEOUT_MS = 300_000;
+
 export function plainRequest(url: URL, method: string, headers: Record<string, string>, body: NetBody | undefined): Promise<NetResponse> {
   agent ??= new Agent({ keepAlive: true });
   return new Promise<NetResponse>((resolve, reject) => {
@@ -20,6 +22,9 @@ export function plainRequest(url: URL, method: string, headers: Record<string, s
     });
     // After the answer has come, a broken connection is the body's error (the response stream's).
     req.on("error", (e) => reject(new TypeError(`${method} ${url.host}: ${e.message}`, { cause: e })));
+    // a connection silent this long (no answer, or a body that stopped) is given up, as undici's
+    // fetch gives up after its 300 s headers and body timeouts
+    req.setTimeout(IDLE_TIMEOUT_MS, () => req.destroy(Object.assign(new Error(`no data for ${IDLE_TIMEOUT_MS / 1000} s`), { code: "ETIMEDOUT" })));
     if (body === undefined) req.end();
     else if (typeof body === "string" || body instanceof Uint8Array) req.end(body);
     // the source's failure destroys the request with it, which rejects above with it as the cause
