@@ -17,6 +17,7 @@ import { COMPRESSION_MAGIC_BYTES, decompressStream, detectCompression, isTarArch
 import { applyMetadata } from "./metadata.js";
 import { ensureFolder, hostPath, lstatOrUndefined, removeExisting } from "./destination.js";
 import type { Owner } from "./types.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 
 /** The compression of `path` if it is a tar archive (possibly compressed), else undefined. */
 export async function probeArchive(path: string): Promise<Compression | undefined> {
@@ -24,7 +25,7 @@ export async function probeArchive(path: string): Promise<Compression | undefine
   const parts: Buffer[] = [];
   let length = 0;
   try {
-    for await (const chunk of decompressStream(kind, createReadStream(path), path)) {
+    for await (const chunk of decompressStream(kind, createReadStream(path, { highWaterMark: READ_CHUNK }), path)) {
       parts.push(chunk as Buffer);
       length += (chunk as Buffer).length;
       if (length >= 512) break; // leaving the loop stops the decompressor
@@ -67,7 +68,7 @@ export async function extractArchive(
 function limitedContents(archive: string, kind: Compression, shownName: string): Readable {
   // counted by a stage of the pipe, not a 'data' listener: that would start the file flowing before
   // an external decompressor (bzip2, xz) is attached, and its first bytes would be lost
-  const raw = createReadStream(archive);
+  const raw = createReadStream(archive, { highWaterMark: READ_CHUNK });
   let packed = 0;
   const counted = new Transform({
     transform(chunk: Buffer, _enc, done) {

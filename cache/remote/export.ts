@@ -89,7 +89,7 @@ async function pushGzipped(
     const hashing = new HashingStream();
     await pipeline(store.openBlob(diffId), new VerifyingStream(diffId, await store.blobSize(diffId), "store layer"), createLayerGzip(), hashing, createWriteStream(tmp, { highWaterMark: READ_CHUNK }));
     const desc: CacheLayer = { mediaType: MediaType.ociLayerGzip, digest: hashing.digest(), size: hashing.size };
-    await transport.putBlob(desc, () => createReadStream(tmp));
+    await transport.putBlob(desc, () => createReadStream(tmp, { highWaterMark: READ_CHUNK }));
     learned.push([diffId, desc]);
     return desc;
   } finally {

@@ -16,6 +16,7 @@ import { ForeignCacheError, type CacheLayer } from "./format.js";
 import type { CacheTransport, StoredManifest } from "./transport.js";
 import { VerifyingStream } from "./verify.js";
 import { ownerToken } from "../../common/owner.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 
 interface IndexEntry {
   mediaType: string;
@@ -76,7 +77,7 @@ export class LocalCacheTransport implements CacheTransport {
     const path = this.blobPath(blob.digest);
     await stat(path); // a missing blob fails here, not mid-stream
     // a failure of either stream fails the one returned (pipeline destroys it with the error)
-    return pipelineStream(createReadStream(path), new VerifyingStream(blob.digest, blob.size, what), () => undefined);
+    return pipelineStream(createReadStream(path, { highWaterMark: READ_CHUNK }), new VerifyingStream(blob.digest, blob.size, what), () => undefined);
   }
 
   hasBlob(digest: Digest): Promise<boolean> {

@@ -45,7 +45,7 @@ export async function importRootfs(
   const what = typeof input === "string" ? input : "-";
   let source: NodeJS.ReadableStream;
   if (typeof input === "string") {
-    source = createReadStream(input);
+    source = createReadStream(input, { highWaterMark: READ_CHUNK });
   } else source = input;
   const { head, stream } = await peek(source).catch((e: unknown) => {
     if (errnoCode(e) === "ENOENT") throw new ArchiveError(`${what}: no such file`);
@@ -86,7 +86,7 @@ export async function importRootfs(
 /** Reads the whole layer as tar so that garbage is refused before it becomes an image. */
 async function checkTar(path: string, what: string): Promise<void> {
   try {
-    for await (const member of readTar(createReadStream(path))) member.body.resume();
+    for await (const member of readTar(createReadStream(path, { highWaterMark: READ_CHUNK }))) member.body.resume();
   } catch (e) {
     if (e instanceof ArchiveError) throw new ArchiveError(`${what}: not a valid tar archive: ${e.message}`, { cause: e });
     throw e;

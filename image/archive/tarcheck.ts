@@ -3,11 +3,12 @@
 import { createReadStream } from "node:fs";
 import { ArchiveError } from "../../common/errors.js";
 import { readTar } from "../tar/reader.js";
+import { READ_CHUNK } from "../../common/readchunk.js";
 
 /** Reads a layer tar through to its end-of-archive marker (bodies are skipped unread). */
 export async function checkLayerTar(path: string, what: string): Promise<void> {
   try {
-    for await (const member of readTar(createReadStream(path))) void member;
+    for await (const member of readTar(createReadStream(path, { highWaterMark: READ_CHUNK }))) void member;
   } catch (e) {
     if (e instanceof ArchiveError) throw new ArchiveError(`${what}: ${e.message}`);
     throw e;

@@ -63,7 +63,7 @@ export async function pushLayer(
   const temp = join(store.paths.tmp, ownedName("push"));
   try {
     const blob = await gzipTo(store.openBlob(layer.digest), temp);
-    const result = await upload(client, memo, blob, id, () => createReadStream(temp), sink);
+    const result = await upload(client, memo, blob, id, () => createReadStream(temp, { highWaterMark: READ_CHUNK }), sink);
     return { blob, result, learned: [diffId, blob] };
   } finally {
     await rm(temp, { force: true });
