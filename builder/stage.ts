@@ -124,7 +124,8 @@ async function baseState(runner: StageRunner, plan: StagePlan, from: StepInfo): 
   assertBasePlatform(plan, image.config, platform);
   // a plan computes the base's chain without unpacking it (it writes no snapshot)
   const key = sha256(`image ${image.configDigest}`);
-  session.prefetchAfter(key); // the first steps' --cache-from layers download while the base unpacks
+  // the first steps' --cache-from layers download while the base unpacks (a stage built without the cache uses none)
+  if (!session.noCacheFor(name)) session.prefetchAfter(key);
   const chainId = session.settings.plan ? topChainId(image.config.rootfs.diff_ids) : await traced("base unpack", () => baseUnpacked(session, image, plan, from));
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, key);
   return state;
