@@ -2,7 +2,7 @@
 // every command loading node:crypto (3-4 ms of start-up); node:crypto serves where the helper cannot.
 import { createReadStream } from "node:fs";
 import { native } from "./native.js";
-import { lazyCrypto } from "./lazymodule.js";
+import { createHash } from "node:crypto";
 import { READ_CHUNK } from "./readchunk.js";
 
 /** A content digest as OCI writes it: `sha256:<64 hex>`. */
@@ -37,7 +37,7 @@ let nativeHash: boolean | undefined;
 
 export function newHash(): Hash {
   nativeHash ??= native().sha256Available();
-  return nativeHash ? new NativeSha256() : lazyCrypto().createHash("sha256");
+  return nativeHash ? new NativeSha256() : createHash("sha256");
 }
 
 export function sha256(data: string | Uint8Array): Digest {

@@ -13,7 +13,7 @@
 // never depends on how the input was chunked (the blocks are fixed 1 MiB pieces of the input).
 import { Transform, type TransformCallback } from "node:stream";
 import type { DeflateRaw } from "node:zlib";
-import { lazyZlib } from "./lazymodule.js";
+import { constants as zlibConstants, crc32, createDeflateRaw } from "node:zlib";
 
 const BLOCK = 1 << 20;
 /** Sampled per block: SLICES pieces of SLICE bytes, spread evenly. */
@@ -80,7 +80,7 @@ class LayerGzip extends Transform {
   }
 
   private newSegment(): DeflateRaw {
-    const segment = lazyZlib().createDeflateRaw({ level: LEVEL });
+    const segment = createDeflateRaw({ level: LEVEL });
     segment.on("data", (chunk: Buffer) => this.push(chunk));
     segment.on("error", (e) => this.destroy(e));
     return segment;
@@ -94,7 +94,7 @@ class LayerGzip extends Transform {
       const rest = all.subarray(block.length);
       this.pending = rest.length > 0 ? [rest] : [];
       this.pendingBytes = rest.length;
-      this.crc = lazyZlib().crc32(block, this.crc);
+      this.crc = crc32(block, this.crc);
       this.size = (this.size + block.length) % 2 ** 32;
       if (sampledEntropy(block) >= RANDOM_BITS) {
         await this.endSegment();
@@ -112,7 +112,7 @@ class LayerGzip extends Transform {
     const segment = this.segment;
     if (segment === undefined) return;
     this.segment = undefined;
-    await new Promise<void>((flushed) => segment.flush(lazyZlib().constants.Z_SYNC_FLUSH, () => flushed()));
+    await new Promise<void>((flushed) => segment.flush(zlibConstants.Z_SYNC_FLUSH, () => flushed()));
     // zlib pushes a write's output before calling back, and a flowing stream hands it on at once;
     // whatever is still buffered is handed on before the segment is let go
     while (segment.readableLength > 0) await new Promise((next) => setImmediate(next));

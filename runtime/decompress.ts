@@ -4,7 +4,7 @@ import { accessSync, constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import { PassThrough, type Readable } from "node:stream";
 import { ArchiveError, UserError, errnoCode } from "../common/errors.js";
-import { lazyZlib } from "../common/lazymodule.js";
+import { createGunzip } from "node:zlib";
 import { READ_CHUNK } from "../common/readchunk.js";
 
 export type Compression = "none" | "gzip" | "bzip2" | "xz" | "zstd";
@@ -74,7 +74,7 @@ export function findTool(name: string): string | undefined {
 export function decompressStream(kind: Compression, input: Readable, what = "archive"): Readable {
   if (kind === "none") return input;
   if (kind === "gzip") {
-    const gunzip = lazyZlib().createGunzip({ chunkSize: READ_CHUNK });
+    const gunzip = createGunzip({ chunkSize: READ_CHUNK });
     const out = new PassThrough();
     input.on("error", (e) => out.destroy(e));
     gunzip.on("error", (e) => out.destroy(new ArchiveError(`${what}: corrupt gzip data: ${e.message}`)));

@@ -12,7 +12,7 @@ import {
   ForeignCacheError, parseCacheConfig, parseCacheManifest, type CacheManifest, type CacheRecordV1,
 } from "./format.js";
 import type { CacheTransport } from "./transport.js";
-import { lazyZlib } from "../../common/lazymodule.js";
+import { createGunzip } from "node:zlib";
 import { READ_CHUNK } from "../../common/readchunk.js";
 
 export class ImportedCache {
@@ -81,7 +81,7 @@ export class ImportedCache {
     const options = signal === undefined ? {} : { signal };
     try {
       // the transport checks the cache's digest as the bytes stream, the ingest the diffID
-      if (rec.layer.mediaType === MediaType.ociLayerGzip) await pipeline(source, lazyZlib().createGunzip({ chunkSize: READ_CHUNK }), ingest, options);
+      if (rec.layer.mediaType === MediaType.ociLayerGzip) await pipeline(source, createGunzip({ chunkSize: READ_CHUNK }), ingest, options);
       else await pipeline(source, ingest, options);
       return ingest;
     } catch (e) {

@@ -6,7 +6,7 @@ import { pipeline } from "node:stream/promises";
 import { ArchiveError, errnoCode } from "../../common/errors.js";
 import { readTar } from "../tar/index.js";
 import { compressionOf, fileHead, isZlibError } from "./stage.js";
-import { lazyZlib } from "../../common/lazymodule.js";
+import { createGunzip } from "node:zlib";
 import { READ_CHUNK } from "../../common/readchunk.js";
 
 function safeRelative(path: string, file: string): string {
@@ -46,7 +46,7 @@ export async function extractArchive(file: string, dir: string): Promise<void> {
   const compression = compressionOf(head);
   if (compression === "zstd") throw new ArchiveError(`${file}: zstd-compressed archives are not supported`);
   const raw = createReadStream(file, { highWaterMark: READ_CHUNK });
-  const input = compression === "gzip" ? raw.pipe(lazyZlib().createGunzip({ chunkSize: READ_CHUNK })) : raw;
+  const input = compression === "gzip" ? raw.pipe(createGunzip({ chunkSize: READ_CHUNK })) : raw;
   let members = 0;
   try {
     for await (const { entry, body } of readTar(input)) {

@@ -9,7 +9,7 @@ import { tagReference, type ContentStore, type ImageRecord } from "../store.js";
 import { readTar } from "../tar/index.js";
 import { hostPlatform } from "./ociformat.js";
 import { compressionOf, isZlibError } from "./stage.js";
-import { lazyZlib } from "../../common/lazymodule.js";
+import { createGunzip } from "node:zlib";
 import { READ_CHUNK } from "../../common/readchunk.js";
 
 export interface ImportOptions {
@@ -59,7 +59,7 @@ export async function importRootfs(
   const ingest = store.ingest();
   try {
     try {
-      if (compression === "gzip") await pipeline(stream, lazyZlib().createGunzip({ chunkSize: READ_CHUNK }), ingest);
+      if (compression === "gzip") await pipeline(stream, createGunzip({ chunkSize: READ_CHUNK }), ingest);
       else await pipeline(stream, ingest);
     } catch (e) {
       if (isZlibError(e)) throw new ArchiveError(`${what}: corrupt gzip data (${(e as Error).message})`);

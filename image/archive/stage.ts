@@ -10,7 +10,7 @@ import { pipeline } from "node:stream/promises";
 import { hashToDigest, newHash, type Digest, type Hash } from "../../common/digest.js";
 import { ArchiveError } from "../../common/errors.js";
 import type { BlobStore } from "../blobs.js";
-import { lazyZlib } from "../../common/lazymodule.js";
+import { createGunzip } from "node:zlib";
 import { LayerLimitCheck } from "../../common/layerlimits.js";
 
 export type Compression = "none" | "gzip" | "zstd";
@@ -64,7 +64,7 @@ export async function stageLayer(
   // chunks gather while a write is out and go in one writev (fs.WriteStream's), not one write each
   const out = createWriteStream(dest, { highWaterMark: READ_CHUNK });
   try {
-    if (compression === "gzip") await pipeline(src, raw, lazyZlib().createGunzip({ chunkSize: READ_CHUNK }), limit, plain, out);
+    if (compression === "gzip") await pipeline(src, raw, createGunzip({ chunkSize: READ_CHUNK }), limit, plain, out);
     else await pipeline(src, limit, plain, out);
   } catch (e) {
     if (isZlibError(e)) throw new ArchiveError(`${expect.what}: corrupt gzip data (${(e as Error).message})`);
