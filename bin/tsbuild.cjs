@@ -23,6 +23,10 @@ function readCache(kind) {
   }
 }
 
+// A build run again that would change nothing is answered from its up-to-date memo, before the CLI loads
+// (cli/uptodate/replay.ts).
+if (require("../dist/uptodate.cjs").replayIfUpToDate(process.argv.slice(2), bundle)) return;
+
 const buildCache = readCache("build");
 const cached = buildCache ?? readCache("cli");
 const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, "utf8")}\n})`, {
@@ -49,4 +53,4 @@ if (cached === undefined || script.cachedDataRejected === true || (kind === "bui
     }
   });
 }
-cli.main(argv);
+cli.main(argv, { argv, bundle });

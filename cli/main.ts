@@ -9,6 +9,7 @@ import { registerLifecycle } from "./lifecycle.js";
 import { sweepBeforeCommand } from "./storesweep.js";
 import { traceMark } from "../common/trace.js";
 import { UnknownCommandError, withDefaultCommand } from "./commandword.js";
+import { setLaunch, type Launch } from "./uptodate/launch.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -248,8 +249,10 @@ export function runsBuild(argv: string[]): boolean {
   }
 }
 
-export async function main(argv: string[]): Promise<void> {
+/** `launch`: how bin/tsbuild started the process (a build that changed nothing records an up-to-date memo under it). */
+export async function main(argv: string[], launch?: Launch): Promise<void> {
   traceMark("cli loaded");
+  if (launch !== undefined) setLaunch(launch);
   const program = makeProgram();
   try {
     await program.parseAsync(withDefaultCommand(argv), { from: "user" });

@@ -14,6 +14,7 @@ import type { Dispatcher } from "undici";
 import { UserError, errnoCode } from "./errors.js";
 import { NetResponse, type NetBody } from "./netresponse.js";
 import { plainRequest } from "./plainhttp.js";
+import { noteOutsideReached } from "./outside.js";
 
 /** Where the system's CA bundle lives on Debian and its kin (Go's crypto/x509 looks here first). */
 const SYSTEM_BUNDLES = ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"];
@@ -84,6 +85,7 @@ const MAX_REDIRECTS = 20;
  * (https, or a proxy) over undici's fetch with the CAs and proxies above.
  */
 export async function netFetch(url: string | URL, init: NetInit = {}, env: NodeJS.ProcessEnv = process.env): Promise<NetResponse> {
+  noteOutsideReached();
   let target = typeof url === "string" ? new URL(url) : url;
   let method = init.method ?? "GET";
   let body = init.body;

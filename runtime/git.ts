@@ -7,6 +7,7 @@ import { mkdir, readFile, readdir, rename, rm, stat } from "node:fs/promises";
 import { join, posix } from "node:path";
 import { UserError, errnoCode } from "../common/errors.js";
 import { runTool } from "./exec.js";
+import { noteOutsideReached } from "../common/outside.js";
 
 export interface GitSource {
   /** The repository as git reaches it. */
@@ -52,6 +53,7 @@ function shown(remote: string): string {
 }
 
 async function git(args: string[], cwd: string | undefined, what: string, access: GitAccess = {}): Promise<string> {
+  noteOutsideReached(); // a local repository too: what it holds may change between builds
   // The user's git and ssh configuration stand (a daemonless builder runs as its user: their
   // GIT_SSH_COMMAND, ~/.ssh/config and agent reach git@host remotes); never a prompt; a repository
   // cannot take submodules from the local filesystem (protocol.file.allow=user, as BuildKit's git).

@@ -46,3 +46,15 @@ if (count === 0) throw new Error("scripts/bundle.mjs: no builtin require to make
 const body = text.replace(/^("use strict";\n)?/, (m) => `${m}${HELPER}\n`);
 await mkdir("dist", { recursive: true });
 await writeFile(out.path, body);
+
+// The up-to-date check (cli/uptodate/replay.ts), bundled alone: bin/tsbuild runs it before it loads the
+// CLI, and a rebuild that would change nothing ends there.
+await build({
+  entryPoints: ["cli/uptodate/replay.ts"],
+  bundle: true,
+  format: "cjs",
+  platform: "node",
+  target: "node20",
+  outfile: "dist/uptodate.cjs",
+  logLevel: "warning",
+});

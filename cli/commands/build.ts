@@ -24,6 +24,8 @@ import type { BuildOutcome } from "../../builder/build.js";
 import type { CacheSpec } from "../../cache/remote/spec.js";
 import type { Digest } from "../../common/digest.js";
 import { parseOutputSpec, writeOutput, type OutputSpec } from "./output.js";
+import { launched } from "../uptodate/launch.js";
+import { UpToDateRecorder, eligible } from "../uptodate/record.js";
 
 interface BuildFlags {
   tag: string[];
@@ -193,7 +195,14 @@ async function buildWith(
   const sized = process.stderr.isTTY && (process.stderr.columns ?? 0) > 0;
   const wanted = flags.progress === "auto" ? (process.stderr.isTTY ? "tty" : "plain") : flags.progress;
   const mode = wanted === "tty" && !sized ? "plain" : wanted;
-  const err = (line: string): void => void process.stderr.write(`${line}\n`);
+  const launch = launched();
+  const recorder = launch !== undefined && !process.stderr.isTTY && eligible(flags, stdin === undefined && !isRemoteContext(context), mode, flags.quiet === true)
+    ? new UpToDateRecorder(launch, root)
+    : undefined;
+  const err = (line: string): void => {
+    recorder?.print(2, `${line}\n`);
+    process.stderr.write(`${line}\n`);
+  };
   const report = new ReportCollector();
   let render: (e: BuildEvent) => void;
   let finish = (_failed: boolean): void => {};
@@ -256,6 +265,7 @@ async function buildWith(
       signal: abort.signal,
       onEvent: (e) => {
         report.handle(e);
+        recorder?.handle(e);
         render(e);
       },
     });
@@ -285,12 +295,15 @@ async function buildWith(
   const imageId = outcome.index?.digest ?? outcome.imageId;
   if (flags.iidfile) await writeFile(flags.iidfile, imageId);
   if (flags.metadataFile) await writeFile(flags.metadataFile, `${JSON.stringify(buildMetadata(outcome, flags.tag), null, 2)}\n`);
-  if (flags.quiet) process.stdout.write(`${imageId}\n`);
-  else if (mode !== "json") {
-    const { fs, hits } = report.totals();
+  const { fs, hits } = report.totals();
+  if (flags.quiet) {
+    recorder?.print(1, `${imageId}\n`);
+    process.stdout.write(`${imageId}\n`);
+  } else if (mode !== "json") {
     for (const a of report.advice()) err(`hint: ${a.message}`);
     err(cacheSummaryLine(hits, fs));
   }
+  await recorder?.finish({ allCached: hits === fs, manifestDigest: outcome.manifestDigest, tags: flags.tag, contextDir, dockerfile });
   if (flags.push) {
     const { pushWithOutput } = await import("./push.js");
     const { ContentStore } = await import("../../image/store.js");

@@ -1,0 +1,149 @@
+// The up-to-date memo: what a build that changed nothing relied on, so that the same command run again
+// can tell, from a few stats and small reads, that it would change nothing again, and say so as that
+// build said it, without loading the builder (cli/uptodate/replay.ts). A daemon keeps this in memory;
+// tsbuild keeps it in the store (`cache/uptodate/`), one file per command line, written by the build
+// (cli/uptodate/record.ts). This module is shared by both sides and must stay small: the replay
+// bundle (dist/uptodate.cjs) is loaded before anything else on every start.
+import { lstatSync, readFileSync, readdirSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { DEFAULT_ROOT } from "../../common/storepaths.js";
+
+export const MEMO_VERSION = 1;
+
+/**
+ * One fact the build relied on, as it was when the memo was written:
+ * - `stat`: an entry's lstat (device, inode, size, mtime and ctime in ns, mode) is the same; a folder's
+ *   changes when an entry in it is created, removed or renamed, a file's when it is written
+ * - `absent`: nothing is at the path (an ignore file that did not exist)
+ * - `exists`: something is at the path (a blob, a snapshot)
+ * - `bytes`: the file holds exactly this text (the store's index.json: which image each tag names)
+ * - `head`: the file's first line is this text (a cache entry: its record, below, can be megabytes)
+ * - `empty`: the folder is missing or empty (scratch, active snapshots, pins: nothing to sweep, no build running)
+ * - `names`: the folder holds exactly these names (locks: none held, no prune running)
+ */
+export type Check =
+  | { kind: "stat"; path: string; key: string }
+  | { kind: "absent"; path: string }
+  | { kind: "exists"; path: string }
+  | { kind: "bytes"; path: string; text: string }
+  | { kind: "head"; path: string; text: string }
+  | { kind: "empty"; path: string }
+  | { kind: "names"; path: string; names: string[] };
+
+export interface Memo {
+  version: number;
+  /** The command line, working folder, environment and tsbuild that ran (invocationKey). */
+  invocation: string;
+  checks: Check[];
+  /** Cache entry files a hit marks used (cache/index.ts touch: their mtime is their last use). */
+  touch: string[];
+  /** What the build printed, in order: [1, text] on standard output, [2, text] on standard error. */
+  output: [1 | 2, string][];
+}
+
+/** The store root a command line names (cli/main.ts rootOf: --root, else TSBUILD_ROOT, else the default). */
+export function rootOfArgv(argv: readonly string[], env: NodeJS.ProcessEnv): string {
+  let given: string | undefined;
+  for (let i = 0; i < argv.length && given === undefined; i++) {
+    const a = argv[i] as string;
+    if (a === "--") break;
+    if (a === "--root") given = argv[i + 1];
+    else if (a.startsWith("--root=")) given = a.slice("--root=".length);
+  }
+  return resolve(given ?? env.TSBUILD_ROOT ?? DEFAULT_ROOT);
+}
+
+/** Everything outside the store that decides what the same command does: it must match exactly. */
+export function invocationKey(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv, bundle: string, root: string): string {
+  const vars = Object.keys(env).sort().map((k) => [k, env[k]]);
+  const st = lstatSync(bundle, { bigint: true });
+  return JSON.stringify({ argv, cwd, root, env: vars, uid: process.getuid?.(), gid: process.getgid?.(), tsbuild: statKeyOf(st) });
+}
+
+/** The memo file of an invocation: named by a hash of it, holding it whole (compared exactly on read). */
+export function memoPath(root: string, invocation: string): string {
+  // FNV-1a, 64 bits: a name, not a proof (the file holds the invocation), and no crypto to load at start
+  let h = 0xcbf29ce484222325n;
+  for (let i = 0; i < invocation.length; i++) {
+    h ^= BigInt(invocation.charCodeAt(i));
+    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return join(memoDir(root), `${h.toString(16).padStart(16, "0")}.json`);
+}
+
+export function memoDir(root: string): string {
+  return join(root, "cache", "uptodate");
+}
+
+interface StatLike {
+  dev: bigint;
+  ino: bigint;
+  size: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  mode: bigint;
+}
+
+export function statKeyOf(st: StatLike): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}`;
+}
+
+/** The lstat key of a path, or undefined when nothing is there. */
+export function statKey(path: string): string | undefined {
+  const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+  return st === undefined ? undefined : statKeyOf(st);
+}
+
+function readIfThere(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    if (e instanceof Error && "code" in e && (e.code === "ENOENT" || e.code === "ENOTDIR" || e.code === "EISDIR")) return undefined;
+    throw e;
+  }
+}
+
+function namesIn(path: string): string[] {
+  try {
+    return readdirSync(path);
+  } catch (e) {
+    if (e instanceof Error && "code" in e && (e.code === "ENOENT" || e.code === "ENOTDIR")) return [];
+    throw e;
+  }
+}
+
+/** The first line of a file (at most its first 16 KiB: a cache entry's head is far shorter). */
+export function firstLine(path: string): string | undefined {
+  const text = readIfThere(path);
+  if (text === undefined) return undefined;
+  const nl = text.indexOf("\n");
+  return nl < 0 ? text : text.slice(0, nl);
+}
+
+/** Whether the fact still holds. */
+export function holds(c: Check): boolean {
+  switch (c.kind) {
+    case "stat":
+      return statKey(c.path) === c.key;
+    case "absent":
+      return lstatSync(c.path, { throwIfNoEntry: false }) === undefined;
+    case "exists":
+      return lstatSync(c.path, { throwIfNoEntry: false }) !== undefined;
+    case "bytes":
+      return readIfThere(c.path) === c.text;
+    case "head":
+      return firstLine(c.path) === c.text;
+    case "empty":
+      return namesIn(c.path).length === 0;
+    case "names": {
+      const names = namesIn(c.path).sort();
+      return names.length === c.names.length && names.every((n, i) => n === c.names[i]);
+    }
+  }
+}
+
+export function isMemo(o: unknown): o is Memo {
+  if (typeof o !== "object" || o === null) return false;
+  const m = o as Partial<Memo>;
+  return m.version === MEMO_VERSION && typeof m.invocation === "string" && Array.isArray(m.checks) && Array.isArray(m.touch) && Array.isArray(m.output);
+}

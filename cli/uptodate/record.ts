@@ -1,0 +1,239 @@
+// Writing the up-to-date memo (cli/uptodate/memo.ts) at the end of a build that changed nothing: every
+// step came from the local cache, nothing outside the machine was asked, and the tags still name the
+// images they named before. What it relied on is written down as checks: the context's files (their
+// stats, folders included, so that a file added or removed shows), the Dockerfile and ignore files, the
+// store's index, each cache entry used with its snapshot and layer, and a store at rest (nothing to
+// sweep, no lock held). Only builds whose every input is in those checks are recorded (eligible()).
+import { lstatSync, readFileSync, readdirSync, rmSync, statSync, type BigIntStats } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { atomicWriteFile } from "../../common/fsutil.js";
+import { digestHex, isDigest, type Digest } from "../../common/digest.js";
+import { errnoCode } from "../../common/errors.js";
+import { outsideReached } from "../../common/outside.js";
+import { storePaths, type StorePaths } from "../../common/storepaths.js";
+import { pinsDir } from "../../common/pins.js";
+import { openContext, type BuildContext } from "../../cache/context.js";
+import { activeMarkersDir } from "../../runtime/snapshotfiles.js";
+import { refNameOf } from "../../image/layoutindex.js";
+import { tagReference } from "../../image/store.js";
+import type { ImageIndex } from "../../image/config.js";
+import type { BuildEvent } from "../../builder/events.js";
+import type { Launch } from "./launch.js";
+import { MEMO_VERSION, firstLine, invocationKey, memoDir, memoPath, statKeyOf, type Check, type Memo } from "./memo.js";
+
+
+/** A file changed within the same clock tick as our look could keep its stat (git's "racy clean"). */
+const RACY_MARGIN_NS = 50_000_000n;
+/** Memo files kept per store, least recently written first out. */
+const MAX_MEMOS = 64;
+
+/** The build flags that may be set for a build to be recorded: each is in the command line, and no other input. */
+export interface RecordableFlags {
+  cacheFrom?: string[];
+  cacheTo?: string[];
+  pull?: boolean;
+  push?: boolean;
+  output?: string[];
+  iidfile?: string;
+  metadataFile?: string;
+  report?: string;
+  reportHtml?: string;
+  secret?: string[];
+  ssh?: string[];
+  buildContext?: string[];
+  plan?: unknown;
+  cacheFilter?: string[];
+  allow?: string[];
+  addHost?: string[];
+  shmSize?: string;
+  ulimit?: string[];
+  cache: boolean;
+  file?: string;
+  platform?: string;
+}
+
+/**
+ * Whether a build with these flags can be replayed: its context is a local folder, its Dockerfile a file,
+ * it writes nothing but the store and its output, reaches no registry, and prints plain lines or the id.
+ */
+export function eligible(flags: RecordableFlags, contextIsLocal: boolean, progress: string, quiet: boolean): boolean {
+  const none = (v: unknown[] | undefined): boolean => v === undefined || v.length === 0;
+  return contextIsLocal && flags.file !== "-" && flags.cache && (quiet || progress === "plain")
+    && none(flags.cacheFrom) && none(flags.cacheTo) && flags.pull !== true && flags.push !== true && none(flags.output)
+    && flags.iidfile === undefined && flags.metadataFile === undefined && flags.report === undefined && flags.reportHtml === undefined
+    && none(flags.secret) && none(flags.ssh) && none(flags.buildContext) && flags.plan === undefined && none(flags.cacheFilter)
+    && none(flags.allow) && none(flags.addHost) && flags.shmSize === undefined && none(flags.ulimit)
+    && (flags.platform === undefined || !flags.platform.includes(","));
+}
+
+/** One build's recorder: what it printed and which cache entries it took, then the memo if it changed nothing. */
+export class UpToDateRecorder {
+  readonly output: [1 | 2, string][] = [];
+  private readonly hits: Digest[] = [];
+  private readonly paths: StorePaths;
+  private readonly indexBefore: string | undefined;
+
+  constructor(private readonly launch: Launch, root: string) {
+    this.paths = storePaths(root);
+    this.indexBefore = readText(this.paths.indexJson);
+  }
+
+  print(fd: 1 | 2, text: string): void {
+    this.output.push([fd, text]);
+  }
+
+  handle(e: BuildEvent): void {
+    if (e.type === "step-done" && e.step.filesystem && e.result.cached && e.result.key !== undefined && isDigest(e.result.key)) this.hits.push(e.result.key);
+  }
+
+  /**
+   * Writes the memo if the build changed nothing: every filesystem step a hit, nothing reached outside,
+   * the image already under every tag it was asked for (or already listed, untagged).
+   */
+  async finish(done: { allCached: boolean; manifestDigest: string; tags: string[]; contextDir: string; dockerfile: string }): Promise<void> {
+    if (!done.allCached || outsideReached()) return;
+    const after = readText(this.paths.indexJson);
+    if (this.indexBefore === undefined || after === undefined) return;
+    if (!sameTargets(this.indexBefore, after, done.tags.map(tagReference), done.manifestDigest)) return;
+    const context = await openContext(done.contextDir, done.dockerfile);
+    const checks: Check[] = [];
+    const fresh = new RacyWatch();
+    const seen = new Set<string>();
+    const stat = (path: string): void => {
+      if (seen.has(path)) return;
+      seen.add(path);
+      const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+      if (st === undefined) checks.push({ kind: "absent", path });
+      else {
+        fresh.see(st);
+        checks.push({ kind: "stat", path, key: statKeyOf(st) });
+      }
+    };
+    stat(done.dockerfile);
+    // both places an ignore file may be (cache/context.ts): one appearing changes the build
+    stat(join(dirname(done.dockerfile), `${basename(done.dockerfile)}.dockerignore`));
+    stat(join(done.contextDir, ".dockerignore"));
+    walkContext(context, "", stat);
+    if (fresh.tooRecent()) return;
+    if (!this.storeChecks(checks, after, done.manifestDigest)) return;
+    const memo: Memo = {
+      version: MEMO_VERSION,
+      invocation: invocationKey(this.launch.argv, process.cwd(), process.env, this.launch.bundle, this.paths.root),
+      checks,
+      touch: this.hits.map((k) => this.keyFile(k)),
+      output: this.output,
+    };
+    const file = memoPath(this.paths.root, memo.invocation);
+    atomicWriteFile(file, JSON.stringify(memo));
+    boundMemos(memoDir(this.paths.root));
+  }
+
+  private keyFile(key: Digest): string {
+    return join(this.paths.cache, "keys", `${digestHex(key)}.json`);
+  }
+
+  /** The store facts: its index, each entry taken (its head, snapshot and layer), the image's blobs, a store at rest. False if one is already gone. */
+  private storeChecks(checks: Check[], index: string, manifestDigest: string): boolean {
+    const p = this.paths;
+    checks.push({ kind: "bytes", path: p.indexJson, text: index });
+    const blob = (d: string): string => join(p.blobs, digestHex(d as Digest));
+    const manifestPath = blob(manifestDigest);
+    const manifest = parseJson(readText(manifestPath));
+    if (manifest === undefined) return false;
+    const { config, layers } = manifest as { config?: { digest?: string }; layers?: { digest?: string }[] };
+    const blobs = [manifestDigest, config?.digest, ...(layers ?? []).map((l) => l.digest)];
+    for (const d of blobs) {
+      if (d === undefined || !isDigest(d) || statSync(blob(d), { throwIfNoEntry: false }) === undefined) return false;
+      checks.push({ kind: "exists", path: blob(d) });
+    }
+    for (const key of this.hits) {
+      const head = firstLine(this.keyFile(key));
+      const entry = parseJson(head) as { chainId?: string; diffId?: string } | undefined;
+      if (head === undefined || entry?.chainId === undefined || !isDigest(entry.chainId)) return false;
+      checks.push({ kind: "head", path: this.keyFile(key), text: head });
+      checks.push({ kind: "exists", path: join(p.snapshots, "chains", digestHex(entry.chainId), "meta.json") });
+      if (entry.diffId !== undefined && isDigest(entry.diffId)) checks.push({ kind: "exists", path: blob(entry.diffId) });
+    }
+    // at rest: nothing a killed process left for a sweep, no other build or prune running
+    for (const dir of [p.tmp, p.runcState, activeMarkersDir(p.snapshots), pinsDir(p)]) checks.push({ kind: "empty", path: dir });
+    const readers = namesIn(p.locks).filter((n) => n.endsWith(".readers")).sort();
+    checks.push({ kind: "names", path: p.locks, names: readers });
+    for (const r of readers) checks.push({ kind: "empty", path: join(p.locks, r) });
+    return true;
+  }
+}
+
+/** Every tag names the same manifest before and after, that manifest being the build's (untagged: listed before). */
+function sameTargets(before: string, after: string, tags: string[], manifestDigest: string): boolean {
+  const b = parseJson(before) as ImageIndex | undefined;
+  const a = parseJson(after) as ImageIndex | undefined;
+  if (!Array.isArray(b?.manifests) || !Array.isArray(a?.manifests)) return false;
+  if (tags.length === 0) return b.manifests.some((d) => d.digest === manifestDigest);
+  const target = (index: ImageIndex, tag: string): string | undefined => index.manifests.find((d) => refNameOf(d) === tag)?.digest;
+  return tags.every((t) => target(b, t) === manifestDigest && target(a, t) === manifestDigest);
+}
+
+/**
+ * The context's folders and the files a build can see (the ignore rules applied), each stat'ed. Links
+ * and other entries are seen through their folder: one cannot change without a new entry in it.
+ */
+function walkContext(context: BuildContext, rel: string, stat: (path: string) => void): void {
+  const dir = rel === "" ? context.dir : join(context.dir, rel);
+  stat(dir);
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const childRel = rel === "" ? e.name : `${rel}/${e.name}`;
+    if (e.isDirectory()) {
+      if (context.mustDescend(childRel)) walkContext(context, childRel, stat);
+    } else if (e.isFile() && context.filter(childRel)) {
+      stat(join(dir, e.name));
+    }
+  }
+}
+
+/** Whether any entry looked at changed so recently that a change in the same tick could go unseen. */
+class RacyWatch {
+  private newest = 0n;
+  see(st: BigIntStats): void {
+    if (st.ctimeNs > this.newest) this.newest = st.ctimeNs;
+    if (st.mtimeNs > this.newest) this.newest = st.mtimeNs;
+  }
+  tooRecent(): boolean {
+    return this.newest + RACY_MARGIN_NS >= BigInt(Date.now()) * 1_000_000n;
+  }
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return undefined;
+    throw e;
+  }
+}
+
+function namesIn(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT") return [];
+    throw e;
+  }
+}
+
+function parseJson(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    if (e instanceof SyntaxError) return undefined;
+    throw e;
+  }
+}
+
+/** At most MAX_MEMOS memo files: the least recently written go. */
+function boundMemos(dir: string): void {
+  const names = namesIn(dir).filter((n) => /^[0-9a-f]{16}\.json$/.test(n));
+  if (names.length <= MAX_MEMOS) return;
+  const byAge = names.map((n) => ({ n, t: statSync(join(dir, n), { throwIfNoEntry: false })?.mtimeMs ?? 0 })).sort((a, b) => a.t - b.t);
+  for (const { n } of byAge.slice(0, names.length - MAX_MEMOS)) rmSync(join(dir, n), { force: true });
+}

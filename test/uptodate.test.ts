@@ -1,0 +1,145 @@
+// The up-to-date memo (cli/uptodate/): a build run again that would change nothing is answered from the
+// memo its last run wrote, with that run's output; any change to what the build relied on (a context
+// file, the Dockerfile, an ignore file, the command line, the environment, the store's tags, a cache
+// entry, leftovers to sweep) runs it in full. A replay is told by the store's index.json: a build always
+// rewrites it (a new inode), a replay only reads it.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { collect, freshStore, removeStore, TSBUILD, type RunResult } from "./helpers.js";
+
+let root: string;
+let ctx: string;
+
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<RunResult> {
+  const child = spawn(process.execPath, [TSBUILD, "--root", root, ...args], { cwd: ctx, env, stdio: ["ignore", "pipe", "pipe"] });
+  return collect(child);
+}
+
+const BUILD = ["build", "--progress", "plain", "--network", "none", "-t", "up:1", "."];
+
+/** Runs the build; whether it was replayed (index.json kept its inode) and what it printed. */
+async function build(args = BUILD, env?: NodeJS.ProcessEnv): Promise<{ replayed: boolean; out: RunResult }> {
+  const ino = statSync(join(root, "index.json")).ino;
+  const out = await run(args, env);
+  assert.equal(out.code, 0, out.stderr);
+  return { replayed: statSync(join(root, "index.json")).ino === ino, out };
+}
+
+/**
+ * After a change: the next build runs in full (and returns what it printed); one that rebuilt steps or
+ * moved its tag records nothing, so the build after it runs in full too and records; from then on it
+ * is replayed, printing what the last full build printed.
+ */
+async function runsThenReplays(what: string): Promise<RunResult> {
+  const first = await build();
+  assert.equal(first.replayed, false, `${what}: the build after it ran in full`);
+  let last = first;
+  await settle();
+  let next = await build();
+  if (!next.replayed) {
+    last = next;
+    await settle();
+    next = await build();
+  }
+  assert.equal(next.replayed, true, `${what}: the build after that was replayed`);
+  assert.equal(next.out.stderr, last.out.stderr);
+  assert.equal(next.out.stdout, last.out.stdout);
+  return first.out;
+}
+
+/** Past the memo's racy margin: a file written within 50 ms of a build is not trusted by its stat. */
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 60));
+
+describe("up-to-date memo", () => {
+  before(async () => {
+    root = await freshStore();
+    ctx = await mkdtemp(join(tmpdir(), "tsbuild-test-uptodate-"));
+    mkdirSync(join(ctx, "src"));
+    writeFileSync(join(ctx, "src", "a.txt"), "a\n");
+    writeFileSync(join(ctx, "Dockerfile"), "FROM busybox:local\nWORKDIR /app\nCOPY . /app\nRUN cat /app/src/*.txt > /app/all\n");
+    await settle();
+    const cold = await build();
+    assert.equal(cold.replayed, false);
+    await settle();
+  });
+  after(async () => {
+    await rm(ctx, { recursive: true, force: true });
+    await removeStore(root);
+  });
+
+  it("a rebuild that changes nothing is replayed with the same output", { timeout: 60_000 }, async () => {
+    const out = await runsThenReplays("the cold build");
+    assert.match(out.stderr, /cache: 3\/3 steps cached/);
+    const third = await build();
+    assert.equal(third.replayed, true);
+  });
+
+  it("a context file edited (same size), added, or removed runs the build", { timeout: 60_000 }, async () => {
+    writeFileSync(join(ctx, "src", "a.txt"), "b\n");
+    const edited = await runsThenReplays("an edit");
+    assert.match(edited.stderr, /rebuilt: src\/a\.txt changed/);
+    writeFileSync(join(ctx, "src", "b.txt"), "new\n");
+    await runsThenReplays("a new file");
+    rmSync(join(ctx, "src", "b.txt"));
+    await runsThenReplays("a removed file");
+  });
+
+  it("the Dockerfile, an ignore file, the command line or the environment changed runs the build", { timeout: 60_000 }, async () => {
+    writeFileSync(join(ctx, "Dockerfile"), "FROM busybox:local\nWORKDIR /app\nCOPY . /app\nRUN cat /app/src/*.txt > /app/all\nENV X=1\n");
+    await runsThenReplays("a Dockerfile edit");
+    writeFileSync(join(ctx, ".dockerignore"), "src/b.txt\n");
+    await runsThenReplays("a new .dockerignore");
+    const withArg = [...BUILD.slice(0, -1), "--build-arg", "A=1", "."];
+    const first = await build(withArg);
+    assert.equal(first.replayed, false, "another command line has no memo yet");
+    const env = { ...process.env, TSBUILD_UPTODATE_TEST: "1" };
+    assert.equal((await build(BUILD, env)).replayed, false, "another environment has no memo yet");
+    await settle();
+    assert.equal((await build(BUILD, env)).replayed, true);
+    assert.equal((await build(BUILD, { ...env, TSBUILD_TRACE: "1" })).replayed, false, "a trace asks for the build itself");
+  });
+
+  it("the store changed (a tag, a cache entry, leftovers to sweep) runs the build", { timeout: 60_000 }, async () => {
+    await build();
+    await settle();
+    assert.equal((await build()).replayed, true);
+    const tag = await run(["tag", "busybox:local", "other:1"]);
+    assert.equal(tag.code, 0, tag.stderr);
+    await runsThenReplays("another tag");
+
+    const keys = join(root, "cache", "keys");
+    for (const name of readdirSync(keys)) rmSync(join(keys, name));
+    const rebuilt = await runsThenReplays("the cache entries removed");
+    assert.match(rebuilt.stderr, /cache: 0\/3 steps cached/);
+
+    mkdirSync(join(root, "tmp", "left-behind"));
+    const swept = await build();
+    assert.equal(swept.replayed, false, "something in the scratch folder: the build runs (and sweeps)");
+    rmSync(join(root, "tmp", "left-behind"), { recursive: true, force: true });
+  });
+
+  it("a build that writes more than the store (--iidfile) or prints to a JSON stream is never replayed", { timeout: 60_000 }, async () => {
+    const iid = join(ctx, "..", `iid-${process.pid}`);
+    try {
+      for (let i = 0; i < 2; i++) {
+        rmSync(iid, { force: true });
+        const r = await build([...BUILD.slice(0, -1), "--iidfile", iid, "."]);
+        assert.equal(r.replayed, false);
+        assert.ok(existsSync(iid), "the id file is written every time");
+        await settle();
+      }
+      for (let i = 0; i < 2; i++) {
+        const r = await build([...BUILD.slice(0, 1), "--progress", "json", ...BUILD.slice(3)]);
+        assert.equal(r.replayed, false);
+        await settle();
+      }
+    } finally {
+      rmSync(iid, { force: true });
+    }
+  });
+});
