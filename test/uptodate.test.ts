@@ -5,7 +5,7 @@
 // rewrites it (a new inode), a replay only reads it.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -77,6 +77,16 @@ describe("up-to-date memo", () => {
     assert.match(out.stderr, /cache: 3\/3 steps cached/);
     const third = await build();
     assert.equal(third.replayed, true);
+    // standard error on /dev/null is no terminal: replayed too
+    const ino = statSync(join(root, "index.json")).ino;
+    const devnull = openSync("/dev/null", "w");
+    try {
+      const quiet = await collect(spawn(process.execPath, [TSBUILD, "--root", root, ...BUILD], { cwd: ctx, stdio: ["ignore", "pipe", devnull] }));
+      assert.equal(quiet.code, 0);
+    } finally {
+      closeSync(devnull);
+    }
+    assert.equal(statSync(join(root, "index.json")).ino, ino);
   });
 
   it("a context file edited (same size), added, or removed runs the build", { timeout: 60_000 }, async () => {

@@ -62,13 +62,17 @@ export function invocationKey(argv: readonly string[], cwd: string, env: NodeJS.
 
 /** The memo file of an invocation: named by a hash of it, holding it whole (compared exactly on read). */
 export function memoPath(root: string, invocation: string): string {
-  // FNV-1a, 64 bits: a name, not a proof (the file holds the invocation), and no crypto to load at start
-  let h = 0xcbf29ce484222325n;
+  // two 32-bit FNV-1a lanes: a name, not a proof (the file holds the invocation and it is compared whole),
+  // and no crypto to load at start
+  let a = 0x811c9dc5;
+  let b = 0x050c5d1f;
   for (let i = 0; i < invocation.length; i++) {
-    h ^= BigInt(invocation.charCodeAt(i));
-    h = (h * 0x100000001b3n) & 0xffffffffffffffffn;
+    const c = invocation.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x01000193) ^ (a >>> 15);
   }
-  return join(memoDir(root), `${h.toString(16).padStart(16, "0")}.json`);
+  const h = `${(a >>> 0).toString(16).padStart(8, "0")}${(b >>> 0).toString(16).padStart(8, "0")}`;
+  return join(memoDir(root), `${h}.json`);
 }
 
 export function memoDir(root: string): string {

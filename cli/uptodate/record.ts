@@ -4,9 +4,8 @@
 // stats, folders included, so that a file added or removed shows), the Dockerfile and ignore files, the
 // store's index, each cache entry used with its snapshot and layer, and a store at rest (nothing to
 // sweep, no lock held). Only builds whose every input is in those checks are recorded (eligible()).
-import { lstatSync, readFileSync, readdirSync, rmSync, statSync, type BigIntStats } from "node:fs";
+import { lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, type BigIntStats } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { atomicWriteFile } from "../../common/fsutil.js";
 import { digestHex, isDigest, type Digest } from "../../common/digest.js";
 import { errnoCode } from "../../common/errors.js";
 import { outsideReached } from "../../common/outside.js";
@@ -15,6 +14,7 @@ import { pinsDir } from "../../common/pins.js";
 import { openContext, type BuildContext } from "../../cache/context.js";
 import { activeMarkersDir } from "../../runtime/snapshotfiles.js";
 import { refNameOf } from "../../image/layoutindex.js";
+import { writeFileVia } from "../../image/blobs.js";
 import { tagReference } from "../../image/store.js";
 import type { ImageIndex } from "../../image/config.js";
 import type { BuildEvent } from "../../builder/events.js";
@@ -124,7 +124,8 @@ export class UpToDateRecorder {
       output: this.output,
     };
     const file = memoPath(this.paths.root, memo.invocation);
-    atomicWriteFile(file, JSON.stringify(memo));
+    mkdirSync(dirname(file), { recursive: true });
+    await writeFileVia(this.paths.tmp, file, JSON.stringify(memo)); // via scratch: a killed write is swept there
     boundMemos(memoDir(this.paths.root));
   }
 

@@ -7,12 +7,15 @@
 import { fstatSync, readFileSync, utimesSync, writeSync } from "node:fs";
 import { holds, invocationKey, isMemo, memoPath, rootOfArgv, type Memo } from "./memo.js";
 
+const DEV_NULL = (1 << 8) | 3;
+
 /** True when the command was answered from its memo (the caller does nothing more); false to run it. */
 export function replayIfUpToDate(argv: string[], bundle: string): boolean {
   const env = process.env;
   if (env.TSBUILD_TRACE !== undefined && env.TSBUILD_TRACE !== "" && env.TSBUILD_TRACE !== "0") return false;
-  // a terminal gets the live progress display, which a recorded transcript is not
-  if (fstatSync(2).isCharacterDevice()) return false;
+  // a terminal gets the live progress display, which a recorded transcript is not (/dev/null, 1:3, is no terminal)
+  const err = fstatSync(2);
+  if (err.isCharacterDevice() && err.rdev !== DEV_NULL) return false;
   const root = rootOfArgv(argv, env);
   const invocation = invocationKey(argv, process.cwd(), env, bundle, root);
   const memo = readMemo(memoPath(root, invocation));
