@@ -1,4 +1,4 @@
-import { lstat, readlink } from "node:fs/promises";
+import { lstatSync, readlinkSync } from "node:fs";
 import { posix } from "node:path";
 import { errnoCode } from "./errors.js";
 
@@ -11,16 +11,18 @@ const MAX_LINKS = 255;
  * is not dereferenced (for lstat-like uses: COPY onto a symlink replaces the link).
  */
 export async function resolveInRoot(root: string, path: string, followFinal = true): Promise<string> {
-  const rel = await resolveRelative(root, path, followFinal);
+  const rel = resolveRelative(root, path, followFinal);
   return rel === "" ? root : posix.join(root, rel);
 }
 
 /** Like resolveInRoot, but returns the resolved path inside the container (starting with `/`). */
 export async function resolveInsideRoot(root: string, path: string, followFinal = true): Promise<string> {
-  return "/" + (await resolveRelative(root, path, followFinal));
+  return "/" + resolveRelative(root, path, followFinal);
 }
 
-async function resolveRelative(root: string, path: string, followFinal: boolean): Promise<string> {
+// Synchronous calls: a few lstats of paths the kernel has cached, asked several times a step, where
+// each thread-pool round trip cost more than the call.
+function resolveRelative(root: string, path: string, followFinal: boolean): string {
   let pending = splitPath(path);
   const done: string[] = [];
   let links = 0;
@@ -39,17 +41,16 @@ async function resolveRelative(root: string, path: string, followFinal: boolean)
     }
     let isLink = false;
     try {
-      isLink = (await lstat(candidate)).isSymbolicLink();
+      isLink = lstatSync(candidate, { throwIfNoEntry: false })?.isSymbolicLink() ?? false;
     } catch (e) {
-      const code = errnoCode(e);
-      if (code !== "ENOENT" && code !== "ENOTDIR") throw e;
+      if (errnoCode(e) !== "ENOTDIR") throw e;
     }
     if (!isLink) {
       done.push(part);
       continue;
     }
     if (++links > MAX_LINKS) throw new Error(`too many levels of symbolic links resolving ${path}`);
-    const target = await readlink(candidate);
+    const target = readlinkSync(candidate);
     const rest = splitPath(target);
     if (target.startsWith("/")) done.length = 0;
     pending = [...rest, ...pending];

@@ -1,7 +1,6 @@
 import { spawn } from "node:child_process";
-import { pathExists } from "../common/fsutil.js";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { mkdir, readFile, rm } from "node:fs/promises";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readFile, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { runTool } from "./exec.js";
 import { traced } from "../common/trace.js";
@@ -63,7 +62,7 @@ export async function runContainer(paths: StorePaths, spec: ContainerSpec): Prom
   spec.signal?.throwIfAborted();
   const env = await withDefaultEnv(spec);
   const cwdHost = await resolveInRoot(spec.rootfs, spec.cwd);
-  await mkdir(cwdHost, { recursive: true, mode: 0o755 });
+  mkdirSync(cwdHost, { recursive: true, mode: 0o755 });
   const removeStubs = await recordMountStubs(spec.rootfs, [
     ...GENERATED_FILE_MOUNTS,
     ...(spec.mounts ?? []).map((m) => m.destination),
@@ -78,7 +77,7 @@ export async function runContainer(paths: StorePaths, spec: ContainerSpec): Prom
     const hostsFile = join(bundle, "hosts");
     const resolvConfFile = join(bundle, "resolv.conf");
     writeFileSync(hostsFile, hostsFileContent(hostname, spec.sandbox?.extraHosts));
-    writeFileSync(resolvConfFile, resolvConfContent(await readHostResolvConf()));
+    writeFileSync(resolvConfFile, resolvConfContent(readHostResolvConf()));
     const config = buildSpec({ ...spec, env, hostname, hostsFile, resolvConfFile, terminal: spec.terminal !== undefined });
     writeFileSync(join(bundle, "config.json"), JSON.stringify(config, null, 1));
     const exitCode = await traced("runc run", () => (spec.terminal ? runRuncOnTerminal(paths, bundle, id, spec, spec.terminal) : runRunc(paths, bundle, id, spec)));
@@ -89,7 +88,7 @@ export async function runContainer(paths: StorePaths, spec: ContainerSpec): Prom
     await allSettledOrThrow([
       () => deleteContainer(paths, id),
       () => removeStubs(),
-      () => rm(bundle, { recursive: true, force: true }),
+      async () => rmSync(bundle, { recursive: true, force: true }), // a few small files: no thread-pool round trips
     ]);
   }
 }
@@ -137,9 +136,9 @@ async function readStartError(logFile: string, prefix = "runc run failed: "): Pr
   return undefined;
 }
 
-async function readHostResolvConf(): Promise<string | undefined> {
+function readHostResolvConf(): string | undefined {
   try {
-    return await readFile("/etc/resolv.conf", "utf8");
+    return readFileSync("/etc/resolv.conf", "utf8");
   } catch (e) {
     if (errnoCode(e) === "ENOENT") return undefined;
     throw e;
@@ -287,7 +286,7 @@ export async function execOnTerminal(
 export async function deleteContainer(paths: StorePaths, id: string): Promise<void> {
   // runc keeps a folder per container in its state dir: none means nothing to delete, and saves
   // spawning runc after every RUN (`runc run` removes its container when the process exits)
-  if (!(await pathExists(join(paths.runcState, id)))) return;
+  if (!existsSync(join(paths.runcState, id))) return;
   const r = await runTool(RUNC, ["--root", paths.runcState, "delete", "-f", id]);
   if (r.exitCode === 0) return;
   const out = r.output;

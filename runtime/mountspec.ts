@@ -1,6 +1,7 @@
 // What to mount for a snapshot, as containerd's snapshotters answer with mount descriptions and leave
 // the mounting to the caller: the snapshotter (snapshotter.ts) says what, mountSpec() mounts it.
-import { mkdir, rm } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { mountOverlay, unmount, type OverlayOptions } from "./mounts.js";
 import { scratchName } from "./owner.js";
@@ -24,7 +25,7 @@ export interface Mounted {
 export async function mountSpec(spec: MountSpec, scratchDir: string): Promise<Mounted> {
   if (spec.type === "dir") return { rootfs: spec.path, unmount: async () => {} };
   const at = join(scratchDir, scratchName(spec.type === "empty" ? "empty" : "mnt"));
-  await mkdir(at, { recursive: true });
+  mkdirSync(at, { recursive: true });
   if (spec.type === "empty") return { rootfs: at, unmount: () => rm(at, { recursive: true, force: true }) };
   try {
     await mountOverlay({ ...spec.options, target: at });

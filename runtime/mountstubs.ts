@@ -1,4 +1,4 @@
-import { lstat, readdir, rmdir, stat, unlink, utimes } from "node:fs/promises";
+import { lstatSync, readdirSync, rmdirSync, statSync, unlinkSync, utimesSync } from "node:fs";
 import { dirname, posix } from "node:path";
 import { errnoCode } from "../common/errors.js";
 import { resolveInRoot } from "../common/rootpath.js";
@@ -9,7 +9,10 @@ import { resolveInRoot } from "../common/rootpath.js";
 // remove those that are still empty, restoring the parent's timestamps. /proc, /dev and /sys are not
 // treated: BuildKit leaves them in the layer too (observed: `RUN true` on busybox adds dev/ proc/ sys/).
 
-/** Records missing mount destinations; the returned function removes the stubs runc left. */
+/**
+ * Records missing mount destinations; the returned function removes the stubs runc left. Synchronous
+ * calls: a few metadata calls on every RUN, where each thread-pool round trip cost more than the call.
+ */
 export async function recordMountStubs(rootfs: string, destinations: string[]): Promise<() => Promise<void>> {
   const missing: string[] = [];
   for (const dest of destinations) {
@@ -17,7 +20,7 @@ export async function recordMountStubs(rootfs: string, destinations: string[]): 
     let p = posix.join("/", dest);
     if (p === "/") continue;
     for (;;) {
-      if (await exists(rootfs, p)) break;
+      if (exists(await resolveInRoot(rootfs, p, false))) break;
       missing.push(p);
       const up = posix.dirname(p);
       if (up === p || up === "/") break;
@@ -29,13 +32,11 @@ export async function recordMountStubs(rootfs: string, destinations: string[]): 
   };
 }
 
-async function exists(rootfs: string, p: string): Promise<boolean> {
+function exists(host: string): boolean {
   try {
-    await lstat(await resolveInRoot(rootfs, p, false));
-    return true;
+    return lstatSync(host, { throwIfNoEntry: false }) !== undefined;
   } catch (e) {
-    const code = errnoCode(e);
-    if (code === "ENOENT" || code === "ENOTDIR") return false;
+    if (errnoCode(e) === "ENOTDIR") return false;
     throw e;
   }
 }
@@ -44,20 +45,20 @@ async function removeIfEmptyStub(rootfs: string, p: string): Promise<void> {
   const host = await resolveInRoot(rootfs, p, false);
   let st;
   try {
-    st = await lstat(host);
+    st = lstatSync(host, { throwIfNoEntry: false });
   } catch (e) {
-    const code = errnoCode(e);
-    if (code === "ENOENT" || code === "ENOTDIR") return;
+    if (errnoCode(e) === "ENOTDIR") return;
     throw e;
   }
+  if (st === undefined) return;
   if (st.isDirectory()) {
-    if ((await readdir(host)).length !== 0) return;
+    if (readdirSync(host).length !== 0) return;
   } else if (!st.isFile() || st.size !== 0) {
     return;
   }
   const parent = dirname(host);
-  const parentStat = await stat(parent);
-  if (st.isDirectory()) await rmdir(host);
-  else await unlink(host);
-  await utimes(parent, parentStat.atime, parentStat.mtime);
+  const parentStat = statSync(parent);
+  if (st.isDirectory()) rmdirSync(host);
+  else unlinkSync(host);
+  utimesSync(parent, parentStat.atime, parentStat.mtime);
 }

@@ -1,4 +1,4 @@
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { errnoCode, UserError } from "../common/errors.js";
 import { resolveInRoot } from "../common/rootpath.js";
 
@@ -36,8 +36,10 @@ export class UnknownUserError extends UserError {}
 const NUMERIC = /^\d+$/;
 
 async function readRootFile(rootfs: string, path: string): Promise<string> {
+  const host = await resolveInRoot(rootfs, path);
   try {
-    return await readFile(await resolveInRoot(rootfs, path), "utf8");
+    // synchronous: a small file read on every RUN (open, stat, read, close: four thread-pool round trips otherwise)
+    return readFileSync(host, "utf8");
   } catch (e) {
     const code = errnoCode(e);
     if (code === "ENOENT" || code === "ENOTDIR") return "";
