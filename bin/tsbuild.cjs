@@ -25,32 +25,40 @@ function readCache(kind) {
 
 // A build run again that would change nothing is answered from its up-to-date memo, before the CLI loads
 // (cli/uptodate/replay.ts).
-if (require("../dist/uptodate.cjs").replayIfUpToDate(process.argv.slice(2), bundle)) return;
-
-const buildCache = readCache("build");
-const cached = buildCache ?? readCache("cli");
-const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, "utf8")}\n})`, {
-  filename: bundle,
-  ...(cached ? { cachedData: cached } : {}),
+// A failure of the check itself is said, and the command runs as usual.
+require("../dist/uptodate.cjs").replayIfUpToDate(process.argv.slice(2), bundle).then((replayed) => {
+  if (!replayed) runCli();
+}, (e) => {
+  process.stderr.write(`tsbuild: the up-to-date check failed (${e instanceof Error ? e.message : String(e)}); building\n`);
+  runCli();
 });
-const mod = { exports: {} };
-script.runInThisContext()(mod.exports, createRequire(bundle), mod, bundle, dirname(bundle));
-const cli = mod.exports;
-const argv = process.argv.slice(2);
-const kind = cli.runsBuild(argv) ? "build" : "cli";
-if (cached === undefined || script.cachedDataRejected === true || (kind === "build" && buildCache === undefined)) {
-  // only a run that succeeded: a build failing early compiles a fraction of the build path, and its
-  // (accepted, so never rewritten) cache left every later start ~40 ms slower
-  process.once("exit", (code) => {
-    if (code !== 0) return;
-    const tmp = `${cachePath(kind)}.tmp-${process.pid}`;
-    try {
-      writeFileSync(tmp, script.createCachedData());
-      renameSync(tmp, cachePath(kind));
-    } catch (e) {
-      rmSync(tmp, { force: true });
-      if (!["EACCES", "EPERM", "EROFS", "ENOSPC"].includes(e.code)) throw e; // a read-only install runs uncached
-    }
+
+function runCli() {
+  const buildCache = readCache("build");
+  const cached = buildCache ?? readCache("cli");
+  const script = new Script(`(function (exports, require, module, __filename, __dirname) {${readFileSync(bundle, "utf8")}\n})`, {
+    filename: bundle,
+    ...(cached ? { cachedData: cached } : {}),
   });
+  const mod = { exports: {} };
+  script.runInThisContext()(mod.exports, createRequire(bundle), mod, bundle, dirname(bundle));
+  const cli = mod.exports;
+  const argv = process.argv.slice(2);
+  const kind = cli.runsBuild(argv) ? "build" : "cli";
+  if (cached === undefined || script.cachedDataRejected === true || (kind === "build" && buildCache === undefined)) {
+    // only a run that succeeded: a build failing early compiles a fraction of the build path, and its
+    // (accepted, so never rewritten) cache left every later start ~40 ms slower
+    process.once("exit", (code) => {
+      if (code !== 0) return;
+      const tmp = `${cachePath(kind)}.tmp-${process.pid}`;
+      try {
+        writeFileSync(tmp, script.createCachedData());
+        renameSync(tmp, cachePath(kind));
+      } catch (e) {
+        rmSync(tmp, { force: true });
+        if (!["EACCES", "EPERM", "EROFS", "ENOSPC"].includes(e.code)) throw e; // a read-only install runs uncached
+      }
+    });
+  }
+  cli.main(argv, { argv, bundle });
 }
-cli.main(argv, { argv, bundle });

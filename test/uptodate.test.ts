@@ -133,6 +133,16 @@ describe("up-to-date memo", () => {
     rmSync(join(root, "tmp", "left-behind"), { recursive: true, force: true });
   });
 
+  it("a context of hundreds of files (checked on the thread pool): one edited file runs the build", { timeout: 60_000 }, async () => {
+    mkdirSync(join(ctx, "many"));
+    for (let i = 0; i < 300; i++) writeFileSync(join(ctx, "many", `f${i}.txt`), `file ${i}\n`);
+    await settle();
+    await runsThenReplays("300 new files");
+    writeFileSync(join(ctx, "many", "f150.txt"), "file X\n".padEnd("file 150\n".length, " "));
+    const edited = await runsThenReplays("one of them edited");
+    assert.match(edited.stderr, /rebuilt: many\/f150\.txt changed/);
+  });
+
   it("a build that writes more than the store (--iidfile) or prints to a JSON stream is never replayed", { timeout: 60_000 }, async () => {
     const iid = join(ctx, "..", `iid-${process.pid}`);
     try {

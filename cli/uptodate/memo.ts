@@ -28,7 +28,26 @@ export type Check =
   | { kind: "bytes"; path: string; text: string }
   | { kind: "head"; path: string; text: string }
   | { kind: "empty"; path: string }
-  | { kind: "names"; path: string; names: string[] };
+  | { kind: "names"; path: string; names: string[] }
+  | TreeCheck;
+
+/**
+ * The build context as the build could see it: each folder by its lstat key (statKeyOf), and in each
+ * the visible regular files by name and file key (fileKeyOf). A folder's key moves when an entry is
+ * added, removed or renamed in it, so links, ignored entries and new files show through their folder.
+ */
+export interface TreeCheck {
+  kind: "tree";
+  root: string;
+  /** [folder relative to root ("" for root), its key, [name, file key] of its visible files]. */
+  dirs: [string, string, [string, string][]][];
+}
+
+/** One folder's entries with their file keys (native/ scanDir: fstatat on libuv's thread pool). */
+export type ScanDir = (path: string) => Promise<{ names: string[]; keys: string[] }>;
+
+/** Past this many files, a tree is checked with ScanDir (where given) rather than an lstat each. */
+const SCAN_FROM_FILES = 256;
 
 export interface Memo {
   version: number;
@@ -88,6 +107,11 @@ interface StatLike {
   mode: bigint;
 }
 
+/** A regular file's key as native scanDir gives it (and the digest cache keeps it): mode changes move ctime. */
+export function fileKeyOf(st: StatLike): string {
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
 export function statKeyOf(st: StatLike): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}`;
 }
@@ -125,8 +149,10 @@ export function firstLine(path: string): string | undefined {
 }
 
 /** Whether the fact still holds. */
-export function holds(c: Check): boolean {
+export async function holds(c: Check, scan?: ScanDir): Promise<boolean> {
   switch (c.kind) {
+    case "tree":
+      return treeHolds(c, scan);
     case "stat":
       return statKey(c.path) === c.key;
     case "absent":
@@ -150,4 +176,28 @@ export function isMemo(o: unknown): o is Memo {
   if (typeof o !== "object" || o === null) return false;
   const m = o as Partial<Memo>;
   return m.version === MEMO_VERSION && typeof m.invocation === "string" && Array.isArray(m.checks) && Array.isArray(m.touch) && Array.isArray(m.output);
+}
+
+async function treeHolds(c: TreeCheck, scan: ScanDir | undefined): Promise<boolean> {
+  const dirPath = (rel: string): string => (rel === "" ? c.root : join(c.root, rel));
+  for (const [rel, key] of c.dirs) if (statKey(dirPath(rel)) !== key) return false;
+  const files = c.dirs.reduce((n, d) => n + d[2].length, 0);
+  if (scan === undefined || files < SCAN_FROM_FILES) {
+    for (const [rel, , entries] of c.dirs) {
+      for (const [name, key] of entries) {
+        const st = lstatSync(join(dirPath(rel), name), { bigint: true, throwIfNoEntry: false });
+        if (st === undefined || fileKeyOf(st) !== key) return false;
+      }
+    }
+    return true;
+  }
+  // the folders are unchanged (above), so each holds the names it held: only the files' keys can differ
+  const results = await Promise.all(c.dirs.map(async ([rel, , entries]) => {
+    if (entries.length === 0) return true;
+    const found = await scan(dirPath(rel));
+    const byName = new Map<string, string>();
+    found.names.forEach((n, i) => byName.set(n, found.keys[i] as string));
+    return entries.every(([name, key]) => byName.get(name) === key);
+  }));
+  return results.every(Boolean);
 }

@@ -4,7 +4,7 @@
 // stats, folders included, so that a file added or removed shows), the Dockerfile and ignore files, the
 // store's index, each cache entry used with its snapshot and layer, and a store at rest (nothing to
 // sweep, no lock held). Only builds whose every input is in those checks are recorded (eligible()).
-import { lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, type BigIntStats } from "node:fs";
+import { constants, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { digestHex, isDigest, type Digest } from "../../common/digest.js";
 import { errnoCode } from "../../common/errors.js";
@@ -19,7 +19,10 @@ import { tagReference } from "../../image/store.js";
 import type { ImageIndex } from "../../image/config.js";
 import type { BuildEvent } from "../../builder/events.js";
 import type { Launch } from "./launch.js";
-import { MEMO_VERSION, firstLine, invocationKey, memoDir, memoPath, statKeyOf, type Check, type Memo } from "./memo.js";
+import { MEMO_VERSION, firstLine, invocationKey, memoDir, memoPath, statKeyOf, type Check, type Memo, type TreeCheck } from "./memo.js";
+import { native } from "../../common/native.js";
+
+const { S_IFMT, S_IFDIR, S_IFREG } = constants;
 
 
 /** A file changed within the same clock tick as our look could keep its stat (git's "racy clean"). */
@@ -105,15 +108,21 @@ export class UpToDateRecorder {
       const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
       if (st === undefined) checks.push({ kind: "absent", path });
       else {
-        fresh.see(st);
+        fresh.see(st.mtimeNs, st.ctimeNs);
         checks.push({ kind: "stat", path, key: statKeyOf(st) });
       }
     };
-    stat(done.dockerfile);
-    // both places an ignore file may be (cache/context.ts): one appearing changes the build
-    stat(join(dirname(done.dockerfile), `${basename(done.dockerfile)}.dockerignore`));
-    stat(join(done.contextDir, ".dockerignore"));
-    walkContext(context, "", stat);
+    try {
+      stat(done.dockerfile);
+      // both places an ignore file may be (cache/context.ts): one appearing changes the build
+      stat(join(dirname(done.dockerfile), `${basename(done.dockerfile)}.dockerignore`));
+      stat(join(done.contextDir, ".dockerignore"));
+      checks.push(await contextTree(context, fresh));
+    } catch (e) {
+      // a folder the build never read may be unreadable, or an entry go while we look: no memo then
+      if (errnoCode(e) !== undefined) return;
+      throw e;
+    }
     if (fresh.tooRecent()) return;
     if (!this.storeChecks(checks, after, done.manifestDigest)) return;
     const memo: Memo = {
@@ -175,28 +184,42 @@ function sameTargets(before: string, after: string, tags: string[], manifestDige
 }
 
 /**
- * The context's folders and the files a build can see (the ignore rules applied), each stat'ed. Links
- * and other entries are seen through their folder: one cannot change without a new entry in it.
+ * The context's folders and the files a build can see (the ignore rules applied), with the keys a
+ * replay compares (memo.ts TreeCheck): each folder's lstat, each file's as native scanDir gives it.
  */
-function walkContext(context: BuildContext, rel: string, stat: (path: string) => void): void {
-  const dir = rel === "" ? context.dir : join(context.dir, rel);
-  stat(dir);
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const childRel = rel === "" ? e.name : `${rel}/${e.name}`;
-    if (e.isDirectory()) {
-      if (context.mustDescend(childRel)) walkContext(context, childRel, stat);
-    } else if (e.isFile() && context.filter(childRel)) {
-      stat(join(dir, e.name));
+async function contextTree(context: BuildContext, fresh: RacyWatch): Promise<TreeCheck> {
+  const dirs: TreeCheck["dirs"] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const dir = rel === "" ? context.dir : join(context.dir, rel);
+    const st = lstatSync(dir, { bigint: true });
+    fresh.see(st.mtimeNs, st.ctimeNs);
+    const files: [string, string][] = [];
+    dirs.push([rel, statKeyOf(st), files]);
+    const scan = await native().scanDir(dir);
+    for (let i = 0; i < scan.names.length; i++) {
+      const name = scan.names[i] as string;
+      const type = (scan.modes[i] as number) & S_IFMT;
+      const childRel = rel === "" ? name : `${rel}/${name}`;
+      if (type === S_IFDIR) {
+        if (context.mustDescend(childRel)) await walk(childRel);
+      } else if (type === S_IFREG && context.filter(childRel)) {
+        const key = scan.keys[i] as string;
+        const [, , , mtimeNs, ctimeNs] = key.split(":");
+        fresh.see(BigInt(mtimeNs ?? "0"), BigInt(ctimeNs ?? "0"));
+        files.push([name, key]);
+      }
     }
-  }
+  };
+  await walk("");
+  return { kind: "tree", root: context.dir, dirs };
 }
 
 /** Whether any entry looked at changed so recently that a change in the same tick could go unseen. */
 class RacyWatch {
   private newest = 0n;
-  see(st: BigIntStats): void {
-    if (st.ctimeNs > this.newest) this.newest = st.ctimeNs;
-    if (st.mtimeNs > this.newest) this.newest = st.mtimeNs;
+  see(mtimeNs: bigint, ctimeNs: bigint): void {
+    if (ctimeNs > this.newest) this.newest = ctimeNs;
+    if (mtimeNs > this.newest) this.newest = mtimeNs;
   }
   tooRecent(): boolean {
     return this.newest + RACY_MARGIN_NS >= BigInt(Date.now()) * 1_000_000n;
