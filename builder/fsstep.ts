@@ -86,7 +86,7 @@ export async function runFilesystemStep(
 
   // Lookup: the local cache, then a --cache-from cache (which fetches only this step's layer and
   // unpacks it on the parent chain, so the step before must be finished first).
-  const local = noCache ? undefined : await usableEntry(session, key);
+  const local = noCache ? undefined : await usableEntry(session, key, state.chainId);
   let over = after; // unfinished until here: a miss runs over its snapshot
   if (local === undefined && !noCache && session.imported.length > 0) {
     await after?.finish();
@@ -122,6 +122,8 @@ export async function runFilesystemStep(
     isFirstStep: state.key === state.baseKey,
   });
   const { snapshotter } = session;
+  // over a built step the chain below is a snapshot already; after hits it may only be named
+  if (over === undefined) await session.materialize(state, state.unpackStep);
   const snapshot = await traced("step prepare", () =>
     snapshotter.prepare(state.chainId, over === undefined ? {} : { over: over.snapshot }));
   let done: WorkDone | void;
@@ -181,7 +183,7 @@ async function planStep(
     return { kind: "hit" };
   };
   if (state.planned === "depends") return done({ cached: false, planned: "depends", reason: "depends on the step before it" });
-  const hit = noCache ? undefined : await usableEntry(session, key);
+  const hit = noCache ? undefined : await usableEntry(session, key, state.chainId);
   if (hit) {
     applyLayer(state, hit.chainId, hit.diffId, hit.layerSize, step, new Date(hit.createdAt));
     state.key = key;
@@ -263,13 +265,16 @@ async function writeLayer(session: BuildSession, dir: string, reuse: LayerReuse 
   }
 }
 
-/** A cache entry whose snapshot and layer blob are both still there (pruning may have removed either). */
-async function usableEntry(session: BuildSession, key: Digest): Promise<(CacheEntry & { diffId: Digest; layerSize: number }) | undefined> {
+/**
+ * A cache entry whose layer blob is still there (pruning may have removed it), on `parent`: its snapshot
+ * is there too, or is made from the layers when a step runs on it (an entry from --cache-from has none).
+ */
+async function usableEntry(session: BuildSession, key: Digest, parent: Digest | null): Promise<(CacheEntry & { diffId: Digest; layerSize: number }) | undefined> {
   await session.pin("entry", [key]); // pin, then look: a prune from now on keeps the entry, its snapshot and layer
   const entry = await session.cache.get(key);
   if (!entry || !hasLayer(entry)) return undefined;
-  if (!(await session.snapshotter.has(entry.chainId))) return undefined;
   if (!(await session.store.has(entry.diffId))) return undefined;
+  if (entry.chainId !== chainIdOf(parent, entry.diffId) && !(await session.snapshotter.has(entry.chainId))) return undefined;
   return entry; // not spread: that would parse its record (cache/index.ts reads it on demand)
 }
 

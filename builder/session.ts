@@ -7,10 +7,9 @@ import type { SandboxOptions } from "../runtime/ocispec.js";
 import type { NamedContext } from "./namedcontexts.js";
 import type { Platform } from "../runtime/platform.js";
 import type { StorePaths } from "../common/storepaths.js";
-import type { Descriptor } from "../image/config.js";
+import type { Descriptor, ImageConfig } from "../image/config.js";
 import type { ContentStore, ImageRecord } from "../image/store.js";
 import type { Snapshotter } from "../runtime/snapshotter.js";
-import { unpackLayer } from "../runtime/unpack.js";
 import { currentLease, type PinKind } from "../common/pins.js";
 import { chainIdOf } from "../image/config.js";
 import { HeldRemovals } from "../runtime/heldremovals.js";
@@ -122,6 +121,18 @@ export class BuildSession {
     return p;
   }
 
+  /**
+   * A stage's filesystem as a snapshot, made from its layers' blobs if it is not one yet. With a
+   * --cache-from cache, a FROM and a hit only name their chain (BuildKit's lazy refs: a build whose
+   * steps all hit unpacks nothing); what runs on it or reads it (a step that misses, COPY --from,
+   * RUN --mount from) makes it here. `step` hears how a long unpack goes (the FROM's).
+   */
+  async materialize(at: { chainId: Digest | null; layers: Descriptor[]; config: ImageConfig }, step?: StepInfo): Promise<void> {
+    if (at.chainId === null || this.settings.plan || (await this.snapshotter.has(at.chainId))) return;
+    const made = await traced("materialize", () => this.ensureUnpacked(at.layers, at.config.rootfs.diff_ids, step));
+    if (made !== at.chainId) throw new Error(`unreachable: the layers make ${String(made)}, not ${at.chainId}`);
+  }
+
   /** Notes a cache entry the build used or made, with the chain it sits on (for --cache-to). */
   noteUsed(entry: UsedStep["entry"], parentChainId: Digest | null): void {
     this.usedSteps.set(entry.key, { entry, parentChainId });
@@ -135,7 +146,7 @@ export class BuildSession {
 
   /**
    * After a local miss: a step from a --cache-from cache, its layer fetched (only this one) and
-   * unpacked on the parent snapshot, and recorded in the local cache. Undefined when no cache has
+   * recorded in the local cache; its snapshot is made only if a step runs on it (materialize). Undefined when no cache has
    * the key; a problem (the step is then built) when its layer cannot be fetched.
    */
   async restoreImported(key: Digest, parentChain: Digest | null): Promise<ImportedHit | undefined> {
@@ -157,7 +168,8 @@ export class BuildSession {
         problem = `cache ${cache.where}: layer ${rec.layer.digest} could not be fetched (${errorMessage(e)})`;
         continue;
       }
-      const chainId = await traced("cache-from unpack", () => unpackLayer(this.snapshotter, parentChain, rec.diffId, () => this.store.openBlob(rec.diffId)));
+      // not unpacked: the entry names its chain, made from the layers when a step runs on it (materialize)
+      const chainId = chainIdOf(parentChain, rec.diffId);
       const now = Date.now();
       const entry: CacheEntry & UsedStep["entry"] = {
         key, chainId, diffId: rec.diffId, layerSize: await this.store.blobSize(rec.diffId),

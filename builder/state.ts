@@ -1,6 +1,7 @@
 // The state of one stage while it is built: the image config so far, its layers and snapshot chain,
 // the cache key of its last step, and the ARGs in scope.
 import type { PlannedStage } from "./planmode.js";
+import type { StepInfo } from "./events.js";
 import type { Digest } from "../common/digest.js";
 import type { ContainerConfig, Descriptor, ImageConfig } from "../image/config.js";
 import { DEFAULT_PATH } from "../runtime/container.js";
@@ -28,6 +29,8 @@ export class StageState {
   lastLayer: { name: string; created: string } | undefined;
   /** `tsbuild plan`: "rebuild" once a step is predicted to miss, "depends" once one cannot be decided (keys after it are unknown). */
   planned: PlannedStage = "cached";
+  /** The FROM, which hears how its base unpacks when that is left to the first step needing it (session.materialize). */
+  unpackStep: StepInfo | undefined;
   /** The key the stage started from (its base's): a step on it is the stage's first filesystem step. */
   readonly baseKey: Digest;
   /** Where this stage's own history entries start (those before are the base image's). */

@@ -12,12 +12,15 @@ import type { CacheEntry } from "./index.js";
 export interface CacheCheck extends CheckResult {
   /** Entry file → the chain ID it restores (what the snapshots' check counts as referenced). */
   chains: Map<string, Digest>;
+  /** Entry files without a layer: only their snapshot restores them. */
+  layerless: Set<string>;
 }
 
 /** Entries readable and their layers stored (`blobs`: the names in blobs/sha256). */
 export async function checkCache(paths: StorePaths, blobs: ReadonlySet<string>): Promise<CacheCheck> {
   const problems: StoreProblem[] = [];
   const chains = new Map<string, Digest>();
+  const layerless = new Set<string>();
   const keysDir = join(paths.cache, "keys");
   let entries = 0;
   for (const name of await listDirIfExists(keysDir)) {
@@ -35,14 +38,19 @@ export async function checkCache(paths: StorePaths, blobs: ReadonlySet<string>):
       problems.push({ line: `${where}: its layer ${head.diffId} is missing`, repair: () => removed(file) });
     } else {
       chains.set(file, head.chainId);
+      if (head.diffId === undefined) layerless.add(file);
     }
   }
-  return { problems, counts: { "cache entries": entries }, chains };
+  return { problems, counts: { "cache entries": entries }, chains, layerless };
 }
 
-/** Entries whose snapshot is not among the `published` (sound) ones. */
-export function entriesWithoutSnapshot(paths: StorePaths, chains: ReadonlyMap<string, Digest>, published: ReadonlySet<Digest>): StoreProblem[] {
-  return [...chains].filter(([, chain]) => !published.has(chain)).map(([file, chain]) => ({
+/**
+ * Entries whose snapshot is not among the `published` (sound) ones and that have no layer to make it
+ * from (an entry with its layer is made into a snapshot when a step runs on it: builder/session.ts
+ * materialize; one restored from --cache-from has none until then).
+ */
+export function entriesWithoutSnapshot(paths: StorePaths, cache: Pick<CacheCheck, "chains" | "layerless">, published: ReadonlySet<Digest>): StoreProblem[] {
+  return [...cache.chains].filter(([file, chain]) => cache.layerless.has(file) && !published.has(chain)).map(([file, chain]) => ({
     line: `${relative(paths.root, file)}: its snapshot ${chain} is missing or broken`,
     repair: () => removed(file),
   }));

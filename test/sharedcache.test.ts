@@ -12,6 +12,7 @@ import { freshStore, removeStore, storeGrowth, storeListing, tsbuild, tsbuildOk 
 import { startRegistry, type TestRegistry } from "./registryserver.js";
 import { openRepository } from "../image/registry/client.js";
 import type { Digest } from "../common/digest.js";
+import { chainIds } from "../image/config.js";
 
 const DOCKERFILE = `FROM busybox:local AS builder
 COPY a.txt /src/a.txt
@@ -126,6 +127,12 @@ describe("shared cache through a folder (type=local)", () => {
       const configB = await imageConfig(storeB);
       // each RUN writes `date +%N`: equal diffIDs mean none of them ran again in B
       assert.deepEqual(configB.rootfs.diff_ids, configA.rootfs.diff_ids);
+      // nothing ran, so only what a step read was unpacked (BuildKit's lazy refs): the builder stage, for
+      // the COPY --from's key (its files' contents), and none of the final stage's layers
+      const made = new Set(await readdir(join(storeB, "snapshots", "chains")));
+      const finalChains = chainIds(configB.rootfs.diff_ids as Digest[]).slice(1);
+      for (const c of finalChains) assert.equal(made.has(c.slice(7)), false, `${c} not unpacked`);
+      assert.equal(made.size, 4, "the base and the builder stage's three layers");
       assert.deepEqual(configB.config, configA.config);
       // a second build in B is an ordinary local hit
       const again = await buildOk(storeB, ctx, []);

@@ -38,6 +38,11 @@ export async function openFromSource(ctx: StepContext, from: string, place: Sour
     const result = await ctx.stageResult(stageIndex);
     // tsbuild plan: the files of a stage that will rebuild are not known before it has
     if (result.planned !== undefined && result.planned !== "cached") throw new PlanDepends(`stage ${from}, which will ${result.planned === "rebuild" ? "rebuild" : "be decided when built"}`);
+    // after hits from --cache-from, the stage's chain may only be named: made here (a plan makes no snapshot)
+    if (session.settings.plan && result.chainId !== null && !(await session.snapshotter.has(result.chainId))) {
+      throw new PlanDepends(`stage ${from}, whose files are not unpacked yet`);
+    }
+    await session.materialize(result, ctx.info);
     mounted = await mountSpec(await session.snapshotter.view(result.chainId), session.paths.tmp);
     kind = "stage";
     identity = result.chainId ?? "scratch";

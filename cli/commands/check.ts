@@ -60,7 +60,7 @@ async function checkStore(paths: StorePaths): Promise<{ problems: StoreProblem[]
   return {
     problems: [
       ...blobs.problems, ...index.problems, ...cache.problems,
-      ...entriesWithoutSnapshot(paths, cache.chains, snapshots.published), ...snapshots.problems, ...containers.problems,
+      ...entriesWithoutSnapshot(paths, cache, snapshots.published), ...snapshots.problems, ...containers.problems,
       ...leftovers.problems,
     ],
     counts: { ...blobs.counts, ...index.counts, ...snapshots.counts, ...cache.counts, ...containers.counts },

@@ -161,7 +161,9 @@ export class UpToDateRecorder {
       const entry = parseJson(head) as { chainId?: string; diffId?: string } | undefined;
       if (head === undefined || entry?.chainId === undefined || !isDigest(entry.chainId)) return false;
       checks.push({ kind: "head", path: this.keyFile(key), text: head });
-      checks.push({ kind: "exists", path: join(p.snapshots, "chains", digestHex(entry.chainId), "meta.json") });
+      // a snapshot there stays there; one not made yet (a --cache-from hit) is made when a step runs on it
+      const snapshot = join(p.snapshots, "chains", digestHex(entry.chainId), "meta.json");
+      if (statSync(snapshot, { throwIfNoEntry: false }) !== undefined) checks.push({ kind: "exists", path: snapshot });
       if (entry.diffId !== undefined && isDigest(entry.diffId)) checks.push({ kind: "exists", path: blob(entry.diffId) });
     }
     // at rest: nothing a killed process left for a sweep, no other build or prune running
