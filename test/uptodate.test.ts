@@ -5,7 +5,7 @@
 // rewrites it (a new inode), a replay only reads it.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -141,6 +141,55 @@ describe("up-to-date memo", () => {
     writeFileSync(join(ctx, "many", "f150.txt"), "file X\n".padEnd("file 150\n".length, " "));
     const edited = await runsThenReplays("one of them edited");
     assert.match(edited.stderr, /rebuilt: many\/f150\.txt changed/);
+  });
+
+  it("a context and a Dockerfile given through links: what they lead to is checked", { timeout: 60_000 }, async () => {
+    const real = join(ctx, "..", `real-${process.pid}`);
+    const link = join(ctx, "..", `link-${process.pid}`);
+    const dockerfile = join(ctx, "..", `Dockerfile-${process.pid}`);
+    try {
+      mkdirSync(real);
+      writeFileSync(join(real, "a.txt"), "a\n");
+      writeFileSync(dockerfile, "FROM busybox:local\nCOPY . /ctx\n");
+      symlinkSync(real, link);
+      symlinkSync(dockerfile, join(real, "Dockerfile"));
+      const args = ["build", "--progress", "plain", "--network", "none", "-t", "up:link", link];
+      const settled = async (): Promise<boolean> => {
+        await build(args);
+        await settle();
+        await build(args);
+        await settle();
+        return (await build(args)).replayed;
+      };
+      assert.equal(await settled(), true);
+      writeFileSync(join(real, "b.txt"), "new at the top\n");
+      assert.equal((await build(args)).replayed, false, "a file added to the folder the link leads to");
+      assert.equal(await settled(), true);
+      // the link made to lead to another folder (same files): the build runs on that one
+      const other = `${real}-other`;
+      mkdirSync(other);
+      try {
+        writeFileSync(join(other, "a.txt"), "a\n");
+        writeFileSync(join(other, "b.txt"), "new at the top\n");
+        symlinkSync(dockerfile, join(other, "Dockerfile"));
+        await settle();
+        rmSync(link);
+        symlinkSync(other, link);
+        assert.equal((await build(args)).replayed, false, "the context link retargeted");
+      } finally {
+        rmSync(link, { force: true });
+        symlinkSync(real, link);
+        rmSync(other, { recursive: true, force: true });
+      }
+      writeFileSync(dockerfile, "FROM busybox:local\nCOPY . /ctx2\n");
+      const edited = await build(args);
+      assert.equal(edited.replayed, false, "the file the Dockerfile link leads to edited");
+      assert.match(edited.out.stderr, /COPY \. \/ctx2/);
+    } finally {
+      rmSync(link, { force: true });
+      rmSync(real, { recursive: true, force: true });
+      rmSync(dockerfile, { force: true });
+    }
   });
 
   it("a build that writes more than the store (--iidfile) or prints to a JSON stream is never replayed", { timeout: 60_000 }, async () => {

@@ -1,7 +1,7 @@
 // `tsbuild build`: parses the flags, picks the progress renderer, runs the builder, writes the report.
 import { writeFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { UserError, errorMessage } from "../../common/errors.js";
+import { UserError, errnoCode, errorMessage } from "../../common/errors.js";
 import type { BuildEvent } from "../../builder/events.js";
 import { PlainProgress } from "../progress/plain.js";
 import { JsonProgress } from "../progress/json.js";
@@ -17,7 +17,7 @@ import { isRemoteContext, readRemoteContext, readStdinInputs, type StdinInputs }
 import { parseAllow, sandboxOptions } from "../sandboxflags.js";
 import type { NamedContext } from "../../builder/namedcontexts.js";
 import type { BuildContexts } from "../buildcontexts.js";
-import { statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { storePaths } from "../../common/storepaths.js";
 import { normalizeReference } from "../../image/reference.js";
 import type { BuildOutcome } from "../../builder/build.js";
@@ -116,6 +116,15 @@ function parsePlatforms(value: string): ReturnType<typeof parsePlatform>[] {
   return [...out.values()];
 }
 
+function realContextDir(dir: string): string {
+  try {
+    return realpathSync(dir);
+  } catch (e) {
+    if (errnoCode(e) === "ENOENT" || errnoCode(e) === "ENOTDIR") return dir;
+    throw e;
+  }
+}
+
 /** What `docker buildx build --metadata-file` writes for an image export (the keys scripts read). */
 function buildMetadata(outcome: BuildOutcome, tags: string[]): Record<string, unknown> {
   return {
@@ -186,7 +195,8 @@ async function buildWith(
   namedContexts: ReadonlyMap<string, NamedContext> | undefined,
 ): Promise<void> {
   const sandbox = sandboxOptions(flags);
-  const contextDir = stdin?.contextDir ?? resolve(context);
+  // a context given as a link is the folder it leads to (docker build's EvalSymlinks); a missing one fails later, naming it
+  const contextDir = stdin?.contextDir ?? realContextDir(resolve(context));
   // -f names a file of the context when the context came as a tar or a repository (docker build's rule).
   const fetched = context === "-" || isRemoteContext(context);
   const dockerfile = stdin?.dockerfile
@@ -303,7 +313,7 @@ async function buildWith(
     for (const a of report.advice()) err(`hint: ${a.message}`);
     err(cacheSummaryLine(hits, fs));
   }
-  await recorder?.finish({ allCached: hits === fs, manifestDigest: outcome.manifestDigest, tags: flags.tag, contextDir, dockerfile });
+  await recorder?.finish({ allCached: hits === fs, manifestDigest: outcome.manifestDigest, tags: flags.tag, contextGiven: resolve(context), contextDir, dockerfile });
   if (flags.push) {
     const { pushWithOutput } = await import("./push.js");
     const { ContentStore } = await import("../../image/store.js");

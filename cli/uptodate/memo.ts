@@ -4,7 +4,7 @@
 // tsbuild keeps it in the store (`cache/uptodate/`), one file per command line, written by the build
 // (cli/uptodate/record.ts). This module is shared by both sides and must stay small: the replay
 // bundle (dist/uptodate.cjs) is loaded before anything else on every start.
-import { lstatSync, readFileSync, readdirSync } from "node:fs";
+import { lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEFAULT_ROOT } from "../../common/storepaths.js";
 
@@ -12,9 +12,9 @@ export const MEMO_VERSION = 1;
 
 /**
  * One fact the build relied on, as it was when the memo was written:
- * - `stat`: an entry's lstat (device, inode, size, mtime and ctime in ns, mode) is the same; a folder's
- *   changes when an entry in it is created, removed or renamed, a file's when it is written
- * - `absent`: nothing is at the path (an ignore file that did not exist)
+ * - `stat`: a file's stat (device, inode, size, mtime and ctime in ns, mode; through links, as the build
+ *   reads it) is the same: it changes when the file is written or replaced
+ * - `absent`: nothing is at the path, or only a link to nothing (an ignore file that did not exist)
  * - `exists`: something is at the path (a blob, a snapshot)
  * - `bytes`: the file holds exactly this text (the store's index.json: which image each tag names)
  * - `head`: the file's first line is this text (a cache entry: its record, below, can be megabytes)
@@ -116,9 +116,9 @@ export function statKeyOf(st: StatLike): string {
   return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${st.mode}`;
 }
 
-/** The lstat key of a path, or undefined when nothing is there. */
-export function statKey(path: string): string | undefined {
-  const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+/** The stat key of a path (of the entry itself with lstat, of what its links lead to with stat), or undefined when nothing is there. */
+export function statKey(path: string, follow = false): string | undefined {
+  const st = (follow ? statSync : lstatSync)(path, { bigint: true, throwIfNoEntry: false });
   return st === undefined ? undefined : statKeyOf(st);
 }
 
@@ -154,9 +154,9 @@ export async function holds(c: Check, scan?: ScanDir): Promise<boolean> {
     case "tree":
       return treeHolds(c, scan);
     case "stat":
-      return statKey(c.path) === c.key;
+      return statKey(c.path, true) === c.key;
     case "absent":
-      return lstatSync(c.path, { throwIfNoEntry: false }) === undefined;
+      return statSync(c.path, { throwIfNoEntry: false }) === undefined;
     case "exists":
       return lstatSync(c.path, { throwIfNoEntry: false }) !== undefined;
     case "bytes":
@@ -180,7 +180,8 @@ export function isMemo(o: unknown): o is Memo {
 
 async function treeHolds(c: TreeCheck, scan: ScanDir | undefined): Promise<boolean> {
   const dirPath = (rel: string): string => (rel === "" ? c.root : join(c.root, rel));
-  for (const [rel, key] of c.dirs) if (statKey(dirPath(rel)) !== key) return false;
+  // the root through a link (a context given as a link to a folder), the folders below as they are (a walk does not follow links)
+  for (const [rel, key] of c.dirs) if (statKey(dirPath(rel), rel === "") !== key) return false;
   const files = c.dirs.reduce((n, d) => n + d[2].length, 0);
   if (scan === undefined || files < SCAN_FROM_FILES) {
     for (const [rel, , entries] of c.dirs) {

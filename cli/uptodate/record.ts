@@ -93,7 +93,7 @@ export class UpToDateRecorder {
    * Writes the memo if the build changed nothing: every filesystem step a hit, nothing reached outside,
    * the image already under every tag it was asked for (or already listed, untagged).
    */
-  async finish(done: { allCached: boolean; manifestDigest: string; tags: string[]; contextDir: string; dockerfile: string }): Promise<void> {
+  async finish(done: { allCached: boolean; manifestDigest: string; tags: string[]; contextGiven: string; contextDir: string; dockerfile: string }): Promise<void> {
     if (!done.allCached || outsideReached()) return;
     const after = readText(this.paths.indexJson);
     if (this.indexBefore === undefined || after === undefined) return;
@@ -105,7 +105,7 @@ export class UpToDateRecorder {
     const stat = (path: string): void => {
       if (seen.has(path)) return;
       seen.add(path);
-      const st = lstatSync(path, { bigint: true, throwIfNoEntry: false });
+      const st = statSync(path, { bigint: true, throwIfNoEntry: false }); // as the build reads it: through links
       if (st === undefined) checks.push({ kind: "absent", path });
       else {
         fresh.see(st.mtimeNs, st.ctimeNs);
@@ -113,6 +113,7 @@ export class UpToDateRecorder {
       }
     };
     try {
+      stat(done.contextGiven); // given as a link: where it leads (a link made to lead elsewhere changes the build)
       stat(done.dockerfile);
       // both places an ignore file may be (cache/context.ts): one appearing changes the build
       stat(join(dirname(done.dockerfile), `${basename(done.dockerfile)}.dockerignore`));
@@ -193,7 +194,7 @@ async function contextTree(context: BuildContext, fresh: RacyWatch): Promise<Tre
   const dirs: TreeCheck["dirs"] = [];
   const walk = async (rel: string): Promise<void> => {
     const dir = rel === "" ? context.dir : join(context.dir, rel);
-    const st = lstatSync(dir, { bigint: true });
+    const st = (rel === "" ? statSync : lstatSync)(dir, { bigint: true }); // memo.ts treeHolds: the root through a link
     fresh.see(st.mtimeNs, st.ctimeNs);
     const files: [string, string][] = [];
     dirs.push([rel, statKeyOf(st), files]);
