@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { build } from "esbuild";
 
-const LAZY = ["child_process", "tls", "https", "http", "net", "dgram", "readline", "readline/promises", "zlib", "crypto"];
+const LAZY = ["child_process", "tls", "https", "http", "net", "dgram", "readline", "readline/promises", "zlib", "crypto", "tty"];
 const lazyRequire = new RegExp(`\\brequire\\("((?:node:)?(?:${LAZY.join("|")}))"\\)`, "g");
 
 const HELPER = `var __lazyBuiltin = (id) => {
