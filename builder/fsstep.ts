@@ -36,7 +36,7 @@ export interface WorkContext {
   record: StepRecord;
   /** The last build of this Dockerfile step (any definition): COPY's fast path may take files from it. */
   previous: StepRecord | undefined;
-  /** Call once the work waits on a process (RUN's container): the step before is finished meanwhile. */
+  /** Call once the work is under way (RUN's container, COPY's copying): the step before is finished meanwhile. */
   started(): void;
 }
 

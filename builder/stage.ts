@@ -241,12 +241,12 @@ export async function runStage(runner: StageRunner, index: number): Promise<Stag
   try {
     for (const { instr, info } of steps) {
       session.settings.signal.throwIfAborted();
-      // When a built step is finished, decided here only: a RUN goes first, over the unfinished
-      // snapshot, and starts the finish once its container has started (writing a layer then costs
-      // nothing while the container runs; the RUN has it finished before it returns); anything else
-      // waits for it (a COPY, WORKDIR or cache hit goes on the committed chain, a metadata step's
-      // history entry comes after the layer's).
-      const after = instr.kind === "RUN" ? unfinished : undefined;
+      // When a built step is finished, decided here only: a RUN or a COPY goes first, over the
+      // unfinished snapshot, and starts the finish once its work has started (a RUN's container, a
+      // COPY's copying: writing a layer then costs nothing while they run; each has it finished before
+      // it returns); anything else waits for it (an ADD, WORKDIR or cache hit goes on the committed
+      // chain, a metadata step's history entry comes after the layer's).
+      const after = instr.kind === "RUN" || instr.kind === "COPY" ? unfinished : undefined;
       if (after === undefined) await unfinished?.finish();
       const t0 = monotonicMs();
       if (info.filesystem) session.emit({ type: "step-start", step: info });

@@ -25,6 +25,32 @@ function activeMarkers(root: string): string[] {
 }
 
 describe("a step's life", () => {
+  it("a COPY over an unfinished RUN: it sees the RUN's files, and when it fails the RUN is committed and cached all the same", { timeout: 120_000 }, async () => {
+    const root = await freshStore();
+    const ctx = await mkdtemp(join(tmpdir(), "tsbuild-test-steplife-"));
+    try {
+      await writeFile(join(ctx, "a.txt"), "a\n");
+      // the COPY runs over the RUN's unfinished snapshot: /made is a file there, so copying into it fails
+      await writeFile(join(ctx, "Dockerfile"), "FROM busybox:local\nRUN echo made > /made\nCOPY a.txt /made/a.txt\n");
+      const failed = await build(root, ctx);
+      assert.notEqual(failed.code, 0, "copying below a file fails");
+      assert.deepEqual(mountsUnder(root), []);
+      assert.deepEqual(activeMarkers(root), []);
+
+      await writeFile(join(ctx, "Dockerfile"), "FROM busybox:local\nRUN echo made > /made\nCOPY a.txt /dir/a.txt\nRUN cat /made /dir/a.txt > /both\n");
+      const fixed = await build(root, ctx);
+      assert.equal(fixed.code, 0, fixed.stderr);
+      assert.match(fixed.stderr, /RUN echo made > \/made\n#\d+ CACHED/, "the RUN built before the failing COPY was cached");
+      const run = await tsbuild(["--root", root, "run", "--rm", "life:1", "cat", "/both"]);
+      assert.equal(run.stdout, "made\na\n", run.stderr);
+      assert.deepEqual(mountsUnder(root), []);
+      assert.deepEqual(activeMarkers(root), []);
+    } finally {
+      await rm(ctx, { recursive: true, force: true });
+      await removeStore(root);
+    }
+  });
+
   it("a failing RUN over an unfinished COPY: the COPY is committed and cached, nothing is left active or mounted", { timeout: 120_000 }, async () => {
     const root = await freshStore();
     const ctx = await mkdtemp(join(tmpdir(), "tsbuild-test-steplife-"));

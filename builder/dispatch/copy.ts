@@ -108,7 +108,8 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
         inputs,
       },
       createdBy: copyCreatedBy(instr),
-      work: async (rootfs, { upper, record, previous }) => {
+      work: async (rootfs, { upper, record, previous, started }) => {
+        if (instr.kind === "COPY") started(); // the step before (unfinished: stage.ts) writes its layer meanwhile
         const chown = instr.chown === undefined ? undefined : await resolveChown(rootfs, instr.chown, unknownOwnerWarning(ctx, instr.place, "--chown"));
         // the fast path follows one plain source's walk: none with --parents or --exclude
         const sources = parentSources !== undefined || exclude !== undefined ? 0 : matched.length + inline.length;
@@ -131,7 +132,7 @@ export async function dispatchCopy(ctx: StepContext, instr: CopyInstruction | Ad
           ...(reuse ? { reuse } : {}),
         }));
       },
-    });
+    }, ctx.after === undefined ? {} : { after: ctx.after });
   } finally {
     await source.release();
   }
