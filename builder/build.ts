@@ -85,6 +85,8 @@ export interface BuildOutcome {
   refs: string[];
   /** A multi-platform build: the image index under the tags (the fields above are its first platform's image). */
   index?: Descriptor;
+  /** The manifests, configs and indexes of the images the build resolved (bases, --from images). */
+  imageBlobs?: Digest[];
 }
 
 /** One platform's image, with the steps it used (the cache export of a multi-platform build takes them all). */
@@ -344,7 +346,7 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
     }
     await session.prefetch?.discard();
     await session.removals.waitForAll();
-    return { imageId: image.configDigest, manifestDigest: image.manifestDigest, manifestDescriptor: image.manifestDescriptor, diffIds: [...config.rootfs.diff_ids], refs: image.refs, used: [...session.usedSteps.values()] };
+    return { imageId: image.configDigest, manifestDigest: image.manifestDigest, manifestDescriptor: image.manifestDescriptor, diffIds: [...config.rootfs.diff_ids], refs: image.refs, used: [...session.usedSteps.values()], imageBlobs: [...session.imageBlobs] };
   } catch (e) {
     // the build's own failure is the one to report
     await session.prefetch?.discard().catch(() => undefined);

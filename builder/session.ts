@@ -62,6 +62,8 @@ export class BuildSession {
   readonly removals = new HeldRemovals();
   /** Every cache entry this build used or made, by key (what --cache-to exports). */
   readonly usedSteps = new Map<Digest, UsedStep>();
+  /** The manifests, configs and indexes of every image the build resolved (bases, --from images): an up-to-date memo checks they stay. */
+  readonly imageBlobs = new Set<Digest>();
   /** The base images resolved and pinned before any stage ran, by FROM name: the stages use these. */
   readonly bases = new Map<string, ImageRecord>();
   /** One platform of a multi-platform build: the steps it is making, which the others wait for (inflight.ts). */
@@ -99,8 +101,14 @@ export class BuildSession {
 
   /** Pins an image: its index (if it is one) and every platform's manifest, config, layers and chains. */
   async pinImage(rec: ImageRecord): Promise<void> {
-    const manifests = (await this.store.platformRecords(rec)).map((r) => r.manifestDigest);
+    const platforms = await this.store.platformRecords(rec);
+    const manifests = platforms.map((r) => r.manifestDigest);
     await this.pin("manifest", rec.index === undefined ? manifests : [rec.index.descriptor.digest, ...manifests]);
+    if (rec.index !== undefined) this.imageBlobs.add(rec.index.descriptor.digest);
+    for (const r of platforms) {
+      this.imageBlobs.add(r.manifestDigest);
+      this.imageBlobs.add(r.configDigest);
+    }
   }
 
   /** Whether the stage's steps ignore the cache (--no-cache, or the stage named in --no-cache-filter). */

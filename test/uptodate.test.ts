@@ -5,7 +5,7 @@
 // rewrites it (a new inode), a replay only reads it.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -189,6 +189,98 @@ describe("up-to-date memo", () => {
       rmSync(link, { force: true });
       rmSync(real, { recursive: true, force: true });
       rmSync(dockerfile, { force: true });
+    }
+  });
+
+  it("a file edited while the build runs leaves no memo (the build read it before the edit)", { timeout: 60_000 }, async () => {
+    const pause = join(ctx, "..", `pause-${process.pid}`);
+    const env = { ...process.env, TSBUILD_TEST_PAUSE: `bases-pinned:${pause}` };
+    const dockerfile = join(ctx, "Dockerfile");
+    const before = "FROM busybox:local\nWORKDIR /app\nCOPY . /app\nRUN cat /app/src/*.txt > /app/all\n";
+    try {
+      writeFileSync(`${pause}.go`, "");
+      writeFileSync(dockerfile, before);
+      // the Dockerfile ignored too: editing it then changes no COPY, only what the build read at its start
+      writeFileSync(join(ctx, ".dockerignore"), "ignored.txt\nDockerfile\n");
+      await settle();
+      await build(BUILD, env);
+      await settle();
+      await build(BUILD, env);
+      await settle();
+      assert.equal((await build(BUILD, env)).replayed, true);
+      // a file the build does not see: the memo no longer holds, the build is a no-op that would record one
+      writeFileSync(join(ctx, "ignored.txt"), "x\n");
+      await settle();
+      rmSync(`${pause}.go`);
+      rmSync(`${pause}.reached`, { force: true }); // written by every build above (they went on at once)
+      const raced = run(BUILD, env);
+      while (!existsSync(`${pause}.reached`)) await new Promise((r) => setTimeout(r, 10));
+      writeFileSync(dockerfile, `${before}ENV EDITED=1\n`); // after the build read it
+      await new Promise((r) => setTimeout(r, 100));
+      writeFileSync(`${pause}.go`, "");
+      const first = await raced;
+      assert.equal(first.code, 0, first.stderr);
+      await settle();
+      const next = await build(BUILD, env);
+      assert.equal(next.replayed, false, "the edit made during the last build is not covered by a memo");
+      const image = (out: string): string | undefined => /writing image (sha256:[0-9a-f]{64})/.exec(out)?.[1];
+      assert.notEqual(image(next.out.stderr), image(first.stderr), "the edited Dockerfile (its ENV) makes another image");
+    } finally {
+      for (const f of [`${pause}.go`, `${pause}.reached`, join(ctx, "ignored.txt")]) rmSync(f, { force: true });
+    }
+  });
+
+  it("a step's last-build record changed by another build runs the build, which writes it back", { timeout: 60_000 }, async () => {
+    const dir = join(ctx, "..", `steps-${process.pid}`);
+    try {
+      mkdirSync(dir);
+      writeFileSync(join(dir, "a.txt"), "a\n");
+      writeFileSync(join(dir, "f1"), "1\n");
+      writeFileSync(join(dir, "Dockerfile"), "FROM busybox:local\nARG V\nCOPY a.txt /a-$V\nCOPY f$V /f\n");
+      await settle();
+      const args = (v: string): string[] => ["build", "--progress", "plain", "--network", "none", "--build-arg", `V=${v}`, "-t", "up:steps", dir];
+      await build(args("1"));
+      await settle();
+      await build(args("1"));
+      await settle();
+      assert.equal((await build(args("1"))).replayed, true);
+      // V=2 rebuilds the first COPY (its record now V=2's) and fails at the second: no tag moves
+      const failed = await run(args("2"));
+      assert.notEqual(failed.code, 0);
+      assert.equal((await build(args("1"))).replayed, false, "the first COPY's record is another build's now");
+      await settle();
+      writeFileSync(join(dir, "a.txt"), "b\n");
+      await settle();
+      const edited = await build(args("1"));
+      assert.match(edited.out.stderr, /rebuilt: a\.txt changed/, "the reason is against V=1's record, written back");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("a base named by digest (not in index.json) whose blobs go runs the build", { timeout: 60_000 }, async () => {
+    const store = await freshStore();
+    const dir = join(ctx, "..", `bydigest-${process.pid}`);
+    try {
+      const manifest = JSON.parse(readFileSync(join(store, "index.json"), "utf8")).manifests[0].digest as string;
+      mkdirSync(dir);
+      writeFileSync(join(dir, "Dockerfile"), `FROM busybox@${manifest}\nCOPY Dockerfile /\n`);
+      await settle();
+      const go = (): Promise<RunResult> => collect(spawn(process.execPath, [TSBUILD, "--root", store, "build", "--progress", "plain", "--network", "none", "-t", "bd:1", dir], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] }));
+      for (let i = 0; i < 2; i++) {
+        assert.equal((await go()).code, 0);
+        await settle();
+      }
+      const ino = statSync(join(store, "index.json")).ino;
+      assert.equal((await go()).code, 0);
+      assert.equal(statSync(join(store, "index.json")).ino, ino, "replayed while the base is there");
+      // a prune of unlisted blobs leaves index.json as it was; here the base's manifest is removed by hand
+      rmSync(join(store, "blobs", "sha256", manifest.slice("sha256:".length)));
+      const after = await go();
+      assert.notEqual(after.code, 0, "the base is gone: the build fails as a build would, it is not replayed");
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      await removeStore(store);
     }
   });
 

@@ -313,7 +313,7 @@ async function buildWith(
     for (const a of report.advice()) err(`hint: ${a.message}`);
     err(cacheSummaryLine(hits, fs));
   }
-  await recorder?.finish({ allCached: hits === fs, manifestDigest: outcome.manifestDigest, tags: flags.tag, contextGiven: resolve(context), contextDir, dockerfile });
+  await recorder?.finish({ allCached: hits === fs, manifestDigest: outcome.manifestDigest, imageBlobs: outcome.imageBlobs ?? [], tags: flags.tag, contextGiven: resolve(context), contextDir, dockerfile });
   if (flags.push) {
     const { pushWithOutput } = await import("./push.js");
     const { ContentStore } = await import("../../image/store.js");

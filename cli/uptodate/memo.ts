@@ -5,7 +5,7 @@
 // (cli/uptodate/record.ts). This module is shared by both sides and must stay small: the replay
 // bundle (dist/uptodate.cjs) is loaded before anything else on every start.
 import { lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { DEFAULT_ROOT } from "../../common/storepaths.js";
 
 export const MEMO_VERSION = 1;
@@ -76,7 +76,9 @@ export function rootOfArgv(argv: readonly string[], env: NodeJS.ProcessEnv): str
 export function invocationKey(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv, bundle: string, root: string): string {
   const vars = Object.keys(env).sort().map((k) => [k, env[k]]);
   const st = lstatSync(bundle, { bigint: true });
-  return JSON.stringify({ argv, cwd, root, env: vars, uid: process.getuid?.(), gid: process.getgid?.(), tsbuild: statKeyOf(st) });
+  // the addon beside the bundle (common/native.ts) and Node run it too
+  const addon = statKey(join(dirname(bundle), "..", "native", "build", "tsbuild_native.node")) ?? "none";
+  return JSON.stringify({ argv, cwd, root, env: vars, uid: process.getuid?.(), gid: process.getgid?.(), tsbuild: statKeyOf(st), addon, node: process.version });
 }
 
 /** The memo file of an invocation: named by a hash of it, holding it whole (compared exactly on read). */

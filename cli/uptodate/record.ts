@@ -6,7 +6,8 @@
 // sweep, no lock held). Only builds whose every input is in those checks are recorded (eligible()).
 import { constants, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { digestHex, isDigest, type Digest } from "../../common/digest.js";
+import { digestHex, isDigest, sha256, type Digest } from "../../common/digest.js";
+import { stepIdentity } from "../../cache/key.js";
 import { errnoCode } from "../../common/errors.js";
 import { outsideReached } from "../../common/outside.js";
 import { storePaths, type StorePaths } from "../../common/storepaths.js";
@@ -27,6 +28,11 @@ const { S_IFMT, S_IFDIR, S_IFREG } = constants;
 
 /** A file changed within the same clock tick as our look could keep its stat (git's "racy clean"). */
 const RACY_MARGIN_NS = 50_000_000n;
+const COARSE_MARGIN_NS = 2_000_000_000n;
+/** Why looking at the context may fail where the build did not: no memo then. */
+const LOOK_FAILURES = new Set(["EACCES", "EPERM", "ENOENT", "ENOTDIR", "ELOOP", "ENAMETOOLONG"]);
+/** Why a store may not take the memo: the build stands, the next run is a build. */
+const WRITE_FAILURES = new Set(["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT"]);
 /** Memo files kept per store, least recently written first out. */
 const MAX_MEMOS = 64;
 
@@ -73,8 +79,13 @@ export function eligible(flags: RecordableFlags, contextIsLocal: boolean, progre
 export class UpToDateRecorder {
   readonly output: [1 | 2, string][] = [];
   private readonly hits: Digest[] = [];
+  /** Where each hit sits in the Dockerfile: its last-build record (cache/steps/) is part of what a hit leaves. */
+  private readonly hitSteps: { stage: number; ordinal: number }[] = [];
   private readonly paths: StorePaths;
   private readonly indexBefore: string | undefined;
+
+  /** When the build began (before it read anything): what changed since cannot be trusted by its stat. */
+  private readonly startedNs = BigInt(Date.now()) * 1_000_000n;
 
   constructor(private readonly launch: Launch, root: string) {
     this.paths = storePaths(root);
@@ -86,14 +97,17 @@ export class UpToDateRecorder {
   }
 
   handle(e: BuildEvent): void {
-    if (e.type === "step-done" && e.step.filesystem && e.result.cached && e.result.key !== undefined && isDigest(e.result.key)) this.hits.push(e.result.key);
+    if (e.type === "step-done" && e.step.filesystem && e.result.cached && e.result.key !== undefined && isDigest(e.result.key)) {
+      this.hits.push(e.result.key);
+      this.hitSteps.push({ stage: e.step.stageIndex, ordinal: e.step.index });
+    }
   }
 
   /**
    * Writes the memo if the build changed nothing: every filesystem step a hit, nothing reached outside,
    * the image already under every tag it was asked for (or already listed, untagged).
    */
-  async finish(done: { allCached: boolean; manifestDigest: string; tags: string[]; contextGiven: string; contextDir: string; dockerfile: string }): Promise<void> {
+  async finish(done: { allCached: boolean; manifestDigest: string; imageBlobs: readonly string[]; tags: string[]; contextGiven: string; contextDir: string; dockerfile: string }): Promise<void> {
     if (!done.allCached || outsideReached()) return;
     const after = readText(this.paths.indexJson);
     if (this.indexBefore === undefined || after === undefined) return;
@@ -121,11 +135,12 @@ export class UpToDateRecorder {
       checks.push(await contextTree(context, fresh));
     } catch (e) {
       // a folder the build never read may be unreadable, or an entry go while we look: no memo then
-      if (errnoCode(e) !== undefined) return;
+      if (LOOK_FAILURES.has(errnoCode(e) ?? "")) return;
       throw e;
     }
-    if (fresh.tooRecent()) return;
-    if (!this.storeChecks(checks, after, done.manifestDigest)) return;
+    // anything changed since the build began (it may have read it before or after): no memo
+    if (fresh.changedSince(this.startedNs)) return;
+    if (!this.storeChecks(checks, after, done)) return;
     const memo: Memo = {
       version: MEMO_VERSION,
       invocation: invocationKey(this.launch.argv, process.cwd(), process.env, this.launch.bundle, this.paths.root),
@@ -134,9 +149,14 @@ export class UpToDateRecorder {
       output: this.output,
     };
     const file = memoPath(this.paths.root, memo.invocation);
-    mkdirSync(dirname(file), { recursive: true });
-    await writeFileVia(this.paths.tmp, file, JSON.stringify(memo)); // via scratch: a killed write is swept there
-    boundMemos(memoDir(this.paths.root));
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      await writeFileVia(this.paths.tmp, file, JSON.stringify(memo)); // via scratch: a killed write is swept there
+      boundMemos(memoDir(this.paths.root));
+    } catch (e) {
+      // the build succeeded: a store that cannot take the memo (full, read-only) only makes the next run a build
+      if (!WRITE_FAILURES.has(errnoCode(e) ?? "")) throw e;
+    }
   }
 
   private keyFile(key: Digest): string {
@@ -144,15 +164,16 @@ export class UpToDateRecorder {
   }
 
   /** The store facts: its index, each entry taken (its head, snapshot and layer), the image's blobs, a store at rest. False if one is already gone. */
-  private storeChecks(checks: Check[], index: string, manifestDigest: string): boolean {
+  private storeChecks(checks: Check[], index: string, done: { manifestDigest: string; imageBlobs: readonly string[]; dockerfile: string }): boolean {
     const p = this.paths;
     checks.push({ kind: "bytes", path: p.indexJson, text: index });
     const blob = (d: string): string => join(p.blobs, digestHex(d as Digest));
-    const manifestPath = blob(manifestDigest);
+    const manifestPath = blob(done.manifestDigest);
     const manifest = parseJson(readText(manifestPath));
     if (manifest === undefined) return false;
     const { config, layers } = manifest as { config?: { digest?: string }; layers?: { digest?: string }[] };
-    const blobs = [manifestDigest, config?.digest, ...(layers ?? []).map((l) => l.digest)];
+    // the bases' and --from images' own manifests and configs too: one named by digest is not in index.json
+    const blobs = [done.manifestDigest, config?.digest, ...(layers ?? []).map((l) => l.digest), ...done.imageBlobs];
     for (const d of blobs) {
       if (d === undefined || !isDigest(d) || statSync(blob(d), { throwIfNoEntry: false }) === undefined) return false;
       checks.push({ kind: "exists", path: blob(d) });
@@ -166,6 +187,14 @@ export class UpToDateRecorder {
       const snapshot = join(p.snapshots, "chains", digestHex(entry.chainId), "meta.json");
       if (statSync(snapshot, { throwIfNoEntry: false }) !== undefined) checks.push({ kind: "exists", path: snapshot });
       if (entry.diffId !== undefined && isDigest(entry.diffId)) checks.push({ kind: "exists", path: blob(entry.diffId) });
+    }
+    // a hit leaves its step's last-build record naming it (fsstep.ts rememberStep): another build of the
+    // Dockerfile that changed the record makes the next run a build, which writes it back
+    for (const { stage, ordinal } of this.hitSteps) {
+      const file = join(p.cache, "steps", `${digestHex(sha256(stepIdentity(done.dockerfile, stage, ordinal)))}.json`);
+      const head = firstLine(file);
+      if (head === undefined) return false;
+      checks.push({ kind: "head", path: file, text: head });
     }
     // at rest: nothing a killed process left for a sweep, no other build or prune running
     for (const dir of [p.tmp, p.runcState, activeMarkersDir(p.snapshots), pinsDir(p)]) checks.push({ kind: "empty", path: dir });
@@ -220,12 +249,17 @@ async function contextTree(context: BuildContext, fresh: RacyWatch): Promise<Tre
 /** Whether any entry looked at changed so recently that a change in the same tick could go unseen. */
 class RacyWatch {
   private newest = 0n;
+  /** Some time seen had a fraction of a second: the filesystem keeps fine times. */
+  private fine = false;
   see(mtimeNs: bigint, ctimeNs: bigint): void {
     if (ctimeNs > this.newest) this.newest = ctimeNs;
     if (mtimeNs > this.newest) this.newest = mtimeNs;
+    if (mtimeNs % 1_000_000_000n !== 0n || ctimeNs % 1_000_000_000n !== 0n) this.fine = true;
   }
-  tooRecent(): boolean {
-    return this.newest + RACY_MARGIN_NS >= BigInt(Date.now()) * 1_000_000n;
+  /** Whether an entry changed at `t` or after, or so close before that a change in the same tick keeps its times. */
+  changedSince(t: bigint): boolean {
+    // a filesystem of whole seconds (or two: FAT) cannot tell a change within its tick
+    return this.newest + (this.fine ? RACY_MARGIN_NS : COARSE_MARGIN_NS) >= t;
   }
 }
 

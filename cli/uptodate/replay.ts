@@ -28,9 +28,16 @@ export async function replayIfUpToDate(argv: string[], bundle: string): Promise<
     if (isErrno(e, "ENOENT", "ENOTDIR", "EACCES", "ELOOP")) return false; // something moved while we looked
     throw e;
   }
-  const now = new Date();
-  for (const file of memo.touch) touch(file, now);
-  for (const [fd, text] of memo.output) writeAll(fd, text);
+  // answered from here on: a failure now (a closed pipe) is this command's, not a reason to build
+  try {
+    const now = new Date();
+    for (const file of memo.touch) touch(file, now);
+    for (const [fd, text] of memo.output) writeAll(fd, text);
+  } catch (e) {
+    if (!(e instanceof Error && "code" in e)) throw e;
+    process.exitCode = 1;
+    writeAll(2, `error: ${e.message.slice(0, 300)}\n`);
+  }
   return true;
 }
 
