@@ -60,5 +60,5 @@ function runCli() {
       }
     });
   }
-  cli.main(argv, { argv, bundle });
+  cli.main(argv, bundle);
 }

@@ -128,19 +128,19 @@ async function baseState(runner: StageRunner, plan: StagePlan, from: StepInfo): 
   if (!session.noCacheFor(name)) session.prefetchAfter(key);
   // With a --cache-from cache the base is unpacked by the first step that runs on it (session.materialize):
   // a build whose steps all come from the shared cache unpacks nothing, as BuildKit's lazy refs
-  const lazy = session.imported.length > 0 && !session.noCacheFor(name);
-  const chainId = session.settings.plan ? topChainId(image.config.rootfs.diff_ids) : await traced("base unpack", () => baseUnpacked(session, image, plan, lazy ? undefined : from));
+  const lazy = session.settings.plan || (session.imported.length > 0 && !session.noCacheFor(name));
+  if (!session.settings.plan) await baseLayersThere(session, image, plan);
+  const chainId = lazy ? topChainId(image.config.rootfs.diff_ids) : await traced("base unpack", () => session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids, from));
   const state = new StageState(name, plan.stage.index, configForNewImage(image.config), [...image.manifest.layers], chainId, key);
   state.unpackStep = from;
   return state;
 }
 
 /**
- * The base's layers as snapshots (without `from`: only checked to be there, for session.materialize
- * later). A layer to unpack whose blob is gone (removed by hand: a pinned one is never collected) fails
- * naming the image, before anything is opened.
+ * Every base layer not unpacked yet still has its blob (one removed by hand: a pinned one is never
+ * collected): else the build fails naming the image, before anything is opened.
  */
-async function baseUnpacked(session: BuildSession, image: ImageRecord, plan: StagePlan, from: StepInfo | undefined): Promise<Digest | null> {
+async function baseLayersThere(session: BuildSession, image: ImageRecord, plan: StagePlan): Promise<void> {
   const chains = chainIds(image.config.rootfs.diff_ids);
   for (const [i, layer] of image.manifest.layers.entries()) {
     if (await session.snapshotter.has(chains[i] as Digest)) continue;
@@ -148,8 +148,6 @@ async function baseUnpacked(session: BuildSession, image: ImageRecord, plan: Sta
       throw new DockerfileError(plan.stage.from.place, `base image ${plan.baseName}: its layer ${layer.digest} was removed from the store while the build used it; build again`);
     }
   }
-  if (from === undefined) return topChainId(image.config.rootfs.diff_ids);
-  return session.ensureUnpacked(image.manifest.layers, image.config.rootfs.diff_ids, from);
 }
 
 async function forPlatformAt(store: ContentStore, rec: ImageRecord, platform: Platform, plan: StagePlan): Promise<ImageRecord> {

@@ -9,7 +9,7 @@ import { registerLifecycle } from "./lifecycle.js";
 import { sweepBeforeCommand } from "./storesweep.js";
 import { traceMark } from "../common/trace.js";
 import { UnknownCommandError, withDefaultCommand } from "./commandword.js";
-import { setLaunch, type Launch } from "./uptodate/launch.js";
+import { setLaunch } from "./uptodate/launch.js";
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -249,10 +249,10 @@ export function runsBuild(argv: string[]): boolean {
   }
 }
 
-/** `launch`: how bin/tsbuild started the process (a build that changed nothing records an up-to-date memo under it). */
-export async function main(argv: string[], launch?: Launch): Promise<void> {
+/** `bundle`: the bundle bin/tsbuild runs (a build that changed nothing records an up-to-date memo for it and argv). */
+export async function main(argv: string[], bundle?: string): Promise<void> {
   traceMark("cli loaded");
-  if (launch !== undefined) setLaunch(launch);
+  if (bundle !== undefined) setLaunch({ argv, bundle });
   const program = makeProgram();
   try {
     await program.parseAsync(withDefaultCommand(argv), { from: "user" });

@@ -1,7 +1,7 @@
 // The native helpers (native/tsbuild_native.c, built by `make build`): mount/umount without spawning
 // util-linux, a folder scan that stats every entry in one call, and extended attributes. See the C file for the why.
-import { dirname, join } from "node:path";
 import { moduleFile } from "./modulefile.js";
+import { addonPathBeside } from "./addonpath.js";
 import { TsbuildError } from "./errors.js";
 
 /** One folder's entries, in readdir order. */
@@ -106,8 +106,7 @@ export const NOT_REUSABLE = -1;
 
 /** The addon's path: native/build/ beside the folder holding this module (common/ or the bundle's dist/). */
 function addonPath(): string {
-  const here = moduleFile(typeof __filename === "string" ? __filename : undefined, import.meta.url);
-  return join(dirname(here), "..", "native", "build", "tsbuild_native.node");
+  return addonPathBeside(moduleFile(typeof __filename === "string" ? __filename : undefined, import.meta.url));
 }
 
 let loaded: NativeHelpers | undefined;

@@ -5,7 +5,8 @@
 // (cli/uptodate/record.ts). This module is shared by both sides and must stay small: the replay
 // bundle (dist/uptodate.cjs) is loaded before anything else on every start.
 import { lstatSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
+import { addonPathBeside } from "../../common/addonpath.js";
 import { DEFAULT_ROOT } from "../../common/storepaths.js";
 
 export const MEMO_VERSION = 1;
@@ -77,7 +78,7 @@ export function invocationKey(argv: readonly string[], cwd: string, env: NodeJS.
   const vars = Object.keys(env).sort().map((k) => [k, env[k]]);
   const st = lstatSync(bundle, { bigint: true });
   // the addon beside the bundle (common/native.ts) and Node run it too
-  const addon = statKey(join(dirname(bundle), "..", "native", "build", "tsbuild_native.node")) ?? "none";
+  const addon = statKey(addonPathBeside(bundle)) ?? "none";
   return JSON.stringify({ argv, cwd, root, env: vars, uid: process.getuid?.(), gid: process.getgid?.(), tsbuild: statKeyOf(st), addon, node: process.version });
 }
 
@@ -124,7 +125,8 @@ export function statKey(path: string, follow = false): string | undefined {
   return st === undefined ? undefined : statKeyOf(st);
 }
 
-function readIfThere(path: string): string | undefined {
+/** A file's text, or undefined when it is not there. */
+export function readIfThere(path: string): string | undefined {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
@@ -133,7 +135,8 @@ function readIfThere(path: string): string | undefined {
   }
 }
 
-function namesIn(path: string): string[] {
+/** A folder's names, none when it is not there. */
+export function namesIn(path: string): string[] {
   try {
     return readdirSync(path);
   } catch (e) {

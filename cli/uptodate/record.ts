@@ -20,7 +20,7 @@ import { tagReference } from "../../image/store.js";
 import type { ImageIndex } from "../../image/config.js";
 import type { BuildEvent } from "../../builder/events.js";
 import type { Launch } from "./launch.js";
-import { MEMO_VERSION, firstLine, invocationKey, memoDir, memoPath, statKeyOf, type Check, type Memo, type TreeCheck } from "./memo.js";
+import { MEMO_VERSION, firstLine, namesIn, readIfThere, invocationKey, memoDir, memoPath, statKeyOf, type Check, type Memo, type TreeCheck } from "./memo.js";
 import { native } from "../../common/native.js";
 
 const { S_IFMT, S_IFDIR, S_IFREG } = constants;
@@ -89,7 +89,7 @@ export class UpToDateRecorder {
 
   constructor(private readonly launch: Launch, root: string) {
     this.paths = storePaths(root);
-    this.indexBefore = readText(this.paths.indexJson);
+    this.indexBefore = readIfThere(this.paths.indexJson);
   }
 
   print(fd: 1 | 2, text: string): void {
@@ -109,7 +109,7 @@ export class UpToDateRecorder {
    */
   async finish(done: { allCached: boolean; manifestDigest: string; imageBlobs: readonly string[]; tags: string[]; contextGiven: string; contextDir: string; dockerfile: string }): Promise<void> {
     if (!done.allCached || outsideReached()) return;
-    const after = readText(this.paths.indexJson);
+    const after = readIfThere(this.paths.indexJson);
     if (this.indexBefore === undefined || after === undefined) return;
     if (!sameTargets(this.indexBefore, after, done.tags.map(tagReference), done.manifestDigest)) return;
     const context = await openContext(done.contextDir, done.dockerfile);
@@ -169,7 +169,7 @@ export class UpToDateRecorder {
     checks.push({ kind: "bytes", path: p.indexJson, text: index });
     const blob = (d: string): string => join(p.blobs, digestHex(d as Digest));
     const manifestPath = blob(done.manifestDigest);
-    const manifest = parseJson(readText(manifestPath));
+    const manifest = parseJson(readIfThere(manifestPath));
     if (manifest === undefined) return false;
     const { config, layers } = manifest as { config?: { digest?: string }; layers?: { digest?: string }[] };
     // the bases' and --from images' own manifests and configs too: one named by digest is not in index.json
@@ -260,24 +260,6 @@ class RacyWatch {
   changedSince(t: bigint): boolean {
     // a filesystem of whole seconds (or two: FAT) cannot tell a change within its tick
     return this.newest + (this.fine ? RACY_MARGIN_NS : COARSE_MARGIN_NS) >= t;
-  }
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, "utf8");
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return undefined;
-    throw e;
-  }
-}
-
-function namesIn(dir: string): string[] {
-  try {
-    return readdirSync(dir);
-  } catch (e) {
-    if (errnoCode(e) === "ENOENT") return [];
-    throw e;
   }
 }
 

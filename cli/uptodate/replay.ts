@@ -5,7 +5,7 @@
 // the command is done. Anything else (no memo, one check failing, a terminal to draw on, a trace asked
 // for) runs the command as usual, which records a new memo if it can.
 import { existsSync, fstatSync, readFileSync, utimesSync, writeSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { addonPathBeside } from "../../common/addonpath.js";
 import { holds, invocationKey, isMemo, memoPath, rootOfArgv, type Memo, type ScanDir } from "./memo.js";
 
 const DEV_NULL = (1 << 8) | 3;
@@ -42,12 +42,12 @@ export async function replayIfUpToDate(argv: string[], bundle: string): Promise<
 }
 
 /**
- * The addon's folder scan (common/native.ts loads the same file for the CLI), loaded on first use: a
+ * The addon's folder scan (common/native.ts loads the same file for the CLI; dlopen'ed here as it does), loaded on first use: a
  * large context's files are checked on the thread pool, where an lstat each on this thread took 5 µs.
  * Without the addon (not built), the files are lstat'ed one by one.
  */
 function nativeScan(bundle: string): ScanDir | undefined {
-  const path = join(dirname(bundle), "..", "native", "build", "tsbuild_native.node");
+  const path = addonPathBeside(bundle);
   if (!existsSync(path)) return undefined;
   let helpers: { scanDir: ScanDir } | undefined;
   return (dir) => {
