@@ -15,6 +15,7 @@ import type { BuildSession } from "./session.js";
 import type { StageState } from "./state.js";
 import { monotonicMs } from "../common/clock.js";
 import { traced } from "../common/trace.js";
+import { testPause } from "../common/testpause.js";
 
 export interface FilesystemStep {
   info: StepInfo;
@@ -145,11 +146,21 @@ export async function runFilesystemStep(
     }
   };
   const commitStep = async (): Promise<void> => {
-    const { diffId, size, chainId } = await commitLayer(session, snapshot, parent, done?.layerReuse);
+    const { diffId, size, chainId } = await storeLayer(session, snapshot, parent, done?.layerReuse);
     const durationMs = monotonicMs() - started;
     const now = Date.now();
     const entry: CacheEntry = { key, chainId, diffId, layerSize: size, createdAt: now, lastUsed: now, durationMs, record };
-    await session.cache.put(key, entry);
+    // The entry before the snapshot's chain link: a kill between the two leaves an entry whose
+    // snapshot is made from its layer on demand (as a --cache-from one), never a published snapshot
+    // nothing references (`system check` reports that one, and only a prune would remove it).
+    try {
+      await session.cache.put(key, entry);
+    } catch (e) {
+      await dropSnapshot(session, snapshot);
+      throw e;
+    }
+    await testPause("step-entry-stored"); // test/faults.test.ts kills a build here
+    await publishSnapshot(session, snapshot, chainId, parent);
     await session.cache.rememberStep(stepId, record);
     session.noteUsed({ ...entry, diffId, layerSize: size }, parent);
     applyLayer(state, chainId, diffId, size, step, new Date(now));
@@ -220,11 +231,8 @@ async function doWork(
   }
 }
 
-/**
- * Writes the layer of an unmounted snapshot and commits the snapshot on `parent`; drops it if the layer
- * fails, and in the background if its chain exists already (a rebuild that gave the same layer).
- */
-async function commitLayer(
+/** Writes the layer of an unmounted snapshot into the store and pins its chain; drops the snapshot if that fails. */
+async function storeLayer(
   session: BuildSession, snapshot: ActiveSnapshot, parent: Digest | null, reuse: LayerReuse | undefined,
 ): Promise<{ diffId: Digest; size: number; chainId: Digest }> {
   let layer: { diffId: Digest; size: number };
@@ -236,9 +244,13 @@ async function commitLayer(
   }
   const chainId = chainIdOf(parent, layer.diffId);
   await session.pin("chain", [chainId]); // before it is published: a prune meanwhile keeps it
+  return { ...layer, chainId };
+}
+
+/** Commits the snapshot as `chainId` on `parent`; removes it in the background if that chain exists already (a rebuild that gave the same layer). */
+async function publishSnapshot(session: BuildSession, snapshot: ActiveSnapshot, chainId: Digest, parent: Digest | null): Promise<void> {
   const published = await traced("step snapshot commit", () => session.snapshotter.commit(snapshot, chainId, { parent }));
   if (!published) session.removals.later(snapshot.id, () => session.snapshotter.remove(snapshot));
-  return { ...layer, chainId };
 }
 
 /** Removes an uncommitted snapshot: now, or once the step running over it has unmounted. */

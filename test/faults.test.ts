@@ -7,12 +7,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { freshStore, removeStore, startTsbuild, storeListing, tsbuild, tsbuildOk } from "./helpers.js";
+import { collect, freshStore, removeStore, startTsbuild, storeListing, TSBUILD, tsbuild, tsbuildOk } from "./helpers.js";
 import { startRegistry, type TestRegistry } from "./registryserver.js";
 
 const seed = Number(process.env.TSBUILD_FAULT_SEED ?? Date.now() % 100_000);
@@ -81,6 +81,36 @@ test("builds killed at random instants: store clean after each, the rebuild corr
   const all = await tsbuildOk(["--root", root, "run", "--rm", "faults:build", "head", "-c", "8", "/all"]);
   assert.equal(all.stdout, "a final\n");
   await assertClean(root, "after the rebuild");
+});
+
+test("a build killed between a step's cache entry and its snapshot's link: store clean, the rebuild hits and is correct", { timeout: 60_000 }, async () => {
+  const store = await freshStore();
+  const ctx = join(work, "ctx-entry");
+  const pause = join(work, "entry-pause");
+  try {
+    await mkdir(ctx, { recursive: true });
+    await writeFile(join(ctx, "Dockerfile"), "FROM busybox:local\nRUN echo made > /m\nRUN cat /m /m > /mm\n");
+    // the first step pauses once its entry is stored, its snapshot still unpublished: the kill comes there
+    const child = spawn(process.execPath, [TSBUILD, "--root", store, "build", "-q", "-t", "faults:entry", ctx], {
+      env: { ...process.env, TSBUILD_TEST_PAUSE: `step-entry-stored:${pause}` }, stdio: ["ignore", "ignore", "pipe"],
+    });
+    const ended = collect(child);
+    for (let i = 0; !existsSync(`${pause}.reached`); i++) {
+      if (child.exitCode !== null || i > 1500) throw new Error(`the build did not reach its pause: ${(await ended).stderr}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    child.kill("SIGKILL");
+    await ended;
+    await assertClean(store, "killed once the entry was stored");
+    const rebuilt = await tsbuildOk(["--root", store, "build", "--progress", "plain", "-t", "faults:entry", ctx]);
+    assert.match(rebuilt.stderr, /RUN echo made[^\n]*\n[^\n]*CACHED|CACHED[^\n]*RUN echo made/, rebuilt.stderr);
+    const out = await tsbuildOk(["--root", store, "run", "--rm", "faults:entry", "cat", "/mm"]);
+    assert.equal(out.stdout, "made\nmade\n");
+    await assertClean(store, "after the rebuild");
+  } finally {
+    await rm(`${pause}.reached`, { force: true });
+    await removeStore(store);
+  }
 });
 
 test("loads killed at random instants: store clean after each, the load then whole", { timeout: 120_000 }, async () => {
