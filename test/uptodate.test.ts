@@ -111,6 +111,8 @@ describe("up-to-date memo", () => {
     assert.equal((await build(BUILD, env)).replayed, false, "another environment has no memo yet");
     await settle();
     assert.equal((await build(BUILD, env)).replayed, true);
+    // a shell's bookkeeping (another folder left, a nested shell) is not part of what a build depends on
+    assert.equal((await build(BUILD, { ...env, OLDPWD: "/elsewhere", SHLVL: "7", _: "/usr/bin/env" })).replayed, true);
     assert.equal((await build(BUILD, { ...env, TSBUILD_TRACE: "1" })).replayed, false, "a trace asks for the build itself");
   });
 

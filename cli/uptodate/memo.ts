@@ -73,9 +73,19 @@ export function rootOfArgv(argv: readonly string[], env: NodeJS.ProcessEnv): str
   return resolve(given ?? env.TSBUILD_ROOT ?? DEFAULT_ROOT);
 }
 
+/**
+ * A shell's own bookkeeping, which it changes between two commands typed the same (OLDPWD at every cd,
+ * SHLVL in a nested shell) and which neither tsbuild nor what it starts for a build reads: left out of
+ * the key, else the same build typed in another shell was never replayed.
+ */
+const SHELL_BOOKKEEPING = new Set([
+  "_", "OLDPWD", "SHLVL", "PS1", "PS2", "PS3", "PS4", "PROMPT_COMMAND",
+  "HISTFILE", "HISTSIZE", "HISTFILESIZE", "HISTCONTROL", "HISTIGNORE", "HISTTIMEFORMAT", "LS_COLORS",
+]);
+
 /** Everything outside the store that decides what the same command does: it must match exactly. */
 export function invocationKey(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv, bundle: string, root: string): string {
-  const vars = Object.keys(env).sort().map((k) => [k, env[k]]);
+  const vars = Object.keys(env).filter((k) => !SHELL_BOOKKEEPING.has(k)).sort().map((k) => [k, env[k]]);
   const st = lstatSync(bundle, { bigint: true });
   // the addon beside the bundle (common/native.ts) and Node run it too
   const addon = statKey(addonPathBeside(bundle)) ?? "none";
