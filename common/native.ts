@@ -84,6 +84,11 @@ export interface NativeHelpers {
   makeRaw(fd: number): Buffer;
   /** tcsetattr(2) with settings makeRaw returned. */
   restoreTerminal(fd: number, saved: Buffer): void;
+  /**
+   * ext4's FS_TOPDIR_FL (`chattr +T`) on a folder: folders made in it are spread over block groups as
+   * top-level ones are. False where the filesystem has no such flag (a hint, nothing depends on it).
+   */
+  markHierarchyTop(path: string): boolean;
 }
 
 /** Why an unpack batch stopped: a system call failed, a parent is not a real folder, a hardlink's target is missing. */

@@ -233,3 +233,22 @@ export function snapshotterConformance(open: (paths: StorePaths) => Snapshotter)
 }
 
 snapshotterConformance((paths) => new Snapshotter(paths));
+
+test("the folder snapshots are made in is marked a hierarchy top (ext4 `chattr +T`) where the filesystem has the flag", async (t) => {
+  const store = await tempStore();
+  try {
+    const snap = new Snapshotter(store.paths);
+    const active = await snap.prepare(null);
+    await snap.remove(active);
+    const lsattr = await execa("lsattr", ["-d", store.paths.tmp], { reject: false });
+    if (lsattr.exitCode !== 0) {
+      // tmpfs, overlayfs and the like have no inode flags: the mark is a hint, and the prepare worked
+      t.diagnostic(`no inode flags here: ${lsattr.stderr.trim()}`);
+      return;
+    }
+    const flags = lsattr.stdout.trim().split(/\s+/)[0] ?? "";
+    assert.ok(flags.includes("T"), `lsattr -d ${store.paths.tmp}: ${lsattr.stdout.trim()}`);
+  } finally {
+    await store.cleanup();
+  }
+});

@@ -10,6 +10,7 @@ import type { MountSpec } from "./mountspec.js";
 import { scratchName } from "./owner.js";
 import { activeMarkersDir, markerOf, removeSnapshotDir, removeWorkDir, unlinkIfExists } from "./snapshotfiles.js";
 import { ownerToken } from "../common/owner.js";
+import { native } from "../common/native.js";
 
 // Snapshots, modelled on containerd's snapshotter: verbs that answer with mount descriptions (mounts,
 // view: runtime/mountspec.ts mounts them) besides prepare, commit, remove, has, usage and list;
@@ -93,6 +94,12 @@ export class Snapshotter {
       mkdirSync(this.chainsDir, { recursive: true });
       mkdirSync(activeMarkersDir(this.dir), { recursive: true });
       mkdirSync(this.paths.tmp, { recursive: true });
+      // Each snapshot is made in tmp/ (below) and renamed into place: its folder's block group is the
+      // one ext4 picks there. With tmp/ marked a hierarchy top, that is a group with inodes to spare;
+      // otherwise it is tmp/'s own, and on an aged filesystem whose group is nearly full every file
+      // made in the snapshot searched for a free inode (~1 ms each here: a 6,754-file Debian layer
+      // unpacked in 3.5-4.9 s, 0.7-1.1 s with the mark).
+      native().markHierarchyTop(this.paths.tmp);
       this.dirsMade = true;
     }
     // Built in scratch and renamed into place: a snapshot folder is never seen half-made, and rename
