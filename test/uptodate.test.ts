@@ -113,6 +113,12 @@ describe("up-to-date memo", () => {
     assert.equal((await build(BUILD, env)).replayed, true);
     // a shell's bookkeeping (another folder left, a nested shell) is not part of what a build depends on
     assert.equal((await build(BUILD, { ...env, OLDPWD: "/elsewhere", SHLVL: "7", _: "/usr/bin/env" })).replayed, true);
+    // unless the build takes one as a build argument's value
+    const fromEnv = [...BUILD.slice(0, -1), "--build-arg", "SHLVL", "."];
+    assert.equal((await build(fromEnv, { ...env, SHLVL: "1" })).replayed, false);
+    await settle();
+    assert.equal((await build(fromEnv, { ...env, SHLVL: "1" })).replayed, true);
+    assert.equal((await build(fromEnv, { ...env, SHLVL: "2" })).replayed, false, "SHLVL is a build argument's value here");
     assert.equal((await build(BUILD, { ...env, TSBUILD_TRACE: "1" })).replayed, false, "a trace asks for the build itself");
   });
 

@@ -85,7 +85,9 @@ const SHELL_BOOKKEEPING = new Set([
 
 /** Everything outside the store that decides what the same command does: it must match exactly. */
 export function invocationKey(argv: readonly string[], cwd: string, env: NodeJS.ProcessEnv, bundle: string, root: string): string {
-  const vars = Object.keys(env).filter((k) => !SHELL_BOOKKEEPING.has(k)).sort().map((k) => [k, env[k]]);
+  // `--build-arg SHLVL` (no value) takes it from the environment: then it counts
+  const named = (k: string): boolean => argv.includes(k) || argv.includes(`--build-arg=${k}`);
+  const vars = Object.keys(env).filter((k) => !SHELL_BOOKKEEPING.has(k) || named(k)).sort().map((k) => [k, env[k]]);
   const st = lstatSync(bundle, { bigint: true });
   // the addon beside the bundle (common/native.ts) and Node run it too
   const addon = statKey(addonPathBeside(bundle)) ?? "none";
