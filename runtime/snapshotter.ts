@@ -96,9 +96,9 @@ export class Snapshotter {
       mkdirSync(this.paths.tmp, { recursive: true });
       // Each snapshot is made in tmp/ (below) and renamed into place: its folder's block group is the
       // one ext4 picks there. With tmp/ marked a hierarchy top, that is a group with inodes to spare;
-      // otherwise it is tmp/'s own, and on an aged filesystem whose group is nearly full every file
-      // made in the snapshot searched for a free inode (~1 ms each here: a 6,754-file Debian layer
-      // unpacked in 3.5-4.9 s, 0.7-1.1 s with the mark).
+      // otherwise it is tmp/'s own, where the snapshots deleted before freed their inodes, which ext4
+      // without a journal skips one by one for minutes: ~1 ms a file made (a 6,754-file Debian layer
+      // unpacked in 5.5-7.9 s, 0.6-0.8 s with the mark; DESIGN.md).
       native().markHierarchyTop(this.paths.tmp);
       this.dirsMade = true;
     }
