@@ -252,7 +252,7 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
   const abort = new AbortController();
   const onAbort = (): void => abort.abort(req.signal.reason);
   req.signal.addEventListener("abort", onAbort, { once: true });
-  const session = new BuildSession(paths, store, new Snapshotter(paths), new CacheIndex(paths.cache), digests, context, {
+  const session = new BuildSession(paths, store, new Snapshotter(paths), new CacheIndex(paths.cache, paths.tmp), digests, context, {
     network: req.network,
     ...(req.sandbox ? { sandbox: req.sandbox } : {}),
     ...(req.namedContexts ? { namedContexts: req.namedContexts } : {}),

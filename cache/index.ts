@@ -36,7 +36,11 @@ export class CacheIndex {
   private readonly keysDir: string;
   private readonly stepsDir: string;
 
-  constructor(private readonly cacheDir: string) {
+  /**
+   * `scratchDir`: the store's tmp folder, where a build's entry and step files are written before they
+   * are renamed into place (a build killed meanwhile leaves its half-written file to the next sweep).
+   */
+  constructor(private readonly cacheDir: string, private readonly scratchDir?: string) {
     this.keysDir = join(cacheDir, "keys");
     this.stepsDir = join(cacheDir, "steps");
   }
@@ -68,7 +72,7 @@ export class CacheIndex {
   async put(key: Digest, entry: CacheEntry): Promise<void> {
     if (entry.key !== key) throw new TypeError(`cache entry for ${entry.key} put under ${key}`);
     const { record, ...head } = entry;
-    await atomicWriteFile(this.keyFile(key), `${JSON.stringify(head)}\n${JSON.stringify(record)}\n`);
+    await atomicWriteFile(this.keyFile(key), `${JSON.stringify(head)}\n${JSON.stringify(record)}\n`, 0o644, this.scratchDir);
     await this.touch(key, new Date(entry.lastUsed)); // the file's mtime is the lastUsed that counts
   }
 
@@ -106,7 +110,7 @@ export class CacheIndex {
 
   /** Remembers the record of the last build of a Dockerfile step (stepId: stable across builds). */
   async rememberStep(stepId: string, rec: StepRecord): Promise<void> {
-    await atomicWriteFile(this.stepFile(stepId), `${JSON.stringify({ stepId, key: stepKey(rec) })}\n${JSON.stringify(rec)}\n`);
+    await atomicWriteFile(this.stepFile(stepId), `${JSON.stringify({ stepId, key: stepKey(rec) })}\n${JSON.stringify(rec)}\n`, 0o644, this.scratchDir);
   }
 
   /** The key of the step's last build, without parsing its record (undefined: none, or an old file). */

@@ -1,22 +1,28 @@
 import { lstat, mkdir, open, readdir, rm } from "node:fs/promises";
 import { errnoCode } from "./errors.js";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { mkdirSync, renameSync, rmSync, writeFileSync, type Stats } from "node:fs";
 import { randomHex } from "./digest.js";
 import { ownedName, ownerToken } from "./owner.js";
+import { testPause } from "./testpause.js";
 
 /**
  * Writes a file by writing a temporary sibling and renaming it into place: a process killed at any
  * instant leaves the old file or the new one, never a torn one. (No fsync: that guards against power
- * loss, not kills, and costs milliseconds per write on every no-op rebuild.)
+ * loss, not kills, and costs milliseconds per write on every no-op rebuild.) With `scratch` (the
+ * store's tmp folder, on the same filesystem) the temporary file is made there instead, where every
+ * command's sweep removes what a killed writer left; beside its target only `system check` finds it.
  */
-export async function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
+export async function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o644, scratch?: string): Promise<void> {
   // Synchronous calls: these files are small (metadata, cache entries) and written several times a
   // step, where five thread-pool round trips cost more than the system calls themselves.
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${ownerToken()}-${randomHex(4)}`; // owner named: common/owner.ts
+  if (scratch !== undefined) mkdirSync(scratch, { recursive: true });
+  // owner named (common/owner.ts): a dead writer's file is known as such
+  const tmp = scratch === undefined ? `${path}.tmp-${ownerToken()}-${randomHex(4)}` : join(scratch, ownedName("write"));
   try {
     writeFileSync(tmp, data, { mode });
+    await testPause(`atomic-write-${basename(dirname(path))}`); // test/faults.test.ts kills a build here
     renameSync(tmp, path);
   } catch (e) {
     rmSync(tmp, { force: true });

@@ -83,16 +83,16 @@ test("builds killed at random instants: store clean after each, the rebuild corr
   await assertClean(root, "after the rebuild");
 });
 
-test("a build killed between a step's cache entry and its snapshot's link: store clean, the rebuild hits and is correct", { timeout: 60_000 }, async () => {
+/** Builds a two-RUN Dockerfile, SIGKILLs the build where it pauses (common/testpause.ts), then: store clean, the rebuild correct. */
+async function killedAtPause(point: string, name: string): Promise<string> {
   const store = await freshStore();
-  const ctx = join(work, "ctx-entry");
-  const pause = join(work, "entry-pause");
+  const ctx = join(work, `ctx-${name}`);
+  const pause = join(work, `${name}-pause`);
   try {
     await mkdir(ctx, { recursive: true });
     await writeFile(join(ctx, "Dockerfile"), "FROM busybox:local\nRUN echo made > /m\nRUN cat /m /m > /mm\n");
-    // the first step pauses once its entry is stored, its snapshot still unpublished: the kill comes there
-    const child = spawn(process.execPath, [TSBUILD, "--root", store, "build", "-q", "-t", "faults:entry", ctx], {
-      env: { ...process.env, TSBUILD_TEST_PAUSE: `step-entry-stored:${pause}` }, stdio: ["ignore", "ignore", "pipe"],
+    const child = spawn(process.execPath, [TSBUILD, "--root", store, "build", "-q", "-t", `faults:${name}`, ctx], {
+      env: { ...process.env, TSBUILD_TEST_PAUSE: `${point}:${pause}` }, stdio: ["ignore", "ignore", "pipe"],
     });
     const ended = collect(child);
     for (let i = 0; !existsSync(`${pause}.reached`); i++) {
@@ -101,16 +101,26 @@ test("a build killed between a step's cache entry and its snapshot's link: store
     }
     child.kill("SIGKILL");
     await ended;
-    await assertClean(store, "killed once the entry was stored");
-    const rebuilt = await tsbuildOk(["--root", store, "build", "--progress", "plain", "-t", "faults:entry", ctx]);
-    assert.match(rebuilt.stderr, /RUN echo made[^\n]*\n[^\n]*CACHED|CACHED[^\n]*RUN echo made/, rebuilt.stderr);
-    const out = await tsbuildOk(["--root", store, "run", "--rm", "faults:entry", "cat", "/mm"]);
+    await assertClean(store, `killed at ${point}`);
+    const rebuilt = await tsbuildOk(["--root", store, "build", "--progress", "plain", "-t", `faults:${name}`, ctx]);
+    const out = await tsbuildOk(["--root", store, "run", "--rm", `faults:${name}`, "cat", "/mm"]);
     assert.equal(out.stdout, "made\nmade\n");
     await assertClean(store, "after the rebuild");
+    return rebuilt.stderr;
   } finally {
     await rm(`${pause}.reached`, { force: true });
     await removeStore(store);
   }
+}
+
+test("a build killed between a step's cache entry and its snapshot's link: store clean, the rebuild hits and is correct", { timeout: 60_000 }, async () => {
+  // the first step pauses once its entry is stored, its snapshot still unpublished
+  const rebuilt = await killedAtPause("step-entry-stored", "entry");
+  assert.match(rebuilt, /RUN echo made[^\n]*\n[^\n]*CACHED|CACHED[^\n]*RUN echo made/, rebuilt);
+});
+
+test("a build killed while it writes a cache entry (written, not yet renamed into place): store clean, the rebuild correct", { timeout: 60_000 }, async () => {
+  await killedAtPause("atomic-write-keys", "entry-write");
 });
 
 test("loads killed at random instants: store clean after each, the load then whole", { timeout: 120_000 }, async () => {
