@@ -1,11 +1,12 @@
 // Content-addressed blobs under blobs/sha256/. Every write goes to a temporary file under the store's
 // tmp folder and is renamed into place, so a kill at any instant leaves only whole blobs behind.
-import { createReadStream, mkdirSync, renameSync, rmSync, statSync, writeFileSync, type ReadStream } from "node:fs";
+import { createReadStream, mkdirSync, renameSync, statSync, writeFileSync, type ReadStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { digestHex, hashToDigest, isDigest, newHash, randomHex, sha256, type Digest, type Hash } from "../common/digest.js";
 import { ArchiveError, errnoCode } from "../common/errors.js";
+import { atomicWriteFile } from "../common/fsutil.js";
 import type { StorePaths } from "../common/storepaths.js";
 import { ownedName } from "../common/owner.js";
 import type { Descriptor } from "./config.js";
@@ -23,19 +24,9 @@ function tempName(dir: string, prefix: string): string {
   return join(dir, ownedName(prefix, 6));
 }
 
-/** Writes data to a temporary file under tmpDir and renames it onto dest (kill-safe; see common/fsutil.ts). */
+/** Writes data to a temporary file under tmpDir and renames it onto dest (kill-safe: common/fsutil.ts). */
 export async function writeFileVia(tmpDir: string, dest: string, data: string | Uint8Array): Promise<void> {
-  // Synchronous calls: these are small files (index.json, configs, manifests) written on every build,
-  // where each thread-pool round trip cost more than the call.
-  mkdirSync(tmpDir, { recursive: true });
-  const tmp = tempName(tmpDir, "write");
-  try {
-    writeFileSync(tmp, data, { mode: 0o644 });
-    renameSync(tmp, dest);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  await atomicWriteFile(dest, data, 0o644, tmpDir);
 }
 
 export class BlobStore {
