@@ -1157,19 +1157,22 @@ static napi_value js_mark_hierarchy_top(napi_env env, napi_callback_info info) {
     free(path);
     return NULL;
   }
-  int flags = 0;
+  int flags = 0;  // an int whatever the macro's type says: the kernel reads and writes an int
   int e = 0;
+  const char* call = "ioctl FS_IOC_GETFLAGS";
   if (ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) e = errno;
   else if ((flags & FS_TOPDIR_FL) == 0) {
     flags |= FS_TOPDIR_FL;
+    call = "ioctl FS_IOC_SETFLAGS";
     if (ioctl(fd, FS_IOC_SETFLAGS, &flags) != 0) e = errno;
   }
   close(fd);
   napi_value result = NULL;
-  if (e == 0 || e == ENOTTY || e == EOPNOTSUPP || e == ENOSYS || e == EINVAL || e == EPERM || e == EACCES) {
+  // no flags here, this one refused, or no right to set it (a read-only store fails at its first write)
+  if (e == 0 || e == ENOTTY || e == EOPNOTSUPP || e == ENOSYS || e == EINVAL || e == EPERM || e == EACCES || e == EROFS) {
     if (napi_get_boolean(env, e == 0, &result) != napi_ok) result = NULL;
   } else {
-    throw_errno(env, e, "ioctl FS_IOC_SETFLAGS", path);
+    throw_errno(env, e, call, path);
   }
   free(path);
   return result;
