@@ -246,7 +246,7 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
   const sweep = traced("sweep", () => sweepStale(paths));
   sweep.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   const store = await traced("store open", () => ContentStore.open(paths));
-  const digests = await traced("digest cache load", () => FileDigestCache.load(paths.cache, { context: resolve(req.contextDir) }));
+  const digests = await traced("digest cache load", () => FileDigestCache.load(paths.cache, { context: resolve(req.contextDir), scratchDir: paths.tmp }));
   const context = await traced("context open", () => openContext(req.contextDir, req.dockerfile));
   // one failing stage stops the others; the user's Ctrl-C stops all
   const abort = new AbortController();

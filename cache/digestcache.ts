@@ -33,6 +33,8 @@ export interface DigestCacheOptions {
   maxEntries?: number;
   /** Files whose ctime is within this many ms before the read are not remembered. */
   racyMarginMs?: number;
+  /** The store's tmp folder: a save is written there and renamed into place (common/fsutil.ts). */
+  scratchDir?: string;
 }
 
 
@@ -62,6 +64,7 @@ export class FileDigestCache {
   private ofContext = false;
   private readonly maxEntries: number;
   private readonly racyMarginNs: bigint;
+  private readonly scratchDir: string | undefined;
 
   private constructor(
     private readonly file: string | undefined,
@@ -69,6 +72,7 @@ export class FileDigestCache {
   ) {
     this.maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
     this.racyMarginNs = BigInt(opts.racyMarginMs ?? DEFAULT_RACY_MARGIN_MS) * 1_000_000n;
+    this.scratchDir = opts.scratchDir;
   }
 
   /** A cache that lives only in memory (nothing is persisted). */
@@ -219,7 +223,7 @@ export class FileDigestCache {
       this.trim();
       const out = [HEADER];
       for (const [k, v] of this.entries) out.push(`${k} ${v}`);
-      await atomicWriteFile(file, out.join("\n") + "\n");
+      await atomicWriteFile(file, out.join("\n") + "\n", 0o644, this.scratchDir);
       this.storedLines = this.entries.size;
       await rm(join(dirname(file), OLD_FILE_NAME), { force: true });
     });
