@@ -96,6 +96,25 @@ test("markers and locks left by dead processes are ignored", () =>
     assert.equal(await withSharedLock(lock, async () => "built"), "built");
   }));
 
+test("a lock file, takeover guard or marker left empty by a taker killed before it wrote its token is not waited for", () =>
+  withDir(async (dir) => {
+    const lock = join(dir, "gc.lock");
+    const child = spawn(process.execPath, ["-e", "0"]);
+    const deadPid = await new Promise<number>((r) => child.on("exit", () => r(child.pid ?? 0)));
+    const old = new Date(Date.now() - 10_000);
+    // an empty marker named by a dead owner: the exclusive taker goes on
+    await mkdir(`${lock}.readers`, { recursive: true });
+    await writeFile(join(`${lock}.readers`, `${deadPid}-1`), "");
+    assert.equal(await within(5000, "exclusive beside an empty dead marker", withExclusiveLock(lock, async () => "collected")), "collected");
+    // an empty lock file (and an empty takeover guard) made a while ago: taken over
+    await writeFile(lock, "");
+    await writeFile(`${lock}.takeover`, "");
+    await utimes(lock, old, old);
+    await utimes(`${lock}.takeover`, old, old);
+    assert.equal(await within(5000, "an old empty lock", withExclusiveLock(lock, async () => "taken")), "taken");
+    assert.equal(await within(5000, "shared after it", withSharedLock(lock, async () => "built")), "built");
+  }));
+
 /** Runs fn beside a live process (`sleep`), whose pid stands for a dead owner's reused pid. */
 async function withLiveProcess(fn: (pid: number) => Promise<void>): Promise<void> {
   const child = spawn("sleep", ["30"], { stdio: "ignore" });

@@ -1,4 +1,4 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { readFile, readdir, rm, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { errnoCode } from "./errors.js";
@@ -98,7 +98,7 @@ async function drainReaders(readers: string, onWait?: (holders: number) => void)
     let live = 0;
     for (const name of names) {
       const marker = join(readers, name);
-      if (await ownerIsGone(marker)) await rm(marker, { force: true });
+      if (await markerOwnerGone(marker, name)) await rm(marker, { force: true });
       else live++;
     }
     if (live === 0) return;
@@ -109,6 +109,19 @@ async function drainReaders(readers: string, onWait?: (holders: number) => void)
     await sleep(Math.min(10 + attempt * 10, 200));
   }
 }
+
+/**
+ * A marker's owner is in its name (`<pid>.<start>-<n>`) as well as in it: the name decides, since a
+ * taker killed between creating the file and writing its token left it empty, and an empty marker
+ * read as one being written was waited for for ever. An older tsbuild's marker (no parsable name) is read.
+ */
+async function markerOwnerGone(marker: string, name: string): Promise<boolean> {
+  const owner = parseOwnerToken(name.replace(/-\d+$/, ""));
+  return owner === undefined ? ownerIsGone(marker) : !ownerAlive(owner, marker);
+}
+
+/** Longer than any write of a token takes: an empty lock file this old was left by a killed taker. */
+const EMPTY_LOCK_AGE_MS = 2000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -128,10 +141,18 @@ export async function deadOwnerText(lockPath: string): Promise<string | undefine
     if (errnoCode(e) === "ENOENT") return undefined; // released meanwhile: retry
     throw e;
   }
-  if (text === "") return undefined; // being written
+  // being written, unless its taker was killed between creating it and writing its token (then it
+  // stays empty, and every later taker waited for ever: a killed prune's GC lock)
+  if (text === "") return emptySince(lockPath) > EMPTY_LOCK_AGE_MS ? "" : undefined;
   const owner = parseOwnerToken(text);
   if (owner === undefined) return text; // not a lock of ours: nothing can ever release it
   return ownerAlive(owner, lockPath) ? undefined : text;
+}
+
+/** How long ago the (empty) lock file was made; 0 if it is gone already. */
+function emptySince(lockPath: string): number {
+  const st = statSync(lockPath, { throwIfNoEntry: false });
+  return st === undefined ? 0 : Date.now() - st.mtimeMs;
 }
 
 /**
@@ -174,7 +195,7 @@ function removeDeadGuard(guard: string): void {
     throw e;
   }
   const owner = parseOwnerToken(text);
-  if (text === "" || (owner !== undefined && ownerAlive(owner, guard))) return;
+  if (text === "" ? emptySince(guard) <= EMPTY_LOCK_AGE_MS : owner !== undefined && ownerAlive(owner, guard)) return;
   const aside = `${guard}.${ownedName("stale")}`;
   try {
     renameSync(guard, aside);
