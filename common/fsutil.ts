@@ -16,17 +16,26 @@ import { testPause } from "./testpause.js";
 export async function atomicWriteFile(path: string, data: string | Uint8Array, mode = 0o644, scratch?: string): Promise<void> {
   // Synchronous calls: these files are small (metadata, cache entries) and written several times a
   // step, where five thread-pool round trips cost more than the system calls themselves.
-  mkdirSync(dirname(path), { recursive: true });
-  if (scratch !== undefined) mkdirSync(scratch, { recursive: true });
   // owner named (common/owner.ts): a dead writer's file is known as such
   const tmp = scratch === undefined ? `${path}.tmp-${ownerToken()}-${randomHex(4)}` : join(scratch, ownedName("write"));
   try {
-    writeFileSync(tmp, data, { mode });
+    inFolder(tmp, () => writeFileSync(tmp, data, { mode }));
     await testPause(`atomic-write-${basename(dirname(path))}`); // test/faults.test.ts kills a build here
-    renameSync(tmp, path);
+    inFolder(path, () => renameSync(tmp, path));
   } catch (e) {
     rmSync(tmp, { force: true });
     throw e;
+  }
+}
+
+/** Runs make (which creates `file`), and again after making file's folder if that was missing: the common case makes no folder. */
+function inFolder(file: string, make: () => void): void {
+  try {
+    make();
+  } catch (e) {
+    if (errnoCode(e) !== "ENOENT") throw e;
+    mkdirSync(dirname(file), { recursive: true });
+    make();
   }
 }
 
