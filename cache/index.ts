@@ -46,8 +46,7 @@ export class CacheIndex {
   }
 
   private keyFile(key: Digest): string {
-    if (!isDigest(key)) throw new TypeError(`not a cache key: ${key}`);
-    return join(this.keysDir, `${digestHex(key)}.json`);
+    return entryFile(this.cacheDir, key);
   }
 
   /**
@@ -155,8 +154,19 @@ export class CacheIndex {
   }
 
   private stepFile(stepId: string): string {
-    return join(this.stepsDir, `${digestHex(sha256(stepId))}.json`);
+    return stepRecordFile(this.cacheDir, stepId);
   }
+}
+
+/** Where the entry of `key` lies in the cache folder (the up-to-date memo checks these files too). */
+export function entryFile(cacheDir: string, key: Digest): string {
+  if (!isDigest(key)) throw new TypeError(`not a cache key: ${key}`);
+  return join(cacheDir, "keys", `${digestHex(key)}.json`);
+}
+
+/** Where the last-build record of step `stepId` lies in the cache folder. */
+export function stepRecordFile(cacheDir: string, stepId: string): string {
+  return join(cacheDir, "steps", `${digestHex(sha256(stepId))}.json`);
 }
 
 async function readIfExists(file: string): Promise<string | undefined> {

@@ -4,10 +4,11 @@
 // stats, folders included, so that a file added or removed shows), the Dockerfile and ignore files, the
 // store's index, each cache entry used with its snapshot and layer, and a store at rest (nothing to
 // sweep, no lock held). Only builds whose every input is in those checks are recorded (eligible()).
-import { constants, lstatSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from "node:fs";
+import { constants, lstatSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { digestHex, isDigest, sha256, type Digest } from "../../common/digest.js";
+import { digestHex, isDigest, type Digest } from "../../common/digest.js";
 import { stepIdentity } from "../../cache/key.js";
+import { entryFile, stepRecordFile } from "../../cache/index.js";
 import { errnoCode } from "../../common/errors.js";
 import { outsideReached } from "../../common/outside.js";
 import { storePaths, type StorePaths } from "../../common/storepaths.js";
@@ -150,7 +151,6 @@ export class UpToDateRecorder {
     };
     const file = memoPath(this.paths.root, memo.invocation);
     try {
-      mkdirSync(dirname(file), { recursive: true });
       await writeFileVia(this.paths.tmp, file, JSON.stringify(memo)); // via scratch: a killed write is swept there
       boundMemos(memoDir(this.paths.root));
     } catch (e) {
@@ -160,7 +160,7 @@ export class UpToDateRecorder {
   }
 
   private keyFile(key: Digest): string {
-    return join(this.paths.cache, "keys", `${digestHex(key)}.json`);
+    return entryFile(this.paths.cache, key);
   }
 
   /** The store facts: its index, each entry taken (its head, snapshot and layer), the image's blobs, a store at rest. False if one is already gone. */
@@ -191,7 +191,7 @@ export class UpToDateRecorder {
     // a hit leaves its step's last-build record naming it (fsstep.ts rememberStep): another build of the
     // Dockerfile that changed the record makes the next run a build, which writes it back
     for (const { stage, ordinal } of this.hitSteps) {
-      const file = join(p.cache, "steps", `${digestHex(sha256(stepIdentity(done.dockerfile, stage, ordinal)))}.json`);
+      const file = stepRecordFile(p.cache, stepIdentity(done.dockerfile, stage, ordinal));
       const head = firstLine(file);
       if (head === undefined) return false;
       checks.push({ kind: "head", path: file, text: head });
