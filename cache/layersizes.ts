@@ -58,7 +58,7 @@ export class LayerSizes {
     }
     if (!(await this.store.has(digest))) return 0;
     const size = await this.measure(digest);
-    await atomicWriteFile(memo, `${size}\n`);
+    await atomicWriteFile(memo, `${size}\n`, 0o644, this.store.paths.tmp);
     return size;
   }
 

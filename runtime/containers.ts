@@ -78,7 +78,7 @@ function recordFile(paths: StorePaths, id: string): string {
 }
 
 export async function saveContainer(paths: StorePaths, rec: ContainerRecord): Promise<void> {
-  await atomicWriteFile(recordFile(paths, rec.id), JSON.stringify(rec, null, 2));
+  await atomicWriteFile(recordFile(paths, rec.id), JSON.stringify(rec, null, 2), 0o644, paths.tmp);
 }
 
 /** Every container record, newest first. */

@@ -50,7 +50,7 @@ export class PushMemo {
         const list = (cur.repos[digest] ?? []).filter((r) => r !== repo);
         cur.repos[digest] = [repo, ...list].slice(0, MAX_REPOS);
       }
-      await atomicWriteFile(path, JSON.stringify(cur));
+      await atomicWriteFile(path, JSON.stringify(cur), 0o644, this.paths.tmp); // via tmp/: a killed push leaves nothing beside it
       this.data = cur;
     });
   }
