@@ -13,7 +13,7 @@ import { rootCertificates } from "node:tls";
 import type { Dispatcher } from "undici";
 import { UserError, errnoCode } from "./errors.js";
 import { NetResponse, type NetBody } from "./netresponse.js";
-import { plainRequest } from "./plainhttp.js";
+import { plainRequest, preloadPlainHttp } from "./plainhttp.js";
 import { noteOutsideReached } from "./outside.js";
 
 /** Where the system's CA bundle lives on Debian and its kin (Go's crypto/x509 looks here first). */
@@ -52,6 +52,11 @@ export function caCertificates(env: NodeJS.ProcessEnv = process.env): string[] {
 export function isLoopbackHost(hostname: string): boolean {
   const h = hostname.replace(/^\[|\]$/g, "").toLowerCase();
   return h === "localhost" || h.endsWith(".localhost") || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/** Loads what a request to url will be sent with, if that is node:http (undici is loaded when first used). */
+export function preloadFor(url: URL): void {
+  if (!needsAgent(url, process.env)) preloadPlainHttp();
 }
 
 function needsAgent(url: URL, env: NodeJS.ProcessEnv): boolean {

@@ -52,6 +52,21 @@ test("push twice: the second finds every layer there without compressing again",
   });
 });
 
+test("push again of what was pushed: the memo is not written again", async () => {
+  await withStore(async (store) => {
+    const reg = new FakeRegistry();
+    await fakeImage(store, "memo", ["fake.test:5000/memo:1", "fake.test:5000/other:1"]);
+    const memo = join(store.paths.cache, "registry-blobs.json");
+    await pushImage(store, "fake.test:5000/memo:1", { connect: reg.connect });
+    const first = await stat(memo);
+    await pushImage(store, "fake.test:5000/memo:1", { connect: reg.connect });
+    assert.equal((await stat(memo)).ino, first.ino); // written through tmp/ and renamed: a new inode when written
+    // a push to another repository is news (where the blobs are), and is recorded
+    await pushImage(store, "fake.test:5000/other:1", { connect: reg.connect });
+    assert.notEqual((await stat(memo)).ino, first.ino);
+  });
+});
+
 test("push to another repository on the same host mounts the layer", async () => {
   await withStore(async (store) => {
     const reg = new FakeRegistry();

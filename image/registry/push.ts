@@ -7,11 +7,13 @@ import { createLimiter, settleAll } from "../../common/limit.js";
 import { MediaType, type Descriptor, type ImageIndex, type ImageManifest } from "../config.js";
 import { parseReference } from "../reference.js";
 import type { ContentStore, ImageRecord } from "../store.js";
-import type { RegistryOptions, RepositoryClient } from "./api.js";
+import type { BlobPushResult, RegistryOptions, RepositoryClient } from "./api.js";
 import { connectTo, type Connect } from "./manifest.js";
 import { shortDigest, type TransferSink } from "./progress.js";
-import { compressedLayerType, mountSource, pushLayer } from "./pushlayer.js";
+import { compressedLayerType, mountSource, pushLayer, type PushedLayer } from "./pushlayer.js";
 import { PushMemo } from "./pushmemo.js";
+import { preloadFor } from "../../common/netfetch.js";
+import { registryBaseUrl } from "./transport.js";
 
 export interface PushOptions {
   registry?: RegistryOptions;
@@ -36,13 +38,16 @@ export async function pushImage(store: ContentStore, name: string, options: Push
   const ref = parseReference(name);
   if (ref.digest !== undefined) throw new UserError(`push ${name}: cannot push a digest reference`);
   const tag = ref.tag ?? "latest";
-  const rec = await store.resolveImage(ref.full).catch((e: unknown) => {
+  const resolved = store.resolveImage(ref.full).catch((e: unknown) => {
     if (e instanceof ImageNotFoundError) throw new UserError(`An image does not exist locally with the tag: ${ref.familiar}`);
     throw e;
   });
+  const loaded = PushMemo.load(store.paths);
+  // node:http (a loopback or insecure registry's) is compiled while those reads are on the thread pool, not after them
+  if (options.connect === undefined) preloadFor(new URL(registryBaseUrl(ref.domain, options.registry?.insecureHosts)));
+  const [rec, memo] = await settleAll<ImageRecord | PushMemo>([resolved, loaded]) as [ImageRecord, PushMemo];
   const sink = options.onEvent ?? ((): void => {});
   const client = await connectTo(ref, options.registry, options.connect);
-  const memo = await PushMemo.load(store.paths);
   if (rec.index !== undefined) return pushIndex(store, rec, client, memo, sink, options, ref.full, `${ref.domain}/${ref.path}`, tag);
   const one = await pushManifest(store, rec, client, memo, sink, options, tag);
   return { ref: ref.full, repository: `${ref.domain}/${ref.path}`, tag, ...one };
@@ -87,14 +92,19 @@ async function pushManifest(
   for (const l of layers) sink({ type: "layer", id: shortDigest(l.digest), status: "Preparing" });
 
   const limit = createLimiter(Math.max(1, options.concurrency ?? 3));
-  const pushed = await settleAll(layers.map((l, i) => limit(() => pushLayer(store, client, memo, l, diffIds[i] as Digest, sink))));
   const configDesc = rec.manifest.config;
   const configFrom = mountSource(memo, client, configDesc.digest);
-  await client.pushBlob(
+  // the config goes beside the layers (the manifest only needs every blob there): its HEAD is sent with
+  // theirs, not after them (a push of blobs the registry has: one round trip less)
+  const config = client.pushBlob(
     { digest: configDesc.digest, size: configDesc.size, mediaType: configDesc.mediaType },
     () => store.openBlob(configDesc.digest),
     configFrom !== undefined ? { mountFrom: configFrom } : {},
   );
+  const [pushed] = await settleAll<PushedLayer[] | BlobPushResult>([
+    settleAll(layers.map((l, i) => limit(() => pushLayer(store, client, memo, l, diffIds[i] as Digest, sink)))),
+    config,
+  ]) as [PushedLayer[], BlobPushResult];
 
   // as stored when every layer already is a compressed blob (a pulled image); otherwise a new OCI manifest
   const asStored = layers.every((l) => compressedLayerType(l.mediaType) !== undefined);

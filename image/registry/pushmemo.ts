@@ -42,6 +42,7 @@ export class PushMemo {
 
   /** Records what was learned (merged into the file under a lock: other processes push too). */
   async save(update: { compressed?: Array<[Digest, CompressedBlob]>; repos?: Array<[Digest, string]> }): Promise<void> {
+    if (this.knows(update)) return; // a push of what was pushed before: the file would be written as it is
     const path = memoPath(this.paths);
     await withFileLock(join(this.paths.locks, "registry-blobs.lock"), async () => {
       const cur = await readMemo(path);
@@ -53,6 +54,14 @@ export class PushMemo {
       await atomicWriteFile(path, JSON.stringify(cur), 0o644, this.paths.tmp); // via tmp/: a killed push leaves nothing beside it
       this.data = cur;
     });
+  }
+
+  /** Whether saving `update` would leave the memo as it was read (same blobs, each repository already first). */
+  private knows(update: { compressed?: Array<[Digest, CompressedBlob]>; repos?: Array<[Digest, string]> }): boolean {
+    const same = (a: CompressedBlob | undefined, b: CompressedBlob): boolean =>
+      a !== undefined && a.digest === b.digest && a.size === b.size && a.mediaType === b.mediaType;
+    return (update.compressed ?? []).every(([diffId, blob]) => same(this.data.compressed[diffId], blob)) &&
+      (update.repos ?? []).every(([digest, repo]) => this.data.repos[digest]?.[0] === repo);
   }
 }
 
