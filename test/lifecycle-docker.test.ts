@@ -14,6 +14,8 @@ import { storePaths } from "../common/storepaths.js";
 import { humanSize } from "../cli/format.js";
 import { ContentStore } from "../image/store.js";
 import { mountsUnder, unmount } from "../runtime/mounts.js";
+import { Snapshotter } from "../runtime/snapshotter.js";
+import type { Digest } from "../common/digest.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = join(here, "..", "bin", "tsbuild");
@@ -134,8 +136,11 @@ test("rmi: an id with two tags of one repository needs -f; freed layers are list
 
   const uniqId = (await ok(["import", join(dir, "uniq.tar"), "uniq:1"])).trim();
   const [uniqLayer] = JSON.parse(await inspectOne("uniq:1", "{{json .RootFS.Layers}}")) as string[];
+  // unpacked at import, as docker import does (a one-layer image's chain id is its layer's diff id)
+  assert.ok(await new Snapshotter(storePaths(root)).has(uniqLayer as Digest), "the imported layer is a snapshot already");
   assert.equal(await ok(["rmi", "uniq:1"]), `Untagged: uniq:1\nDeleted: ${uniqId}\nDeleted: ${uniqLayer}\n`);
   await assert.rejects(stat(join(root, "blobs", "sha256", uniqLayer!.slice(7))), /ENOENT/);
+  assert.equal(await new Snapshotter(storePaths(root)).has(uniqLayer as Digest), false, "rmi frees the snapshot with the layer");
 
   // The same root filesystem as busybox:latest: its layer stays, so only the image is deleted.
   const sharedId = (await ok(["import", join(dir, "bb.tar"), "shared:1", "--change", 'CMD ["true"]'])).trim();

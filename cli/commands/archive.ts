@@ -68,11 +68,19 @@ export async function runImport(root: string, file: string, name: string | undef
   const changes = await applyChanges(opts.change);
   const store = await openStore(root);
   const input = file === "-" ? process.stdin : file;
+  const { Snapshotter } = await import("../../runtime/snapshotter.js");
+  const { unpackImageLayers } = await import("../../runtime/layerblob.js");
   // holding the store shared, as a build does: a prune must not take the layer before it is tagged
-  const image = await withSharedLock(store.paths.gcLock, () => importRootfs(store, input, name, {
-    changes,
-    ...(opts.message !== undefined ? { comment: opts.message } : {}),
-    ...(opts.platform !== undefined ? { platform: parsePlatform(opts.platform) } : {}),
-  }));
+  const image = await withSharedLock(store.paths.gcLock, async () => {
+    const rec = await importRootfs(store, input, name, {
+      changes,
+      ...(opts.message !== undefined ? { comment: opts.message } : {}),
+      ...(opts.platform !== undefined ? { platform: parsePlatform(opts.platform) } : {}),
+    });
+    // unpacked now, as `docker import` does: a root filesystem is imported to be built on, and the
+    // first build on it then starts at once instead of unpacking it (the image's chain keeps it)
+    await unpackImageLayers(new Snapshotter(store.paths), store, rec.manifest.layers, rec.config.rootfs.diff_ids);
+    return rec;
+  });
   process.stdout.write(`${image.configDigest}\n`);
 }
