@@ -46,8 +46,10 @@ async function tarBuffer(files: [string, Buffer | { symlink: string } | { hardli
 }
 
 /** A small docker-archive (old layout: `<id>.json`, `<dir>/layer.tar`), optionally gzipped layer or lying config. */
-async function smallDockerArchive(out: string, opts: { gzipLayer?: boolean; wrongDiffId?: boolean; tag?: string } = {}): Promise<Digest> {
-  const layer = await tarBuffer([["hello.txt", Buffer.from("hello\n")]]);
+async function smallDockerArchive(out: string, opts: { gzipLayer?: boolean; wrongDiffId?: boolean; cutLayer?: boolean; tag?: string } = {}): Promise<Digest> {
+  const whole = await tarBuffer([["hello.txt", Buffer.from("hello\n")]]);
+  // cut: a header and part of the body, no end-of-archive marker (its diffID is still its digest)
+  const layer = opts.cutLayer ? whole.subarray(0, 515) : whole;
   const diffId = opts.wrongDiffId ? sha256("not the layer") : sha256(layer);
   const config: ImageConfig = { architecture: "amd64", os: "linux", config: { Cmd: ["cat", "/hello.txt"] }, rootfs: { type: "layers", diff_ids: [diffId] }, history: [{ created_by: "test" }] };
   const configBytes = Buffer.from(JSON.stringify(config));
@@ -147,9 +149,11 @@ test("truncated, garbage and lying archives are refused and leave the store unch
       await writeFile(join(dir, "garbage.tar"), Buffer.from("this is not a tar archive at all".repeat(40)));
       await writeFile(join(dir, "empty.tar"), "");
       await smallDockerArchive(join(dir, "lying.tar"), { wrongDiffId: true, tag: "lying:1" });
+      await smallDockerArchive(join(dir, "cutlayer.tar"), { cutLayer: true, tag: "cut:1" });
+      await assert.rejects(loadArchive(store, join(dir, "cutlayer.tar")), /cutlayer\.tar: layer l1\/layer\.tar of cut:1: tar archive truncated/);
       await writeFile(join(dir, "notimage.tar"), await tarBuffer([["hello.txt", Buffer.from("hi")]]));
       await writeFile(join(dir, "badgzip.tar.gz"), gzipSync(await readFile(join(dir, "ok.tar"))).subarray(0, 200));
-      for (const bad of ["truncated.tar", "garbage.tar", "empty.tar", "lying.tar", "notimage.tar", "badgzip.tar.gz", "missing.tar"]) {
+      for (const bad of ["truncated.tar", "garbage.tar", "empty.tar", "lying.tar", "cutlayer.tar", "notimage.tar", "badgzip.tar.gz", "missing.tar"]) {
         await assert.rejects(loadArchive(store, join(dir, bad)), (e: unknown) => e instanceof ArchiveError && e.message.includes(join(dir, bad)), bad);
         assert.equal(await snapshot(store), before, bad);
       }

@@ -5,7 +5,9 @@ import { basename, join, relative } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { ArchiveError, errnoCode } from "../../common/errors.js";
 import { readTar } from "../tar/index.js";
-import { compressionOf, fileHead, isZlibError } from "./stage.js";
+import { compressionOf, fileHead, HashTap, isZlibError } from "./stage.js";
+import { TarCheckTap } from "./tarcheck.js";
+import type { Digest } from "../../common/digest.js";
 import { createGunzip } from "node:zlib";
 import { READ_CHUNK } from "../../common/readchunk.js";
 
@@ -39,8 +41,21 @@ async function memberParent(dir: string, rel: string, member: string, file: stri
   return host;
 }
 
-/** Extracts regular files, folders and links; other member types are ignored (no image needs them). */
-export async function extractArchive(file: string, dir: string): Promise<void> {
+/** What extraction learned of a regular file, so that a load need not read it again to check it. */
+export interface ExtractedFile {
+  digest: Digest;
+  size: number;
+  /** Whether its bytes are a whole tar (a layer's check), as TarCheckTap says. */
+  tar: TarCheckTap;
+}
+
+/**
+ * Extracts regular files, folders and links; other member types are ignored (no image needs them).
+ * Each regular file is hashed and its tar structure checked as it is written: what it returns, by the
+ * file's path in dir (a load used to read a 200 MB layer twice more after writing it: 0.45 of its time).
+ */
+export async function extractArchive(file: string, dir: string): Promise<Map<string, ExtractedFile>> {
+  const files = new Map<string, ExtractedFile>();
   const head = await fileHead(file);
   if (head.length === 0) throw new ArchiveError(`${file}: empty file, not an image archive`);
   const compression = compressionOf(head);
@@ -54,14 +69,19 @@ export async function extractArchive(file: string, dir: string): Promise<void> {
       if (entry.path === "") continue;
       const rel = safeRelative(entry.path, file);
       const dest = join(await memberParent(dir, rel, entry.path, file), basename(rel));
+      files.delete(dest); // a later member of the same name replaces the file
       switch (entry.type) {
         case "dir":
           await mkdir(dest, { recursive: true });
           break;
-        case "file":
+        case "file": {
           await rm(dest, { force: true, recursive: true });
-          await pipeline(body, createWriteStream(dest));
+          const hash = new HashTap();
+          const tar = new TarCheckTap();
+          await pipeline(body, hash, tar, createWriteStream(dest, { highWaterMark: READ_CHUNK }));
+          files.set(dest, { digest: hash.digest(), size: hash.size, tar });
           break;
+        }
         case "symlink":
           // Followed later with resolveInRoot, so a link cannot point outside the folder.
           await rm(dest, { force: true, recursive: true });
@@ -85,4 +105,5 @@ export async function extractArchive(file: string, dir: string): Promise<void> {
   } finally {
     raw.destroy();
   }
+  return files;
 }

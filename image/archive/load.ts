@@ -10,9 +10,10 @@ import { withTempDir, pathExists } from "../../common/fsutil.js";
 import { READ_CHUNK } from "../../common/readchunk.js";
 import { withSharedLock } from "../../common/lock.js";
 import { MediaType, type Descriptor } from "../config.js";
+import type { Digest } from "../../common/digest.js";
 import { entryDescriptor, type ContentStore, type ImageRecord } from "../store.js";
 import { planDockerArchive } from "./dockerformat.js";
-import { extractArchive } from "./extract.js";
+import { extractArchive, type ExtractedFile } from "./extract.js";
 import { planOciLayout } from "./ociformat.js";
 import type { IndexGroup, PlannedImage } from "./plan.js";
 import { checkLayerTar } from "./tarcheck.js";
@@ -43,15 +44,16 @@ export async function loadArchive(store: ContentStore, file: string, options: Lo
 async function loadInto(store: ContentStore, file: string, isDir: boolean, options: LoadOptions): Promise<ImageRecord[]> {
   return withTempDir(store.paths.tmp, "load", async (tmp) => {
     let dir = file;
+    let extracted = new Map<string, ExtractedFile>();
     if (!isDir) {
       dir = join(tmp, "archive");
       await mkdir(dir);
-      await extractArchive(file, dir);
+      extracted = await extractArchive(file, dir);
     }
     const plan = await planArchive(dir, file, options);
     const stagingDir = join(tmp, "staging");
     await mkdir(stagingDir);
-    const staged = await stageLayers(plan, stagingDir, !isDir);
+    const staged = await stageLayers(plan, stagingDir, !isDir, extracted);
     // Published and tagged holding the store shared, as a build does: a prune in between would take
     // the blobs while nothing references them yet (it waits instead; so does this for a prune).
     const records = await withSharedLock(store.paths.gcLock, async () => {
@@ -90,11 +92,17 @@ async function planArchive(dir: string, file: string, options: LoadOptions): Pro
   return plan;
 }
 
+/** verifyFile's check, on the digest the extraction computed. */
+function checkedDigest(path: string, seen: ExtractedFile, expected: Digest, what: string): StagedBlob {
+  if (seen.digest !== expected) throw new ArchiveError(`${what}: digest mismatch: expected ${expected}, got ${seen.digest}`);
+  return { path, digest: expected, size: seen.size };
+}
+
 /**
  * Verifies every layer; a layer file of an unpacked tar that is already uncompressed is checked in
  * place (and later moved), anything else is decompressed or copied into the staging folder.
  */
-async function stageLayers(plan: PlannedImage[], stagingDir: string, movable: boolean): Promise<Map<string, StagedBlob>> {
+async function stageLayers(plan: PlannedImage[], stagingDir: string, movable: boolean, extracted: Map<string, ExtractedFile>): Promise<Map<string, StagedBlob>> {
   const staged = new Map<string, StagedBlob>();
   for (const img of plan) {
     for (const layer of img.layers) {
@@ -105,11 +113,20 @@ async function stageLayers(plan: PlannedImage[], stagingDir: string, movable: bo
       }
       const head = await fileHead(layer.path);
       const plainInPlace = movable && compressionOf(head) === "none" && (layer.rawDigest === undefined || layer.rawDigest === layer.diffId);
-      const blob = plainInPlace
-        ? await verifyFile(layer.path, layer.diffId, layer.what)
-        : await stageLayer(createReadStream(layer.path, { highWaterMark: READ_CHUNK }), head, stagingDir, layer);
+      const what = `${layer.what} of ${img.tags[0] === undefined ? "an untagged image" : familiarString(img.tags[0])}`;
+      // a layer the extraction hashed and checked as it wrote it is not read again
+      const seen = plainInPlace ? extracted.get(layer.path) : undefined;
+      const blob = seen !== undefined
+        ? checkedDigest(layer.path, seen, layer.diffId, layer.what)
+        : plainInPlace
+          ? await verifyFile(layer.path, layer.diffId, layer.what)
+          : await stageLayer(createReadStream(layer.path, { highWaterMark: READ_CHUNK }), head, stagingDir, layer);
       if (plainInPlace) checkSize(blob.size, layer);
-      await checkLayerTar(blob.path, `${layer.what} of ${img.tags[0] === undefined ? "an untagged image" : familiarString(img.tags[0])}`);
+      if (seen === undefined) await checkLayerTar(blob.path, what);
+      else {
+        const failure = seen.tar.failure(what);
+        if (failure !== undefined) throw failure;
+      }
       staged.set(layer.path, blob);
     }
   }
