@@ -138,9 +138,14 @@ test("rmi: an id with two tags of one repository needs -f; freed layers are list
   const [uniqLayer] = JSON.parse(await inspectOne("uniq:1", "{{json .RootFS.Layers}}")) as string[];
   // unpacked at import, as docker import does (a one-layer image's chain id is its layer's diff id)
   assert.ok(await new Snapshotter(storePaths(root)).has(uniqLayer as Digest), "the imported layer is a snapshot already");
+  await ok(["save", "uniq:1", "-o", join(dir, "uniq-saved.tar")]);
   assert.equal(await ok(["rmi", "uniq:1"]), `Untagged: uniq:1\nDeleted: ${uniqId}\nDeleted: ${uniqLayer}\n`);
   await assert.rejects(stat(join(root, "blobs", "sha256", uniqLayer!.slice(7))), /ENOENT/);
   assert.equal(await new Snapshotter(storePaths(root)).has(uniqLayer as Digest), false, "rmi frees the snapshot with the layer");
+  // and at load, as docker load does
+  await ok(["load", "-q", "-i", join(dir, "uniq-saved.tar")]);
+  assert.ok(await new Snapshotter(storePaths(root)).has(uniqLayer as Digest), "a loaded layer is a snapshot already");
+  await ok(["rmi", "uniq:1"]);
 
   // The same root filesystem as busybox:latest: its layer stays, so only the image is deleted.
   const sharedId = (await ok(["import", join(dir, "bb.tar"), "shared:1", "--change", 'CMD ["true"]'])).trim();

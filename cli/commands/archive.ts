@@ -1,6 +1,7 @@
 // load, save and import: images in and out of the store as files.
 import { storePaths } from "../../common/storepaths.js";
-import { ContentStore } from "../../image/store.js";
+import { ContentStore, type ImageRecord } from "../../image/store.js";
+import { unpackArrived } from "../unpackarrived.js";
 import { withSharedLock } from "../../common/lock.js";
 import { familiarString } from "../../image/reference.js";
 import { createWriteStream } from "node:fs";
@@ -14,12 +15,13 @@ async function openStore(root: string): Promise<ContentStore> {
   return ContentStore.open(storePaths(root));
 }
 
+const stderrLine = (line: string): void => void process.stderr.write(`${line}\n`);
+
 export async function runLoad(root: string, opts: { input?: string; quiet?: boolean }): Promise<void> {
   const { loadArchive } = await import("../../image/archive/index.js");
   const store = await openStore(root);
-  const images = opts.input === undefined || opts.input === "-"
-    ? await loadFromStdin(store, (file) => loadArchive(store, file))
-    : await loadArchive(store, opts.input);
+  const load = (file: string): Promise<ImageRecord[]> => loadArchive(store, file, { onLoaded: (records) => unpackArrived(store, records, stderrLine) });
+  const images = opts.input === undefined || opts.input === "-" ? await loadFromStdin(store, load) : await load(opts.input);
   if (opts.quiet) return;
   for (const image of images) {
     if (image.refs.length === 0) process.stdout.write(`Loaded image ID: ${image.configDigest}\n`);
@@ -68,8 +70,6 @@ export async function runImport(root: string, file: string, name: string | undef
   const changes = await applyChanges(opts.change);
   const store = await openStore(root);
   const input = file === "-" ? process.stdin : file;
-  const { Snapshotter } = await import("../../runtime/snapshotter.js");
-  const { unpackImageLayers } = await import("../../runtime/layerblob.js");
   // holding the store shared, as a build does: a prune must not take the layer before it is tagged
   const image = await withSharedLock(store.paths.gcLock, async () => {
     const rec = await importRootfs(store, input, name, {
@@ -77,9 +77,7 @@ export async function runImport(root: string, file: string, name: string | undef
       ...(opts.message !== undefined ? { comment: opts.message } : {}),
       ...(opts.platform !== undefined ? { platform: parsePlatform(opts.platform) } : {}),
     });
-    // unpacked now, as `docker import` does: a root filesystem is imported to be built on, and the
-    // first build on it then starts at once instead of unpacking it (the image's chain keeps it)
-    await unpackImageLayers(new Snapshotter(store.paths), store, rec.manifest.layers, rec.config.rootfs.diff_ids);
+    await unpackArrived(store, [rec], stderrLine);
     return rec;
   });
   process.stdout.write(`${image.configDigest}\n`);

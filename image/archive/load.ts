@@ -23,6 +23,8 @@ import { checkSize, compressionOf, fileHead, publishStaged, stageLayer, verifyFi
 export interface LoadOptions {
   /** Repository for an OCI layout whose ref.name is a bare tag (`latest`); without it such images load untagged. */
   name?: string;
+  /** Run on the loaded images while the store is still held shared (a prune cannot take them meanwhile). */
+  onLoaded?: (records: ImageRecord[]) => Promise<void>;
 }
 
 export async function loadArchive(store: ContentStore, file: string, options: LoadOptions = {}): Promise<ImageRecord[]> {
@@ -75,6 +77,7 @@ async function loadInto(store: ContentStore, file: string, isDir: boolean, optio
         written.push({ rec: await store.loadRecord(desc, []), tags: group.tags });
       }
       await store.registerImages(written.map((r) => ({ manifest: entryDescriptor(r.rec), tags: r.tags })));
+      await options.onLoaded?.(written.map((w) => ({ ...w.rec, refs: w.tags })));
       return written;
     });
     const listed = await store.listImages();
