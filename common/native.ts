@@ -62,8 +62,8 @@ export interface NativeHelpers {
   sha256Digest(handle: object): string;
   /** `bytes` random bytes from getrandom(2), in hex. */
   randomHex(bytes: number): string;
-  /** A layer's root folder opened for unpackBatch (runtime/layer/fastapply.ts); not followed if a symlink. */
-  unpackOpen(root: string): object;
+  /** A layer's root folder opened for unpackBatch (runtime/layer/fastapply.ts); not followed if a symlink. `source`: the blob copy records read from. */
+  unpackOpen(root: string, source?: string): object;
   /** Performs packed unpack records in order on the thread pool (native/unpack.c says the format); the first failure stops it. One at a time per handle. */
   unpackBatch(handle: object, ops: Uint8Array): Promise<UnpackFailure | null>;
   /** Closes what the handle holds. */

@@ -14,6 +14,10 @@
 // A record: u8 op, u8 flags, u16 0, u32 mode, u32 uid, u32 gid, f64 mtime (s), u32 major, u32 minor,
 // u32 path bytes, u32 link bytes, u32 xattr bytes, u32 data bytes; then the path, the link, the
 // xattrs (u32 name length, name, u32 value length, value; repeated) and the data. Little-endian.
+//
+// A layer unpacked from a stored (uncompressed) blob names that file at unpackOpen: a large file's
+// bytes then go from the blob to the new file in the kernel (OP_COPY: copy_file_range), neither read
+// into JavaScript nor copied into a batch (a 256 MiB file: 0.45 s that way, cp's 0.11 s this way).
 #include <sys/sysmacros.h>
 
 enum {
@@ -26,6 +30,7 @@ enum {
   OP_NODE = 7,     // flags: 1 char, 2 block, 3 fifo (a whiteout is a 0:0 char device)
   OP_OPAQUE = 8,   // path = the opaque marker: its folder gets trusted.overlay.opaque=y
   OP_DIRTIME = 9,  // a directory's mtime, set after its contents (skipped if no longer a directory)
+  OP_COPY = 10,    // more bytes of the open file, from the source: data = f64 offset, f64 length
 };
 #define FILE_OPEN 1
 #define RECORD_HEAD 48
@@ -40,6 +45,7 @@ struct extractor {
   char* names[MAX_DEPTH];
   int fds[MAX_DEPTH];
   int file;              // an OP_FILE kept open for OP_DATA, or -1
+  int source;            // the layer's blob, for OP_COPY, or -1
   int busy;              // a batch runs on the thread pool
   int closed;
 };
@@ -79,6 +85,8 @@ static void extractor_close(struct extractor* x) {
   extractor_forget(x, 0);
   if (x->file >= 0) close(x->file);
   x->file = -1;
+  if (x->source >= 0) close(x->source);
+  x->source = -1;
   close(x->root);
   x->closed = 1;
 }
@@ -260,11 +268,52 @@ static int write_all(int fd, const unsigned char* data, uint32_t len, struct fai
     }                                                                            \
   } while (0)
 
+// len bytes of the source from offset, to the end of the open file: in the kernel where it can,
+// else (another filesystem, an old kernel) through a buffer.
+static int copy_range(struct extractor* x, double offset_s, double length_s, struct failure* f) {
+  if (x->source < 0 || x->file < 0) return fail_errno(f, EBADF, "copy_file_range");
+  if (!(offset_s >= 0 && length_s >= 0 && offset_s <= 9007199254740992.0 && length_s <= 9007199254740992.0)) return fail_errno(f, EINVAL, "copy_file_range");
+  off_t off = (off_t)offset_s;
+  uint64_t left = (uint64_t)length_s;
+  int kernel = 1;
+  while (left > 0) {
+    if (kernel) {
+      ssize_t n = copy_file_range(x->source, &off, x->file, NULL, left > (1u << 30) ? (1u << 30) : (size_t)left, 0);
+      if (n > 0) {
+        left -= (uint64_t)n;
+        continue;
+      }
+      if (n == 0) return fail_errno(f, EIO, "copy_file_range"); // the blob is shorter than its tar says
+      if (errno == EINTR) continue;
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP && errno != EPERM) return fail_errno(f, errno, "copy_file_range");
+      kernel = 0;
+    }
+    unsigned char chunk[1 << 16];
+    ssize_t r = pread(x->source, chunk, left > sizeof chunk ? sizeof chunk : (size_t)left, off);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno(f, errno, "read");
+    }
+    if (r == 0) return fail_errno(f, EIO, "read");
+    if (write_all(x->file, chunk, (uint32_t)r, f) != 0) return -1;
+    off += r;
+    left -= (uint64_t)r;
+  }
+  return 0;
+}
+
 static int do_record(struct extractor* x, const struct record* r, struct failure* f) {
   uint32_t last = 0;
   if (r->op == OP_DATA) {
     if (x->file < 0) return fail_errno(f, EBADF, "write");
     return write_all(x->file, r->data, r->data_len, f);
+  }
+  if (r->op == OP_COPY) {
+    if (r->data_len != 16) return fail_errno(f, EINVAL, "copy_file_range");
+    double at, len;
+    memcpy(&at, r->data, 8);
+    memcpy(&len, r->data + 8, 8);
+    return copy_range(x, at, len, f);
   }
   if (r->op == OP_FINISH) {
     if (x->file < 0) return fail_errno(f, EBADF, "close");
@@ -486,17 +535,36 @@ static struct extractor* extractor_arg(napi_env env, napi_value v) {
   return data;
 }
 
-// unpackOpen(root) -> handle: the root folder opened (a real folder, not followed if a symlink).
+// unpackOpen(root, source?) -> handle: the root folder opened (a real folder, not followed if a
+// symlink), and the blob OP_COPY reads from, if given.
 static napi_value js_unpack_open(napi_env env, napi_callback_info info) {
-  ARGS(1);
+  ARGS(2);
   EXPECT(argc >= 1, "unpackOpen: a folder expected");
   int failed = 0;
   char* root = string_arg(env, argv[0], 0, &failed);
   if (failed) return NULL;
+  int source = -1;
+  napi_valuetype second = napi_undefined;
+  if (argc >= 2 && napi_typeof(env, argv[1], &second) == napi_ok && second == napi_string) {
+    char* path = string_arg(env, argv[1], 0, &failed);
+    if (failed) {
+      free(root);
+      return NULL;
+    }
+    source = open(path, O_RDONLY | O_CLOEXEC);
+    if (source < 0) {
+      throw_errno(env, errno, "open", path);
+      free(path);
+      free(root);
+      return NULL;
+    }
+    free(path);
+  }
   int fd = open(root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0) {
     throw_errno(env, errno, "open", root);
     free(root);
+    if (source >= 0) close(source);
     return NULL;
   }
   free(root);
@@ -504,11 +572,13 @@ static napi_value js_unpack_open(napi_env env, napi_callback_info info) {
   napi_value handle;
   if (x == NULL) {
     close(fd);
+    if (source >= 0) close(source);
     napi_throw_error(env, NULL, "unpackOpen: out of memory");
     return NULL;
   }
   x->root = fd;
   x->file = -1;
+  x->source = source;
   if (napi_create_external(env, x, extractor_finalize, NULL, &handle) != napi_ok) {
     extractor_close(x);
     free(x);

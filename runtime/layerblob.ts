@@ -10,6 +10,7 @@ import type { BlobStore } from "../image/blobs.js";
 import { MediaType, type Descriptor } from "../image/config.js";
 import { COMPRESSION_MAGIC_BYTES, decompressStream, detectCompression, type Compression } from "./decompress.js";
 import { unpackLayer } from "./unpack.js";
+import { TarFileSource, type TarInput } from "../image/tar/filesource.js";
 import type { Snapshotter } from "./snapshotter.js";
 
 /** The compression a layer's media type declares. */
@@ -62,6 +63,16 @@ export function openLayerTarCounted(store: BlobStore, layer: Descriptor, diffId:
   return { tar: plain.pipe(limit).pipe(check), bytesRead };
 }
 
+/**
+ * openLayerTarCounted for an unpack: a stored uncompressed layer is read as a TarFileSource, so the
+ * unpacker copies large files' bodies from the blob without reading them (runtime/layer/fastapply.ts).
+ */
+function openLayerForUnpack(store: BlobStore, layer: Descriptor, diffId: Digest): { tar: TarInput; bytesRead: () => number } {
+  if (layerCompression(layer.mediaType) !== "none") return openLayerTarCounted(store, layer, diffId);
+  const file = new TarFileSource(store.blobPath(layer.digest));
+  return { tar: file, bytesRead: () => file.position };
+}
+
 /** The uncompressed tar of a blob known only by digest (sizes, listings): compression found by its magic. */
 export async function openBlobAsTar(store: BlobStore, digest: Digest): Promise<Readable> {
   const kind = detectCompression(await readFileHead(store.blobPath(digest), COMPRESSION_MAGIC_BYTES));
@@ -108,8 +119,8 @@ export async function unpackImageLayers(
     let started = 0;
     let timer: NodeJS.Timeout | undefined;
     // called only when the layer is not unpacked yet
-    const open = (): Readable => {
-      const { tar, bytesRead } = openLayerTarCounted(store, layer, diffId);
+    const open = (): TarInput => {
+      const { tar, bytesRead } = openLayerForUnpack(store, layer, diffId);
       started = Date.now();
       if (onStatus) {
         timer = setInterval(() => {

@@ -3,11 +3,12 @@
 // overlay format, commit it under the chain id.
 import type { Digest } from "../common/digest.js";
 import { applyLayerTar } from "./layer/index.js";
+import type { TarInput } from "../image/tar/filesource.js";
 import { chainIdOf, type Snapshotter } from "./snapshotter.js";
 
 /** Unpacks one uncompressed layer tar on `parent` and returns the chain id; an existing chain is reused without reading the layer. */
 export async function unpackLayer(
-  snapshots: Snapshotter, parent: Digest | null, diffId: Digest, open: () => NodeJS.ReadableStream,
+  snapshots: Snapshotter, parent: Digest | null, diffId: Digest, open: () => TarInput,
 ): Promise<Digest> {
   const chainId = chainIdOf(parent, diffId);
   if (await snapshots.has(chainId)) return chainId;

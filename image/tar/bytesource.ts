@@ -1,15 +1,19 @@
 // Pull-style reading of exact byte counts from a stream, holding at most one chunk ahead in memory.
+import { TarFileSource, type TarInput } from "./filesource.js";
 
 export class ByteSource {
   private readonly chunks: Buffer[] = [];
   private buffered = 0;
   private ended = false;
   private readonly iterator: AsyncIterator<unknown>;
-  /** Bytes handed out so far (for error messages). */
+  /** A stored file, which skip() moves through without reading what it skips. */
+  private readonly file: TarFileSource | undefined;
+  /** Bytes handed out or skipped so far (a body's place in the input; error messages). */
   offset = 0;
 
-  constructor(input: NodeJS.ReadableStream) {
+  constructor(input: TarInput) {
     this.iterator = (input as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    this.file = input instanceof TarFileSource ? input : undefined;
   }
 
   private async fill(): Promise<boolean> {
@@ -69,6 +73,12 @@ export class ByteSource {
   /** Discards n bytes; returns how many were there. */
   async skip(n: number): Promise<number> {
     let skipped = 0;
+    while (skipped < n && this.buffered > 0) skipped += (this.readBuffered(Math.min(n - skipped, (this.chunks[0] as Buffer).length)) as Buffer).length;
+    if (skipped < n && this.file !== undefined) {
+      const ahead = this.file.skipAhead(n - skipped);
+      skipped += ahead;
+      this.offset += ahead;
+    }
     while (skipped < n) {
       const part = await this.readSome(n - skipped);
       if (part === null) break;

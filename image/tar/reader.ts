@@ -5,6 +5,7 @@ import { ByteSource } from "./bytesource.js";
 import { decodeHeader, isZeroBlock, type RawHeader } from "./decode.js";
 import { parsePaxRecords, type PaxRecords } from "./pax.js";
 import { BLOCK_SIZE, paddingFor, type TarEntry, type TarEntryType } from "./types.js";
+import type { TarInput } from "./filesource.js";
 
 /** Metadata members (PAX, GNU long names) are read into memory; cap them so a bad archive cannot. */
 const MAX_META_SIZE = 16 * 1024 * 1024;
@@ -28,6 +29,8 @@ export interface TarMember {
   body: NodeJS.ReadableStream;
   /** A regular file's whole content, read already when it is at most ReadOptions.inlineUpTo bytes. */
   data?: Buffer;
+  /** Where a streamed body starts in the input (a TarFileSource's file: what a reader may copy instead of reading). */
+  dataOffset?: number;
 }
 
 export interface ReadOptions {
@@ -36,7 +39,7 @@ export interface ReadOptions {
 }
 
 /** Reads an archive's entries in order. A truncated or corrupt archive throws ArchiveError. */
-export async function* readTar(input: NodeJS.ReadableStream, options: ReadOptions = {}): AsyncGenerator<TarMember> {
+export async function* readTar(input: TarInput, options: ReadOptions = {}): AsyncGenerator<TarMember> {
   const inlineUpTo = options.inlineUpTo ?? -1;
   const src = new ByteSource(input);
   let completed = false;
@@ -91,7 +94,7 @@ export async function* readTar(input: NodeJS.ReadableStream, options: ReadOption
         continue;
       }
       const body = new EntryBody(src, type === "file" ? dataSize : 0, entry.path);
-      yield { entry, body };
+      yield { entry, body, dataOffset: src.offset };
       await body.abandon();
       const rest = type === "file" ? body.remaining : dataSize;
       await skipExactly(src, rest + paddingFor(dataSize), entry.path);

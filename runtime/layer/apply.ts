@@ -6,18 +6,19 @@ import { chmod, lchown, link, lstat, lutimes, mkdir, rm, symlink, utimes } from 
 import { pipeline } from "node:stream/promises";
 import { ArchiveError, errnoCode } from "../../common/errors.js";
 import { readTar, type TarEntry } from "../../image/tar/index.js";
+import type { TarInput } from "../../image/tar/filesource.js";
 import { applyLayerTarFast } from "./fastapply.js";
 import { NodeQueue } from "./nodes.js";
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from "./write.js";
 import { writeXattrs } from "./xattrs.js";
 
 /** Unpacks the layer into targetDir (created if missing; normally a fresh, empty snapshot folder). */
-export function applyLayerTar(input: NodeJS.ReadableStream, targetDir: string): Promise<void> {
+export function applyLayerTar(input: TarInput, targetDir: string): Promise<void> {
   return process.env.TSBUILD_FAST_UNPACK === "0" ? applyLayerTarPlain(input, targetDir) : applyLayerTarFast(input, targetDir);
 }
 
 /** applyLayerTar without the native helper. */
-export async function applyLayerTarPlain(input: NodeJS.ReadableStream, targetDir: string): Promise<void> {
+export async function applyLayerTarPlain(input: TarInput, targetDir: string): Promise<void> {
   await mkdir(targetDir, { recursive: true });
   const target = new SafeTarget(targetDir);
   const nodes = new NodeQueue(target.root);

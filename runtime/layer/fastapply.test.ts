@@ -13,6 +13,7 @@ import { sha256 } from "../../common/digest.js";
 import { getAttributeSync, listAttributesSync } from "../../common/xattr.js";
 import { TarWriter, type TarEntry } from "../../image/tar/index.js";
 import { applyLayerTar, applyLayerTarPlain } from "./index.js";
+import { TarFileSource } from "../../image/tar/filesource.js";
 
 async function withTmp(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), "fastapply-"));
@@ -115,6 +116,31 @@ async function describe(root: string): Promise<Described> {
   for (const group of inodes.values()) out[`hardlinks ${group.sort().join(" ")}`] = "";
   return out;
 }
+
+test("from a stored blob, large files are copied by the kernel and the tree is the plain unpack's", async () => {
+  await withTmp(async (d) => {
+    const members = richLayer();
+    const huge = Buffer.alloc(3 * 1024 * 1024 + 5); // several reads' worth, not a multiple of a block
+    for (let i = 0; i < huge.length; i++) huge[i] = (i * 13 + 1) & 0xff;
+    members.push(file("huge", huge, { mode: 0o640, uid: 5, gid: 6, mtime: T + 20, xattrs: new Map([["user.big", Buffer.from("b")]]) }));
+    members.push(file("after-huge", "the reader skipped to the right place"));
+    const tar = await tarOf(members);
+    await writeFile(join(d, "layer.tar"), tar);
+    await applyLayerTarPlain(Readable.from([tar]), join(d, "plain"));
+    await applyLayerTar(new TarFileSource(join(d, "layer.tar")), join(d, "fast"));
+    assert.deepEqual(await describe(join(d, "fast")), await describe(join(d, "plain")));
+    assert.equal(sha256(await readFile(join(d, "fast", "huge"))), sha256(huge));
+    // a blob on another filesystem (tmpfs here): copy_file_range refuses, the copy goes through a buffer
+    const shm = await mkdtemp(join("/dev/shm", "fastapply-"));
+    try {
+      await writeFile(join(shm, "layer.tar"), tar);
+      await applyLayerTar(new TarFileSource(join(shm, "layer.tar")), join(d, "across"));
+      assert.deepEqual(await describe(join(d, "across")), await describe(join(d, "plain")));
+    } finally {
+      await rm(shm, { recursive: true, force: true });
+    }
+  });
+});
 
 test("the native unpack gives the plain unpack's tree: modes, owners, mtimes, xattrs, links, devices, whiteouts", async () => {
   await withTmp(async (d) => {

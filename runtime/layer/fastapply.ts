@@ -7,9 +7,10 @@ import { mkdir } from "node:fs/promises";
 import { ArchiveError } from "../../common/errors.js";
 import { native, type UnpackFailure } from "../../common/native.js";
 import { readTar, type TarEntry } from "../../image/tar/index.js";
+import { TarFileSource, type TarInput } from "../../image/tar/filesource.js";
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from "./write.js";
 
-const OP = { file: 1, data: 2, finish: 3, dir: 4, symlink: 5, hardlink: 6, node: 7, opaque: 8, dirTime: 9 } as const;
+const OP = { file: 1, data: 2, finish: 3, dir: 4, symlink: 5, hardlink: 6, node: 7, opaque: 8, dirTime: 9, copy: 10 } as const;
 const FILE_OPEN = 1;
 const NODE_KIND = { char: 1, block: 2, fifo: 3 } as const;
 const RECORD_HEAD = 48;
@@ -123,11 +124,23 @@ function checkedMeta(entry: TarEntry): Meta {
   return { mode: entry.mode, uid: entry.uid, gid: entry.gid, mtime: entry.mtime, major: entry.devmajor, minor: entry.devminor };
 }
 
-/** Unpacks the layer into targetDir (created if missing; normally a fresh, empty snapshot folder). */
-export async function applyLayerTarFast(input: NodeJS.ReadableStream, targetDir: string): Promise<void> {
+/** A copy record's data: where the body is in the source file, and how long. */
+function copyArgs(offset: number, length: number): Buffer {
+  const b = Buffer.allocUnsafe(16);
+  b.writeDoubleLE(offset, 0);
+  b.writeDoubleLE(length, 8);
+  return b;
+}
+
+/**
+ * Unpacks the layer into targetDir (created if missing; normally a fresh, empty snapshot folder). From
+ * a stored blob (a TarFileSource), the bodies of large files are copied from it by the kernel, unread.
+ */
+export async function applyLayerTarFast(input: TarInput, targetDir: string): Promise<void> {
   await mkdir(targetDir, { recursive: true });
   const helpers = native();
-  const handle = helpers.unpackOpen(targetDir);
+  const source = input instanceof TarFileSource ? input.path : undefined;
+  const handle = source === undefined ? helpers.unpackOpen(targetDir) : helpers.unpackOpen(targetDir, source);
   const batch = new RecordBatch();
   let inflight: Promise<void> | undefined;
   let failure: unknown; // a batch's failure, kept until it is awaited (a rejection must not go unhandled meanwhile)
@@ -180,6 +193,11 @@ export async function applyLayerTarFast(input: NodeJS.ReadableStream, targetDir:
           case "file":
             if (member.data !== undefined) {
               batch.add(OP.file, 0, meta, place, undefined, entry.xattrs, member.data);
+            } else if (source !== undefined && member.dataOffset !== undefined) {
+              // the body is left unread: the reader skips it in the file, the kernel copies it
+              batch.add(OP.file, FILE_OPEN, meta, place);
+              batch.add(OP.copy, 0, NO_META, place, undefined, undefined, copyArgs(member.dataOffset, entry.size));
+              batch.add(OP.finish, 0, meta, place, undefined, entry.xattrs);
             } else {
               batch.add(OP.file, FILE_OPEN, meta, place);
               for await (const chunk of member.body) {
