@@ -17,7 +17,7 @@ import { ContentStore } from "../image/store.js";
 import { Snapshotter } from "../runtime/snapshotter.js";
 import { pruneStore } from "../cli/commands/cache.js";
 import { dockerSize } from "../cli/commands/sizes.js";
-import { collect, freshStore, removeStore, TSBUILD, tsbuild, tsbuildOk, type RunResult } from "./helpers.js";
+import { collect, freshStore, packImage, removeStore, TSBUILD, tsbuild, tsbuildOk, type RunResult } from "./helpers.js";
 
 /** `system check` exit 0 and its summary line. */
 async function assertClean(root: string, after: string): Promise<void> {
@@ -241,6 +241,7 @@ test("a base removed between its resolution and its use (by hand: a pinned one i
   try {
     const store = await ContentStore.open(storePaths(root));
     const layer = (await store.resolveImage("busybox:local")).manifest.layers[0]!.digest;
+    await packImage(root, "busybox:local"); // the build then reads the layer to unpack it
     const build = await pausedBuild(root, ["build", "-q", "-t", "app:1", ctx]);
     await rm(store.blobPath(layer));
     await build.go();

@@ -8,6 +8,10 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Json } from "./imgtree.js";
 import { assertRunnable } from "../runtime/platform.js";
+import { storePaths } from "../common/storepaths.js";
+import { chainIds } from "../image/config.js";
+import { ContentStore } from "../image/store.js";
+import { Snapshotter } from "../runtime/snapshotter.js";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 
@@ -111,6 +115,17 @@ export async function freshStore(): Promise<string> {
     throw e;
   }
   return root;
+}
+
+/**
+ * Takes away the snapshots of an image's layers, as a pulled image has none yet (import and load
+ * unpack what they bring): its next use unpacks it from its blobs.
+ */
+export async function packImage(root: string, ref: string): Promise<void> {
+  const paths = storePaths(root);
+  const rec = await (await ContentStore.open(paths)).resolveImage(ref);
+  const snapshots = new Snapshotter(paths);
+  for (const chain of chainIds(rec.config.rootfs.diff_ids).reverse()) if (await snapshots.has(chain)) await snapshots.removeCommitted(chain);
 }
 
 /** Mount points under `dir` in /proc/self/mountinfo (mountinfo escapes spaces as \040). */

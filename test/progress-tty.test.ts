@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { BuildEvent, StepInfo } from "../builder/events.js";
 import { TtyProgress, fitLine } from "../cli/progress/tty.js";
 import { PlainProgress } from "../cli/progress/plain.js";
-import { TSBUILD, freshStore, removeStore } from "./helpers.js";
+import { TSBUILD, freshStore, packImage, removeStore } from "./helpers.js";
 
 function info(index: number, instruction: string, filesystem: boolean, position: number, stageIndex = 0): StepInfo {
   return {
@@ -158,6 +158,7 @@ test("a real build on a 100-column terminal: header, resolved FROM, counters, cu
 test("a real build's first unpack of its base shows how far it is, in tty and plain progress (updates every 5 ms here)", async () => {
   const fresh = [await freshStore(), await freshStore()];
   const env = { ...process.env, TSBUILD_UNPACK_PROGRESS_MS: "5" };
+  for (const root of fresh) await packImage(root, "busybox:local"); // as pulled, not unpacked yet
   try {
     const out = underTerminal(100, "tty:3", { TSBUILD_UNPACK_PROGRESS_MS: "5" }, fresh[0]);
     assert.match(out, / => => extracting sha256:[0-9a-f]+ +[\d.]+[kMG]?B \/ [\d.]+MB \d+\.\ds/);
