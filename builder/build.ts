@@ -30,6 +30,7 @@ import { assertRunnable, formatPlatform, hostPlatform, platformArgs, type Platfo
 import { stagePlatform } from "./stageplatform.js";
 import type { Digest } from "../common/digest.js";
 import { traced, traceMark } from "../common/trace.js";
+import { preloadSpawn } from "../runtime/container.js";
 import { withSharedLock } from "../common/lock.js";
 import { withLease } from "../common/pins.js";
 import { testPause } from "../common/testpause.js";
@@ -241,6 +242,8 @@ async function buildLocked(req: BuildRequest, planOnly: boolean, part = false): 
 
   const paths = storePaths(req.root);
   traceMark("start");
+  // the first RUN's spawn loads child_process: done while the store and context are read instead
+  if ([...plan.needed].some((i) => plan.stages[i]?.stage.instructions.some((ins) => ins.kind === "RUN"))) setImmediate(preloadSpawn);
   // what killed builds left behind is swept while the store, caches and base image are opened (it only
   // touches what dead processes own); it is done before any stage starts
   const sweep = traced("sweep", () => sweepStale(paths));

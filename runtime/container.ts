@@ -54,6 +54,14 @@ export interface ContainerResult {
 }
 
 /**
+ * Loads node:child_process (the bundle requires builtins on first use: ~6 ms of compiling) at a moment
+ * the caller chooses, rather than on the way to the first `runc run`.
+ */
+export function preloadSpawn(): boolean {
+  return typeof spawn === "function";
+}
+
+/**
  * Runs one process in runc over `spec.rootfs` and waits for it. The working dir is created (root-owned)
  * if missing; /etc/hosts and /etc/resolv.conf are bind-mounted read-only and their stubs removed after.
  * On abort or error the container is killed and deleted and the bundle removed before this returns.
