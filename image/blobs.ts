@@ -1,6 +1,6 @@
 // Content-addressed blobs under blobs/sha256/. Every write goes to a temporary file under the store's
 // tmp folder and is renamed into place, so a kill at any instant leaves only whole blobs behind.
-import { createReadStream, mkdirSync, renameSync, statSync, writeFileSync, type ReadStream } from "node:fs";
+import { createReadStream, mkdirSync, readFileSync, renameSync, statSync, writeFileSync, type ReadStream } from "node:fs";
 import { mkdir, open, readdir, readFile, rm, stat, type FileHandle } from "node:fs/promises";
 import { join } from "node:path";
 import { Writable } from "node:stream";
@@ -50,8 +50,9 @@ export class BlobStore {
     return readFile(this.blobPath(d));
   }
 
+  /** A JSON blob (manifest, config, index: small) read at once, not in four thread-pool round trips. */
   async readJson<T>(d: Digest): Promise<T> {
-    return JSON.parse((await this.readBlob(d)).toString("utf8")) as T;
+    return JSON.parse(readFileSync(this.blobPath(d), "utf8")) as T;
   }
 
   /** Every stored blob and its size in bytes (for garbage collection; temporary files live in tmp/). */
