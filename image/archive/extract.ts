@@ -45,8 +45,8 @@ async function memberParent(dir: string, rel: string, member: string, file: stri
 export interface ExtractedFile {
   digest: Digest;
   size: number;
-  /** Whether its bytes are a whole tar (a layer's check), as TarCheckTap says. */
-  tar: TarCheckTap;
+  /** Why its bytes are not a whole tar (a layer's check, tarcheck.ts); undefined if they are. */
+  notTar: ArchiveError | undefined;
 }
 
 /**
@@ -79,7 +79,7 @@ export async function extractArchive(file: string, dir: string): Promise<Map<str
           const hash = new HashTap();
           const tar = new TarCheckTap();
           await pipeline(body, hash, tar, createWriteStream(dest, { highWaterMark: READ_CHUNK }));
-          files.set(dest, { digest: hash.digest(), size: hash.size, tar });
+          files.set(dest, { digest: hash.digest(), size: hash.size, notTar: tar.failure });
           break;
         }
         case "symlink":

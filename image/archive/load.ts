@@ -16,7 +16,7 @@ import { planDockerArchive } from "./dockerformat.js";
 import { extractArchive, type ExtractedFile } from "./extract.js";
 import { planOciLayout } from "./ociformat.js";
 import type { IndexGroup, PlannedImage } from "./plan.js";
-import { checkLayerTar } from "./tarcheck.js";
+import { checkFailure, checkLayerTar } from "./tarcheck.js";
 import { familiarString } from "../reference.js";
 import { checkSize, compressionOf, fileHead, publishStaged, stageLayer, verifyFile, type StagedBlob } from "./stage.js";
 
@@ -126,10 +126,7 @@ async function stageLayers(plan: PlannedImage[], stagingDir: string, movable: bo
           : await stageLayer(createReadStream(layer.path, { highWaterMark: READ_CHUNK }), head, stagingDir, layer);
       if (plainInPlace) checkSize(blob.size, layer);
       if (seen === undefined) await checkLayerTar(blob.path, what);
-      else {
-        const failure = seen.tar.failure(what);
-        if (failure !== undefined) throw failure;
-      }
+      else if (seen.notTar !== undefined) throw checkFailure(seen.notTar, what);
       staged.set(layer.path, blob);
     }
   }

@@ -15,7 +15,8 @@ export async function checkLayerTar(path: string, what: string): Promise<void> {
   }
 }
 
-function checkFailure(e: unknown, what: string): unknown {
+/** The reader's error for a layer, worded with the layer's place (`what`); others as they are. */
+export function checkFailure(e: unknown, what: string): unknown {
   return e instanceof ArchiveError ? new ArchiveError(`${what}: ${e.message}`) : e;
 }
 
@@ -70,8 +71,8 @@ export class TarCheckTap extends Transform {
     cb(error);
   }
 
-  /** After the stream has ended: undefined if the bytes were a whole tar, else why not. */
-  failure(what: string): unknown {
-    return this.error === undefined ? undefined : checkFailure(this.error, what);
+  /** After the stream has ended: undefined if the bytes were a whole tar, else the reader's error. */
+  get failure(): ArchiveError | undefined {
+    return this.error;
   }
 }
